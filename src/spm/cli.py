@@ -1,0 +1,189 @@
+"""The `spm` command-line tool (DESIGN §10)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from spm.errors import SpmError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error that says where to look."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def _engine(args):
+    from spm.warehouse.db import get_engine
+
+    return get_engine(args.warehouse_url)
+
+
+def cmd_db_upgrade(args) -> int:
+    from spm.warehouse.db import describe, upgrade
+    from spm.warehouse.layanan import sync_dim_layanan
+
+    engine = _engine(args)
+    revision = upgrade(engine)
+    n = sync_dim_layanan(engine)
+    print(f"warehouse {describe(engine)} at schema revision {revision}; dim_layanan has {n} jenis layanan")
+    return 0
+
+
+def cmd_db_current(args) -> int:
+    from spm.warehouse.db import check_connection, current_revision, describe, head_revision
+
+    engine = _engine(args)
+    check_connection(engine)
+    current, head = current_revision(engine), head_revision()
+    state = "up to date" if current == head else "behind: run `spm db upgrade`"
+    print(f"warehouse {describe(engine)}: revision {current or 'none'}, code head {head} ({state})")
+    return 0
+
+
+def cmd_wilayah_load(args) -> int:
+    from spm.warehouse.db import require_current_schema
+    from spm.warehouse.wilayah import current_count, load_wilayah
+
+    engine = _engine(args)
+    require_current_schema(engine)
+    result = load_wilayah(engine, args.file, args.berlaku_mulai, args.sumber)
+    counts = current_count(engine)
+    what = "changed" if result.changed else "unchanged"
+    print(
+        f"dim_wilayah {what}: {result.rows_in_file} codes in file, {result.opened} opened, "
+        f"{result.closed} closed on {result.berlaku_mulai}; current: "
+        + ", ".join(f"{counts.get(t, 0)} {t}" for t in ("provinsi", "kabupaten_kota", "kecamatan", "desa_kelurahan"))
+    )
+    return 0
+
+
+def cmd_status(args) -> int:
+    from spm.warehouse.audit import recent_batches
+    from spm.warehouse.db import require_current_schema
+
+    engine = _engine(args)
+    require_current_schema(engine)
+    batches = recent_batches(engine, args.limit)
+    if not batches:
+        print("no batches loaded yet (run `spm demo` or trigger the ingest DAGs)")
+        return 0
+    header = f"{'batch':>6}  {'source':<10} {'entity':<16} {'kode':<6} {'periode':<24} {'status':<10} " \
+             f"{'received':>9} {'published':>9} {'quarant.':>8} {'dq fail':>7}  started (UTC)"
+    print(header)
+    for b in batches:
+        print(
+            f"{b.batch_id:>6}  {b.source:<10} {b.entity:<16} {b.kode_wilayah:<6} {b.periode:<24} {b.status:<10} "
+            f"{b.rows_received:>9} {b.rows_published:>9} {b.rows_quarantined:>8} {b.failed_expectations:>7}  "
+            f"{b.started_at:%Y-%m-%d %H:%M}"
+        )
+        if b.message and b.status not in ("published",):
+            print(f"{'':8}{b.message}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from spm.demo import run_demo
+
+    return run_demo(kode_wilayah=args.kode_wilayah, scale=args.scale, seed=args.seed)
+
+
+def cmd_bench_bulk_load(args) -> int:
+    from spm.benchmarks.bulk_load import run
+
+    return run(rows=args.rows, sqlite_url=args.warehouse_url, postgres_url=args.postgres_url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="spm", description="SPM pipeline: warehouse, sources, indicators, reports.")
+    parser.add_argument(
+        "--warehouse-url",
+        help="SQLAlchemy URL of the warehouse (default: SPM_WAREHOUSE_URL, AIRFLOW_CONN_SPM_WAREHOUSE, "
+             "else the SQLite file under SPM_HOME)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
+
+    db = sub.add_parser("db", help="warehouse schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser, required=True)
+    db_sub.add_parser("upgrade", help="create or upgrade the warehouse schema, sync dim_layanan") \
+        .set_defaults(func=cmd_db_upgrade)
+    db_sub.add_parser("current", help="show the warehouse schema revision").set_defaults(func=cmd_db_current)
+
+    wil = sub.add_parser("wilayah", help="region dimension (Kemendagri codes)")
+    wil_sub = wil.add_subparsers(dest="wilayah_command", metavar="ACTION", parser_class=_Parser, required=True)
+    load = wil_sub.add_parser(
+        "load", help="load or refresh dim_wilayah from the shipped code list or a newer one",
+        description="Merge a Kemendagri code list (CSV: kode,nama,tingkat,kode_induk) into dim_wilayah. "
+                    "Unchanged codes stay; vanished or changed ones are closed and new versions opened.",
+    )
+    load.add_argument("--file", type=Path, help="code list CSV (default: the shipped Kepmendagri 2025 list)")
+    load.add_argument("--berlaku-mulai", type=_date, help="date the list takes effect (needed with --file)")
+    load.add_argument("--sumber", help="where the list comes from, e.g. the decree number")
+    load.set_defaults(func=cmd_wilayah_load)
+
+    status = sub.add_parser("status", help="recent batches and their quality")
+    status.add_argument("--limit", type=_positive_int, default=20, help="how many batches (default 20)")
+    status.set_defaults(func=cmd_status)
+
+    demo = sub.add_parser(
+        "demo", help="the main job: real Airflow DAGs end to end on the embedded default",
+        description="Runs the project's DAGs with real Airflow (SQLite metadata DB under SPM_HOME) "
+                    "against the simulated sources, into the SQLite warehouse, and prints where results are.",
+    )
+    demo.add_argument("--kode-wilayah", default="32.71", help="demo kabupaten/kota code (default 32.71 Kota Bogor)")
+    demo.add_argument("--scale", type=float, default=0.01, help="simulated share of the population (default 0.01)")
+    demo.add_argument("--seed", type=int, default=20261123, help="simulator seed")
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="benchmarks (ratios against a baseline in the same run)")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT", parser_class=_Parser, required=True)
+    bl = bench_sub.add_parser("bulk-load", help="partition-replace helper vs DataFrame.to_sql, SQLite and PostgreSQL")
+    bl.add_argument("--rows", type=_positive_int, default=200_000, help="rows per run (default 200000)")
+    bl.add_argument("--postgres-url", help="PostgreSQL URL to benchmark too (default SPM_TEST_POSTGRES_URL)")
+    bl.set_defaults(func=cmd_bench_bulk_load)
+
+    try:
+        from spm.simulator.cli import register as register_simulator
+    except ImportError:
+        register_simulator = None
+    if register_simulator is not None:
+        register_simulator(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except SpmError as exc:
+        print(f"spm: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("spm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Airflow Assets: one per published warehouse table, so downstream DAGs can be scheduled on them."""
+
+from airflow.sdk import Asset
+
+
+def table_asset(table: str) -> Asset:
+    return Asset(name=table, uri=f"spm://warehouse/{table}")
+
+
+DIM_WILAYAH = table_asset("dim_wilayah")

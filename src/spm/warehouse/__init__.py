@@ -1,0 +1,1 @@
+"""The warehouse: schema (Alembic migrations), engine, bulk loads, reference dimensions, audit."""

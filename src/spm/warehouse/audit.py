@@ -1,0 +1,97 @@
+"""The audit trail: one `etl_batch` row per loaded partition, with its counts and status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from spm.warehouse.tables import BATCH_STATUSES, dq_result, etl_batch, quarantine
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def start_batch(
+    conn: sa.Connection, source: str, entity: str, kode_wilayah: str, periode: str, run_id: str | None
+) -> int:
+    result = conn.execute(
+        sa.insert(etl_batch).values(
+            source=source, entity=entity, kode_wilayah=kode_wilayah, periode=periode, run_id=run_id,
+            status="running", started_at=now(),
+        ).returning(etl_batch.c.batch_id)
+    )
+    return result.scalar_one()
+
+
+def finish_batch(conn: sa.Connection, batch_id: int, status: str, **fields) -> None:
+    if status not in BATCH_STATUSES:
+        raise ValueError(f"unknown batch status {status!r}")
+    conn.execute(
+        sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id)
+        .values(status=status, finished_at=now(), **fields)
+    )
+
+
+def last_published_checksum(
+    conn: sa.Connection, source: str, entity: str, kode_wilayah: str, periode: str
+) -> str | None:
+    """The checksum of the partition as currently published (for 'unchanged source' detection)."""
+    return conn.execute(
+        sa.select(etl_batch.c.checksum)
+        .where(
+            etl_batch.c.source == source, etl_batch.c.entity == entity,
+            etl_batch.c.kode_wilayah == kode_wilayah, etl_batch.c.periode == periode,
+            etl_batch.c.status.in_(("published", "unchanged")),
+        )
+        .order_by(etl_batch.c.batch_id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    batch_id: int
+    source: str
+    entity: str
+    kode_wilayah: str
+    periode: str
+    status: str
+    rows_received: int
+    rows_published: int
+    rows_quarantined: int
+    failed_expectations: int
+    started_at: datetime
+    finished_at: datetime | None
+    message: str | None
+
+
+def recent_batches(engine: sa.Engine, limit: int = 20) -> list[BatchSummary]:
+    failed = (
+        sa.select(dq_result.c.batch_id, sa.func.count().label("n"))
+        .where(dq_result.c.success.is_(False))
+        .group_by(dq_result.c.batch_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            etl_batch.c.batch_id, etl_batch.c.source, etl_batch.c.entity, etl_batch.c.kode_wilayah,
+            etl_batch.c.periode, etl_batch.c.status, etl_batch.c.rows_received, etl_batch.c.rows_published,
+            etl_batch.c.rows_quarantined, sa.func.coalesce(failed.c.n, 0), etl_batch.c.started_at,
+            etl_batch.c.finished_at, etl_batch.c.message,
+        )
+        .select_from(etl_batch.outerjoin(failed, failed.c.batch_id == etl_batch.c.batch_id))
+        .order_by(etl_batch.c.batch_id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [BatchSummary(*row) for row in conn.execute(query)]
+
+
+def quarantined_count(engine: sa.Engine, batch_id: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(quarantine).where(quarantine.c.batch_id == batch_id)
+        ).scalar_one()

@@ -1,0 +1,106 @@
+"""Engine creation, connection checks and schema migrations (one code path for SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from spm.errors import WarehouseError
+from spm.settings import warehouse_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def get_engine(url: str | None = None) -> sa.Engine:
+    """An engine for the warehouse; a SQLite file's folder is created when missing."""
+    resolved = warehouse_url(url)
+    parsed = make_url(resolved)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(resolved, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise WarehouseError(
+            f"warehouse URL {parsed.render_as_string(hide_password=True)} is neither SQLite nor PostgreSQL"
+        )
+    return sa.create_engine(resolved, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    # WAL lets readers (dashboard, status) work while a nightly load writes.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def describe(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def check_connection(engine: sa.Engine) -> None:
+    """Fail with one actionable line when the warehouse cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise WarehouseError(
+            f"cannot reach the warehouse at {describe(engine)}: {reason} "
+            "(check AIRFLOW_CONN_SPM_WAREHOUSE / SPM_WAREHOUSE_URL and that the server is running)"
+        ) from None
+
+
+def _alembic_config(connection: sa.Connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> str | None:
+    """Apply migrations up to `revision`; return the revision the warehouse is at afterwards."""
+    from alembic import command
+
+    check_connection(engine)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+    return current_revision(engine)
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    from spm.warehouse.migrations_meta import VERSION_TABLE
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return ctx.get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def require_current_schema(engine: sa.Engine) -> None:
+    """Refuse to load into a warehouse whose schema is behind the code."""
+    check_connection(engine)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise WarehouseError(
+            f"warehouse {describe(engine)} is at schema revision {current or 'none'}, code needs {head}: "
+            "run `spm db upgrade`"
+        )

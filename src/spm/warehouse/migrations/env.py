@@ -1,0 +1,27 @@
+"""Alembic environment for the SPM warehouse (run through `spm db upgrade`)."""
+
+from alembic import context
+
+from spm.warehouse.tables import metadata
+
+from spm.warehouse.migrations_meta import VERSION_TABLE
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline SQL generation is not supported; run `spm db upgrade`")
+run_migrations_online()

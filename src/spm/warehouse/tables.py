@@ -1,0 +1,119 @@
+"""Table definitions (SQLAlchemy Core) used by code to read and write the warehouse.
+
+The schema itself is created by the Alembic migrations in `migrations/versions`; a test checks
+that migrations and these definitions agree. Column names of published tables are a contract
+(DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+dim_wilayah = sa.Table(
+    "dim_wilayah",
+    metadata,
+    sa.Column("kode", sa.String(13), primary_key=True),
+    sa.Column("berlaku_mulai", sa.Date, primary_key=True),
+    sa.Column("nama", sa.String(255), nullable=False),
+    sa.Column("tingkat", sa.String(20), nullable=False),
+    sa.Column("kode_induk", sa.String(13), nullable=True),
+    sa.Column("berlaku_sampai", sa.Date, nullable=True),
+    sa.Column("sumber", sa.String(255), nullable=True),
+    sa.Index("ix_dim_wilayah_kode_induk", "kode_induk"),
+    sa.Index("ix_dim_wilayah_tingkat", "tingkat"),
+)
+
+# Loaded with the whole code list in one batch before it is merged into dim_wilayah.
+staging_wilayah = sa.Table(
+    "staging_wilayah",
+    metadata,
+    sa.Column("kode", sa.String(13), primary_key=True),
+    sa.Column("nama", sa.String(255), nullable=False),
+    sa.Column("tingkat", sa.String(20), nullable=False),
+    sa.Column("kode_induk", sa.String(13), nullable=True),
+)
+
+dim_periode = sa.Table(
+    "dim_periode",
+    metadata,
+    sa.Column("periode_id", sa.Integer, primary_key=True, autoincrement=False),  # YYYYMM
+    sa.Column("tahun", sa.Integer, nullable=False),
+    sa.Column("semester", sa.Integer, nullable=False),
+    sa.Column("triwulan", sa.Integer, nullable=False),
+    sa.Column("bulan", sa.Integer, nullable=False),
+    sa.Column("nama_bulan", sa.String(16), nullable=False),
+    sa.Column("tanggal_mulai", sa.Date, nullable=False),
+    sa.Column("tanggal_akhir", sa.Date, nullable=False),
+)
+
+dim_layanan = sa.Table(
+    "dim_layanan",
+    metadata,
+    sa.Column("kode_layanan", sa.String(32), primary_key=True),
+    sa.Column("bidang", sa.String(32), nullable=False),
+    sa.Column("nama", sa.String(255), nullable=False),
+    sa.Column("uraian", sa.Text, nullable=False),
+    sa.Column("satuan", sa.String(64), nullable=False),
+    sa.Column("sasaran_uraian", sa.Text, nullable=False),
+    sa.Column("dasar_hukum", sa.Text, nullable=False),
+    sa.Column("tingkat_pemerintahan", sa.String(20), nullable=False),
+    sa.Column("pembagian_jenis_kelamin", sa.Boolean, nullable=False),
+    sa.Column("urutan", sa.Integer, nullable=False),
+)
+
+etl_batch = sa.Table(
+    "etl_batch",
+    metadata,
+    sa.Column("batch_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("kode_wilayah", sa.String(13), nullable=False),
+    sa.Column("periode", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.String(255), nullable=True),
+    sa.Column("rows_received", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_published", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_duplicate", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("checksum", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_etl_batch_partition", "source", "entity", "kode_wilayah", "periode"),
+    sa.Index("ix_etl_batch_started_at", "started_at"),
+)
+
+dq_result = sa.Table(
+    "dq_result",
+    metadata,
+    sa.Column("dq_result_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("suite", sa.String(128), nullable=False),
+    sa.Column("expectation", sa.String(128), nullable=False),
+    sa.Column("kolom", sa.String(128), nullable=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("element_count", sa.Integer, nullable=True),
+    sa.Column("unexpected_count", sa.Integer, nullable=True),
+    sa.Column("unexpected_percent", sa.Float, nullable=True),
+    sa.Column("observed_value", sa.Text, nullable=True),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_dq_result_batch", "batch_id"),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("quarantine_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("natural_key", sa.Text, nullable=False),
+    sa.Column("failed_expectations", sa.Text, nullable=False),
+    sa.Column("row_data", sa.JSON, nullable=True),
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_quarantine_batch", "batch_id"),
+)
+
+BATCH_STATUSES = ("running", "published", "unchanged", "failed", "rejected", "missing")
