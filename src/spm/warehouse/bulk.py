@@ -56,11 +56,15 @@ def insert_rows(
     if partition:
         row_iter = _check_partition(row_iter, table.name, columns, partition)
     row_iter = _adapt(row_iter, table, columns, conn.dialect.name)
-    if conn.dialect.name == "postgresql":
-        return _copy_postgres(conn, table, columns, row_iter)
-    if conn.dialect.name == "sqlite":
-        return _executemany_sqlite(conn, table, columns, row_iter)
-    raise InputError(f"bulk load is not implemented for dialect {conn.dialect.name!r}")
+    loaders = {"postgresql": _copy_postgres, "sqlite": _executemany_sqlite}
+    if conn.dialect.name not in loaders:
+        raise InputError(f"bulk load is not implemented for dialect {conn.dialect.name!r}")
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        return loaders[conn.dialect.name](conn, table, columns, row_iter)
+    except dbapi_error as exc:
+        # Same exception types as the rest of SQLAlchemy (IntegrityError, DataError, ...).
+        raise sa.exc.DBAPIError.instance(f"bulk load into {table.name}", None, exc, dbapi_error) from exc
 
 
 def _rows_of(rows, columns: list[str]) -> Iterator[tuple]:

@@ -1,0 +1,1 @@
+"""Benchmarks: throughput as ratios against a baseline measured in the same process."""

@@ -1,0 +1,34 @@
+import sqlalchemy as sa
+
+from spm.warehouse.layanan import catalog_rows, sync_dim_layanan
+from spm.warehouse.tables import dim_layanan
+
+DESIGN_CODES = [
+    "pend_paud", "pend_dasar", "pend_kesetaraan", "kes_ibu_hamil", "kes_ibu_bersalin", "kes_bbl",
+    "kes_balita", "kes_usia_dikdas", "kes_usia_produktif", "kes_usia_lanjut", "kes_hipertensi", "kes_dm",
+    "kes_odgj_berat", "kes_terduga_tb", "kes_risiko_hiv",
+]
+
+
+def test_catalog_has_the_15_kab_kota_services_of_design_5_in_order():
+    rows = catalog_rows()
+    assert [r["kode_layanan"] for r in rows] == DESIGN_CODES
+    assert {r["bidang"] for r in rows[:3]} == {"pendidikan"}
+    assert {r["bidang"] for r in rows[3:]} == {"kesehatan"}
+    # Maternal services have no meaningful sex split.
+    assert [r["kode_layanan"] for r in rows if not r["pembagian_jenis_kelamin"]] == ["kes_ibu_hamil", "kes_ibu_bersalin"]
+
+
+def test_sync_is_idempotent_and_follows_the_config(engine):
+    assert sync_dim_layanan(engine) == 15
+    with engine.begin() as conn:
+        conn.execute(sa.insert(dim_layanan).values(
+            kode_layanan="lama", bidang="x", nama="x", uraian="x", satuan="x", sasaran_uraian="x",
+            dasar_hukum="x", tingkat_pemerintahan="x", pembagian_jenis_kelamin=False, urutan=99))
+        conn.execute(sa.update(dim_layanan).where(dim_layanan.c.kode_layanan == "kes_dm").values(nama="salah"))
+    assert sync_dim_layanan(engine) == 15
+    with engine.connect() as conn:
+        rows = {r.kode_layanan: r for r in conn.execute(sa.select(dim_layanan))}
+    assert sorted(rows) == sorted(DESIGN_CODES)
+    assert rows["kes_dm"].nama == "Pelayanan kesehatan penderita diabetes melitus"
+    assert rows["pend_paud"].urutan == 1 and rows["kes_risiko_hiv"].urutan == 15

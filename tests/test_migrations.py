@@ -1,0 +1,56 @@
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from spm.warehouse.db import current_revision, get_engine, head_revision, require_current_schema, upgrade
+from spm.warehouse.migrations_meta import VERSION_TABLE
+from spm.warehouse.tables import metadata
+
+EXPECTED_TABLES = {"dim_wilayah", "staging_wilayah", "dim_periode", "dim_layanan", "etl_batch", "dq_result",
+                   "quarantine"}
+
+
+def test_upgrade_from_empty_creates_schema_matching_the_code(warehouse_url):
+    engine = get_engine(warehouse_url)
+    assert current_revision(engine) is None
+    assert upgrade(engine) == head_revision()
+    names = set(sa.inspect(engine).get_table_names())
+    assert EXPECTED_TABLES <= names
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
+        diffs = [d for d in compare_metadata(ctx, metadata) if not _ignorable(d)]
+    assert diffs == []
+    engine.dispose()
+
+
+def _ignorable(diff) -> bool:
+    # The version table is Alembic's own, not part of the model.
+    return isinstance(diff, tuple) and diff[0] == "remove_table" and diff[1].name == VERSION_TABLE
+
+
+def test_upgrade_twice_is_a_no_op(engine):
+    before = current_revision(engine)
+    assert upgrade(engine) == before
+    require_current_schema(engine)
+
+
+def test_dim_periode_covers_months_semesters_quarters(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT periode_id, semester, triwulan, bulan, tanggal_mulai, tanggal_akhir FROM dim_periode "
+            "WHERE tahun = 2024 ORDER BY bulan")).all()
+    assert len(rows) == 12
+    assert [r.triwulan for r in rows] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    assert [r.semester for r in rows] == [1] * 6 + [2] * 6
+    feb = rows[1]
+    assert feb.periode_id == 202402 and str(feb.tanggal_akhir) == "2024-02-29"
+
+
+def test_schema_behind_is_refused_with_the_fix(sqlite_url):
+    import pytest
+
+    from spm.errors import WarehouseError
+
+    engine = get_engine(sqlite_url)
+    with pytest.raises(WarehouseError, match="spm db upgrade"):
+        require_current_schema(engine)
