@@ -8,3 +8,5 @@ def table_asset(table: str) -> Asset:
 
 
 DIM_WILAYAH = table_asset("dim_wilayah")
+FACT_PENDUDUK = table_asset("fact_penduduk")
+FACT_KELAHIRAN = table_asset("fact_kelahiran")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from spm.errors import ConfigError, InputError, WarehouseError
+from spm.sources.http import SourceAuthError
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ def fail_fast(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (ConfigError, InputError) as exc:
+        except (ConfigError, InputError, SourceAuthError) as exc:
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(exc)) from exc
@@ -76,3 +77,98 @@ def sync_dim_layanan() -> int:
     from spm.warehouse.layanan import sync_dim_layanan as sync
 
     return sync(warehouse_engine())
+
+
+# --- spm_ingest_kependudukan -----------------------------------------------------------------------
+
+def kode_wilayah_list(params: dict[str, Any]) -> list[str]:
+    """The run's kab/kota list: the `kode_wilayah` param, else the `spm_kode_wilayah` Variable."""
+    codes = params.get("kode_wilayah")
+    if not codes:
+        from airflow.sdk import Variable
+
+        codes = Variable.get("spm_kode_wilayah", default=None, deserialize_json=True)
+    if not codes:
+        raise ConfigError("no kab/kota to load: set the Variable spm_kode_wilayah (JSON list, e.g. [\"32.71\"]) "
+                          "or the run param kode_wilayah")
+    if isinstance(codes, str):
+        codes = [codes]
+    return list(codes)
+
+
+@fail_fast
+def kependudukan_partitions(params: dict[str, Any], entity: str, run_after) -> list[dict]:
+    from spm.ingest.kependudukan import default_semester, partitions
+
+    tahun, semester = params.get("tahun"), params.get("semester")
+    if not tahun or not semester:
+        default = default_semester(run_after.date())
+        tahun, semester = tahun or default[0], semester or default[1]
+    return [p for p in partitions(kode_wilayah_list(params), int(tahun), int(semester)) if p["entity"] == entity]
+
+
+@fail_fast
+def kependudukan_extract(partition: dict, run_id: str) -> dict:
+    from spm.ingest.kependudukan import extract_api
+    from spm.sources.connections import get_connection
+    from spm.sources.dukcapil import CONN_ID, DukcapilClient
+
+    with DukcapilClient(get_connection(CONN_ID)) as client:
+        return extract_api(warehouse_engine(), partition, run_id, client)
+
+
+@fail_fast
+def kependudukan_validate(staged: dict) -> dict:
+    from spm.ingest.kependudukan import validate_partition
+
+    result = validate_partition(warehouse_engine(), staged)
+    if result["status"] in ("failed", "rejected"):
+        raise InputError(f"{result['entity']} {result['kode_kab_kota']} {result['periode']}: {result['message']} "
+                         f"(batch {result['batch_id']}, see `spm status`)")
+    return result
+
+
+def kependudukan_publish(validated: dict) -> dict:
+    """Publish, or skip (no Asset event) when the source had nothing new."""
+    from spm.ingest.kependudukan import publish_partition
+
+    result = publish_partition(warehouse_engine(), validated)
+    if result["status"] != "published":
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"{result['entity']} {result['kode_kab_kota']} {result['periode']}: "
+                                   f"{result['status']}: {result['message']}")
+    return result
+
+
+def asset_extra(result: dict) -> dict:
+    keys = ("kode_kab_kota", "periode", "batch_id", "rows_received", "rows_published", "rows_quarantined")
+    return {k: result[k] for k in keys if k in result}
+
+
+def dukcapil_inbox() -> Path:
+    from spm.settings import spm_home
+
+    return spm_home() / "inbox" / "dukcapil"
+
+
+@fail_fast
+def kependudukan_inbox(run_id: str) -> list[dict]:
+    from spm.ingest.kependudukan import ingest_inbox
+
+    inbox = dukcapil_inbox()
+    inbox.mkdir(parents=True, exist_ok=True)
+    results = ingest_inbox(warehouse_engine(), inbox, run_id)
+    for r in results:
+        log.info("inbox %s: %s %s", r["file"], r["status"], r["message"])
+    return results
+
+
+def check_rejected_files(results: list[dict]) -> None:
+    rejected = [r for r in results if r["status"] not in ("published", "unchanged", "duplicate")]
+    if rejected:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"{len(rejected)} inbox file(s) rejected, see {dukcapil_inbox() / 'rejected'}: "
+            + "; ".join(f"{r['file']}: {r['message']}" for r in rejected))

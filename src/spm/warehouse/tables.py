@@ -117,3 +117,80 @@ quarantine = sa.Table(
 )
 
 BATCH_STATUSES = ("running", "published", "unchanged", "failed", "rejected", "missing")
+
+# --- Population (Dukcapil DKB aggregates, DESIGN §3.2) -------------------------------------------
+
+staging_penduduk = sa.Table(
+    "staging_penduduk",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("periode", sa.String(16), nullable=False),  # requested semester, YYYY-S
+    sa.Column("row_id", sa.Integer, nullable=False),  # line in the source file
+    sa.Column("semester", sa.String(16), nullable=True),
+    sa.Column("kode_desa", sa.String(13), nullable=True),
+    sa.Column("jenis_kelamin", sa.String(8), nullable=True),
+    sa.Column("umur", sa.Integer, nullable=True),
+    sa.Column("jumlah", sa.Integer, nullable=True),
+    sa.Column("lolos", sa.Boolean, nullable=True),  # passed validation; NULL until validated
+    sa.Index("ix_staging_penduduk_partition", "kode_kab_kota", "periode"),
+)
+
+fact_penduduk = sa.Table(
+    "fact_penduduk",
+    metadata,
+    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("semester", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_desa", sa.String(13), primary_key=True),
+    sa.Column("jenis_kelamin", sa.String(1), primary_key=True),
+    sa.Column("umur", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("jumlah", sa.Integer, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_penduduk_partition", "kode_kab_kota", "tahun", "semester"),
+)
+
+staging_kelahiran = sa.Table(
+    "staging_kelahiran",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("periode", sa.String(16), nullable=False),  # requested year, YYYY
+    sa.Column("row_id", sa.Integer, nullable=False),
+    sa.Column("tahun", sa.Integer, nullable=True),
+    sa.Column("bulan", sa.Integer, nullable=True),
+    sa.Column("kode_desa", sa.String(13), nullable=True),
+    sa.Column("jenis_kelamin", sa.String(8), nullable=True),
+    sa.Column("jumlah", sa.Integer, nullable=True),
+    sa.Column("lolos", sa.Boolean, nullable=True),
+    sa.Index("ix_staging_kelahiran_partition", "kode_kab_kota", "periode"),
+)
+
+fact_kelahiran = sa.Table(
+    "fact_kelahiran",
+    metadata,
+    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("bulan", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_desa", sa.String(13), primary_key=True),
+    sa.Column("jenis_kelamin", sa.String(1), primary_key=True),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("jumlah", sa.Integer, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_kelahiran_partition", "kode_kab_kota", "tahun"),
+)
+
+# Files taken from an inbox, by content hash: a file is loaded once, whatever its name.
+inbox_file = sa.Table(
+    "inbox_file",
+    metadata,
+    sa.Column("content_hash", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=True),
+    sa.Column("kode_wilayah", sa.String(13), nullable=True),
+    sa.Column("periode", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+)

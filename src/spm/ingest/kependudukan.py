@@ -1,0 +1,286 @@
+"""Population ingest (`spm_ingest_kependudukan`): Dukcapil aggregates from the API and the file inbox.
+
+Two entities per kab/kota: `penduduk` (semester × desa × sex × age, partition periode `YYYY-S`)
+and `kelahiran` (year × month × desa × sex, partition periode `YYYY`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.config import load_yaml
+from spm.errors import ConfigError, InputError
+from spm.ingest.wap import BatchOutcome, EntitySpec, fail, publish, record_status, stage, validate
+from spm.sources.dukcapil import CONN_ID, DukcapilClient, ParsedTable, parse_table
+from spm.sources.http import SourceAuthError, SourceNotFound
+from spm.warehouse.audit import now
+from spm.warehouse.tables import (
+    dim_wilayah, fact_kelahiran, fact_penduduk, inbox_file, staging_kelahiran, staging_penduduk,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "dukcapil"
+
+PENDUDUK = EntitySpec(
+    source=SOURCE, entity="penduduk", staging=staging_penduduk,
+    columns=("semester", "kode_desa", "jenis_kelamin", "umur", "jumlah"),
+    suite="dukcapil_penduduk", publish_sql="core/fact_penduduk_publish.sql",
+    natural_key=("semester", "kode_desa", "jenis_kelamin", "umur"), fact=fact_penduduk,
+)
+KELAHIRAN = EntitySpec(
+    source=SOURCE, entity="kelahiran", staging=staging_kelahiran,
+    columns=("tahun", "bulan", "kode_desa", "jenis_kelamin", "jumlah"),
+    suite="dukcapil_kelahiran", publish_sql="core/fact_kelahiran_publish.sql",
+    natural_key=("tahun", "bulan", "kode_desa", "jenis_kelamin"), fact=fact_kelahiran,
+)
+SPECS = {"penduduk": PENDUDUK, "kelahiran": KELAHIRAN}
+
+
+@dataclass(frozen=True)
+class Partition:
+    entity: str
+    kode_kab_kota: str
+    periode: str  # penduduk: YYYY-S; kelahiran: YYYY
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+    @property
+    def spec(self) -> EntitySpec:
+        return SPECS[self.entity]
+
+    def label(self) -> str:
+        return f"{self.entity} {self.kode_kab_kota} {self.periode}"
+
+
+def default_semester(run_date: date) -> tuple[int, int]:
+    """The latest semester that has ended before the run date (DKB: 30 June and 31 December)."""
+    return (run_date.year, 1) if run_date.month >= 7 else (run_date.year - 1, 2)
+
+
+def partitions(kode_wilayah: list[str], tahun: int, semester: int) -> list[dict[str, str]]:
+    """Population of `tahun-semester` and births of `tahun`, for every kab/kota."""
+    if semester not in (1, 2):
+        raise ConfigError(f"semester must be 1 or 2, not {semester!r}")
+    out = []
+    for kode in kode_wilayah:
+        _check_kab_kota(kode)
+        out.append(Partition("penduduk", kode, f"{tahun}-{semester}").as_dict())
+        out.append(Partition("kelahiran", kode, str(tahun)).as_dict())
+    return out
+
+
+def _check_kab_kota(kode: str) -> None:
+    parts = kode.split(".")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
+        raise ConfigError(f"{kode!r} is not a kabupaten/kota code (PP.KK, e.g. 32.71)")
+
+
+def rows_checksum(rows: list[dict], columns: tuple[str, ...]) -> str:
+    """Checksum of the content, independent of row order and file format (CSV or XLSX)."""
+    canonical = sorted(json.dumps([r[c] for c in columns], default=str) for r in rows)
+    digest = hashlib.sha256()
+    for line in canonical:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+# --- extract -------------------------------------------------------------------------------------
+
+def extract_api(engine: sa.Engine, partition: dict, run_id: str | None, client: DukcapilClient) -> dict[str, Any]:
+    """Fetch one partition from the API and stage it. A semester the source does not have yet is
+    recorded as `missing` and the published data stay as they are."""
+    p = Partition(**partition)
+    try:
+        if p.entity == "penduduk":
+            tahun, semester = (int(x) for x in p.periode.split("-"))
+            content = client.penduduk_csv(p.kode_kab_kota, tahun, semester)
+        else:
+            content = client.kelahiran_csv(p.kode_kab_kota, int(p.periode))
+    except SourceNotFound as exc:
+        msg = f"source has no {p.label()} yet; previous data kept ({exc})"
+        return {**p.as_dict(), **record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "missing", msg).as_dict()}
+    except SourceAuthError as exc:
+        record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "failed", str(exc))
+        raise
+    try:
+        parsed = parse_table(content, f"{CONN_ID} {p.label()}", expected_entity=p.entity)
+    except InputError as exc:
+        record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "failed", str(exc))
+        raise
+    outcome = stage(engine, p.spec, p.kode_kab_kota, p.periode, parsed.rows,
+                    rows_checksum(parsed.rows, p.spec.columns), run_id)
+    return {**p.as_dict(), **outcome.as_dict()}
+
+
+# --- validate and publish ------------------------------------------------------------------------
+
+def desa_codes(engine: sa.Engine, kode_kab_kota: str) -> list[str]:
+    with engine.connect() as conn:
+        codes = list(conn.execute(
+            sa.select(dim_wilayah.c.kode).where(
+                dim_wilayah.c.tingkat == "desa_kelurahan", dim_wilayah.c.berlaku_sampai.is_(None),
+                dim_wilayah.c.kode.like(f"{kode_kab_kota}.%"),
+            )).scalars())
+    if not codes:
+        raise ConfigError(f"dim_wilayah has no desa of {kode_kab_kota}: run `spm wilayah load` (or DAG spm_muat_wilayah)")
+    return codes
+
+
+def _previous_total(engine: sa.Engine, p: Partition) -> int | None:
+    with engine.connect() as conn:
+        if p.entity == "penduduk":
+            tahun, semester = (int(x) for x in p.periode.split("-"))
+            prev = (tahun, 1) if semester == 2 else (tahun - 1, 2)
+            q = sa.select(sa.func.sum(fact_penduduk.c.jumlah)).where(
+                fact_penduduk.c.kode_kab_kota == p.kode_kab_kota,
+                fact_penduduk.c.tahun == prev[0], fact_penduduk.c.semester == prev[1])
+        else:
+            q = sa.select(sa.func.sum(fact_kelahiran.c.jumlah)).where(
+                fact_kelahiran.c.kode_kab_kota == p.kode_kab_kota, fact_kelahiran.c.tahun == int(p.periode) - 1)
+        total = conn.execute(q).scalar_one()
+    return None if total is None else int(total)
+
+
+def validation_parameters(engine: sa.Engine, p: Partition) -> dict[str, Any]:
+    cfg = load_yaml("kualitas.yaml")["kependudukan"]
+    tolerance = float(cfg["toleransi_total_semester_persen" if p.entity == "penduduk"
+                          else "toleransi_kelahiran_tahunan_persen"]) / 100.0
+    previous = _previous_total(engine, p)
+    bounds = (0, 10**12) if previous is None else (previous * (1 - tolerance), previous * (1 + tolerance))
+    params: dict[str, Any] = {"desa_kab_kota": desa_codes(engine, p.kode_kab_kota),
+                              "total_min": bounds[0], "total_max": bounds[1]}
+    if p.entity == "penduduk":
+        params["semester_set"] = [p.periode]
+    else:
+        params["tahun_set"] = [int(p.periode)]
+    return params
+
+
+def validate_partition(engine: sa.Engine, staged: dict[str, Any]) -> dict[str, Any]:
+    if staged["status"] != "staged":
+        return staged
+    p = Partition(staged["entity"], staged["kode_kab_kota"], staged["periode"])
+    try:
+        params = validation_parameters(engine, p)
+    except ConfigError as exc:
+        fail(engine, staged["batch_id"], str(exc))
+        raise
+    return {**p.as_dict(), **validate(engine, p.spec, staged["batch_id"], params).as_dict()}
+
+
+def publish_partition(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, Any]:
+    if validated["status"] != "validated":
+        return validated
+    p = Partition(validated["entity"], validated["kode_kab_kota"], validated["periode"])
+    if p.entity == "penduduk":
+        tahun, semester = (int(x) for x in p.periode.split("-"))
+        sql_params = {"kode_kab_kota": p.kode_kab_kota, "tahun": tahun, "semester": semester}
+    else:
+        sql_params = {"kode_kab_kota": p.kode_kab_kota, "tahun": int(p.periode)}
+    return {**p.as_dict(), **publish(engine, p.spec, validated["batch_id"], sql_params).as_dict()}
+
+
+# --- file inbox ----------------------------------------------------------------------------------
+
+INBOX_SUFFIXES = (".csv", ".xlsx")
+
+
+def inbox_dirs(inbox: Path) -> tuple[Path, Path]:
+    processed, rejected = inbox / "processed", inbox / "rejected"
+    processed.mkdir(parents=True, exist_ok=True)
+    rejected.mkdir(parents=True, exist_ok=True)
+    return processed, rejected
+
+
+def _partition_of(parsed: ParsedTable, file_name: str) -> Partition:
+    """A file holds one kab/kota and one period; mixing them is rejected."""
+    kab = {r["kode_desa"][:5] for r in parsed.rows if r.get("kode_desa")}
+    if parsed.entity == "penduduk":
+        periods = {r["semester"] for r in parsed.rows if r.get("semester")}
+    else:
+        periods = {str(r["tahun"]) for r in parsed.rows if r.get("tahun") is not None}
+    if len(kab) != 1 or len(periods) != 1:
+        raise InputError(f"{file_name}: a file must hold one kab/kota and one period; found kab/kota "
+                         f"{sorted(kab) or 'none'} and periods {sorted(periods) or 'none'}")
+    kode, periode = kab.pop(), periods.pop()
+    _check_kab_kota(kode)
+    return Partition(parsed.entity, kode, periode)
+
+
+def _write_errors(rejected_dir: Path, file_name: str, reason: str, details: list[str]) -> Path:
+    path = rejected_dir / f"{file_name}.errors.txt"
+    lines = [f"File: {file_name}", f"Rejected: {now():%Y-%m-%d %H:%M:%S} UTC", f"Reason: {reason}"]
+    if details:
+        lines += ["", "Problems:"] + [f"  - {d}" for d in details]
+    lines += ["", "Nothing from this file was loaded. Fix the file and drop it in the inbox again."]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _problem_lines(engine: sa.Engine, batch_id: int) -> list[str]:
+    from spm.warehouse.tables import dq_result
+
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(dq_result).where(dq_result.c.batch_id == batch_id,
+                                                        dq_result.c.success.is_(False))).all()
+    out = []
+    for r in rows:
+        ids = (r.details or {}).get("failed_row_ids") or []
+        where = f" at line(s) {', '.join(map(str, ids[:20]))}" + (" …" if len(ids) > 20 else "") if ids else ""
+        col = f", column {r.kolom}" if r.kolom else ""
+        count = f"{r.unexpected_count} row(s)" if r.unexpected_count is not None else f"observed {r.observed_value}"
+        out.append(f"{r.expectation} ({r.severity}{col}): {count}{where}")
+    return out
+
+
+def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None) -> list[dict[str, Any]]:
+    """Load every new file of the inbox once; move it to processed/ or rejected/ (+ .errors.txt)."""
+    processed_dir, rejected_dir = inbox_dirs(inbox)
+    results = []
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
+        content = path.read_bytes()
+        content_hash = hashlib.sha256(content).hexdigest()
+        with engine.connect() as conn:
+            seen = conn.execute(sa.select(inbox_file).where(inbox_file.c.content_hash == content_hash)).first()
+        if seen is not None and seen.status in ("published", "unchanged"):
+            shutil.move(str(path), processed_dir / path.name)
+            results.append({"file": path.name, "status": "duplicate",
+                            "message": f"same content as {seen.file_name}, loaded before; moved aside"})
+            continue
+        result = _ingest_file(engine, path, content, run_id)
+        target = processed_dir if result["status"] in ("published", "unchanged") else rejected_dir
+        if target is rejected_dir:
+            details = _problem_lines(engine, result["batch_id"]) if result.get("batch_id") else []
+            _write_errors(rejected_dir, path.name, result["message"], details)
+        shutil.move(str(path), target / path.name)
+        with engine.begin() as conn:
+            conn.execute(sa.delete(inbox_file).where(inbox_file.c.content_hash == content_hash))
+            conn.execute(sa.insert(inbox_file).values(
+                content_hash=content_hash, source=SOURCE, file_name=path.name, entity=result.get("entity"),
+                kode_wilayah=result.get("kode_kab_kota"), periode=result.get("periode"), status=result["status"],
+                batch_id=result.get("batch_id"), message=result["message"], processed_at=now()))
+        results.append({"file": path.name, **result})
+    return results
+
+
+def _ingest_file(engine: sa.Engine, path: Path, content: bytes, run_id: str | None) -> dict[str, Any]:
+    try:
+        parsed = parse_table(content, path.name)
+        p = _partition_of(parsed, path.name)
+    except InputError as exc:
+        return {"status": "rejected", "message": str(exc)}
+    staged = {**p.as_dict(), **stage(engine, p.spec, p.kode_kab_kota, p.periode, parsed.rows,
+                                      rows_checksum(parsed.rows, p.spec.columns), run_id).as_dict()}
+    validated = validate_partition(engine, staged)
+    return publish_partition(engine, validated)

@@ -1,0 +1,1 @@
+"""Quality gates: Great Expectations suites run on every batch before it is published."""

@@ -1,0 +1,177 @@
+"""Run a versioned GX suite (`expectations/<name>.json`) on a batch held as a DataFrame.
+
+GX is called inside our own tasks (DESIGN §9). A pandas batch with `result_format` COMPLETE and
+`unexpected_index_column_names` lists every failing row id, which the quarantine needs. Each
+expectation's `meta.severity` is `critical` (stops the batch) or `warning` (quarantines the
+failing rows, or flags the batch when the expectation is not row-level); `meta.name` is the short
+name written to `dq_result` and `quarantine`. Only row ids and counts leave this module: never the
+failing values, which may be personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from spm.errors import ConfigError
+from spm.settings import expectations_dir
+
+SEVERITIES = ("critical", "warning")
+ROW_ID = "row_id"
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    name: str
+    expectation_type: str
+    kolom: str | None
+    severity: str
+    success: bool
+    element_count: int | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    observed_value: str | None
+    failed_row_ids: tuple[int, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class ValidationReport:
+    suite: str
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+
+    @property
+    def critical_failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if o.severity == "critical" and not o.success]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if o.severity == "warning" and not o.success]
+
+    def rows_to_quarantine(self) -> dict[int, list[str]]:
+        """Row id -> names of the warning expectations it failed."""
+        out: dict[int, list[str]] = {}
+        for o in self.warnings:
+            for rid in o.failed_row_ids:
+                out.setdefault(rid, []).append(o.name)
+        return out
+
+    def summary(self) -> str:
+        failed = [f"{o.name} ({o.severity}, {o.unexpected_count if o.unexpected_count is not None else 'batch'})"
+                  for o in self.outcomes if not o.success]
+        return f"{self.suite}: {len(self.outcomes) - len(failed)}/{len(self.outcomes)} passed" + (
+            f"; failed: {', '.join(failed)}" if failed else "")
+
+
+def load_suite_file(name: str) -> dict[str, Any]:
+    path = expectations_dir() / f"{name}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"expectation suite {path} is missing") from None
+    except ValueError as exc:
+        raise ConfigError(f"expectation suite {path} is not valid JSON: {exc}") from None
+    for i, exp in enumerate(data.get("expectations", []), start=1):
+        meta = exp.get("meta") or {}
+        if meta.get("severity") not in SEVERITIES:
+            raise ConfigError(f"{path.name}: expectation {i} ({exp.get('type')}) needs meta.severity in {SEVERITIES}")
+        if not meta.get("name"):
+            raise ConfigError(f"{path.name}: expectation {i} ({exp.get('type')}) needs meta.name")
+    return data
+
+
+@lru_cache(maxsize=1)
+def _context():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = {"globally": False}
+    return ctx
+
+
+def _validation_definition(suite_name: str):
+    """Get-or-create the data source, asset, batch definition, suite and validation definition."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    ctx = _context()
+    source = ctx.data_sources.add_or_update_pandas("spm_batches")
+    try:
+        asset = source.get_asset(suite_name)
+    except LookupError:
+        asset = source.add_dataframe_asset(suite_name)
+    try:
+        batch_def = asset.get_batch_definition("batch")
+    except (KeyError, LookupError):
+        batch_def = asset.add_batch_definition_whole_dataframe("batch")
+    data = load_suite_file(suite_name)
+    suite = gx.ExpectationSuite(
+        name=suite_name,
+        expectations=[ExpectationConfiguration(**e).to_domain_obj() for e in data["expectations"]],
+        meta=data.get("meta") or {},
+    )
+    try:
+        ctx.suites.delete(suite_name)
+    except Exception:  # noqa: BLE001 - absent suite
+        pass
+    suite = ctx.suites.add(suite)
+    vd_name = f"{suite_name}_validation"
+    try:
+        ctx.validation_definitions.delete(vd_name)
+    except Exception:  # noqa: BLE001 - absent definition
+        pass
+    return ctx.validation_definitions.add(gx.ValidationDefinition(data=batch_def, suite=suite, name=vd_name))
+
+
+def validate_frame(suite_name: str, frame, parameters: dict[str, Any] | None = None) -> ValidationReport:
+    """Validate `frame` (which must have an integer `row_id` column) against a suite."""
+    if ROW_ID not in frame.columns:
+        raise ValueError(f"frame for {suite_name} needs a {ROW_ID!r} column")
+    vd = _validation_definition(suite_name)
+    result = vd.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters or {},
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
+    )
+    report = ValidationReport(suite_name)
+    for r in result.results:
+        cfg = r.expectation_config
+        meta = cfg.meta or {}
+        res = r.result or {}
+        index_list = res.get("unexpected_index_list") or []
+        row_ids = tuple(int(item[ROW_ID]) for item in index_list if isinstance(item, dict) and ROW_ID in item)
+        exc_info = r.exception_info or {}
+        error = exc_info.get("exception_message") if exc_info.get("raised_exception") else None
+        observed = res.get("observed_value")
+        report.outcomes.append(ExpectationOutcome(
+            name=meta["name"],
+            expectation_type=cfg.type,
+            kolom=cfg.kwargs.get("column"),
+            severity=meta["severity"],
+            success=bool(r.success) and error is None,
+            element_count=_int(res.get("element_count")),
+            unexpected_count=_int(res.get("unexpected_count")),
+            unexpected_percent=_float(res.get("unexpected_percent")),
+            observed_value=None if observed is None else _jsonable(observed),
+            failed_row_ids=row_ids,
+            error=error,
+        ))
+    return report
+
+
+def _int(v):
+    return None if v is None else int(v)
+
+
+def _float(v):
+    return None if v is None else float(v)
+
+
+def _jsonable(v) -> str:
+    return json.dumps(v, default=lambda o: o.item() if hasattr(o, "item") else str(o), ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""Source connectors, one module per system: extraction and parsing only, nothing else."""

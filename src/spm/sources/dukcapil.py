@@ -1,0 +1,148 @@
+"""Dukcapil consolidated aggregates (DESIGN §3.2): population by desa × sex × age, and births by month.
+
+The same two layouts come from the API (`text/csv`) and from the file inbox (CSV or XLSX with the
+columns on the first sheet). Parsing is strict about structure — a file whose header or shape is
+wrong is rejected whole with every problem listed — and lenient about values, which the GX suite
+judges row by row (a bad value becomes NULL here and is quarantined there).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from spm.errors import InputError
+from spm.sources.connections import SourceConnection
+from spm.sources.http import SourceClient
+
+CONN_ID = "spm_dukcapil"
+PENDUDUK_COLUMNS = ("semester", "kode_desa", "jenis_kelamin", "umur", "jumlah")
+KELAHIRAN_COLUMNS = ("tahun", "bulan", "kode_desa", "jenis_kelamin", "jumlah")
+LAYOUTS = {"penduduk": PENDUDUK_COLUMNS, "kelahiran": KELAHIRAN_COLUMNS}
+INTEGER_COLUMNS = {"umur", "jumlah", "tahun", "bulan"}
+_INTEGER = re.compile(r"^-?\d+$")  # the sign is kept so range checks can name it
+MAX_PROBLEMS = 50
+
+
+class DukcapilClient(SourceClient):
+    """`X-API-Key` auth (the connection's password)."""
+
+    def __init__(self, conn: SourceConnection, **kwargs) -> None:
+        super().__init__(conn, **kwargs)
+        self._key = conn.require_password("API key")
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-API-Key": self._key}
+
+    def penduduk_csv(self, kode_kab_kota: str, tahun: int, semester: int) -> bytes:
+        resp = self.get("/dkb/v1/penduduk", {"kode_wilayah": kode_kab_kota, "semester": f"{tahun}-{semester}"})
+        return _csv_body(resp, "penduduk")
+
+    def kelahiran_csv(self, kode_kab_kota: str, tahun: int) -> bytes:
+        resp = self.get("/dkb/v1/kelahiran", {"kode_wilayah": kode_kab_kota, "tahun": str(tahun)})
+        return _csv_body(resp, "kelahiran")
+
+
+def _csv_body(resp, what: str) -> bytes:
+    ctype = resp.headers.get("Content-Type", "")
+    if "csv" not in ctype:
+        raise InputError(f"{CONN_ID}: {what} answer is {ctype or 'untyped'}, the contract says text/csv")
+    return resp.content
+
+
+@dataclass(frozen=True)
+class ParsedTable:
+    entity: str  # penduduk | kelahiran
+    rows: list[dict]  # row_id (source line) + the layout's columns, integers parsed or None
+
+
+def read_table(content: bytes, file_name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, cells) of a CSV or the first sheet of an XLSX file."""
+    if file_name.lower().endswith(".xlsx"):
+        return _read_xlsx(content, file_name)
+    if file_name.lower().endswith(".csv") or "." not in file_name:
+        return _read_csv(content, file_name)
+    raise InputError(f"{file_name}: only .csv and .xlsx files are read")
+
+
+def _read_csv(content: bytes, file_name: str):
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file_name}: not UTF-8 text (byte {exc.start})") from None
+    lines = list(csv.reader(io.StringIO(text)))
+    if not lines or not any(c.strip() for c in lines[0]):
+        raise InputError(f"{file_name}: empty file, no header")
+    header = [c.strip().lower() for c in lines[0]]
+    body = [(i, row) for i, row in enumerate(lines[1:], start=2) if any(c.strip() for c in row)]
+    return header, body
+
+
+def _read_xlsx(content: bytes, file_name: str):
+    from zipfile import BadZipFile
+
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{file_name}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    try:
+        sheet = book.worksheets[0]
+        rows = list(sheet.iter_rows(values_only=True))
+    finally:
+        book.close()
+    if not rows or not any(c is not None for c in rows[0]):
+        raise InputError(f"{file_name}: first sheet is empty, no header")
+    header = [str(c).strip().lower() if c is not None else "" for c in rows[0]]
+    body = [(i, [_cell(c) for c in row]) for i, row in enumerate(rows[1:], start=2)
+            if any(c is not None and str(c).strip() for c in row)]
+    return header, body
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def parse_table(content: bytes, file_name: str, expected_entity: str | None = None) -> ParsedTable:
+    """Parse a Dukcapil table; the layout is recognised from the header."""
+    header, body = read_table(content, file_name)
+    header = [h for h in header if h] if header and not header[-1] else header
+    entity = next((e for e, cols in LAYOUTS.items() if set(cols) <= set(header)), None)
+    if expected_entity and entity != expected_entity:
+        want = ",".join(LAYOUTS[expected_entity])
+        raise InputError(f"{file_name}: header {','.join(header)} is not the {expected_entity} layout ({want})")
+    if entity is None:
+        raise InputError(
+            f"{file_name}: header {','.join(header)} matches neither layout: "
+            f"penduduk ({','.join(PENDUDUK_COLUMNS)}) or kelahiran ({','.join(KELAHIRAN_COLUMNS)})"
+        )
+    columns = LAYOUTS[entity]
+    extra = [h for h in header if h not in columns]
+    if extra:
+        raise InputError(f"{file_name}: unexpected column(s) {', '.join(extra)} in the {entity} layout")
+    index = {name: header.index(name) for name in columns}
+    problems, rows = [], []
+    for line, cells in body:
+        if len(cells) != len(header):
+            problems.append(f"line {line}: {len(cells)} fields, header has {len(header)}")
+            continue
+        row = {"row_id": line}
+        for name in columns:
+            value = cells[index[name]].strip()
+            if name in INTEGER_COLUMNS:
+                row[name] = int(value) if _INTEGER.match(value) else None
+            else:
+                row[name] = value or None
+        rows.append(row)
+    if problems:
+        shown = "; ".join(problems[:MAX_PROBLEMS])
+        more = f" (and {len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
+        raise InputError(f"{file_name}: {len(problems)} malformed line(s): {shown}{more}")
+    return ParsedTable(entity, rows)

@@ -1,0 +1,100 @@
+"""The source HTTP client against a real local server with scripted answers."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from spm.sources.connections import SourceConnection, parse_connection
+from spm.sources.dukcapil import DukcapilClient
+from spm.sources.http import SourceAuthError, SourceNotFound, SourceUnavailable
+
+
+class Script:
+    def __init__(self):
+        self.answers = []  # (status, headers, body) popped per request; last one repeats
+        self.seen = []
+
+
+@pytest.fixture
+def server():
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            script.seen.append((self.path, self.headers.get("X-API-Key")))
+            status, headers, body = script.answers.pop(0) if len(script.answers) > 1 else script.answers[0]
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield script, f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+CSV_OK = (200, {"Content-Type": "text/csv"}, b"tahun,bulan,kode_desa,jenis_kelamin,jumlah\n")
+
+
+def _client(base, sleeps):
+    return DukcapilClient(SourceConnection("spm_dukcapil", base, password="kunci"), backoff_seconds=0.01,
+                          max_attempts=4, sleep=sleeps.append)
+
+
+def test_key_is_sent_and_5xx_is_retried_with_backoff(server):
+    script, base = server
+    script.answers = [(503, {}, b"busy"), (502, {}, b"bad gateway"), CSV_OK]
+    sleeps = []
+    body = _client(base, sleeps).kelahiran_csv("32.71", 2025)
+    assert body.startswith(b"tahun,bulan")
+    assert [s[1] for s in script.seen] == ["kunci"] * 3
+    assert script.seen[0][0] == "/dkb/v1/kelahiran?kode_wilayah=32.71&tahun=2025"
+    assert sleeps == [0.01, 0.02]  # exponential backoff
+
+
+def test_persistent_5xx_gives_up_after_bounded_attempts(server):
+    script, base = server
+    script.answers = [(500, {}, b"down")]
+    sleeps = []
+    with pytest.raises(SourceUnavailable, match="failed 4 times"):
+        _client(base, sleeps).kelahiran_csv("32.71", 2025)
+    assert len(script.seen) == 4
+
+
+def test_401_names_the_connection_and_is_not_retried(server):
+    script, base = server
+    script.answers = [(401, {}, b"bad key")]
+    with pytest.raises(SourceAuthError, match="connection 'spm_dukcapil'"):
+        _client(base, []).penduduk_csv("32.71", 2025, 2)
+    assert len(script.seen) == 1
+
+
+def test_429_waits_for_retry_after(server):
+    script, base = server
+    script.answers = [(429, {"Retry-After": "2"}, b""), CSV_OK]
+    sleeps = []
+    _client(base, sleeps).kelahiran_csv("32.71", 2025)
+    assert sleeps == [2.0]
+
+
+def test_404_is_not_found_with_the_reason(server):
+    script, base = server
+    script.answers = [(404, {"Content-Type": "text/plain"}, b"semester 2026-2 belum tersedia")]
+    with pytest.raises(SourceNotFound, match="belum tersedia"):
+        _client(base, []).penduduk_csv("32.71", 2026, 2)
+
+
+def test_connection_forms():
+    conn = parse_connection("spm_dukcapil", '{"conn_type": "http", "host": "http://127.0.0.1", "port": 8081, "password": "k"}')
+    assert conn.base_url == "http://127.0.0.1:8081" and conn.password == "k"
+    conn = parse_connection("spm_dapodik", "http://:tok%2Fen@dapodik.example:5774/")
+    assert conn.base_url == "http://dapodik.example:5774" and conn.password == "tok/en"
+    assert "tok" not in repr(conn)  # secrets stay out of logs

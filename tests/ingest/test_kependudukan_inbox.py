@@ -1,0 +1,146 @@
+"""Write-audit-publish of population files through the inbox, on SQLite and PostgreSQL."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from spm.ingest.kependudukan import ingest_inbox
+from spm.warehouse.tables import dq_result, etl_batch, fact_kelahiran, fact_penduduk, inbox_file, quarantine
+from spm.warehouse.wilayah import load_wilayah
+
+DESA = ["32.71.01.1001", "32.71.01.1002", "32.71.01.1003"]
+HEADER = "semester,kode_desa,jenis_kelamin,umur,jumlah"
+
+
+def penduduk_lines(semester="2024-2", jumlah=lambda d, jk, u: 10 + u % 7):
+    return [HEADER] + [f"{semester},{d},{jk},{u},{jumlah(d, jk, u)}" for d in DESA for jk in "LP" for u in range(101)]
+
+
+@pytest.fixture
+def loaded(engine):
+    load_wilayah(engine)
+    return engine
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    path = tmp_path / "inbox"
+    path.mkdir()
+    return path
+
+
+def _drop(inbox, name, lines):
+    (inbox / name).write_text("\n".join(lines) + "\n")
+
+
+def _total(engine, tahun=2024, semester=2):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.sum(fact_penduduk.c.jumlah)).where(
+            fact_penduduk.c.tahun == tahun, fact_penduduk.c.semester == semester)).scalar_one()
+
+
+def test_good_file_is_published_and_bad_rows_quarantined_without_losing_the_rest(loaded, inbox):
+    lines = penduduk_lines()
+    lines.append("2024-2,32.71.09.9999,L,5,3")   # desa not in Kota Bogor
+    lines.append("2024-2,32.71.01.1001,X,5,3")   # sex not L/P
+    lines.append("2024-2,32.71.01.1002,L,101,3")  # age out of range
+    lines.append("2024-2,32.71.01.1004,L,7,-2")  # negative count
+    _drop(inbox, "dkb_3271_2024-2.csv", lines)
+    [result] = ingest_inbox(loaded, inbox, "run-1")
+    assert result["status"] == "published", result
+    assert (result["rows_received"], result["rows_published"], result["rows_quarantined"]) == (610, 606, 4)
+    expected = sum(10 + u % 7 for _ in DESA for _ in "LP" for u in range(101))
+    assert _total(loaded) == expected
+    with loaded.connect() as conn:
+        q = {r.natural_key: r for r in conn.execute(sa.select(quarantine))}
+        failed = {r.expectation for r in conn.execute(sa.select(dq_result).where(dq_result.c.success.is_(False)))}
+    assert q["2024-2|32.71.09.9999|L|5"].failed_expectations == "kode_desa_dikenal_di_kab_kota"
+    assert q["2024-2|32.71.01.1001|X|5"].failed_expectations == "jenis_kelamin_l_p"
+    assert q["2024-2|32.71.01.1002|L|101"].failed_expectations == "umur_0_100"
+    assert q["2024-2|32.71.01.1004|L|7"].row_data["jumlah"] == -2
+    assert failed == {"kode_desa_dikenal_di_kab_kota", "jenis_kelamin_l_p", "umur_0_100", "jumlah_tidak_negatif"}
+    assert (inbox / "processed" / "dkb_3271_2024-2.csv").exists()
+
+
+def test_same_content_again_changes_nothing(loaded, inbox):
+    _drop(inbox, "a.csv", penduduk_lines())
+    ingest_inbox(loaded, inbox, "run-1")
+    before = _total(loaded)
+    _drop(inbox, "a.csv", penduduk_lines())  # same bytes: moved aside as a duplicate
+    _drop(inbox, "b.csv", list(reversed(penduduk_lines()[1:])) + [])  # same rows, other order, no header
+    results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-2")}
+    assert results["a.csv"]["status"] == "duplicate"
+    assert results["b.csv"]["status"] == "rejected"  # no header line
+    _drop(inbox, "c.csv", [HEADER] + list(reversed(penduduk_lines()[1:])))
+    [c] = ingest_inbox(loaded, inbox, "run-3")
+    assert c["status"] == "unchanged"
+    assert _total(loaded) == before
+    with loaded.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(fact_penduduk)).scalar_one() == 606
+
+
+def test_critical_failure_publishes_nothing_and_keeps_previous_data(loaded, inbox):
+    _drop(inbox, "v1.csv", penduduk_lines())
+    ingest_inbox(loaded, inbox, "run-1")
+    before = _total(loaded)
+    lines = penduduk_lines(jumlah=lambda d, jk, u: 11)
+    lines.append(lines[5])  # a duplicate desa × sex × age
+    _drop(inbox, "v2.csv", lines)
+    [r] = ingest_inbox(loaded, inbox, "run-2")
+    assert r["status"] == "failed" and "tanpa_duplikat_desa_jk_umur" in r["message"]
+    assert _total(loaded) == before
+    errors = (inbox / "rejected" / "v2.csv.errors.txt").read_text()
+    assert "tanpa_duplikat_desa_jk_umur (critical): 2 row(s) at line(s) 6, 608" in errors
+    assert "Nothing from this file was loaded" in errors
+
+
+def test_too_many_quarantined_rows_reject_the_batch(loaded, inbox):
+    lines = penduduk_lines()
+    lines = [lines[0]] + [line.replace(",L,", ",l,") for line in lines[1:]]  # half the rows bad
+    _drop(inbox, "x.csv", lines)
+    [r] = ingest_inbox(loaded, inbox, "run-1")
+    assert r["status"] == "rejected" and "above the 5.0 % limit" in r["message"]
+    assert _total(loaded) is None
+    assert (inbox / "rejected" / "x.csv.errors.txt").exists()
+
+
+def test_total_jump_is_a_flagged_warning_not_a_rejection(loaded, inbox):
+    _drop(inbox, "s1.csv", penduduk_lines(semester="2024-1"))
+    _drop(inbox, "s2.csv", penduduk_lines(semester="2024-2", jumlah=lambda d, jk, u: 2 * (10 + u % 7)))
+    results = ingest_inbox(loaded, inbox, "run-1")
+    assert [r["status"] for r in results] == ["published", "published"]
+    with loaded.connect() as conn:
+        flagged = conn.execute(sa.select(dq_result).where(
+            dq_result.c.batch_id == results[1]["batch_id"], dq_result.c.success.is_(False))).all()
+    assert [(f.expectation, f.severity) for f in flagged] == [("total_kab_kota_dekat_semester_lalu", "warning")]
+    assert json.loads(flagged[0].observed_value) == 2 * _total(loaded, 2024, 1)
+
+
+def test_births_xlsx_and_malformed_file(loaded, inbox):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["tahun", "bulan", "kode_desa", "jenis_kelamin", "jumlah"])
+    for bulan in range(1, 13):
+        for d in DESA:
+            book.active.append([2024, bulan, d, "L", bulan])
+            book.active.append([2024, bulan, d, "P", 1])
+    book.save(inbox / "lahir_2024.xlsx")
+    _drop(inbox, "rusak.csv", ["tahun,bulan,kode_desa", "2024,1"])
+    results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
+    assert results["lahir_2024.xlsx"]["status"] == "published"
+    with loaded.connect() as conn:
+        assert conn.execute(sa.select(sa.func.sum(fact_kelahiran.c.jumlah))).scalar_one() == 3 * (78 + 12)
+        statuses = dict(conn.execute(sa.select(inbox_file.c.file_name, inbox_file.c.status)).all())
+        batches = conn.execute(sa.select(etl_batch.c.entity, etl_batch.c.status)).all()
+    assert statuses == {"lahir_2024.xlsx": "published", "rusak.csv": "rejected"}
+    assert batches == [("kelahiran", "published")]
+    assert "matches neither layout" in (inbox / "rejected" / "rusak.csv.errors.txt").read_text()
+
+
+def test_file_mixing_kab_kota_is_rejected(loaded, inbox):
+    lines = penduduk_lines() + ["2024-2,32.01.01.2001,L,5,3"]
+    _drop(inbox, "campur.csv", lines)
+    [r] = ingest_inbox(loaded, inbox, "run-1")
+    assert r["status"] == "rejected" and "one kab/kota" in r["message"]
