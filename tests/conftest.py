@@ -26,6 +26,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["SPM_RETRY_DELAY_SECONDS"] = "1"
+os.environ["AIRFLOW_VAR_SPM_PSEUDONYM_SECRET"] = "test-secret-not-for-production-0123456789"
 os.environ.pop("SPM_WAREHOUSE_URL", None)
 os.environ.pop("AIRFLOW_CONN_SPM_WAREHOUSE", None)
 
