@@ -114,7 +114,7 @@ def extract_api(engine: sa.Engine, partition: dict, run_id: str | None, client: 
         record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "failed", str(exc))
         raise
     try:
-        parsed = parse_table(content, f"{CONN_ID} {p.label()}", expected_entity=p.entity)
+        parsed = parse_table(content, f"{CONN_ID} {p.label()}", expected_entity=p.entity, file_format="csv")
     except InputError as exc:
         record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "failed", str(exc))
         raise

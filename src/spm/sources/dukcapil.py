@@ -58,11 +58,13 @@ class ParsedTable:
     rows: list[dict]  # row_id (source line) + the layout's columns, integers parsed or None
 
 
-def read_table(content: bytes, file_name: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, cells) of a CSV or the first sheet of an XLSX file."""
-    if file_name.lower().endswith(".xlsx"):
+def read_table(content: bytes, file_name: str, file_format: str | None = None):
+    """Header and (line number, cells) of a CSV or the first sheet of an XLSX file; the format is
+    given (API answers are CSV) or taken from the file name."""
+    fmt = file_format or file_name.lower().rsplit(".", 1)[-1]
+    if fmt == "xlsx":
         return _read_xlsx(content, file_name)
-    if file_name.lower().endswith(".csv") or "." not in file_name:
+    if fmt == "csv":
         return _read_csv(content, file_name)
     raise InputError(f"{file_name}: only .csv and .xlsx files are read")
 
@@ -110,9 +112,10 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def parse_table(content: bytes, file_name: str, expected_entity: str | None = None) -> ParsedTable:
+def parse_table(content: bytes, file_name: str, expected_entity: str | None = None,
+                file_format: str | None = None) -> ParsedTable:
     """Parse a Dukcapil table; the layout is recognised from the header."""
-    header, body = read_table(content, file_name)
+    header, body = read_table(content, file_name, file_format)
     header = [h for h in header if h] if header and not header[-1] else header
     entity = next((e for e, cols in LAYOUTS.items() if set(cols) <= set(header)), None)
     if expected_entity and entity != expected_entity:
