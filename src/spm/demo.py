@@ -1,12 +1,26 @@
-"""The main job (`spm demo`): real Airflow DAGs end to end on the embedded default."""
+"""The main job (`spm demo`): real Airflow DAGs end to end on the embedded default.
+
+It starts the simulated sources on localhost, points the DESIGN §10 connections at them, and runs
+each DAG with `airflow dags test` (the metadata DB is SQLite under SPM_HOME, the warehouse the
+default SQLite file unless AIRFLOW_CONN_SPM_WAREHOUSE says otherwise).
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from datetime import date, timedelta
+from datetime import date
+
+import sqlalchemy as sa
 
 from spm.airflow_env import airflow_env, dags_test, run_airflow
 from spm.settings import spm_home
+
+# The demo reports on the latest complete quarter of the simulated calendar (2023-2026):
+# population semester 2 of 2025 and the births of 2025 give the sasaran of 2026.
+DEMO_TAHUN_SEMESTER = (2025, 2)
+DEMO_INBOX_SEMESTER = (2025, 1)  # delivered as a file, to show the inbox path
+DEMO_RUN_DATE = date(2026, 11, 22)
 
 
 def _step(title: str):
@@ -19,7 +33,9 @@ def _done(started: float, detail: str = "") -> None:
 
 
 def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
-    from spm.warehouse.audit import recent_batches
+    from spm.simulator.config import SimulatorConfig
+    from spm.simulator.inbox import write_dukcapil_files
+    from spm.simulator.servers import SimulatorServers
     from spm.warehouse.db import describe, get_engine, upgrade
     from spm.warehouse.layanan import sync_dim_layanan
     from spm.warehouse.wilayah import current_count
@@ -27,7 +43,7 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
     home = spm_home()
     log_dir = home / "logs" / "demo"
     env = airflow_env(home, [kode_wilayah])
-    run_date = (date.today() - timedelta(days=1)).isoformat()
+    run_date = DEMO_RUN_DATE.isoformat()
     print(f"SPM demo: kab/kota {kode_wilayah}, scale {scale}, seed {seed}; state folder {home}")
 
     t = _step("Airflow metadata DB (SQLite under SPM_HOME)")
@@ -42,14 +58,58 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
 
     t = _step("DAG spm_muat_wilayah: Kemendagri region codes into dim_wilayah")
     dags_test("spm_muat_wilayah", run_date, None, env, log_dir)
-    counts = current_count(engine)
-    _done(t, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    _done(t, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) if (counts := current_count(engine)) else "")
+
+    config = SimulatorConfig(kode_wilayah=(kode_wilayah,), scale=scale, seed=seed)
+    with SimulatorServers(config) as sim:
+        print(f"==> simulated sources on localhost: Dapodik {sim.dapodik_url}, Dukcapil {sim.dukcapil_url}, "
+              f"FHIR {sim.fhir_url}", flush=True)
+        for conn_id, conn in sim.airflow_connections().items():
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        inbox = home / "inbox" / "dukcapil"
+        written = write_dukcapil_files(sim.world, inbox, semesters=[DEMO_INBOX_SEMESTER], birth_years=[],
+                                       formats=("xlsx",))
+        print(f"    Disdukcapil dropped {', '.join(p.name for p in written)} in {inbox}")
+
+        tahun, semester = DEMO_TAHUN_SEMESTER
+        t = _step(f"DAG spm_ingest_kependudukan: population {tahun}-{semester} and births {tahun} from the API, "
+                  "plus the inbox")
+        dags_test("spm_ingest_kependudukan", run_date,
+                  {"kode_wilayah": [kode_wilayah], "tahun": tahun, "semester": semester}, env, log_dir)
+        _done(t, _population_summary(engine, kode_wilayah))
+
+    _print_results(engine, home, log_dir)
+    return 0
+
+
+def _population_summary(engine: sa.Engine, kode: str) -> str:
+    from spm.warehouse.tables import fact_kelahiran, fact_penduduk
+
+    with engine.connect() as conn:
+        pop = conn.execute(
+            sa.select(fact_penduduk.c.tahun, fact_penduduk.c.semester, sa.func.sum(fact_penduduk.c.jumlah))
+            .where(fact_penduduk.c.kode_kab_kota == kode)
+            .group_by(fact_penduduk.c.tahun, fact_penduduk.c.semester).order_by(fact_penduduk.c.tahun,
+                                                                              fact_penduduk.c.semester)).all()
+        births = conn.execute(
+            sa.select(fact_kelahiran.c.tahun, sa.func.sum(fact_kelahiran.c.jumlah))
+            .where(fact_kelahiran.c.kode_kab_kota == kode).group_by(fact_kelahiran.c.tahun)).all()
+    parts = [f"penduduk {t}-{s}: {n:,}" for t, s, n in pop] + [f"kelahiran {t}: {n:,}" for t, n in births]
+    return "; ".join(parts)
+
+
+def _print_results(engine: sa.Engine, home, log_dir) -> None:
+    from spm.warehouse.audit import recent_batches
+    from spm.warehouse.db import describe
 
     print()
     print("Results")
     print(f"  warehouse:      {describe(engine)}")
     print(f"  Airflow home:   {home / 'airflow'} (metadata DB airflow.db)")
     print(f"  DAG run logs:   {log_dir}")
-    batches = recent_batches(engine, 10)
-    print(f"  batches loaded: {len(batches)} (see `spm status`)")
-    return 0
+    print(f"  inbox:          {home / 'inbox'} (processed/ and rejected/ beside each source's files)")
+    print("  batches:")
+    for b in recent_batches(engine, 10):
+        print(f"    #{b.batch_id} {b.source}/{b.entity} {b.kode_wilayah} {b.periode}: {b.status}, "
+              f"{b.rows_published} rows published, {b.rows_quarantined} quarantined")
+    print("  more: `spm status`")
