@@ -98,3 +98,39 @@ def test_connection_forms():
     conn = parse_connection("spm_dapodik", "http://:tok%2Fen@dapodik.example:5774/")
     assert conn.base_url == "http://dapodik.example:5774" and conn.password == "tok/en"
     assert "tok" not in repr(conn)  # secrets stay out of logs
+
+
+def test_read_timeout_is_retried_then_succeeds():
+    import time
+
+    calls = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self):
+            calls.append(self.path)
+            if len(calls) == 1:
+                time.sleep(1.0)  # longer than the client's read timeout
+            body = CSV_OK[2]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        sleeps = []
+        client = DukcapilClient(SourceConnection("spm_dukcapil", f"http://127.0.0.1:{httpd.server_port}",
+                                                 password="k"),
+                                timeout=(1.0, 0.3), backoff_seconds=0.01, sleep=sleeps.append)
+        assert client.kelahiran_csv("32.71", 2025).startswith(b"tahun")
+        assert len(calls) == 2 and sleeps == [0.01] and client.retries == 1
+    finally:
+        httpd.shutdown()
