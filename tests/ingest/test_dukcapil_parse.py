@@ -60,7 +60,7 @@ def test_malformed_files_are_rejected_whole_with_a_reason(content, name, message
 
 def test_expected_layout_is_enforced():
     with pytest.raises(InputError, match="not the kelahiran layout"):
-        parse_table(CSV, "api", expected_entity="kelahiran")
+        parse_table(CSV, "api", expected_entity="kelahiran", file_format="csv")
 
 
 @pytest.mark.parametrize("run_date,expected", [
