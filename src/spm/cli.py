@@ -115,6 +115,13 @@ def cmd_bench_bulk_load(args) -> int:
     return run(rows=args.rows, sqlite_url=args.warehouse_url, postgres_url=args.postgres_url)
 
 
+def cmd_bench_pendidikan(args) -> int:
+    from spm.benchmarks.pendidikan import run
+
+    return run(kode_wilayah=args.kode_wilayah, scale=args.scale, seed=args.seed, semester_id=args.semester_id,
+               warehouse_url=args.warehouse_url, paralel=args.paralel, page_size=args.page_size)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spm", description="SPM pipeline: warehouse, sources, indicators, reports.")
     parser.add_argument(
@@ -162,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--rows", type=_positive_int, default=200_000, help="rows per run (default 200000)")
     bl.add_argument("--postgres-url", help="PostgreSQL URL to benchmark too (default SPM_TEST_POSTGRES_URL)")
     bl.set_defaults(func=cmd_bench_bulk_load)
+    bp = bench_sub.add_parser("pendidikan", help="education ingest end to end (learners/s) vs the bulk-load "
+                                                 "ceiling, peak memory")
+    bp.add_argument("--kode-wilayah", default="32.71", help="kab/kota code (default 32.71)")
+    bp.add_argument("--scale", type=float, default=1.0, help="simulated share of the population (default 1.0: full)")
+    bp.add_argument("--seed", type=int, default=20261123, help="simulator seed")
+    bp.add_argument("--semester-id", type=int, default=20241, help="Dapodik semester YYYYS (default 20241)")
+    bp.add_argument("--paralel", type=_positive_int, default=8, help="schools fetched at once (default 8)")
+    bp.add_argument("--page-size", type=_positive_int, default=1000, help="rows per page (default 1000)")
+    bp.set_defaults(func=cmd_bench_pendidikan)
 
     try:
         from spm.simulator.cli import register as register_simulator

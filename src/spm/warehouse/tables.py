@@ -194,3 +194,99 @@ inbox_file = sa.Table(
     sa.Column("message", sa.Text, nullable=True),
     sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# --- Education (Dapodik, DESIGN §3.1) -------------------------------------------------------------
+# Partition periode = semester_id as text (YYYYS). Staging columns are wide and nullable: bad values
+# land there and are judged by the GX suites; published tables are strict.
+
+staging_sekolah = sa.Table(
+    "staging_sekolah",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("periode", sa.String(16), nullable=False),
+    sa.Column("row_id", sa.Integer, nullable=False),  # position in the getSekolah listing
+    sa.Column("sekolah_id", sa.String(64), nullable=True),
+    sa.Column("npsn", sa.String(32), nullable=True),
+    sa.Column("nama", sa.String(255), nullable=True),  # the school's name (not personal data)
+    sa.Column("bentuk_pendidikan", sa.String(32), nullable=True),
+    sa.Column("status_sekolah", sa.String(32), nullable=True),
+    sa.Column("kode_wilayah", sa.String(32), nullable=True),
+    sa.Column("last_update", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lolos", sa.Boolean, nullable=True),
+    sa.Index("ix_staging_sekolah_partition", "kode_kab_kota", "periode"),
+)
+
+dim_sekolah = sa.Table(
+    "dim_sekolah",
+    metadata,
+    sa.Column("semester_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("npsn", sa.String(8), primary_key=True),
+    sa.Column("sekolah_id", sa.String(64), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("nama", sa.String(255), nullable=False),
+    sa.Column("bentuk_pendidikan", sa.String(8), nullable=False),
+    sa.Column("status_sekolah", sa.String(8), nullable=False),
+    sa.Column("kode_wilayah", sa.String(13), nullable=False),  # desa of the school
+    sa.Column("last_update", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_dim_sekolah_partition", "kode_kab_kota", "semester_id"),
+)
+
+# One row per learner listing (a person listed by two schools gives two rows here).
+staging_peserta_didik = sa.Table(
+    "staging_peserta_didik",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("periode", sa.String(16), nullable=False),
+    sa.Column("row_id", sa.Integer, nullable=False),
+    sa.Column("person_key", sa.String(64), nullable=True),  # HMAC; NULL when the row has no identifier
+    sa.Column("jenis_id", sa.String(8), nullable=True),  # nik | nisn | pd: what person_key was made from
+    sa.Column("nik_valid", sa.Boolean, nullable=False),
+    sa.Column("npsn", sa.String(32), nullable=False),  # the school whose list held the row
+    sa.Column("bentuk_pendidikan", sa.String(32), nullable=True),  # of that school
+    sa.Column("kode_wilayah_sekolah", sa.String(32), nullable=True),  # desa of that school
+    sa.Column("jenis_kelamin", sa.String(8), nullable=True),
+    sa.Column("tahun_lahir", sa.Integer, nullable=True),
+    sa.Column("bulan_lahir", sa.Integer, nullable=True),
+    sa.Column("umur_awal_semester", sa.Integer, nullable=True),  # NULL: tanggal_lahir not a real date
+    sa.Column("tingkat_pendidikan_id", sa.Integer, nullable=True),
+    sa.Column("program_kesetaraan", sa.String(32), nullable=True),
+    sa.Column("kode_wilayah_domisili", sa.String(32), nullable=True),
+    sa.Column("status", sa.String(16), nullable=True),
+    sa.Column("last_update", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("lolos", sa.Boolean, nullable=True),
+    sa.Index("ix_staging_peserta_didik_partition", "kode_kab_kota", "periode"),
+    sa.Index("ix_staging_peserta_didik_batch", "batch_id", "row_id"),
+)
+
+# One row per person × kab/kota × semester after deduplication (spm.ingest.pendidikan).
+fact_peserta_didik = sa.Table(
+    "fact_peserta_didik",
+    metadata,
+    sa.Column("semester_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+    sa.Column("person_key", sa.String(64), primary_key=True),
+    sa.Column("jenis_id", sa.String(4), nullable=False),
+    sa.Column("nik_valid", sa.Boolean, nullable=False),
+    sa.Column("npsn", sa.String(8), nullable=False),
+    sa.Column("bentuk_pendidikan", sa.String(8), nullable=False),
+    sa.Column("tingkat_pendidikan_id", sa.Integer, nullable=True),
+    sa.Column("program_kesetaraan", sa.String(8), nullable=True),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("jenis_kelamin", sa.String(1), nullable=False),
+    sa.Column("tahun_lahir", sa.Integer, nullable=False),
+    sa.Column("bulan_lahir", sa.Integer, nullable=False),
+    # The SPM year this semester serves (Y1 → Y, Y2 → Y+1) and the age on 31 December before it,
+    # the reference date of DESIGN §5 (= tahun_laporan − 1 − tahun_lahir).
+    sa.Column("tahun_laporan", sa.Integer, nullable=False),
+    sa.Column("umur_referensi", sa.Integer, nullable=False),
+    sa.Column("kode_wilayah_domisili", sa.String(13), nullable=True),
+    sa.Column("kode_desa_tinggal", sa.String(13), nullable=False),  # residence: domisili, else school desa
+    sa.Column("kode_wilayah_sekolah", sa.String(13), nullable=False),
+    sa.Column("last_update", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_peserta_didik_partition", "kode_kab_kota", "semester_id"),
+    sa.Index("ix_fact_peserta_didik_desa", "semester_id", "kode_desa_tinggal"),
+)
