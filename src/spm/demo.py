@@ -16,9 +16,12 @@ import sqlalchemy as sa
 from spm.airflow_env import airflow_env, dags_test, run_airflow
 from spm.settings import spm_home
 
-# The demo reports on the latest complete quarter of the simulated calendar (2023-2026):
-# population semester 2 of 2025 and the births of 2025 give the sasaran of 2026.
+# The demo reports on quarter 3 of 2026, the latest complete quarter before the run date:
+# population semester 2 of 2025 and the births of 2025 give the sasaran of 2026; education
+# figures of quarters 3-4 come from Dapodik semester 20261.
 DEMO_TAHUN_SEMESTER = (2025, 2)
+DEMO_LAPORAN = (2026, 3)
+DEMO_DAPODIK_SEMESTER = (2026, 1)
 DEMO_INBOX_SEMESTER = (2025, 1)  # delivered as a file, to show the inbox path
 DEMO_RUN_DATE = date(2026, 11, 22)
 
@@ -78,8 +81,47 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
                   {"kode_wilayah": [kode_wilayah], "tahun": tahun, "semester": semester}, env, log_dir)
         _done(t, _population_summary(engine, kode_wilayah))
 
+        d_tahun, d_semester = DEMO_DAPODIK_SEMESTER
+        t = _step(f"DAG spm_ingest_pendidikan: schools and learners of Dapodik semester {d_tahun}{d_semester}")
+        dags_test("spm_ingest_pendidikan", run_date,
+                  {"kode_wilayah": [kode_wilayah], "tahun": d_tahun, "semester": d_semester}, env, log_dir)
+        _done(t)
+
+    tahun, triwulan = DEMO_LAPORAN
+    t = _step(f"DAG spm_hitung_capaian: mart_capaian_spm {tahun} triwulan {triwulan} (year-to-date)")
+    dags_test("spm_hitung_capaian", run_date,
+              {"kode_wilayah": [kode_wilayah], "tahun": tahun, "triwulan": triwulan}, env, log_dir)
+    _done(t)
+    _print_capaian(engine, kode_wilayah, tahun, triwulan)
+
     _print_results(engine, home, log_dir)
     return 0
+
+
+def _print_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> None:
+    from spm.warehouse.tables import dim_layanan, etl_batch
+    from spm.warehouse.tables_marts import mart_capaian_spm as m
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(dim_layanan.c.nama, m.c.sasaran, m.c.terlayani, m.c.capaian, m.c.semester_penduduk)
+            .join(dim_layanan, dim_layanan.c.kode_layanan == m.c.kode_layanan)
+            .where(m.c.kode_wilayah == kode, m.c.jenis_kelamin == "semua", m.c.tahun == tahun,
+                   m.c.triwulan == triwulan)
+            .order_by(dim_layanan.c.urutan)).all()
+        note = conn.execute(sa.select(etl_batch.c.message).where(
+            etl_batch.c.entity == "mart_capaian_spm", etl_batch.c.kode_wilayah == kode)
+            .order_by(etl_batch.c.batch_id.desc()).limit(1)).scalar_one_or_none()
+    print()
+    print(f"Capaian SPM {kode}, {tahun} triwulan {triwulan} (year-to-date, kab/kota, L+P)")
+    print(f"  {'jenis pelayanan dasar':<40} {'sasaran':>10} {'terlayani':>10} {'capaian':>8}")
+    for nama, sasaran, terlayani, capaian, _sem in rows:
+        shown = f"{capaian:7.1f}%" if capaian is not None else "      -"
+        print(f"  {nama[:40]:<40} {sasaran:>10,.0f} {terlayani:>10,} {shown}")
+    if rows:
+        print(f"  sasaran from population semester {rows[0].semester_penduduk}")
+    if note:
+        print(f"  {note}")
 
 
 def _population_summary(engine: sa.Engine, kode: str) -> str:

@@ -172,3 +172,30 @@ def check_rejected_files(results: list[dict]) -> None:
         raise AirflowFailException(
             f"{len(rejected)} inbox file(s) rejected, see {dukcapil_inbox() / 'rejected'}: "
             + "; ".join(f"{r['file']}: {r['message']}" for r in rejected))
+
+
+# --- spm_hitung_capaian ----------------------------------------------------------------------------
+
+@fail_fast
+def capaian_quarters(params: dict[str, Any], run_after) -> list[dict]:
+    """The (kab/kota, year, quarter) to compute: the params, else every quarter of the run's year so far."""
+    tahun = params.get("tahun") or run_after.year
+    if params.get("triwulan"):
+        quarters = [int(params["triwulan"])]
+    elif params.get("tahun") and int(params["tahun"]) < run_after.year:
+        quarters = [1, 2, 3, 4]
+    else:
+        quarters = list(range(1, (run_after.month - 1) // 3 + 2))
+    return [{"kode_kab_kota": kode, "tahun": int(tahun), "triwulan": q}
+            for kode in kode_wilayah_list(params) for q in quarters]
+
+
+@fail_fast
+def capaian_compute(quarter: dict, run_id: str) -> dict:
+    from spm.indicators.capaian import compute_capaian
+
+    result = compute_capaian(warehouse_engine(), quarter["kode_kab_kota"], quarter["tahun"], quarter["triwulan"],
+                             run_id)
+    if result["status"] != "published":  # no population at all: an alert, not a quiet skip
+        raise InputError(f"{result['kode_kab_kota']} {result['periode']}: {result['message']}")
+    return result

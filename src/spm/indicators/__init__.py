@@ -1,0 +1,1 @@
+"""SPM indicators: the catalog of rules, sasaran factors, and the computation of the marts."""

@@ -1,0 +1,74 @@
+"""The indicator catalog (config/katalog_layanan.yaml) and sasaran factors (config/faktor_sasaran.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spm.config import load_yaml
+from spm.errors import ConfigError
+
+CATALOG_FILE = "katalog_layanan.yaml"
+FAKTOR_FILE = "faktor_sasaran.yaml"
+SASARAN_JENIS = ("penduduk", "penduduk_tidak_sekolah_formal", "kelahiran_tahun_lalu", "prevalensi")
+SUMBER = ("dapodik", "fhir")
+
+
+@dataclass(frozen=True)
+class Layanan:
+    kode: str
+    bidang: str
+    nama: str
+    pembagian_jenis_kelamin: bool
+    terlayani: dict[str, Any]
+    sasaran: dict[str, Any]
+
+    @property
+    def sumber(self) -> str:
+        return self.terlayani["sumber"]
+
+
+def load_catalog() -> list[Layanan]:
+    data = load_yaml(CATALOG_FILE)
+    out = []
+    for item in data["layanan"]:
+        kode = item["kode_layanan"]
+        terlayani, sasaran = item.get("terlayani"), item.get("sasaran")
+        if not terlayani or terlayani.get("sumber") not in SUMBER:
+            raise ConfigError(f"{CATALOG_FILE}: {kode}: terlayani.sumber must be one of {SUMBER}")
+        if not sasaran or sasaran.get("jenis") not in SASARAN_JENIS:
+            raise ConfigError(f"{CATALOG_FILE}: {kode}: sasaran.jenis must be one of {SASARAN_JENIS}")
+        for rule in (terlayani, sasaran):
+            if "umur" in rule and not (isinstance(rule["umur"], list) and len(rule["umur"]) == 2
+                                       and 0 <= rule["umur"][0] <= rule["umur"][1] <= 100):
+                raise ConfigError(f"{CATALOG_FILE}: {kode}: umur must be [from, to] within 0..100")
+        out.append(Layanan(kode, item["bidang"], item["nama"], bool(item["pembagian_jenis_kelamin"]),
+                           terlayani, sasaran))
+    return out
+
+
+@dataclass(frozen=True)
+class Faktor:
+    L: float
+    P: float
+    sumber: str
+
+    def for_sex(self, jenis_kelamin: str) -> float:
+        return self.L if jenis_kelamin == "L" else self.P
+
+
+def faktor(name: str, kode_kab_kota: str, tahun: int) -> Faktor:
+    """The factor `name` for a kab/kota and year: its own entry, else the default."""
+    data = load_yaml(FAKTOR_FILE)
+    own = ((data.get("kab_kota") or {}).get(kode_kab_kota) or {})
+    entry = (own.get(tahun) or own.get(str(tahun)) or {}).get(name) or (data.get("bawaan") or {}).get(name)
+    if not entry:
+        raise ConfigError(f"{FAKTOR_FILE}: no factor {name!r} for {kode_kab_kota} {tahun} and no default")
+    if not entry.get("sumber"):
+        raise ConfigError(f"{FAKTOR_FILE}: factor {name!r} for {kode_kab_kota} {tahun} has no sumber")
+    if "nilai" in entry:
+        return Faktor(float(entry["nilai"]), float(entry["nilai"]), entry["sumber"])
+    try:
+        return Faktor(float(entry["L"]), float(entry["P"]), entry["sumber"])
+    except KeyError:
+        raise ConfigError(f"{FAKTOR_FILE}: factor {name!r} needs nilai, or L and P") from None

@@ -1,0 +1,41 @@
+"""spm_hitung_capaian run for real with dag.test() on hand-made facts."""
+
+import pytest
+import sqlalchemy as sa
+
+from spm.warehouse.layanan import sync_dim_layanan
+from spm.warehouse.tables_marts import mart_capaian_spm
+from tests.indicators.test_capaian_pendidikan import _facts
+
+pytestmark = pytest.mark.airflow
+
+
+def _dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT
+
+    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_hitung_capaian")
+
+
+def test_quarters_of_a_past_year_are_all_computed(engine, airflow_db, warehouse_url, monkeypatch):
+    monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
+    sync_dim_layanan(engine)
+    with engine.begin() as conn:
+        _facts(conn)  # population 2025-2 and Dapodik 20261: quarters 3 and 4 of 2026
+    run = _dag().test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
+    assert run.state == "success"
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(mart_capaian_spm.c.sasaran, mart_capaian_spm.c.terlayani).where(
+            mart_capaian_spm.c.kode_wilayah == "32.71", mart_capaian_spm.c.jenis_kelamin == "semua",
+            mart_capaian_spm.c.kode_layanan == "pend_paud", mart_capaian_spm.c.triwulan == 3)).one()
+    assert tuple(got) == (24, 7)
+
+
+def test_kab_kota_without_population_fails_loudly(engine, airflow_db, warehouse_url, monkeypatch):
+    monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
+    sync_dim_layanan(engine)
+    run = _dag().test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
+    assert run.state == "failed"
+    ti = next(t for t in run.get_task_instances() if t.task_id == "compute_capaian")
+    assert ti.state == "failed" and ti.try_number == 1
