@@ -1,7 +1,7 @@
 """Indicators: the per-desa work table and mart_capaian_spm (DESIGN §7).
 
 Revision ID: 0005_indikator
-Revises: 0004_kesehatan
+Revises: 0003_pendidikan
 Create Date: 2026-11-23
 """
 
