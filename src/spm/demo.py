@@ -72,7 +72,8 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
         inbox = home / "inbox" / "dukcapil"
         written = write_dukcapil_files(sim.world, inbox, semesters=[DEMO_INBOX_SEMESTER], birth_years=[],
                                        formats=("xlsx",))
-        print(f"    Disdukcapil dropped {', '.join(p.name for p in written)} in {inbox}")
+        files = ", ".join(path.name for path in written)
+        print(f"    Disdukcapil dropped {files} in {inbox}")
 
         tahun, semester = DEMO_TAHUN_SEMESTER
         t = _step(f"DAG spm_ingest_kependudukan: population {tahun}-{semester} and births {tahun} from the API, "
@@ -115,9 +116,9 @@ def _print_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> N
     print()
     print(f"Capaian SPM {kode}, {tahun} triwulan {triwulan} (year-to-date, kab/kota, L+P)")
     print(f"  {'jenis pelayanan dasar':<40} {'sasaran':>10} {'terlayani':>10} {'capaian':>8}")
-    for nama, sasaran, terlayani, capaian, _sem in rows:
+    for layanan, sasaran, terlayani, capaian, _sem in rows:
         shown = f"{capaian:7.1f}%" if capaian is not None else "      -"
-        print(f"  {nama[:40]:<40} {sasaran:>10,.0f} {terlayani:>10,} {shown}")
+        print(f"  {layanan[:40]:<40} {sasaran:>10,.0f} {terlayani:>10,} {shown}")
     if rows:
         print(f"  sasaran from population semester {rows[0].semester_penduduk}")
     if note:

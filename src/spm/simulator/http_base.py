@@ -6,6 +6,7 @@ Each source is a `SourceApp`: it turns a `Request` into a `Response` and marks d
 
 from __future__ import annotations
 
+import abc
 import logging
 import socket
 import threading
@@ -88,7 +89,7 @@ def required(params: dict, name: str) -> str:
     return params[name][0]
 
 
-class SourceApp:
+class SourceApp(abc.ABC):
     """One simulated source system."""
 
     name = "source"
@@ -99,8 +100,9 @@ class SourceApp:
         self.faults = faults
         self.log = FaultLog()
 
+    @abc.abstractmethod
     def handle(self, req: Request) -> Response:
-        raise NotImplementedError
+        """Answer one request of the source's contract."""
 
     def error(self, status: int, message: str) -> Response:
         return Response.json(status, {"error": {"code": status, "message": message}})
