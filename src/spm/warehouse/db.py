@@ -65,8 +65,8 @@ def _alembic_config(connection: sa.Connection):
     return cfg
 
 
-def upgrade(engine: sa.Engine, revision: str = "head") -> str | None:
-    """Apply migrations up to `revision`; return the revision the warehouse is at afterwards."""
+def upgrade(engine: sa.Engine, revision: str = "heads") -> str | None:
+    """Apply migrations up to `revision` (every head); return the revision the warehouse is at."""
     from alembic import command
 
     check_connection(engine)
@@ -82,17 +82,18 @@ def current_revision(engine: sa.Engine) -> str | None:
 
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        return ctx.get_current_revision()
+        heads = ctx.get_current_heads()
+    return "+".join(sorted(heads)) or None
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
+    """The code's head revision(s); branches developed side by side show as `a+b`."""
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return "+".join(sorted(ScriptDirectory.from_config(cfg).get_heads()))
 
 
 def require_current_schema(engine: sa.Engine) -> None:
