@@ -39,3 +39,19 @@ def test_kab_kota_without_population_fails_loudly(engine, airflow_db, warehouse_
     assert run.state == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "compute_capaian")
     assert ti.state == "failed" and ti.try_number == 1
+
+
+def test_index_follows_the_capaian(engine, airflow_db, warehouse_url, monkeypatch):
+    from spm.warehouse.tables_opd import mart_indeks_spm
+
+    monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
+    sync_dim_layanan(engine)
+    with engine.begin() as conn:
+        _facts(conn)
+    run = _dag().test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
+    assert run.state == "success"
+    with engine.connect() as conn:
+        paud = conn.execute(sa.select(mart_indeks_spm).where(
+            mart_indeks_spm.c.kode_layanan == "pend_paud", mart_indeks_spm.c.triwulan == 3)).one()
+    assert paud.capaian_penerima == pytest.approx(700 / 24)
+    assert paud.mutu is None and paud.nilai is None and paud.keterangan  # no OPD input: missing, not 0

@@ -11,13 +11,15 @@ from spm.orchestration.assets import FACT_KELAHIRAN, FACT_PENDUDUK, table_asset
 from spm.orchestration.factory import SpmDagParams, create_dag
 
 FACT_PESERTA_DIDIK = table_asset("fact_peserta_didik")
+FACT_INPUT_MUTU = table_asset("fact_input_mutu")
 MART_CAPAIAN_SPM = table_asset("mart_capaian_spm")
+MART_INDEKS_SPM = table_asset("mart_indeks_spm")
 
 HITUNG_CAPAIAN = SpmDagParams(
     dag_id="spm_hitung_capaian",
     tags=("indikator", "capaian"),
     # Any newly published source changes some figure: recompute then (an Asset-triggered run).
-    schedule=(FACT_PENDUDUK | FACT_KELAHIRAN | FACT_PESERTA_DIDIK),
+    schedule=(FACT_PENDUDUK | FACT_KELAHIRAN | FACT_PESERTA_DIDIK | FACT_INPUT_MUTU),
     retries=2,
     doc_md="""
 ### Hitung capaian SPM
@@ -25,9 +27,10 @@ HITUNG_CAPAIAN = SpmDagParams(
 Rebuilds `mart_capaian_spm` (sasaran, terlayani, capaian raw and capped, per desa, kecamatan and
 kab/kota, for L, P and semua) for every configured kab/kota and quarter (year-to-date), inside the
 warehouse, from the rules of the versioned catalog `config/katalog_layanan.yaml` and the factors of
-`config/faktor_sasaran.yaml` (DESIGN §5).
+`config/faktor_sasaran.yaml` (DESIGN §5); then `mart_indeks_spm` (nilai = 0.8 × capaian dibatasi +
+0.2 × mutu from the OPD inputs, bidang and daerah means, labels; `config/indeks_spm.yaml`).
 
-Runs when `fact_penduduk`, `fact_kelahiran` or `fact_peserta_didik` is published, or by hand with
+Runs when `fact_penduduk`, `fact_kelahiran`, `fact_peserta_didik` or `fact_input_mutu` is published, or by hand with
 params `kode_wilayah`, `tahun`, `triwulan` (default: every quarter of the run's year up to the
 run's quarter). Gates: no population for the reference semester or an earlier one means no capaian
 (the batch says `missing`); a jenis layanan whose source has no data for the period is left out;
@@ -60,7 +63,13 @@ def create_hitung_capaian_dag() -> DAG:
             outlet_events[MART_CAPAIAN_SPM].extra = tasks.asset_extra(result)
             return result
 
+        @task(outlets=[MART_INDEKS_SPM])
+        def compute_indeks(capaian: dict, run_id=None, outlet_events=None) -> dict:
+            result = tasks.indeks_compute(capaian, run_id)
+            outlet_events[MART_INDEKS_SPM].extra = tasks.asset_extra(result)
+            return result
+
         quarters = resolve_quarters()
         check_warehouse_schema() >> quarters
-        compute_capaian.expand(quarter=quarters)
+        compute_indeks.expand(capaian=compute_capaian.expand(quarter=quarters))
     return dag

@@ -199,3 +199,11 @@ def capaian_compute(quarter: dict, run_id: str) -> dict:
     if result["status"] != "published":  # no population at all: an alert, not a quiet skip
         raise InputError(f"{result['kode_kab_kota']} {result['periode']}: {result['message']}")
     return result
+
+
+@fail_fast
+def indeks_compute(capaian: dict, run_id: str) -> dict:
+    from spm.indicators.indeks import compute_indeks
+
+    tahun, triwulan = (int(x) for x in capaian["periode"].split("-T"))
+    return compute_indeks(warehouse_engine(), capaian["kode_kab_kota"], tahun, triwulan, run_id)

@@ -1,0 +1,315 @@
+"""OPD inputs (`spm_ingest_input_opd`): mutu items and anggaran from the workbooks in the OPD inbox.
+
+One workbook = one OPD (bidang) × kab/kota × quarter = one `etl_batch` (source `opd`, entity
+`input_opd_<bidang>`, periode `YYYY-Tq`), published whole or not at all (DESIGN §3.4):
+
+1. template checks (spm.sources.opd_workbook): sheets, headers, identitas, cell types;
+2. both sheets are staged (`staging_input_mutu`, `staging_input_anggaran`) and checked with the GX
+   suites `expectations/opd_mutu.json` and `opd_anggaran.json`; every expectation gives a
+   `dq_result` row. A failed critical expectation or any template problem rejects the workbook whole:
+   it moves to `rejected/` with `<file>.errors.txt` listing sheet, row, column and what is wrong.
+   A failed warning expectation (more available than needed, realisasi above alokasi, a jenis
+   layanan left out) is recorded and the workbook is still published: nothing is quarantined,
+   because half a workbook would give a mutu that nobody reported;
+3. publish replaces the partition (kab/kota × bidang × tahun × triwulan) of `fact_input_mutu` and
+   `fact_input_anggaran` in one transaction: a later workbook for the same quarter replaces the
+   earlier one. A workbook whose content equals the published one is `unchanged` (nothing happens).
+
+Workbooks are taken in drop order (modification time, then name), so when a corrected workbook is
+dropped after the first one, the corrected one is what stays published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.errors import ConfigError
+from spm.ingest.wap import EntitySpec, staged_frame
+from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
+from spm.warehouse.audit import finish_batch, last_published_checksum, now, start_batch
+from spm.warehouse.bulk import insert_rows, replace_partition
+from spm.warehouse.sqlfiles import run_sql_file
+from spm.warehouse.tables import dim_wilayah, dq_result, etl_batch, inbox_file
+from spm.warehouse.tables_opd import (
+    fact_input_anggaran, fact_input_mutu, staging_input_anggaran, staging_input_mutu,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "opd"
+REALISASI = tuple(f"realisasi_{m:02d}" for m in BULAN)
+
+MUTU = EntitySpec(
+    source=SOURCE, entity="input_opd_mutu", staging=staging_input_mutu,
+    columns=("kode_layanan", "komponen", "uraian", "satuan", "jumlah_dibutuhkan", "jumlah_tersedia"),
+    suite="opd_mutu", publish_sql="core/fact_input_mutu_publish.sql",
+    natural_key=("kode_layanan", "komponen", "uraian"), fact=fact_input_mutu,
+)
+ANGGARAN = EntitySpec(
+    source=SOURCE, entity="input_opd_anggaran", staging=staging_input_anggaran,
+    columns=("kode_layanan", "alokasi", *REALISASI, "realisasi", "bulan_terakhir"),
+    suite="opd_anggaran", publish_sql="core/fact_input_anggaran_publish.sql",
+    natural_key=("kode_layanan",), fact=fact_input_anggaran,
+)
+SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran"}
+# Files an OPD may leave behind that are not submissions: Excel lock files, hidden files.
+IGNORED_PREFIXES = ("~$", ".")
+
+
+def entity_of(bidang: str) -> str:
+    return f"input_opd_{bidang}"
+
+
+def layanan_of_bidang(bidang: str) -> list[str]:
+    """The jenis layanan of a bidang in the project's catalog (what the index is computed over)."""
+    from spm.indicators.catalog import load_catalog
+
+    return [layanan.kode for layanan in load_catalog() if layanan.bidang == bidang]
+
+
+def content_checksum(book: OpdWorkbook) -> str:
+    """Checksum of what the workbook says (identitas and both sheets), independent of row order and
+    of the bytes of the file: a re-saved copy with the same figures is the same input."""
+    ident = book.identitas
+    lines = [json.dumps(["identitas", ident.kode_wilayah, ident.bidang, ident.tahun, ident.triwulan])]
+    lines += sorted(json.dumps(["mutu", *(r[c] for c in MUTU.columns)], default=str) for r in book.mutu)
+    lines += sorted(json.dumps(["anggaran", *(r[c] for c in ANGGARAN.columns)], default=str) for r in book.anggaran)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _kab_kota_known(engine: sa.Engine, kode: str) -> bool:
+    with engine.connect() as conn:
+        if not conn.execute(sa.select(sa.func.count()).select_from(dim_wilayah)).scalar_one():
+            raise ConfigError("dim_wilayah is empty: run `spm wilayah load` (or DAG spm_muat_wilayah)")
+        return conn.execute(sa.select(sa.func.count()).select_from(dim_wilayah).where(
+            dim_wilayah.c.kode == kode, dim_wilayah.c.tingkat == "kabupaten_kota",
+            dim_wilayah.c.berlaku_sampai.is_(None))).scalar_one() > 0
+
+
+# --- one workbook ---------------------------------------------------------------------------------
+
+def _stage(engine: sa.Engine, book: OpdWorkbook, checksum: str, run_id: str | None) -> tuple[int, str | None]:
+    """Start the batch and stage both sheets; returns (batch_id, None) or (batch_id, 'unchanged')."""
+    ident = book.identitas
+    entity = entity_of(ident.bidang)
+    with engine.begin() as conn:
+        batch_id = start_batch(conn, SOURCE, entity, ident.kode_wilayah, ident.periode, run_id)
+        if not book.problems and last_published_checksum(
+                conn, SOURCE, entity, ident.kode_wilayah, ident.periode) == checksum:
+            finish_batch(conn, batch_id, "unchanged", checksum=checksum,
+                         rows_received=len(book.mutu) + len(book.anggaran),
+                         message=f"{book.file_name}: same figures as the published workbook; nothing changed")
+            return batch_id, "unchanged"
+        partition = {"kode_kab_kota": ident.kode_wilayah, "bidang": ident.bidang, "periode": ident.periode}
+        for spec, rows in ((MUTU, book.mutu), (ANGGARAN, book.anggaran)):
+            cols = ("batch_id", *partition, "row_id", *spec.columns)
+            replace_partition(conn, spec.staging, partition, cols,
+                              ((batch_id, *partition.values(), r["row_id"], *(r[c] for c in spec.columns))
+                               for r in rows))
+        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(
+            checksum=checksum, rows_received=len(book.mutu) + len(book.anggaran)))
+    return batch_id, None
+
+
+def _suite_texts(suite: str) -> dict[str, dict]:
+    from spm.quality.gx_runner import load_suite_file
+
+    return {e["meta"]["name"]: e["meta"] for e in load_suite_file(suite)["expectations"]}
+
+
+def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list[Problem], list[Problem]]:
+    """Run both suites, store dq_result; return (critical problems, warnings) located in the workbook."""
+    from spm.quality.gx_runner import validate_frame
+
+    ident = book.identitas
+    params = {"layanan_bidang": layanan_of_bidang(ident.bidang), "bulan_akhir": 3 * ident.triwulan}
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    checked_at = now()
+    for spec in (MUTU, ANGGARAN):
+        sheet, texts = SHEET_OF[spec.suite], _suite_texts(spec.suite)
+        report = validate_frame(spec.suite, staged_frame(engine, spec, batch_id), params)
+        with engine.begin() as conn:
+            insert_rows(conn, dq_result, (
+                "batch_id", "suite", "expectation", "kolom", "severity", "success", "element_count",
+                "unexpected_count", "unexpected_percent", "observed_value", "details", "checked_at"), (
+                (batch_id, spec.suite, o.name, o.kolom, o.severity, o.success, o.element_count, o.unexpected_count,
+                 o.unexpected_percent, o.observed_value,
+                 {"type": o.expectation_type, "failed_row_ids": list(o.failed_row_ids[:200]), "error": o.error},
+                 checked_at)
+                for o in report.outcomes))
+        for o in report.outcomes:
+            if o.success:
+                continue
+            meta = texts.get(o.name, {})
+            target = errors if o.severity == "critical" else warnings
+            if o.name == "setiap_layanan_bidang_ada":  # name what is missing, not just that something is
+                rows = book.mutu if sheet == "mutu" else book.anggaran
+                missing = sorted(set(params["layanan_bidang"]) - {r["kode_layanan"] for r in rows})
+                meta = {**meta, "uraian": f"{meta.get('uraian', o.name)}: {', '.join(missing)}"}
+            target.extend(_locate(book, sheet, o, meta))
+    return errors, warnings
+
+
+def _locate(book: OpdWorkbook, sheet: str, outcome, meta: dict) -> list[Problem]:
+    """Turn a failed expectation into problems naming sheet, row and column, with the cell's value."""
+    text = meta.get("uraian") or outcome.name
+    column = meta.get("kolom") or outcome.kolom
+    if outcome.error:
+        return [Problem(sheet, None, None, f"check {outcome.name} could not run: {outcome.error}")]
+    if not outcome.failed_row_ids:
+        observed = f" (found {outcome.observed_value})" if outcome.observed_value else ""
+        return [Problem(sheet, None, column_label(sheet, column) if column else None,
+                        f"{text}{observed} [{outcome.name}]")]
+    out = []
+    for row_id in outcome.failed_row_ids:
+        col = column
+        if col == "bulan_terakhir":  # name the month cell the OPD must clear
+            col = f"realisasi_{book.value(sheet, row_id, 'bulan_terakhir'):02d}"
+        value = book.value(sheet, row_id, col) if col else None
+        shown = f" ({value!r})" if value is not None else ""
+        out.append(Problem(sheet, row_id, column_label(sheet, col) if col else None,
+                           f"{text}{shown} [{outcome.name}]"))
+    return out
+
+
+def _publish(engine: sa.Engine, book: OpdWorkbook, batch_id: int, warnings: list[Problem]) -> dict[str, Any]:
+    ident = book.identitas
+    params = {"kode_kab_kota": ident.kode_wilayah, "bidang": ident.bidang, "tahun": ident.tahun,
+              "triwulan": ident.triwulan, "batch_id": batch_id}
+    with engine.begin() as conn:
+        run_sql_file(conn, MUTU.publish_sql, params)
+        run_sql_file(conn, ANGGARAN.publish_sql, params)
+        counts = [conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.batch_id == batch_id)).scalar_one()
+                  for t in (fact_input_mutu, fact_input_anggaran)]
+        message = (f"{book.file_name} from {ident.perangkat_daerah}: published {counts[0]} mutu items and "
+                   f"{counts[1]} anggaran rows")
+        if warnings:
+            message += f"; {len(warnings)} warning(s): " + "; ".join(str(w) for w in warnings[:10])
+        finish_batch(conn, batch_id, "published", rows_published=sum(counts), message=message)
+    return {"status": "published", "batch_id": batch_id, "message": message, "rows_published": sum(counts),
+            "warnings": [str(w) for w in warnings]}
+
+
+def ingest_workbook(engine: sa.Engine, content: bytes, file_name: str, run_id: str | None,
+                    book: OpdWorkbook | None = None) -> dict[str, Any]:
+    """Check, stage, validate and publish one workbook. The result's `problems` list every reason a
+    rejected workbook was refused (empty otherwise)."""
+    book = book or read_workbook(content, file_name)
+    ident = book.identitas
+    base: dict[str, Any] = {"file": file_name, "problems": [], "warnings": []}
+    if ident is not None:
+        base.update(kode_kab_kota=ident.kode_wilayah, bidang=ident.bidang, periode=ident.periode,
+                    entity=entity_of(ident.bidang))
+        if not _kab_kota_known(engine, ident.kode_wilayah):
+            book.problems.append(Problem("identitas", 2, column_label("identitas", "kode_wilayah"),
+                                         f"{ident.kode_wilayah!r} is not a current kabupaten/kota code"))
+            book.structural = True
+    if book.structural or ident is None:
+        return _reject(engine, book, base, None, run_id)
+    batch_id, status = _stage(engine, book, content_checksum(book), run_id)
+    base["batch_id"] = batch_id
+    if status == "unchanged":
+        return {**base, "status": "unchanged",
+                "message": f"{ident.label()}: same figures as published; nothing changed"}
+    errors, warnings = _validate(engine, book, batch_id)
+    seen = {p.key for p in book.problems}  # an unreadable cell is reported once, not again by GX
+    book.problems.extend(p for p in errors if p.key not in seen)
+    base["warnings"] = [str(w) for w in warnings]
+    if book.problems:
+        return _reject(engine, book, base, batch_id, run_id)
+    return {**base, **_publish(engine, book, batch_id, warnings)}
+
+
+def _reject(engine: sa.Engine, book: OpdWorkbook, base: dict, batch_id: int | None, run_id: str | None) -> dict:
+    problems = [str(p) for p in book.problems]
+    message = f"{len(problems)} problem(s) in the workbook; nothing from it was loaded"
+    ident = book.identitas
+    if ident is not None:  # the audit trail keeps refused workbooks whose partition is known
+        with engine.begin() as conn:
+            if batch_id is None:
+                batch_id = start_batch(conn, SOURCE, entity_of(ident.bidang), ident.kode_wilayah, ident.periode,
+                                       run_id)
+            finish_batch(conn, batch_id, "rejected", message=f"{book.file_name}: {message}: "
+                         + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
+    return {**base, "status": "rejected", "batch_id": batch_id, "message": message, "problems": problems}
+
+
+# --- the inbox ------------------------------------------------------------------------------------
+
+def inbox_files(inbox: Path) -> list[Path]:
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(IGNORED_PREFIXES)]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _move(path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    if target.exists():  # a resubmission under the same name: keep the earlier copy too
+        target = folder / f"{path.stem}__{now():%Y%m%dT%H%M%S%f}{path.suffix}"
+    shutil.move(str(path), target)
+    return target
+
+
+def write_errors(rejected_dir: Path, file_name: str, result: dict[str, Any]) -> Path:
+    rejected_dir.mkdir(parents=True, exist_ok=True)
+    path = rejected_dir / f"{file_name}.errors.txt"
+    lines = [f"File: {file_name}", f"Rejected: {now():%Y-%m-%d %H:%M:%S} UTC"]
+    if result.get("periode"):
+        lines.append(f"Workbook: bidang {result['bidang']}, kab/kota {result['kode_kab_kota']}, {result['periode']}")
+    lines += [f"Reason: {result['message']}", "", "Problems:"] + [f"  - {p}" for p in result["problems"]]
+    if result.get("warnings"):
+        lines += ["", "Also worth checking (these alone would not reject the workbook):"]
+        lines += [f"  - {w}" for w in result["warnings"]]
+    lines += ["", "Nothing from this workbook was loaded. Fix it (the blank template is templates/opd/"
+                  "input_opd_<bidang>.xlsx) and drop it in the inbox again."]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None,
+                 kode_wilayah: list[str] | None = None) -> list[dict[str, Any]]:
+    """Take every workbook of the inbox (of `kode_wilayah` only, when given) in drop order; move it to
+    processed/ or to rejected/ with its .errors.txt; record it in inbox_file by content hash."""
+    processed_dir, rejected_dir = inbox / "processed", inbox / "rejected"
+    results = []
+    for path in inbox_files(inbox):
+        content = path.read_bytes()
+        if path.suffix.lower() != ".xlsx":
+            book = OpdWorkbook(path.name, problems=[Problem(None, None, None, (
+                f"{path.suffix or 'a file without extension'} is not accepted: use the template and save it as "
+                "Excel Workbook (.xlsx)"))], structural=True)
+        else:
+            book = read_workbook(content, path.name)
+        # A workbook of another kab/kota waits for its own run; one without a readable identitas
+        # belongs to nobody in particular and is rejected by whichever run meets it.
+        if kode_wilayah and book.identitas is not None and book.identitas.kode_wilayah not in kode_wilayah:
+            log.info("%s is for %s, not in this run's kode_wilayah; left in the inbox", path.name,
+                     book.identitas.kode_wilayah)
+            continue
+        result = ingest_workbook(engine, content, path.name, run_id, book)
+        if result["status"] == "rejected":
+            write_errors(rejected_dir, path.name, result)
+            _move(path, rejected_dir)
+        else:
+            _move(path, processed_dir)
+        content_hash = hashlib.sha256(content).hexdigest()
+        with engine.begin() as conn:
+            conn.execute(sa.delete(inbox_file).where(inbox_file.c.content_hash == content_hash))
+            conn.execute(sa.insert(inbox_file).values(
+                content_hash=content_hash, source=SOURCE, file_name=path.name, entity=result.get("entity"),
+                kode_wilayah=result.get("kode_kab_kota"), periode=result.get("periode"), status=result["status"],
+                batch_id=result.get("batch_id"), message=result["message"], processed_at=now()))
+        log.info("OPD inbox %s: %s: %s", path.name, result["status"], result["message"])
+        results.append(result)
+    return results

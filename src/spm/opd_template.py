@@ -1,0 +1,147 @@
+"""The blank OPD input workbook (DESIGN §3.4), generated from the one layout definition.
+
+The layout (sheets `identitas`, `mutu`, `anggaran`, their columns in order, the quality items of
+every jenis layanan) is the one the simulator writes (`spm.simulator.opd_workbook`): it is imported
+from there, never restated, so the template the project ships, the files the simulator drops and
+what the reader in `spm.sources.opd_workbook` accepts cannot drift apart.
+
+The committed templates live in `templates/opd/input_opd_<bidang>.xlsx`; regenerate them after a
+layout change with `python -m spm.opd_template` (a test checks they equal what this module writes).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spm.simulator.opd_workbook import (
+    BIDANG,
+    KOMPONEN,
+    LAYANAN_OF_BIDANG,
+    LAYOUT_VERSION,
+    MUTU_ITEMS,
+    PERANGKAT_DAERAH,
+    SHEETS,
+    Column,
+    header,
+    workbook_filename,
+)
+
+__all__ = [
+    "BIDANG", "KOMPONEN", "LAYANAN_OF_BIDANG", "LAYOUT_VERSION", "MUTU_ITEMS", "PERANGKAT_DAERAH", "SHEETS",
+    "Column", "header", "workbook_filename", "template_filename", "template_rows", "write_template",
+    "write_templates", "workbook_values", "template_dir",
+]
+
+MAX_ROWS = 500  # data validations cover this many rows: room for the OPD's own extra items
+
+
+def template_dir() -> Path:
+    from spm.settings import project_dir
+
+    return project_dir() / "templates" / "opd"
+
+
+def template_filename(bidang: str) -> str:
+    return f"input_opd_{bidang}.xlsx"
+
+
+def template_rows(bidang: str) -> dict[str, list[list]]:
+    """The pre-filled cells of the blank workbook: what the OPD must not retype, nothing it must fill."""
+    if bidang not in BIDANG:
+        raise ValueError(f"bidang {bidang!r} must be one of {', '.join(BIDANG)}")
+    identitas = [[None, bidang, None, None, PERANGKAT_DAERAH[bidang]]]
+    mutu = [[kode, komponen, uraian, satuan, None, None]
+            for kode in LAYANAN_OF_BIDANG[bidang] for komponen, uraian, satuan, _ in MUTU_ITEMS[kode]]
+    anggaran = [[kode, *([None] * (len(SHEETS["anggaran"]) - 1))] for kode in LAYANAN_OF_BIDANG[bidang]]
+    return {"identitas": identitas, "mutu": mutu, "anggaran": anggaran}
+
+
+def _validation_for(column: Column, bidang: str):
+    """Excel-side guard rails; the reader checks the same rules again (a validation can be pasted over)."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    if column.name == "komponen":
+        return DataValidation(type="list", formula1=f'"{",".join(KOMPONEN)}"', allow_blank=True,
+                              error="Pilih barang_jasa, sdm atau petunjuk_teknis", showErrorMessage=True)
+    if column.name == "kode_layanan":
+        return DataValidation(type="list", formula1=f'"{",".join(LAYANAN_OF_BIDANG[bidang])}"', allow_blank=True,
+                              error=f"Kode jenis layanan bidang {bidang}", showErrorMessage=True)
+    if column.name == "bidang":
+        return DataValidation(type="list", formula1=f'"{bidang}"', allow_blank=False, showErrorMessage=True)
+    if column.name == "triwulan":
+        return DataValidation(type="whole", operator="between", formula1="1", formula2="4", showErrorMessage=True,
+                              error="Triwulan 1-4")
+    if column.kind == "integer" and column.name != "tahun":
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", showErrorMessage=True,
+                              error="Bilangan bulat 0 atau lebih")
+    if column.kind == "number":
+        return DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", showErrorMessage=True,
+                              error="Angka 0 atau lebih (Rp)")
+    return None
+
+
+def write_template(path: Path, bidang: str) -> Path:
+    """Write the blank workbook of a bidang: headers with their meaning as cell comments, items pre-filled."""
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    rows = template_rows(bidang)
+    book = Workbook()
+    book.remove(book.active)
+    for sheet, columns in SHEETS.items():
+        ws = book.create_sheet(sheet)
+        ws.append(header(sheet))
+        for row in rows[sheet]:
+            ws.append(row)
+        for i, column in enumerate(columns, start=1):
+            cell = ws.cell(row=1, column=i)
+            cell.font = Font(bold=True)
+            cell.fill = PatternFill("solid", fgColor="DDEBF7" if column.required else "F2F2F2")
+            cell.comment = Comment(f"{column.description} ({column.kind}{', wajib' if column.required else ''})",
+                                   "SPM")
+            letter = get_column_letter(i)
+            ws.column_dimensions[letter].width = max(14, len(column.name) + 2)
+            if column.name == "kode_wilayah":  # text, or Excel turns 32.10 into the number 32.1
+                ws.cell(row=2, column=i).number_format = "@"
+            validation = _validation_for(column, bidang)
+            if validation is not None:
+                last = 2 if sheet == "identitas" else MAX_ROWS
+                validation.add(f"{letter}2:{letter}{last}")
+                ws.add_data_validation(validation)
+        ws.freeze_panes = "A2"
+    # The file's bytes change with every save (zip and document times): compare workbooks with
+    # workbook_values(), which reads what they say.
+    book.properties.creator = "spm-pipeline"
+    book.properties.title = f"Input OPD SPM bidang {bidang} (layout v{LAYOUT_VERSION})"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def write_templates(folder: Path | None = None) -> list[Path]:
+    folder = Path(folder) if folder else template_dir()
+    return [write_template(folder / template_filename(b), b) for b in BIDANG]
+
+
+def workbook_values(path: Path) -> dict:
+    """What a workbook says, independent of zip timestamps: sheets, cell values, comments, validations."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    out: dict = {"sheets": book.sheetnames, "title": book.properties.title}
+    for ws in book.worksheets:
+        out[ws.title] = {
+            "values": [list(r) for r in ws.iter_rows(values_only=True)],
+            "comments": [c.comment.text if c.comment else None for c in ws[1]],
+            "validations": sorted((dv.type, dv.formula1, dv.formula2, str(dv.sqref))
+                                  for dv in ws.data_validations.dataValidation),
+        }
+    return out
+
+
+if __name__ == "__main__":  # python -m spm.opd_template [folder]
+    for written in write_templates(Path(sys.argv[1]) if len(sys.argv) > 1 else None):
+        print(written)

@@ -1,0 +1,259 @@
+"""Read an OPD input workbook and check it against the template layout (DESIGN §3.4).
+
+Template checks happen here, before anything reaches the warehouse: the three sheets, their header
+rows (exact names, in order), the identitas row (kab/kota code, bidang, tahun, triwulan; agreeing
+with the file name when it follows `workbook_filename`), and the type of every cell (whole numbers
+for the jumlah columns, amounts for alokasi and realisasi, no empty required cell). Every problem is
+kept with its sheet, row and column so that the OPD can fix the file in one pass; value rules
+(non-negative, known kode_layanan, realisasi within the quarter, ...) are the GX suites' job.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from spm.opd_template import BIDANG, SHEETS, Column, header
+
+KODE_KAB_KOTA = re.compile(r"^\d{2}\.\d{2}$")
+FILE_NAME = re.compile(r"^opd_(?P<bidang>[a-z]+)_(?P<kab>\d{4})_(?P<tahun>\d{4})_TW(?P<triwulan>\d)(?:\D.*)?\.xlsx$",
+                       re.IGNORECASE)
+TAHUN_MIN, TAHUN_MAX = 2000, 2100
+BULAN = tuple(range(1, 13))
+
+
+@dataclass(frozen=True)
+class Problem:
+    sheet: str | None
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.sheet:
+            where.append(f"sheet {self.sheet}")
+        if self.row:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        return (", ".join(where) + ": " if where else "") + self.message
+
+    @property
+    def key(self) -> tuple:
+        return (self.sheet, self.row, self.column)
+
+
+@dataclass(frozen=True)
+class Identitas:
+    kode_wilayah: str
+    bidang: str
+    tahun: int
+    triwulan: int
+    perangkat_daerah: str
+
+    @property
+    def periode(self) -> str:
+        return f"{self.tahun}-T{self.triwulan}"
+
+    def label(self) -> str:
+        return f"{self.bidang} {self.kode_wilayah} {self.periode}"
+
+
+@dataclass
+class OpdWorkbook:
+    file_name: str
+    identitas: Identitas | None = None
+    mutu: list[dict[str, Any]] = field(default_factory=list)  # row_id = row in the sheet
+    anggaran: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    structural: bool = False  # sheets or headers broken: the rows cannot be read at all
+
+    def value(self, sheet: str, row_id: int, column: str) -> Any:
+        rows = self.mutu if sheet == "mutu" else self.anggaran if sheet == "anggaran" else []
+        return next((r.get(column) for r in rows if r["row_id"] == row_id), None)
+
+
+def column_label(sheet: str, name: str) -> str:
+    """`jumlah_tersedia (F)`: the header the OPD sees and the Excel column letter."""
+    from openpyxl.utils import get_column_letter
+
+    names = header(sheet)
+    return f"{name} ({get_column_letter(names.index(name) + 1)})" if name in names else name
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _cell(sheet: str, row: int, column: Column, value: Any, problems: list[Problem]) -> Any:
+    """The typed value of a cell, or None with a problem recorded."""
+    where = (sheet, row, column_label(sheet, column.name))
+    if _is_blank(value):
+        if column.required:
+            problems.append(Problem(*where, "empty; this column must be filled"))
+        return None
+    if column.kind == "text":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if column.name == "kode_wilayah":  # 32.10 typed as a number reads back as 32.1
+                problems.append(Problem(*where, f"{value!r} is stored as a number; type the code as text, e.g. '32.71"))
+                return None
+            return str(int(value)) if float(value).is_integer() else str(value)
+        return str(value).strip()
+    if isinstance(value, bool):
+        problems.append(Problem(*where, f"{value!r} is not a number"))
+        return None
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        try:
+            value = float(text) if column.kind == "number" or "." in text else int(text)
+        except ValueError:
+            kind = "a whole number" if column.kind == "integer" else "an amount (Rp)"
+            problems.append(Problem(*where, f"{value!r} is not {kind}"))
+            return None
+    if not isinstance(value, (int, float)):
+        problems.append(Problem(*where, f"{value!r} is not a number"))
+        return None
+    if column.kind == "integer":
+        if float(value).is_integer():
+            return int(value)
+        problems.append(Problem(*where, f"{value!r} is not a whole number"))
+        return None
+    return float(value)
+
+
+def _check_header(sheet: str, got: list[Any], problems: list[Problem]) -> bool:
+    from openpyxl.utils import get_column_letter
+
+    want = header(sheet)
+    while got and _is_blank(got[-1]):
+        got = got[:-1]
+    ok = True
+    for i in range(max(len(want), len(got))):
+        have = str(got[i]).strip() if i < len(got) and got[i] is not None else None
+        expected = want[i] if i < len(want) else None
+        if have != expected:
+            ok = False
+            letter = get_column_letter(i + 1)
+            if expected is None:
+                msg = f"unexpected column {have!r}; the template has {len(want)} columns"
+            elif have is None:
+                msg = f"header missing; expected {expected!r}"
+            else:
+                msg = f"header {have!r} should be {expected!r}"
+            problems.append(Problem(sheet, 1, letter, msg))
+    return ok
+
+
+def _data_rows(ws) -> list[tuple[int, tuple]]:
+    width = None
+    out = []
+    for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        if number == 1:
+            width = len(values)
+            continue
+        if all(_is_blank(v) for v in values):
+            continue  # blank rows between items are harmless
+        out.append((number, tuple(values) + (None,) * max(0, (width or 0) - len(values))))
+    return out
+
+
+def _identitas(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
+    problems = book.problems
+    if len(rows) != 1:
+        problems.append(Problem("identitas", None, None,
+                                f"must have exactly one filled row under the header, found {len(rows)}"))
+        book.structural = True
+        return
+    number, values = rows[0]
+    before = len(problems)
+    typed = {c.name: _cell("identitas", number, c, v, problems) for c, v in zip(SHEETS["identitas"], values)}
+
+    def bad(column: str, message: str) -> None:
+        problems.append(Problem("identitas", number, column_label("identitas", column), message))
+
+    kode, bidang, tahun, triwulan = (typed.get(k) for k in ("kode_wilayah", "bidang", "tahun", "triwulan"))
+    if kode is not None and not KODE_KAB_KOTA.match(kode):
+        bad("kode_wilayah", f"{kode!r} is not a kabupaten/kota code (PP.KK, e.g. 32.71)")
+    if bidang is not None and bidang not in BIDANG:
+        bad("bidang", f"{bidang!r} must be one of {', '.join(BIDANG)}")
+    if tahun is not None and not TAHUN_MIN <= tahun <= TAHUN_MAX:
+        bad("tahun", f"{tahun} is not a plausible year")
+    if triwulan is not None and triwulan not in (1, 2, 3, 4):
+        bad("triwulan", f"{triwulan} must be 1, 2, 3 or 4")
+    if len(problems) > before:
+        book.structural = True  # without a valid identitas the partition is unknown
+        return
+    book.identitas = Identitas(kode, bidang, tahun, triwulan, typed["perangkat_daerah"])
+    _check_file_name(book, number)
+
+
+def _check_file_name(book: OpdWorkbook, number: int) -> None:
+    """A workbook copied from last quarter keeps its old identitas: the name tells which one was meant."""
+    match = FILE_NAME.match(book.file_name)
+    if not match:
+        return
+    ident = book.identitas
+    named = {"bidang": match["bidang"].lower(), "kode_wilayah": f"{match['kab'][:2]}.{match['kab'][2:]}",
+             "tahun": int(match["tahun"]), "triwulan": int(match["triwulan"])}
+    for column, value in named.items():
+        if getattr(ident, column) != value:
+            book.problems.append(Problem("identitas", number, column_label("identitas", column),
+                                         f"{getattr(ident, column)!r} disagrees with the file name "
+                                         f"{book.file_name} ({value!r}); which one is meant?"))
+
+
+def _mutu(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
+    for number, values in rows:
+        typed = {c.name: _cell("mutu", number, c, v, book.problems) for c, v in zip(SHEETS["mutu"], values)}
+        book.mutu.append({"row_id": number, **typed})
+
+
+def _anggaran(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
+    for number, values in rows:
+        typed = {c.name: _cell("anggaran", number, c, v, book.problems) for c, v in zip(SHEETS["anggaran"], values)}
+        filled = [m for m in BULAN if typed.get(f"realisasi_{m:02d}") is not None]
+        typed["realisasi"] = sum(typed[f"realisasi_{m:02d}"] for m in filled)
+        typed["bulan_terakhir"] = filled[-1] if filled else None
+        book.anggaran.append({"row_id": number, **typed})
+
+
+def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
+    """Parse and template-check a workbook. `problems` empty means it may go on to validation."""
+    from openpyxl import load_workbook
+
+    book = OpdWorkbook(file_name)
+    try:
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the sender's problem, said plainly
+        book.problems.append(Problem(None, None, None, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
+                                                       "save it from the template as Excel Workbook (.xlsx)"))
+        book.structural = True
+        return book
+    try:
+        missing = [s for s in SHEETS if s not in wb.sheetnames]
+        for sheet in missing:
+            book.problems.append(Problem(sheet, None, None, f"sheet missing; the workbook must have the sheets "
+                                                            f"{', '.join(SHEETS)} (found {', '.join(wb.sheetnames)})"))
+        rows: dict[str, list] = {}
+        for sheet in SHEETS:
+            if sheet in missing:
+                continue
+            ws = wb[sheet]
+            first = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
+            if not _check_header(sheet, list(first), book.problems):
+                continue
+            rows[sheet] = _data_rows(ws)
+        if len(rows) < len(SHEETS):
+            book.structural = True
+        if "identitas" in rows:
+            _identitas(book, rows["identitas"])
+        if "mutu" in rows:
+            _mutu(book, rows["mutu"])
+        if "anggaran" in rows:
+            _anggaran(book, rows["anggaran"])
+    finally:
+        wb.close()
+    return book

@@ -1,0 +1,113 @@
+"""OPD inputs (DESIGN §3.4: mutu items and anggaran per jenis layanan) and mart_indeks_spm (§7).
+
+Column names follow the OPD workbook (spm.opd_template) so that a figure can be traced back to the
+cell it came from: `baris` is the workbook row. One OPD workbook is one `etl_batch`; its partition is
+kab/kota × bidang × tahun × triwulan and it is published whole or not at all.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from spm.warehouse.tables import metadata
+
+BULAN = tuple(range(1, 13))
+
+
+def _realisasi_columns() -> list[sa.Column]:
+    # Months after the quarter stay NULL: "not reported yet", not "nothing spent".
+    return [sa.Column(f"realisasi_{m:02d}", sa.Float, nullable=True) for m in BULAN]
+
+
+# Staging columns are nullable: a cell that is not a number lands as NULL and is reported with its
+# sheet, row and column; published tables are strict.
+staging_input_mutu = sa.Table(
+    "staging_input_mutu",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("bidang", sa.String(32), nullable=False),
+    sa.Column("periode", sa.String(16), nullable=False),  # YYYY-Tq
+    sa.Column("row_id", sa.Integer, nullable=False),  # row in the workbook sheet
+    sa.Column("kode_layanan", sa.String(64), nullable=True),
+    sa.Column("komponen", sa.String(64), nullable=True),
+    sa.Column("uraian", sa.String(255), nullable=True),
+    sa.Column("satuan", sa.String(64), nullable=True),
+    sa.Column("jumlah_dibutuhkan", sa.BigInteger, nullable=True),
+    sa.Column("jumlah_tersedia", sa.BigInteger, nullable=True),
+    sa.Index("ix_staging_input_mutu_partition", "kode_kab_kota", "bidang", "periode"),
+)
+
+staging_input_anggaran = sa.Table(
+    "staging_input_anggaran",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("bidang", sa.String(32), nullable=False),
+    sa.Column("periode", sa.String(16), nullable=False),
+    sa.Column("row_id", sa.Integer, nullable=False),
+    sa.Column("kode_layanan", sa.String(64), nullable=True),
+    sa.Column("alokasi", sa.Float, nullable=True),
+    *_realisasi_columns(),
+    sa.Column("realisasi", sa.Float, nullable=True),  # sum of the filled months (year to date)
+    sa.Column("bulan_terakhir", sa.Integer, nullable=True),  # last month with a realisasi; NULL: none
+    sa.Index("ix_staging_input_anggaran_partition", "kode_kab_kota", "bidang", "periode"),
+)
+
+fact_input_mutu = sa.Table(
+    "fact_input_mutu",
+    metadata,
+    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+    sa.Column("kode_layanan", sa.String(32), primary_key=True),
+    sa.Column("komponen", sa.String(16), primary_key=True),  # barang_jasa | sdm | petunjuk_teknis
+    sa.Column("uraian", sa.String(255), primary_key=True),  # the quality item
+    sa.Column("bidang", sa.String(32), nullable=False),
+    sa.Column("satuan", sa.String(64), nullable=False),
+    sa.Column("jumlah_dibutuhkan", sa.BigInteger, nullable=False),
+    sa.Column("jumlah_tersedia", sa.BigInteger, nullable=False),  # may exceed jumlah_dibutuhkan
+    sa.Column("baris", sa.Integer, nullable=False),  # row of the mutu sheet
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_input_mutu_partition", "kode_kab_kota", "bidang", "tahun", "triwulan"),
+)
+
+fact_input_anggaran = sa.Table(
+    "fact_input_anggaran",
+    metadata,
+    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+    sa.Column("kode_layanan", sa.String(32), primary_key=True),
+    sa.Column("bidang", sa.String(32), nullable=False),
+    sa.Column("alokasi", sa.Float, nullable=False),  # Rp for the year (whole rupiah are exact in a double)
+    *_realisasi_columns(),
+    sa.Column("realisasi", sa.Float, nullable=False),  # year to date: sum of the filled months
+    sa.Column("baris", sa.Integer, nullable=False),  # row of the anggaran sheet
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_input_anggaran_partition", "kode_kab_kota", "bidang", "tahun", "triwulan"),
+)
+
+# One row per jenis layanan (tingkat_indeks `layanan`), per bidang (`bidang`, kode_layanan NULL) and
+# for the daerah (`daerah`, bidang `semua`, kode_layanan NULL). A NULL figure always has its reason in
+# `keterangan`. No primary key: kode_layanan is NULL on bidang and daerah rows by contract (§7).
+mart_indeks_spm = sa.Table(
+    "mart_indeks_spm",
+    metadata,
+    sa.Column("tahun", sa.Integer, nullable=False),
+    sa.Column("triwulan", sa.Integer, nullable=False),
+    sa.Column("kode_wilayah", sa.String(13), nullable=False),
+    sa.Column("bidang", sa.String(32), nullable=False),  # pendidikan | kesehatan | semua
+    sa.Column("kode_layanan", sa.String(32), nullable=True),
+    sa.Column("tingkat_indeks", sa.String(8), nullable=False),  # layanan | bidang | daerah
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("capaian_penerima", sa.Float, nullable=True),  # capaian_dibatasi (<= 100)
+    sa.Column("mutu", sa.Float, nullable=True),  # % of needed quality items available (<= 100)
+    sa.Column("nilai", sa.Float, nullable=True),
+    sa.Column("label", sa.String(32), nullable=True),
+    sa.Column("keterangan", sa.Text, nullable=True),  # why a figure is NULL
+    sa.Column("urutan", sa.Integer, nullable=False),  # report order
+    sa.Column("batch_ids", sa.Text, nullable=False),  # lineage: capaian and OPD input batches
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_mart_indeks_spm_partition", "kode_kab_kota", "tahun", "triwulan"),
+)

@@ -1,0 +1,278 @@
+"""OPD workbooks: the template, template checks, GX rules, whole-workbook rejection, partition replace."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import Workbook
+
+from spm.indicators.catalog import load_catalog
+from spm.indicators.indeks import mutu_per_layanan
+from spm.ingest.input_opd import ingest_inbox
+from spm.opd_template import (
+    BIDANG, LAYANAN_OF_BIDANG, SHEETS, header, template_dir, template_filename, workbook_values, write_template,
+)
+from spm.simulator import SimulatorConfig, World
+from spm.simulator.opd_workbook import MALFORMED_KINDS, workbook_filename, write_opd_workbook
+from spm.sources.opd_workbook import read_workbook
+from spm.warehouse.db import get_engine, upgrade
+from spm.warehouse.tables import dim_wilayah, dq_result, etl_batch, inbox_file
+from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu
+
+KAB = "32.71"
+NAME = workbook_filename("pendidikan", KAB, 2026, 1)
+MUTU = [  # kode_layanan, komponen, uraian, satuan, dibutuhkan, tersedia
+    ["pend_paud", "barang_jasa", "APE", "paket", 4, 2],
+    ["pend_paud", "sdm", "Pendidik PAUD", "orang", 6, 6],
+    ["pend_dasar", "barang_jasa", "Buku teks", "eksemplar", 80, 100],  # surplus: counts as 80
+    ["pend_dasar", "sdm", "Guru", "orang", 20, 10],
+    ["pend_dasar", "petunjuk_teknis", "Pedoman asesmen", "dokumen", 1, 1],
+    ["pend_kesetaraan", "barang_jasa", "Modul", "eksemplar", 0, 0],
+    ["pend_kesetaraan", "sdm", "Tutor", "orang", 3, 3],
+]
+ANGGARAN = [  # kode_layanan, alokasi, realisasi_01..12 (first quarter filled)
+    ["pend_paud", 1_200_000, 100_000, 150_000, None] + [None] * 9,
+    ["pend_dasar", 5_000_000, 400_000, 400_000, 450_000] + [None] * 9,
+    ["pend_kesetaraan", 300_000, 0, 0, 350_000] + [None] * 9,  # realisasi above alokasi: a warning only
+]
+
+
+def write_workbook(path: Path, identitas=None, mutu=MUTU, anggaran=ANGGARAN, sheets=SHEETS) -> Path:
+    book = Workbook()
+    book.remove(book.active)
+    rows = {"identitas": [identitas or [KAB, "pendidikan", 2026, 1, "Dinas Pendidikan Kota Bogor"]],
+            "mutu": mutu, "anggaran": anggaran}
+    for sheet in sheets:
+        ws = book.create_sheet(sheet)
+        ws.append(header(sheet))
+        for row in rows[sheet]:
+            ws.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def _kab_kota(engine):
+    with engine.begin() as conn:
+        conn.execute(sa.insert(dim_wilayah).values(kode=KAB, berlaku_mulai=date(2025, 1, 1), nama="Kota Bogor",
+                                                   tingkat="kabupaten_kota", kode_induk="32"))
+    return engine
+
+
+@pytest.fixture
+def wh(engine):
+    return _kab_kota(engine)
+
+
+@pytest.fixture
+def wh_sqlite(sqlite_url):
+    """Rejections do not depend on the engine: SQLite only, to keep the suite fast."""
+    eng = get_engine(sqlite_url)
+    upgrade(eng)
+    yield _kab_kota(eng)
+    eng.dispose()
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    path = tmp_path / "inbox" / "opd"
+    path.mkdir(parents=True)
+    return path
+
+
+def _facts(engine):
+    with engine.connect() as conn:
+        mutu = {(r.kode_layanan, r.uraian): (r.jumlah_dibutuhkan, r.jumlah_tersedia, r.batch_id)
+                for r in conn.execute(sa.select(fact_input_mutu))}
+        anggaran = {r.kode_layanan: (r.alokasi, r.realisasi, r.realisasi_03, r.realisasi_04, r.batch_id)
+                    for r in conn.execute(sa.select(fact_input_anggaran))}
+    return mutu, anggaran
+
+
+# --- the template ---------------------------------------------------------------------------------
+
+def test_committed_templates_equal_the_generator(tmp_path):
+    for bidang in BIDANG:
+        committed = template_dir() / template_filename(bidang)
+        assert committed.exists(), f"{committed} missing: run python -m spm.opd_template"
+        fresh = write_template(tmp_path / template_filename(bidang), bidang)
+        assert workbook_values(committed) == workbook_values(fresh), f"{committed} is stale: python -m spm.opd_template"
+
+
+def test_template_lists_the_catalog_services_with_every_komponen():
+    for bidang in BIDANG:
+        catalog = [layanan.kode for layanan in load_catalog() if layanan.bidang == bidang]
+        assert list(LAYANAN_OF_BIDANG[bidang]) == catalog
+        values = workbook_values(template_dir() / template_filename(bidang))
+        assert values["sheets"] == list(SHEETS)
+        mutu = values["mutu"]["values"]
+        assert mutu[0] == header("mutu")
+        assert {(r[0], r[1]) for r in mutu[1:]} == {(k, c) for k in catalog
+                                                    for c in ("barang_jasa", "sdm", "petunjuk_teknis")}
+        assert all(r[4] is None and r[5] is None for r in mutu[1:])  # dibutuhkan / tersedia left to the OPD
+        assert [r[0] for r in values["anggaran"]["values"][1:]] == catalog
+
+
+def test_blank_template_is_not_a_submission():
+    content = (template_dir() / template_filename("kesehatan")).read_bytes()
+    book = read_workbook(content, "input_opd_kesehatan.xlsx")
+    assert book.identitas is None and book.structural
+    messages = [str(p) for p in book.problems]
+    assert "sheet identitas, row 2, column kode_wilayah (A): empty; this column must be filled" in messages
+    assert "sheet mutu, row 2, column jumlah_dibutuhkan (E): empty; this column must be filled" in messages
+    assert not any("header" in m or "sheet missing" in m for m in messages)
+
+
+# --- rejection ------------------------------------------------------------------------------------
+
+EXPECTED_PROBLEM = {
+    "missing_sheet": "sheet anggaran: sheet missing; the workbook must have the sheets identitas, mutu, anggaran "
+                     "(found identitas, mutu)",
+    "bad_header": "sheet mutu, row 1, column F: header 'jml_tersedia' should be 'jumlah_tersedia'",
+    "bad_value": "sheet mutu, row 3, column jumlah_tersedia (F): 'lengkap' is not a whole number",
+    "unknown_layanan": "sheet anggaran, row 2, column kode_layanan (A): not a jenis layanan of the workbook's bidang "
+                       "('kes_tidak_ada') [kode_layanan_bidang]",
+}
+
+
+@pytest.fixture(scope="module")
+def bogor():
+    return World(SimulatorConfig(kode_wilayah=(KAB,), scale=0.002, seed=7))[KAB]
+
+
+@pytest.mark.parametrize("kind", MALFORMED_KINDS)
+def test_malformed_workbook_rejected_whole_naming_sheet_row_column(wh_sqlite, inbox, bogor, kind):
+    name = workbook_filename("kesehatan", KAB, 2025, 2)
+    write_opd_workbook(inbox / name, bogor, "kesehatan", 2025, 2, malformed=kind)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "rejected"
+    assert result["problems"] == [EXPECTED_PROBLEM[kind]]
+    errors = (inbox / "rejected" / f"{name}.errors.txt").read_text()
+    assert f"  - {EXPECTED_PROBLEM[kind]}" in errors and "Nothing from this workbook was loaded" in errors
+    assert (inbox / "rejected" / name).exists() and not (inbox / name).exists()
+    assert _facts(wh_sqlite) == ({}, {})
+    with wh_sqlite.connect() as conn:
+        batch = conn.execute(sa.select(etl_batch)).one()
+        recorded = conn.execute(sa.select(inbox_file)).one()
+    assert (batch.source, batch.entity, batch.periode, batch.status) == ("opd", "input_opd_kesehatan", "2025-T2",
+                                                                         "rejected")
+    assert recorded.status == "rejected" and recorded.batch_id == batch.batch_id
+
+
+def test_every_problem_listed_at_once(wh_sqlite, inbox):
+    mutu = [row[:] for row in MUTU]
+    mutu[1][4] = -6                          # row 3: negative
+    mutu[3][5] = 2.5                         # row 5: not whole
+    mutu.append(["pend_paud", "sdm", "Pendidik PAUD", "orang", 1, 1])  # row 9: same item twice
+    mutu.append(["pend_dasar", "alat", "Papan tulis", "buah", 1, 1])    # row 10: unknown komponen
+    anggaran = [row[:] for row in ANGGARAN]
+    anggaran[1][6] = 10_000                  # row 3: realisasi in May for a first-quarter workbook
+    anggaran[2][1] = "tiga ratus ribu"       # row 4: not an amount
+    write_workbook(inbox / workbook_filename("pendidikan", KAB, 2026, 2), mutu=mutu, anggaran=anggaran)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "rejected"
+    assert sorted(result["problems"]) == sorted([
+        "sheet identitas, row 2, column triwulan (D): 1 disagrees with the file name "
+        "opd_pendidikan_3271_2026_TW2.xlsx (2); which one is meant?",
+        "sheet mutu, row 5, column jumlah_tersedia (F): 2.5 is not a whole number",
+        "sheet anggaran, row 4, column alokasi (B): 'tiga ratus ribu' is not an amount (Rp)",
+        "sheet mutu, row 3, column jumlah_dibutuhkan (E): jumlah_dibutuhkan must be 0 or more (-6) "
+        "[jumlah_dibutuhkan_tidak_negatif]",
+        "sheet mutu, row 3, column uraian (C): the same item is listed twice for this jenis layanan and komponen; "
+        "keep one row ('Pendidik PAUD') [item_tidak_ganda]",
+        "sheet mutu, row 9, column uraian (C): the same item is listed twice for this jenis layanan and komponen; "
+        "keep one row ('Pendidik PAUD') [item_tidak_ganda]",
+        "sheet mutu, row 10, column komponen (B): komponen must be barang_jasa, sdm or petunjuk_teknis ('alat') "
+        "[komponen_dikenal]",
+        "sheet anggaran, row 3, column realisasi_05 (G): realisasi filled for a month after the quarter's end; "
+        "leave later months empty (10000.0) [realisasi_dalam_triwulan]",
+    ])
+    assert _facts(wh_sqlite) == ({}, {})
+
+
+def test_unknown_kab_kota_and_non_xlsx_are_rejected(wh_sqlite, inbox):
+    write_workbook(inbox / "input_pendidikan.xlsx", identitas=["32.99", "pendidikan", 2026, 1, "Dinas"])
+    (inbox / "mutu.csv").write_text("kode_layanan,komponen\n")
+    (inbox / "~$input_pendidikan.xlsx").write_bytes(b"lock")  # Excel's lock file: not a submission
+    results = {r["file"]: r for r in ingest_inbox(wh_sqlite, inbox, "run-1")}
+    assert set(results) == {"input_pendidikan.xlsx", "mutu.csv"}
+    assert results["input_pendidikan.xlsx"]["problems"] == [
+        "sheet identitas, row 2, column kode_wilayah (A): '32.99' is not a current kabupaten/kota code"]
+    assert results["mutu.csv"]["problems"][0].startswith(".csv is not accepted")
+    assert (inbox / "~$input_pendidikan.xlsx").exists()
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+def test_good_workbook_loaded_with_warnings_then_replaced_by_a_newer_one(wh, inbox):
+    write_workbook(inbox / NAME)
+    [first] = ingest_inbox(wh, inbox, "run-1")
+    assert first["status"] == "published", first
+    assert (inbox / "processed" / NAME).exists()
+    mutu, anggaran = _facts(wh)
+    assert mutu == {(k, u): (need, have, first["batch_id"]) for k, _, u, _, need, have in MUTU}
+    assert anggaran == {"pend_paud": (1_200_000, 250_000, None, None, first["batch_id"]),
+                        "pend_dasar": (5_000_000, 1_250_000, 450_000, None, first["batch_id"]),
+                        "pend_kesetaraan": (300_000, 350_000, 350_000, None, first["batch_id"])}
+    # mutu % = Σ min(tersedia, dibutuhkan) / Σ dibutuhkan × 100 per jenis layanan:
+    # paud (2 + 6) / 10; dasar (80 + 10 + 1) / 101 (100 books count as the 80 needed); kesetaraan (0 + 3) / 3
+    got = mutu_per_layanan(wh, KAB, 2026, 1)
+    assert got == {"pend_paud": pytest.approx(80.0), "pend_dasar": pytest.approx(9100 / 101),
+                   "pend_kesetaraan": pytest.approx(100.0)}
+    # warnings are recorded, not blocking
+    assert sorted(first["warnings"]) == [
+        "sheet anggaran, row 4, column alokasi (B): realisasi so far exceeds the year's alokasi (300000.0) "
+        "[realisasi_tidak_melebihi_alokasi]",
+        "sheet mutu, row 4, column jumlah_tersedia (F): more available than needed: allowed, the item counts as "
+        "fully met (100 %) in mutu (100) [tersedia_melebihi_dibutuhkan]",
+    ]
+    with wh.connect() as conn:
+        failed = {r.expectation: r.severity for r in conn.execute(
+            sa.select(dq_result).where(dq_result.c.batch_id == first["batch_id"], dq_result.c.success.is_(False)))}
+    assert failed == {"tersedia_melebihi_dibutuhkan": "warning", "realisasi_tidak_melebihi_alokasi": "warning"}
+
+    # The OPD sends a corrected workbook for the same quarter (other name): it replaces the first one.
+    newer = [row[:] for row in MUTU if row[0] != "pend_kesetaraan"]
+    newer[3][5] = 20  # the missing teachers arrived
+    write_workbook(inbox / "pendidikan_tw1_revisi.xlsx", mutu=newer, anggaran=ANGGARAN[:2])
+    [second] = ingest_inbox(wh, inbox, "run-2")
+    assert second["status"] == "published"
+    mutu, anggaran = _facts(wh)
+    assert mutu == {(k, u): (need, have, second["batch_id"]) for k, _, u, _, need, have in newer}
+    assert set(anggaran) == {"pend_paud", "pend_dasar"}
+    assert mutu_per_layanan(wh, KAB, 2026, 1)["pend_dasar"] == pytest.approx(100.0)
+    with wh.connect() as conn:
+        statuses = [r.status for r in conn.execute(sa.select(etl_batch).order_by(etl_batch.c.batch_id))]
+    assert statuses == ["published", "published"]
+
+    # Another quarter and the other bidang are other partitions: untouched.
+    write_workbook(inbox / workbook_filename("pendidikan", KAB, 2026, 2), identitas=[
+        KAB, "pendidikan", 2026, 2, "Dinas Pendidikan"])
+    ingest_inbox(wh, inbox, "run-3")
+    assert mutu_per_layanan(wh, KAB, 2026, 1)["pend_dasar"] == pytest.approx(100.0)
+    assert mutu_per_layanan(wh, KAB, 2026, 2)["pend_dasar"] == pytest.approx(9100 / 101)
+
+
+def test_same_workbook_twice_changes_nothing(wh, inbox, tmp_path):
+    path = write_workbook(tmp_path / NAME)
+    content = path.read_bytes()
+    (inbox / NAME).write_bytes(content)
+    [first] = ingest_inbox(wh, inbox, "run-1")
+    before = _facts(wh)
+    (inbox / NAME).write_bytes(content)  # the very same file again
+    write_workbook(inbox / "copy_saved_again.xlsx", mutu=list(reversed(MUTU)))  # same figures, other bytes
+    results = {r["file"]: r for r in ingest_inbox(wh, inbox, "run-2")}
+    assert {f: r["status"] for f, r in results.items()} == {NAME: "unchanged", "copy_saved_again.xlsx": "unchanged"}
+    assert _facts(wh) == before
+    assert {b for *_, b in before[0].values()} == {first["batch_id"]}
+    assert sorted(p.name for p in (inbox / "processed").iterdir())[:1] == ["copy_saved_again.xlsx"]
+    assert len(list((inbox / "processed").iterdir())) == 3  # both copies of NAME kept
+
+
+def test_kode_wilayah_param_leaves_other_kab_kota_in_the_inbox(wh_sqlite, inbox):
+    write_workbook(inbox / NAME)
+    assert ingest_inbox(wh_sqlite, inbox, "run-1", kode_wilayah=["32.01"]) == []
+    assert (inbox / NAME).exists()
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-2", kode_wilayah=[KAB])
+    assert result["status"] == "published"

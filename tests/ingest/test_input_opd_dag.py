@@ -1,0 +1,90 @@
+"""spm_ingest_input_opd run for real (dag.test) on workbooks dropped by the simulator."""
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from spm.indicators.indeks import mutu_per_layanan
+from spm.simulator import SimulatorConfig, World, write_opd_files
+from spm.simulator.opd_workbook import BIDANG, expected_anggaran, expected_mutu
+from spm.warehouse.db import get_engine, upgrade
+from spm.warehouse.tables import dim_wilayah, etl_batch
+from spm.warehouse.tables_opd import fact_input_anggaran
+
+pytestmark = pytest.mark.airflow
+KAB = "32.71"
+TAHUN, TRIWULAN = 2025, 2
+
+
+@pytest.fixture(scope="module")
+def world():
+    return World(SimulatorConfig(kode_wilayah=(KAB,), scale=0.002, seed=7))
+
+
+@pytest.fixture
+def setup(airflow_db, warehouse_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("SPM_HOME", str(tmp_path))
+    engine = get_engine(warehouse_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(dim_wilayah).values(kode=KAB, berlaku_mulai=date(2025, 1, 1), nama="Kota Bogor",
+                                                   tingkat="kabupaten_kota", kode_induk="32"))
+    yield engine, tmp_path / "inbox" / "opd"
+    engine.dispose()
+
+
+def _dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT
+
+    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_ingest_input_opd")
+
+
+def _states(run):
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def test_simulated_workbooks_load_equal_to_the_simulator_then_rerun_changes_nothing(setup, world):
+    engine, inbox = setup
+    write_opd_files(world, inbox, TAHUN, TRIWULAN)
+    run = _dag().test(run_conf={"kode_wilayah": [KAB]})
+    assert run.state == "success", _states(run)
+    assert _states(run)["announce_published"] == "success"
+    area = world[KAB]
+    got = mutu_per_layanan(engine, KAB, TAHUN, TRIWULAN)
+    want = {k: v for b in BIDANG for k, v in expected_mutu(area, b, TAHUN, TRIWULAN).items()}
+    assert set(got) == set(want) and len(got) == 15
+    assert all(got[k] == pytest.approx(want[k]) for k in want)
+    with engine.connect() as conn:
+        budget = {r.kode_layanan: r for r in conn.execute(sa.select(fact_input_anggaran))}
+    want_budget = {k: v for b in BIDANG for k, v in expected_anggaran(area, b, TAHUN, TRIWULAN).items()}
+    assert {k: (r.alokasi, r.realisasi) for k, r in budget.items()} == {
+        k: (pytest.approx(v["alokasi"]), pytest.approx(v["realisasi"])) for k, v in want_budget.items()}
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == [
+        "opd_kesehatan_3271_2025_TW2.xlsx", "opd_pendidikan_3271_2025_TW2.xlsx"]
+
+    # The same workbooks dropped again: nothing changes, no Asset event.
+    write_opd_files(world, inbox, TAHUN, TRIWULAN)
+    rerun = _dag().test(run_conf={"kode_wilayah": [KAB]})
+    assert rerun.state == "success"
+    assert _states(rerun)["announce_published"] == "skipped"
+    with engine.connect() as conn:
+        statuses = sorted(r.status for r in conn.execute(sa.select(etl_batch)))
+    assert statuses == ["published", "published", "unchanged", "unchanged"]
+    assert mutu_per_layanan(engine, KAB, TAHUN, TRIWULAN) == got
+
+
+def test_a_broken_workbook_fails_the_run_and_the_good_ones_still_load(setup, world):
+    engine, inbox = setup
+    write_opd_files(world, inbox, TAHUN, TRIWULAN, bidang=("kesehatan",), malformed="unknown_layanan")
+    run = _dag().test(run_conf={})
+    assert run.state == "failed"
+    states = _states(run)
+    assert states["ingest_workbooks"] == "success" and states["announce_published"] == "success"
+    assert states["check_rejected_workbooks"] == "failed"
+    errors = (inbox / "rejected" / "opd_kesehatan_3271_2025_TW2_rusak.xlsx.errors.txt").read_text()
+    assert "sheet anggaran, row 2, column kode_layanan (A)" in errors
+    assert len(mutu_per_layanan(engine, KAB, TAHUN, TRIWULAN)) == 12  # the good kesehatan workbook
