@@ -37,7 +37,7 @@ def _done(started: float, detail: str = "") -> None:
 
 def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
     from spm.simulator.config import SimulatorConfig
-    from spm.simulator.inbox import write_dukcapil_files
+    from spm.simulator.inbox import write_dukcapil_files, write_opd_files
     from spm.simulator.servers import SimulatorServers
     from spm.warehouse.db import describe, get_engine, upgrade
     from spm.warehouse.layanan import sync_dim_layanan
@@ -88,12 +88,20 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
                   {"kode_wilayah": [kode_wilayah], "tahun": d_tahun, "semester": d_semester}, env, log_dir)
         _done(t)
 
+        tahun, triwulan = DEMO_LAPORAN
+        opd_inbox = home / "inbox" / "opd"
+        opd_files = write_opd_files(sim.world, opd_inbox, tahun, triwulan)
+        t = _step(f"DAG spm_ingest_input_opd: OPD workbooks (mutu, anggaran) {', '.join(p.name for p in opd_files)}")
+        dags_test("spm_ingest_input_opd", run_date, {"kode_wilayah": [kode_wilayah]}, env, log_dir)
+        _done(t)
+
     tahun, triwulan = DEMO_LAPORAN
-    t = _step(f"DAG spm_hitung_capaian: mart_capaian_spm {tahun} triwulan {triwulan} (year-to-date)")
+    t = _step(f"DAG spm_hitung_capaian: mart_capaian_spm and mart_indeks_spm {tahun} triwulan {triwulan}")
     dags_test("spm_hitung_capaian", run_date,
               {"kode_wilayah": [kode_wilayah], "tahun": tahun, "triwulan": triwulan}, env, log_dir)
     _done(t)
     _print_capaian(engine, kode_wilayah, tahun, triwulan)
+    _print_indeks(engine, kode_wilayah, tahun, triwulan)
 
     _print_results(engine, home, log_dir)
     return 0
@@ -123,6 +131,26 @@ def _print_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> N
         print(f"  sasaran from population semester {rows[0].semester_penduduk}")
     if note:
         print(f"  {note}")
+
+
+def _print_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> None:
+    from spm.warehouse.tables_opd import mart_indeks_spm as i
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(i.c.tingkat_indeks, i.c.bidang, i.c.kode_layanan, i.c.capaian_penerima, i.c.mutu, i.c.nilai,
+                      i.c.label).where(i.c.kode_wilayah == kode, i.c.tahun == tahun, i.c.triwulan == triwulan)
+            .order_by(i.c.urutan)).all()
+    print()
+    print(f"Indeks SPM {kode}, {tahun} triwulan {triwulan} (nilai = 0,8 x capaian dibatasi + 0,2 x mutu)")
+    print(f"  {'tingkat':<8} {'bidang':<11} {'jenis layanan':<20} {'capaian':>8} {'mutu':>7} {'nilai':>7}  label")
+
+    def fmt(v):
+        return f"{v:7.1f}" if v is not None else "      -"
+
+    for tingkat, bidang, layanan, capaian, mutu, nilai, label in rows:
+        print(f"  {tingkat:<8} {bidang:<11} {layanan or '':<20} {fmt(capaian):>8} {fmt(mutu)} {fmt(nilai)}  "
+              f"{label or '(belum dapat dihitung)'}")
 
 
 def _population_summary(engine: sa.Engine, kode: str) -> str:
