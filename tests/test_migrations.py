@@ -6,6 +6,7 @@ from spm.warehouse.db import current_revision, get_engine, head_revision, requir
 from spm.warehouse.migrations_meta import VERSION_TABLE
 from spm.warehouse import tables_marts  # noqa: F401 - mart tables share the metadata
 from spm.warehouse import tables_opd  # noqa: F401 - OPD input and index tables share the metadata
+from spm.warehouse import tables_peringatan  # noqa: F401 - alert state tables share the metadata
 from spm.warehouse.tables import metadata
 
 EXPECTED_TABLES = {"dim_wilayah", "staging_wilayah", "dim_periode", "dim_layanan", "etl_batch", "dq_result",

@@ -122,6 +122,12 @@ def cmd_bench_pendidikan(args) -> int:
                warehouse_url=args.warehouse_url, paralel=args.paralel, page_size=args.page_size)
 
 
+def cmd_kualitas(args) -> int:
+    from spm.reporting.kualitas import jalankan
+
+    return jalankan(_engine(args), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spm", description="SPM pipeline: warehouse, sources, indicators, reports.")
     parser.add_argument(
@@ -152,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="recent batches and their quality")
     status.add_argument("--limit", type=_positive_int, default=20, help="how many batches (default 20)")
     status.set_defaults(func=cmd_status)
+
+    kualitas = sub.add_parser("kualitas", help="data-quality pages (HTML) per source and period under "
+                                               "$SPM_HOME/reports/kualitas")
+    kualitas.add_argument("--sumber", action="append",
+                          help="source (dukcapil, dapodik, satusehat, opd, spm); repeatable; default all")
+    kualitas.add_argument("--periode", help="only this period, e.g. 2025-2, 20251, 2026-T3; default all")
+    kualitas.add_argument("--kode-wilayah", action="append", help="expected kab/kota, repeatable; default those loaded")
+    kualitas.add_argument("--keluaran", type=Path, help="output folder (default $SPM_HOME/reports/kualitas)")
+    kualitas.set_defaults(func=cmd_kualitas)
 
     demo = sub.add_parser(
         "demo", help="the main job: real Airflow DAGs end to end on the embedded default",

@@ -9,6 +9,8 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from spm.alerts.callback import kegagalan_tugas, pemulihan_tugas
+
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 TEAM = "tim-data-pemda"  # default owner: the Pemda data team (Diskominfo/Bappeda)
 
@@ -48,5 +50,8 @@ def create_dag(p: SpmDagParams) -> DAG:
             "retries": p.retries,
             "retry_delay": _retry_delay(p.retry_delay),
             "retry_exponential_backoff": True,
+            # Technical failures reach the data team (grouped); a task that succeeds again closes its alert once.
+            "on_failure_callback": [kegagalan_tugas],
+            "on_success_callback": [pemulihan_tugas],
         },
     )

@@ -5,6 +5,7 @@ from alembic import context
 from spm.warehouse.tables import metadata
 from spm.warehouse import tables_marts  # noqa: F401 - registers the mart tables in metadata
 from spm.warehouse import tables_opd  # noqa: F401 - registers the OPD input and index tables in metadata
+from spm.warehouse import tables_peringatan  # noqa: F401 - registers the alert state tables in metadata
 
 from spm.warehouse.migrations_meta import VERSION_TABLE
 

@@ -1,0 +1,195 @@
+"""Task callbacks the DAG factory puts in every DAG's default_args (Airflow 3 notifiers).
+
+`kegagalan_tugas` (on_failure_callback, after the last retry): a technical failure goes to the data
+team, grouped per DAG × task × map index (the same task failing every night is one open problem,
+re-sent only after the reminder interval). A failure that is a data-quality gate (a batch stopped by
+a critical expectation, rejected for its quarantine share, a capaian without population, or a task
+listed in `tugas_mutu_data`) is left to `spm_kirim_peringatan`, which tells the owner of the data.
+
+`pemulihan_tugas` (on_success_callback): when a task with an open technical problem succeeds, the
+problem is resolved and the data team is told once.
+
+Alerts carry only ids (DAG, task, run, map index, try), the exception class and a link to the task
+log; an exception's text is included only for the project's own configuration and warehouse errors,
+whose messages are written by this project and never quote source rows.
+
+Imports are deferred: this module is imported by the DAG factory at parse time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from airflow.sdk import BaseNotifier
+
+log = logging.getLogger(__name__)
+_BATCH_REF = re.compile(r"\bbatch (\d+)\b")
+
+
+def _rantai(exc: BaseException | None):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _gated_batch(engine, run_id: str | None, message: str) -> bool:
+    """Whether the failure names a batch of this run stopped by a quality gate (the scan alerts its owner)."""
+    import sqlalchemy as sa
+
+    from spm.alerts.deteksi import CAPAIAN_ENTITY, CAPAIAN_SOURCE
+    from spm.warehouse.tables import dq_result, etl_batch
+
+    if not run_id:
+        return False
+    ids = {int(x) for x in _BATCH_REF.findall(message)}
+    with engine.connect() as conn:
+        for b in conn.execute(sa.select(etl_batch).where(
+                etl_batch.c.run_id == run_id, etl_batch.c.status.in_(("failed", "rejected", "missing")))):
+            named = b.batch_id in ids or (b.kode_wilayah in message and b.periode in message)
+            if not named:
+                continue
+            capaian = (b.source, b.entity) == (CAPAIAN_SOURCE, CAPAIAN_ENTITY)
+            if b.status == "rejected" or (b.status == "missing" and capaian):
+                return True
+            if b.status == "failed" and conn.execute(sa.select(sa.func.count()).select_from(dq_result).where(
+                    dq_result.c.batch_id == b.batch_id, dq_result.c.severity == "critical",
+                    dq_result.c.success.is_(False))).scalar_one():
+                return True
+    return False
+
+
+def penyebab_data(engine, cfg, task_id: str, run_id: str | None, exc: BaseException | None) -> bool:
+    from spm.errors import InputError
+
+    if task_id.split(".")[-1] in cfg.tugas_mutu_data:
+        return True
+    for e in _rantai(exc):
+        if isinstance(e, InputError) and _gated_batch(engine, run_id, str(e)):
+            return True
+    return False
+
+
+def _fingerprint(dag_id: str, task_id: str, map_index: int | None) -> str:
+    return f"teknis:{dag_id}:{task_id}:{-1 if map_index is None else map_index}"
+
+
+def _ids(context) -> tuple[str, str, str | None, int | None, int | None, str | None]:
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or context["dag"].dag_id
+    task_id = getattr(ti, "task_id", None) or context["task"].task_id
+    run_id = getattr(ti, "run_id", None) or context.get("run_id")
+    map_index = getattr(ti, "map_index", None)
+    try_number = getattr(ti, "try_number", None)
+    try:
+        log_url = ti.log_url if ti is not None else None
+    except Exception:  # the URL needs the api-server base URL from config; an alert without it is still useful
+        log_url = None
+    return dag_id, task_id, run_id, map_index, try_number, log_url
+
+
+def masalah_teknis(cfg, context):
+    """The technical problem of a failed task, from ids and the exception class only."""
+    from spm.alerts.pesan import Masalah
+    from spm.errors import ConfigError, WarehouseError
+
+    dag_id, task_id, run_id, map_index, try_number, log_url = _ids(context)
+    exc = context.get("exception")
+    chain = list(_rantai(exc if isinstance(exc, BaseException) else None))
+    kinds = [type(e).__name__ for e in chain] or ["(tanpa exception)"]
+    baris = [f"DAG: {dag_id}", f"Task: {task_id}" + (f" [map_index {map_index}]" if map_index not in (None, -1) else ""),
+             f"Run: {run_id}", f"Percobaan: {try_number}", f"Jenis galat: {' <- '.join(kinds)}"]
+    own = next((e for e in chain if isinstance(e, (ConfigError, WarehouseError))), None)
+    if own is not None:  # our own messages say what to fix and never quote source data
+        baris.append(f"Pesan: {str(own).splitlines()[0][:300]}")
+    if log_url:
+        baris.append(f"Log: {log_url}")
+    else:
+        baris.append("Log: Airflow UI > DAG > run > task (log)")
+    return Masalah(
+        _fingerprint(dag_id, task_id, map_index), "teknis", cfg.tim_data,
+        f"{dag_id}.{task_id} gagal ({kinds[0]})", tuple(baris), isi=kinds,
+        detail={"dag_id": dag_id, "task_id": task_id, "run_id": run_id, "map_index": map_index,
+                "exception": kinds[0]})
+
+
+def _engine():
+    from spm.orchestration.tasks import warehouse_engine
+
+    return warehouse_engine()
+
+
+def catat_kegagalan(context, engine=None, cfg=None) -> dict | None:
+    """Handle one failed task; returns what was done (for logs and tests)."""
+    from spm.alerts.keadaan import Pengirim, now, rekonsiliasi
+    from spm.alerts.konfigurasi import load_konfigurasi
+    from spm.alerts.saluran import kirim
+
+    cfg = cfg or load_konfigurasi()
+    dag_id, task_id, run_id, _, _, _ = _ids(context)
+    m = masalah_teknis(cfg, context)
+    exc = context.get("exception")
+    try:
+        engine = engine or _engine()
+        if penyebab_data(engine, cfg, task_id, run_id, exc if isinstance(exc, BaseException) else None):
+            log.info("%s.%s failed on a data-quality gate: spm_kirim_peringatan tells the data owner", dag_id, task_id)
+            return {"penyebab": "data"}
+        pengirim = Pengirim(engine, cfg, now())
+        counts = rekonsiliasi(engine, cfg, [m], None, pengirim)
+        return {"penyebab": "teknis", **counts}
+    except Exception as exc_state:  # noqa: BLE001 - the warehouse may be what failed: alert without state
+        log.warning("alert state unavailable (%s): sending the technical alert ungrouped", type(exc_state).__name__)
+        from spm.alerts.pesan import pesan_masalah
+
+        p = pesan_masalah("baru", m, cfg.pemilik[cfg.tim_data].nama)
+        ok = any(h.berhasil for h in kirim(cfg.pemilik[cfg.tim_data].saluran, p))
+        return {"penyebab": "teknis", "tanpa_keadaan": True, "terkirim": ok}
+
+
+def catat_pemulihan(context, engine=None, cfg=None) -> dict | None:
+    """A task succeeded: resolve (and announce once) its open technical problem, if any."""
+    import sqlalchemy as sa
+
+    from spm.alerts.keadaan import Pengirim, now, rekonsiliasi
+    from spm.alerts.konfigurasi import load_konfigurasi
+    from spm.warehouse.tables_peringatan import STATUS_OPEN, peringatan
+
+    dag_id, task_id, _, map_index, _, _ = _ids(context)
+    fp = _fingerprint(dag_id, task_id, map_index)
+    engine = engine or _engine()
+    with engine.connect() as conn:
+        open_ = conn.execute(sa.select(sa.func.count()).select_from(peringatan).where(
+            peringatan.c.fingerprint == fp, peringatan.c.status == STATUS_OPEN)).scalar_one()
+    if not open_:
+        return None
+    cfg = cfg or load_konfigurasi()
+    return rekonsiliasi(engine, cfg, [], peringatan.c.fingerprint == fp, Pengirim(engine, cfg, now()))
+
+
+class KegagalanTugasNotifier(BaseNotifier):
+    """on_failure_callback: technical failures to the data team (see module docstring)."""
+
+    def notify(self, context) -> None:
+        try:
+            result = catat_kegagalan(context)
+            log.info("failure callback: %s", result)
+        except Exception:  # a callback must never hide the task's own failure
+            log.exception("failure callback could not send the alert")
+
+
+class PemulihanTugasNotifier(BaseNotifier):
+    """on_success_callback: resolve the task's open technical problem, announced once."""
+
+    def notify(self, context) -> None:
+        try:
+            result = catat_pemulihan(context)
+            if result:
+                log.info("success callback: %s", result)
+        except Exception:  # the warehouse may not have the alert tables yet (before `spm db upgrade`)
+            log.debug("success callback skipped", exc_info=True)
+
+
+kegagalan_tugas = KegagalanTugasNotifier()
+pemulihan_tugas = PemulihanTugasNotifier()

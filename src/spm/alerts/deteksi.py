@@ -1,0 +1,300 @@
+"""What is wrong now, read from the audit tables (never from staged rows, quarantined row contents or
+free-text batch messages, which may quote personal data).
+
+- `pindai_batch`: the latest finished batch of every partition (source × entity × kab/kota × period)
+  that has new batches since the last scan: a failed critical expectation (`kritis`), a rejected
+  batch (`karantina`, quarantined share above the limit), a capaian batch without population
+  (`penyebut_hilang`), capaian jumps flagged by the `lintas_sumber` suite (`lonjakan_capaian`).
+  Only conclusive outcomes decide about a partition: a batch that failed for a technical reason
+  (no failed expectation) or a source answering "not yet" neither raises nor resolves anything here
+  (the task failure callback and the freshness check cover those).
+- `berkas_ditolak`: inbox files refused before any batch existed (unreadable, wrong layout).
+- `periksa_kesegaran`: feeds without a successful load within their maximum age at the deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from spm.alerts.konfigurasi import Konfigurasi
+from spm.alerts.pesan import Masalah
+from spm.warehouse.tables import dim_layanan, dq_result, etl_batch, inbox_file, quarantine
+from spm.warehouse.tables_peringatan import peringatan
+
+JENIS_PINDAI = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian")
+CAPAIAN_SOURCE, CAPAIAN_ENTITY = "spm", "mart_capaian_spm"
+STATUS_SEGAR = ("published", "unchanged")
+RUNNING_STALE = timedelta(days=1)  # a batch "running" longer than this crashed; it no longer holds the watermark
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+def _waktu(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
+
+
+def tautan_kualitas(base: str | None, source: str | None = None, periode: str | None = None) -> str | None:
+    """Link to the data-quality page of a source and period (spm.reporting.kualitas writes them)."""
+    if not base:
+        return None
+    base = base.rstrip("/") + "/kualitas"
+    if source and periode:
+        from spm.reporting.kualitas import nama_berkas
+
+        return f"{base}/{source}/{nama_berkas(periode)}.html"
+    if source:
+        return f"{base}/{source}/index.html"
+    return f"{base}/index.html"
+
+
+def base_tautan(cfg: Konfigurasi) -> str:
+    """Base URL of the published reports: the configured Variable, else file:// of $SPM_HOME/reports."""
+    from spm.alerts.referensi import get_variable
+    from spm.settings import spm_home
+
+    if cfg.tautan_laporan_variable:
+        value = get_variable(cfg.tautan_laporan_variable)
+        if value:
+            return value.strip()
+    return (spm_home() / "reports").resolve().as_uri()
+
+
+@dataclass(frozen=True)
+class HasilPindai:
+    masalah: list[Masalah]
+    partisi: set[tuple[str, str, str, str]]  # partitions whose state was decided (the scope)
+    batch_id_sampai: int  # next watermark
+
+
+def cakupan_partisi(partisi: set[tuple[str, str, str, str]]):
+    """Where-clause on `peringatan`: scan-owned problems of these partitions."""
+    if not partisi:
+        return sa.false()
+    c = peringatan.c
+    return sa.and_(c.jenis.in_(JENIS_PINDAI), sa.or_(*(
+        sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k, c.periode == p) for s, e, k, p in partisi)))
+
+
+def _kritis(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah | None:
+    rows = conn.execute(sa.select(dq_result).where(
+        dq_result.c.batch_id == b.batch_id, dq_result.c.success.is_(False), dq_result.c.severity == "critical")
+        .order_by(dq_result.c.expectation)).all()
+    if not rows:
+        return None
+    names = sorted({r.expectation for r in rows})
+    baris = ["Ekspektasi kritis yang gagal (batch tidak diterbitkan, data lama tetap berlaku):"]
+    for r in rows:
+        if r.unexpected_count is not None and r.element_count is not None:
+            what = f"{r.unexpected_count} dari {r.element_count} baris tidak sesuai"
+        else:
+            what = "gagal pada tingkat batch"
+        baris.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") + f": {what}")
+    baris.append(f"Baris diterima: {b.rows_received}")
+    return Masalah(
+        f"kritis:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "kritis", cfg.pemilik_sumber(b.source, b.entity),
+        f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: {len(names)} ekspektasi kritis gagal ({', '.join(names)})",
+        tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=names,
+        tautan=tautan_kualitas(base, b.source, b.periode),
+        detail={"ekspektasi": names, "baris_diterima": b.rows_received})
+
+
+def _alasan_karantina(conn, batch_id: int) -> Counter:
+    reasons: Counter = Counter()
+    for names, n in conn.execute(
+            sa.select(quarantine.c.failed_expectations, sa.func.count())
+            .where(quarantine.c.batch_id == batch_id).group_by(quarantine.c.failed_expectations)):
+        for name in names.split(","):
+            if name:
+                reasons[name] += n
+    return reasons
+
+
+def _karantina(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah:
+    from spm.ingest.wap import quarantine_limit_percent
+
+    reasons = _alasan_karantina(conn, b.batch_id)
+    share = 100.0 * b.rows_quarantined / b.rows_received if b.rows_received else 0.0
+    limit = quarantine_limit_percent()
+    baris = [f"Baris dikarantina: {b.rows_quarantined} dari {b.rows_received} ({share:.1f} %), "
+             f"di atas batas {limit:.1f} %; batch tidak diterbitkan, data lama tetap berlaku.",
+             "Alasan (ekspektasi, jumlah baris):"]
+    baris += [f"  - {name}: {n}" for name, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))]
+    names = sorted(reasons)
+    return Masalah(
+        f"karantina:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "karantina",
+        cfg.pemilik_sumber(b.source, b.entity),
+        f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: {b.rows_quarantined} dari {b.rows_received} baris "
+        f"dikarantina ({share:.1f} %)",
+        tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=names,
+        tautan=tautan_kualitas(base, b.source, b.periode),
+        detail={"baris_diterima": b.rows_received, "baris_dikarantina": b.rows_quarantined,
+                "persen": round(share, 2), "batas_persen": limit, "alasan": dict(reasons)})
+
+
+def _penyebut(cfg: Konfigurasi, b, base: str | None) -> Masalah:
+    tahun = b.periode.split("-")[0]
+    semester = f"{int(tahun) - 1}-2" if tahun.isdigit() else "tahun lalu semester 2"
+    return Masalah(
+        f"penyebut_hilang:{b.kode_wilayah}:{b.periode}", "penyebut_hilang", cfg.penyebut_pemilik,
+        f"capaian {b.kode_wilayah} {b.periode} tidak dihitung: tidak ada data penduduk semester {semester} atau "
+        "sebelumnya",
+        (f"Data penduduk (Dukcapil) semester {semester} untuk kab/kota {b.kode_wilayah} belum ada di gudang data; "
+         "tanpa penyebut tidak ada capaian yang diterbitkan.",),
+        b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi="penyebut_hilang",
+        tautan=tautan_kualitas(base, b.source, b.periode), detail={"semester_penduduk": semester})
+
+
+def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Masalah]:
+    rows = conn.execute(
+        sa.select(dq_result.c.kolom, dq_result.c.observed_value, dim_layanan.c.bidang, dim_layanan.c.nama)
+        .select_from(dq_result.outerjoin(dim_layanan, dim_layanan.c.kode_layanan == dq_result.c.kolom))
+        .where(dq_result.c.batch_id == b.batch_id, dq_result.c.suite == "lintas_sumber",
+               dq_result.c.success.is_(False))
+        .order_by(dq_result.c.kolom)).all()
+    out = []
+    for kode_layanan, observed, bidang, nama in rows:
+        try:
+            obs = json.loads(observed or "{}")
+        except ValueError:
+            obs = {}
+        now_v, before, prev = obs.get("capaian"), obs.get("sebelumnya"), obs.get("periode_sebelumnya", "-")
+        bound = obs.get("batas_poin")
+        delta = f"{now_v - before:+.1f} poin" if isinstance(now_v, (int, float)) and isinstance(before, (int, float)) \
+            else "?"
+        out.append(Masalah(
+            f"lonjakan_capaian:{b.kode_wilayah}:{b.periode}:{kode_layanan}", "lonjakan_capaian",
+            cfg.pemilik_bidang(bidang),
+            f"{kode_layanan} {b.kode_wilayah} {b.periode}: capaian {now_v} % (periode {prev}: {before} %, {delta})",
+            (f"Jenis layanan: {kode_layanan}" + (f" ({nama})" if nama else ""),
+             f"Capaian {b.periode}: {now_v} %; {prev}: {before} %; batas perubahan {bound} poin.",
+             "Periksa kelengkapan data sumber (pembilang) dan data penduduk (penyebut) periode ini."),
+            b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=[now_v, before],
+            tautan=tautan_kualitas(base, b.source, b.periode),
+            detail={"kode_layanan": kode_layanan, "capaian": now_v, "sebelumnya": before,
+                    "periode_sebelumnya": prev, "batas_poin": bound}))
+    return out
+
+
+def watermark(conn, dari: int, waktu: datetime) -> int:
+    """The highest batch id below which every batch is finished (crashed 'running' ones excepted)."""
+    top = conn.execute(sa.select(sa.func.max(etl_batch.c.batch_id))).scalar_one() or dari
+    running = conn.execute(sa.select(sa.func.min(etl_batch.c.batch_id)).where(
+        etl_batch.c.batch_id > dari, etl_batch.c.status == "running",
+        etl_batch.c.started_at > waktu - RUNNING_STALE)).scalar_one()
+    return max(dari, min(top, running - 1)) if running is not None else max(dari, top)
+
+
+def pindai_batch(engine: sa.Engine, cfg: Konfigurasi, dari_batch_id: int, waktu: datetime,
+                 base: str | None) -> HasilPindai:
+    with engine.connect() as conn:
+        batches = conn.execute(sa.select(etl_batch).where(
+            etl_batch.c.batch_id > dari_batch_id, etl_batch.c.status != "running")
+            .order_by(etl_batch.c.batch_id)).all()
+        latest = {}
+        for b in batches:  # ordered by id: the last one of a partition wins
+            latest[(b.source, b.entity, b.kode_wilayah, b.periode)] = b
+        masalah: list[Masalah] = []
+        decided: set[tuple[str, str, str, str]] = set()
+        for key, b in latest.items():
+            capaian = (b.source, b.entity) == (CAPAIAN_SOURCE, CAPAIAN_ENTITY)
+            found: list[Masalah] = []
+            if b.status in STATUS_SEGAR:
+                if capaian:
+                    found = _lonjakan(conn, cfg, b, base)
+            elif b.status == "failed":
+                m = _kritis(conn, cfg, b, base)
+                if m is None:
+                    continue  # technical failure: the task's failure callback tells the data team
+                found = [m]
+            elif b.status == "rejected":
+                found = [_karantina(conn, cfg, b, base)]
+            elif b.status == "missing" and capaian:
+                found = [_penyebut(cfg, b, base)]
+            else:
+                continue  # source has nothing yet: the freshness check decides about that
+            decided.add(key)
+            masalah += found
+        mark = watermark(conn, dari_batch_id, waktu)
+    return HasilPindai(masalah, decided, mark)
+
+
+def berkas_ditolak(engine: sa.Engine, cfg: Konfigurasi, sejak: datetime | None, base: str | None) -> list[Masalah]:
+    """Inbox files refused before any batch (unreadable, wrong columns, mixed periods): one alert each."""
+    q = sa.select(inbox_file).where(inbox_file.c.batch_id.is_(None),
+                                    inbox_file.c.status.not_in(("published", "unchanged", "duplicate")))
+    if sejak is not None:
+        q = q.where(inbox_file.c.processed_at > sejak)
+    with engine.connect() as conn:
+        rows = conn.execute(q.order_by(inbox_file.c.processed_at)).all()
+    out = []
+    for f in rows:
+        name = Path(f.file_name).name
+        out.append(Masalah(
+            f"berkas_ditolak:{f.source}:{f.content_hash[:24]}", "berkas_ditolak", cfg.pemilik_sumber(f.source, f.entity),
+            f"berkas {name} dari inbox {f.source} ditolak seluruhnya",
+            (f"Diproses: {_waktu(_aware(f.processed_at))}. Tidak ada isi berkas yang dimuat.",
+             f"Rincian per baris dan kolom ada di folder rejected/ inbox {f.source} ({name}.errors.txt)."),
+            f.source, f.entity, f.kode_wilayah, f.periode, None, isi=f.content_hash,
+            tautan=tautan_kualitas(base, f.source), detail={"berkas": name}))
+    return out
+
+
+def periksa_kesegaran(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[str], as_of: datetime,
+                      base: str | None):
+    """Feeds × kab/kota without a successful load within their maximum age at `as_of`.
+
+    Returns (problems, where-clause of the terlambat problems checked)."""
+    masalah, checked = [], []
+    with engine.connect() as conn:
+        entities = {}
+        for umpan in cfg.umpan:
+            if umpan.sumber not in entities:
+                entities[umpan.sumber] = conn.execute(sa.select(etl_batch.c.entity).distinct().where(
+                    etl_batch.c.source == umpan.sumber)).scalars().all()
+        for umpan in cfg.umpan:
+            names = [e for e in entities[umpan.sumber] if fnmatchcase(e, umpan.entitas)] \
+                if any(ch in umpan.entitas for ch in "*?[") else [umpan.entitas]
+            for kode in kode_wilayah:
+                checked.append((umpan.sumber, umpan.entitas, kode))
+                last_ok = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
+                    etl_batch.c.source == umpan.sumber, etl_batch.c.entity.in_(names) if names else sa.false(),
+                    etl_batch.c.kode_wilayah == kode, etl_batch.c.status.in_(STATUS_SEGAR),
+                    etl_batch.c.finished_at <= as_of)).scalar_one())
+                batas = as_of - timedelta(hours=umpan.maks_umur_jam)
+                if last_ok is not None and last_ok >= batas:
+                    continue
+                last_any = conn.execute(sa.select(etl_batch.c.status, etl_batch.c.periode, etl_batch.c.started_at)
+                                        .where(etl_batch.c.source == umpan.sumber,
+                                               etl_batch.c.entity.in_(names) if names else sa.false(),
+                                               etl_batch.c.kode_wilayah == kode, etl_batch.c.started_at <= as_of)
+                                        .order_by(etl_batch.c.batch_id.desc()).limit(1)).first()
+                sejak = f"sejak {_waktu(last_ok)}" if last_ok else "belum pernah dimuat"
+                baris = [f"Pemuatan berhasil terakhir: {_waktu(last_ok)}; batas umur {umpan.maks_umur_jam:g} jam "
+                         f"pada {_waktu(as_of)}."]
+                if last_any is not None:
+                    baris.append(f"Batch terakhir: status {last_any.status}, periode {last_any.periode}, "
+                                 f"mulai {_waktu(_aware(last_any.started_at))}.")
+                else:
+                    baris.append("Belum ada batch sama sekali untuk umpan ini.")
+                masalah.append(Masalah(
+                    f"terlambat:{umpan.sumber}:{umpan.entitas}:{kode}", "terlambat",
+                    cfg.pemilik_sumber(umpan.sumber, None if umpan.entitas == "*" else umpan.entitas),
+                    f"{umpan.sumber}/{umpan.entitas} {kode}: tidak ada data baru {sejak}",
+                    tuple(baris), umpan.sumber, umpan.entitas, kode, None, None, isi="terlambat",
+                    tautan=tautan_kualitas(base, umpan.sumber),
+                    detail={"terakhir_berhasil": last_ok.isoformat() if last_ok else None,
+                            "maks_umur_jam": umpan.maks_umur_jam,
+                            "status_terakhir": last_any.status if last_any is not None else None}))
+    c = peringatan.c
+    cakupan = sa.and_(c.jenis == "terlambat", sa.or_(*(
+        sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k) for s, e, k in checked))) if checked else sa.false()
+    return masalah, cakupan

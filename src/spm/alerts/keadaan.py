@@ -1,0 +1,219 @@
+"""Alert state in the warehouse: grouping, reminders, resolution and the daily digest.
+
+`rekonsiliasi` compares what a check detects now with the stored open problems it is responsible
+for (its scope): a new problem is sent; an open one is sent again only when its content changed or
+the reminder interval (`pengingat_jam`) has passed since it was last delivered; an open problem in
+scope that is no longer detected is resolved and announced once. A problem whose delivery failed on
+every channel keeps `last_sent` empty and is retried by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from spm.alerts import saluran
+from spm.alerts.konfigurasi import Konfigurasi
+from spm.alerts.pesan import Masalah, Pesan, pesan_masalah, pesan_ringkasan, pesan_selesai
+from spm.warehouse.tables_peringatan import STATUS_OPEN, STATUS_RESOLVED, peringatan, peringatan_kirim
+
+log = logging.getLogger(__name__)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    # SQLite gives naive datetimes back; everything stored is UTC.
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+@dataclass
+class Pengirim:
+    """Sends messages to an owner's channels, logs each attempt, falls back to the data team."""
+
+    engine: sa.Engine
+    cfg: Konfigurasi
+    waktu: datetime
+    terkirim: list[Pesan] = field(default_factory=list)  # delivered messages of this run
+    gagal: list[Pesan] = field(default_factory=list)  # a configured channel refused and none delivered
+    tanpa_saluran: list[Pesan] = field(default_factory=list)  # no channel configured anywhere (kept for later)
+
+    def _log(self, pemilik: str, p: Pesan, hasil: list[saluran.HasilKirim]) -> None:
+        # Channels not configured in this deployment are not deliveries: logged by Python only.
+        hasil = [h for h in hasil if not h.dilewati]
+        if not hasil:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(peringatan_kirim), [
+                {"dikirim_at": self.waktu, "pemilik": pemilik, "saluran": h.saluran.jenis,
+                 "referensi": h.saluran.referensi, "jenis_pesan": p.jenis_pesan, "fingerprint": p.fingerprint,
+                 "judul": p.subjek, "berhasil": h.berhasil,
+                 "galat": h.galat}
+                for h in hasil])
+
+    def kirim(self, p: Pesan, cadangan: bool = True) -> bool:
+        owner = self.cfg.pemilik[p.pemilik]
+        hasil = saluran.kirim(owner.saluran, p)
+        self._log(p.pemilik, p, hasil)
+        ok = any(h.berhasil for h in hasil)
+        refused = any(not h.dilewati and not h.berhasil for h in hasil)
+        if not ok and cadangan and p.pemilik != self.cfg.tim_data:
+            # Nobody at the owner could be reached: the data team must know instead of nobody.
+            relay = Pesan(p.jenis_pesan, self.cfg.tim_data, f"{p.judul} (tidak terkirim ke {owner.nama})", p.baris,
+                          p.tautan, p.fingerprint, {**p.data, "diteruskan_dari": p.pemilik})
+            hasil = saluran.kirim(self.cfg.pemilik[self.cfg.tim_data].saluran, relay)
+            self._log(self.cfg.tim_data, relay, hasil)
+            ok = any(h.berhasil for h in hasil)
+            refused = refused or any(not h.dilewati and not h.berhasil for h in hasil)
+            p = relay if ok else p
+        if ok:
+            self.terkirim.append(p)
+        elif refused:
+            self.gagal.append(p)
+        else:
+            log.warning("no channel configured for %s: %s (kept open, sent once a channel exists)",
+                        p.pemilik, p.judul)
+            self.tanpa_saluran.append(p)
+        return ok
+
+
+def _nama(cfg: Konfigurasi, pemilik: str) -> str:
+    return cfg.pemilik[pemilik].nama if pemilik in cfg.pemilik else pemilik
+
+
+def _values(m: Masalah) -> dict:
+    return {"jenis": m.jenis, "pemilik": m.pemilik, "source": m.source, "entity": m.entity,
+            "kode_wilayah": m.kode_wilayah, "periode": m.periode, "isi_hash": m.isi_hash,
+            "ringkasan": m.ringkasan, "batch_id": m.batch_id,
+            "detail": {"baris": list(m.baris), "tautan": m.tautan, **m.detail}}
+
+
+def rekonsiliasi(engine: sa.Engine, cfg: Konfigurasi, masalah: list[Masalah], cakupan, pengirim: Pengirim,
+                 pengingat: bool = True) -> dict[str, int]:
+    """Bring the state of `cakupan` (a where-clause on peringatan, or None) in line with `masalah`.
+
+    Returns counts per message kind sent (or attempted) and `diam` (seen again, nothing sent).
+    """
+    waktu = pengirim.waktu
+    counts = {"baru": 0, "berubah": 0, "pengingat": 0, "selesai": 0, "diam": 0}
+    detected = {m.fingerprint: m for m in masalah}
+    with engine.connect() as conn:
+        existing = {r.fingerprint: r for r in conn.execute(
+            sa.select(peringatan).where(peringatan.c.fingerprint.in_(list(detected))))} if detected else {}
+        stale = [] if cakupan is None else [r for r in conn.execute(
+            sa.select(peringatan).where(peringatan.c.status == STATUS_OPEN, cakupan))
+            if r.fingerprint not in detected]
+
+    for fp, m in detected.items():
+        row = existing.get(fp)
+        if row is None or row.status == STATUS_RESOLVED:
+            kind = "baru"
+        elif row.isi_hash != m.isi_hash:
+            kind = "berubah"
+        elif row.last_sent is None:
+            kind = "baru"  # never delivered: try again
+        elif pengingat and waktu - _aware(row.last_sent) >= cfg.pengingat:
+            kind = "pengingat"
+        else:
+            kind = None
+        sent = False
+        if kind:
+            first = None if row is None or row.status == STATUS_RESOLVED else _aware(row.first_seen)
+            seen = None if first is None else row.jumlah_terlihat + 1
+            sent = pengirim.kirim(pesan_masalah(kind, m, _nama(cfg, m.pemilik), first, seen))
+            counts[kind] += 1
+        else:
+            counts["diam"] += 1
+        values = _values(m) | {"status": STATUS_OPEN, "last_seen": waktu}
+        with engine.begin() as conn:
+            if row is None:
+                conn.execute(sa.insert(peringatan).values(
+                    fingerprint=fp, first_seen=waktu, last_sent=waktu if sent else None, resolved_at=None,
+                    jumlah_terlihat=1, jumlah_kirim=int(sent), **values))
+            else:
+                reopened = row.status == STATUS_RESOLVED
+                update = values | {
+                    "jumlah_terlihat": 1 if reopened else row.jumlah_terlihat + 1,
+                    "jumlah_kirim": row.jumlah_kirim + int(sent),
+                }
+                if reopened:
+                    update |= {"first_seen": waktu, "resolved_at": None, "last_sent": waktu if sent else None}
+                elif sent:
+                    update["last_sent"] = waktu
+                elif kind == "berubah":
+                    update["last_sent"] = None  # the change was not delivered: keep retrying
+                conn.execute(sa.update(peringatan).where(peringatan.c.fingerprint == fp).values(**update))
+
+    for row in stale:
+        if row.last_sent is not None:  # announce only what was announced as a problem
+            tautan = (row.detail or {}).get("tautan")
+            pengirim.kirim(pesan_selesai(row, _nama(cfg, row.pemilik), tautan))
+            counts["selesai"] += 1
+        with engine.begin() as conn:
+            conn.execute(sa.update(peringatan).where(peringatan.c.fingerprint == row.fingerprint)
+                         .values(status=STATUS_RESOLVED, resolved_at=waktu))
+    return counts
+
+
+def masalah_dari_baris(row) -> Masalah:
+    detail = dict(row.detail or {})
+    baris, tautan = tuple(detail.pop("baris", ()) or ()), detail.pop("tautan", None)
+    return Masalah(row.fingerprint, row.jenis, row.pemilik, row.ringkasan, baris, row.source, row.entity,
+                   row.kode_wilayah, row.periode, row.batch_id, tautan=tautan, detail=detail)
+
+
+def kirim_pengingat(engine: sa.Engine, cfg: Konfigurasi, pengirim: Pengirim, kecuali: tuple[str, ...] = ("teknis",)
+                    ) -> int:
+    """Remind owners of open problems not re-detected lately (no new batch), and retry undelivered ones."""
+    batas = pengirim.waktu - cfg.pengingat
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(peringatan).where(
+            peringatan.c.status == STATUS_OPEN, peringatan.c.jenis.not_in(kecuali),
+            peringatan.c.last_seen < pengirim.waktu,  # those seen in this run were just handled
+            sa.or_(peringatan.c.last_sent.is_(None), peringatan.c.last_sent <= batas))).all()
+    for row in rows:
+        kind = "baru" if row.last_sent is None else "pengingat"
+        first = None if kind == "baru" else _aware(row.first_seen)
+        ok = pengirim.kirim(pesan_masalah(kind, masalah_dari_baris(row), _nama(cfg, row.pemilik), first,
+                                          row.jumlah_terlihat))
+        if ok:
+            with engine.begin() as conn:
+                conn.execute(sa.update(peringatan).where(peringatan.c.fingerprint == row.fingerprint).values(
+                    last_sent=pengirim.waktu, jumlah_kirim=row.jumlah_kirim + 1))
+    return len(rows)
+
+
+def kirim_ringkasan(engine: sa.Engine, cfg: Konfigurasi, pengirim: Pengirim, tautan: str | None,
+                    paksa: bool = False) -> list[str]:
+    """The daily digest per owner, once per local day from `ringkasan.jam`; returns the owners sent to."""
+    zona = ZoneInfo(cfg.ringkasan_zona)
+    lokal = pengirim.waktu.astimezone(zona)
+    if lokal.hour < cfg.ringkasan_jam and not paksa:
+        return []
+    awal_hari = lokal.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    with engine.connect() as conn:
+        sudah = set(conn.execute(sa.select(peringatan_kirim.c.pemilik).distinct().where(
+            peringatan_kirim.c.jenis_pesan == "ringkasan", peringatan_kirim.c.dikirim_at >= awal_hari)).scalars())
+        terbuka = conn.execute(sa.select(peringatan).where(peringatan.c.status == STATUS_OPEN)).all()
+        selesai = conn.execute(sa.select(peringatan.c.pemilik).where(
+            peringatan.c.status == STATUS_RESOLVED,
+            peringatan.c.resolved_at >= pengirim.waktu - timedelta(hours=24))).scalars().all()
+    dikirim = []
+    for pemilik in cfg.pemilik:
+        if pemilik in sudah and not paksa:
+            continue
+        semua = pemilik == cfg.tim_data  # the data team watches every owner's problems
+        rows = [r for r in terbuka if semua or r.pemilik == pemilik]
+        if not rows and not cfg.ringkasan_jika_kosong:
+            continue
+        n_selesai = sum(1 for p in selesai if semua or p == pemilik)
+        p = pesan_ringkasan(pemilik, _nama(cfg, pemilik), lokal.date().isoformat(), rows, n_selesai, tautan)
+        pengirim.kirim(p, cadangan=False)
+        dikirim.append(pemilik)
+    return dikirim

@@ -1,0 +1,121 @@
+"""Delivery of a message to an owner's channels: e-mail (Airflow SMTP provider), webhook, Telegram.
+
+Each attempt is logged in `peringatan_kirim` by the caller. A channel whose Connection or Variable is
+not defined is skipped, so a deployment switches on only the channels it has (docs/peringatan.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import requests
+
+from spm.alerts import referensi
+from spm.alerts.konfigurasi import Saluran
+from spm.alerts.pesan import Pesan, samarkan
+
+log = logging.getLogger(__name__)
+TELEGRAM_API = "https://api.telegram.org"
+TELEGRAM_MAX = 4096  # sendMessage text limit
+TIMEOUT = 20
+
+
+class SaluranTidakAktif(Exception):
+    """The channel's Connection or Variable is not defined in this deployment."""
+
+
+class GagalKirim(Exception):
+    """The channel is configured but the receiver did not accept the message."""
+
+
+@dataclass(frozen=True)
+class HasilKirim:
+    saluran: Saluran
+    berhasil: bool
+    dilewati: bool
+    galat: str | None = None
+
+
+def kirim_email(s: Saluran, p: Pesan) -> None:
+    recipients = referensi.get_list_variable(s.kepada_variable)
+    if not recipients:
+        raise SaluranTidakAktif(f"Variable {s.kepada_variable} (recipients) is not set")
+    if not referensi.connection_fields(s.koneksi):
+        raise SaluranTidakAktif(f"connection {s.koneksi} is not defined")
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    try:
+        with SmtpHook(smtp_conn_id=s.koneksi) as hook:
+            hook.send_email_smtp(to=recipients, subject=p.subjek, html_content=p.html,
+                                 custom_headers={"X-SPM-Jenis": p.jenis_pesan})
+    except Exception as exc:
+        raise GagalKirim(f"SMTP via {s.koneksi}: {type(exc).__name__}: {exc}") from exc
+
+
+def kirim_webhook(s: Saluran, p: Pesan) -> None:
+    conn = referensi.find_connection(s.koneksi)
+    if conn is None:
+        raise SaluranTidakAktif(f"connection {s.koneksi} is not defined")
+    body = {"text": p.teks}
+    if s.format == "json":
+        body["spm"] = json.loads(samarkan(json.dumps(p.data, default=str)))
+    headers = {"Content-Type": "application/json"}
+    if conn.password:  # receivers that want a bearer token (e.g. a self-hosted relay)
+        headers["Authorization"] = f"Bearer {conn.password}"
+    try:
+        resp = requests.post(conn.base_url, data=json.dumps(body), headers=headers, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise GagalKirim(f"webhook {s.koneksi}: {type(exc).__name__}") from exc
+    if resp.status_code >= 300:
+        raise GagalKirim(f"webhook {s.koneksi}: HTTP {resp.status_code}")
+
+
+def kirim_telegram(s: Saluran, p: Pesan) -> None:
+    fields = referensi.connection_fields(s.koneksi)
+    if not fields or not fields.get("password"):
+        raise SaluranTidakAktif(f"connection {s.koneksi} (bot token in password) is not defined")
+    chat_id = referensi.get_variable(s.chat_id_variable)
+    if not chat_id:
+        raise SaluranTidakAktif(f"Variable {s.chat_id_variable} (chat id) is not set")
+    base = (fields.get("host") or TELEGRAM_API).rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        base = "https://" + base
+    text = p.teks
+    if len(text) > TELEGRAM_MAX:
+        text = text[:TELEGRAM_MAX - 20] + "\n… (dipotong)"
+    try:
+        resp = requests.post(f"{base}/bot{fields['password']}/sendMessage", timeout=TIMEOUT,
+                             json={"chat_id": chat_id.strip(), "text": text, "disable_web_page_preview": True})
+    except requests.RequestException as exc:
+        raise GagalKirim(f"telegram {s.koneksi}: {type(exc).__name__}") from None  # the URL holds the token
+    ok = resp.status_code < 300
+    if ok:
+        try:
+            ok = bool(resp.json().get("ok", True))
+        except ValueError:
+            ok = False
+    if not ok:
+        raise GagalKirim(f"telegram {s.koneksi}: HTTP {resp.status_code}")
+
+
+PENGIRIM = {"email": kirim_email, "webhook": kirim_webhook, "telegram": kirim_telegram}
+
+
+def kirim(saluran: tuple[Saluran, ...], p: Pesan) -> list[HasilKirim]:
+    """Try every channel; one failing never stops the others."""
+    hasil = []
+    for s in saluran:
+        if p.jenis_pesan == "ringkasan" and not s.ringkasan:
+            continue
+        try:
+            PENGIRIM[s.jenis](s, p)
+            hasil.append(HasilKirim(s, True, False))
+        except SaluranTidakAktif as exc:
+            log.info("channel %s of %s skipped: %s", s.jenis, p.pemilik, exc)
+            hasil.append(HasilKirim(s, False, True, str(exc)))
+        except GagalKirim as exc:
+            log.warning("channel %s of %s failed: %s", s.jenis, p.pemilik, exc)
+            hasil.append(HasilKirim(s, False, False, str(exc)))
+    return hasil

@@ -1,0 +1,1 @@
+"""Reports: the data-quality pages (and, with their issue, the e-SPM workbook and the quarterly report)."""

@@ -1,0 +1,230 @@
+"""The project's data-quality pages: static HTML per source and period under $SPM_HOME/reports/kualitas.
+
+Why not Great Expectations Data Docs: GX 1.x renders Data Docs from ExpectationSuiteValidationResult
+objects kept in a file-backed Data Context's validation-result store (written by a Checkpoint's
+UpdateDataDocsAction). The pipeline validates with an ephemeral context and keeps one `dq_result` row
+per expectation per batch in the warehouse, on purpose: results sit beside the batches they judge, on
+SQLite and PostgreSQL alike, and carry the project's severity. Rebuilding GX result objects from those
+rows would fake GX internals (result ids, run ids, partial unexpected lists) for a view that cannot show
+what matters here: pass rates over time, quarantine reasons, freshness and partition completeness.
+
+Privacy (DESIGN §4): pages are built from etl_batch counts, dq_result names and counts, and
+quarantine.failed_expectations only; never from quarantine.row_data, natural keys or staging rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.warehouse.tables import dq_result, etl_batch, quarantine
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+STATUS_LENGKAP = ("published", "unchanged")
+HARI_RIWAYAT = 14  # columns of the pass-rate table
+
+
+def nama_berkas(periode: str) -> str:
+    """A period as a file name (health periods are `<dari>/<sampai>` timestamps)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", periode).strip("_") or "_"
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+@dataclass
+class Halaman:
+    source: str
+    periode: str
+    path: Path
+    lengkap_persen: float
+    batch_gagal: int
+
+
+def _pass_rates(rows) -> tuple[list[str], list[dict[str, Any]]]:
+    """Per entity × expectation × day: runs, passed runs and the share of rows passing."""
+    cells: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    days = set()
+    for r in rows:
+        day = _aware(r.checked_at).date().isoformat()
+        days.add(day)
+        c = cells[(r.entity, r.expectation, r.severity, r.kolom)].setdefault(
+            day, {"runs": 0, "lulus": 0, "unexpected": 0, "elements": 0, "row_level": False})
+        c["runs"] += 1
+        c["lulus"] += int(bool(r.success))
+        if r.element_count is not None and r.unexpected_count is not None:
+            c["row_level"] = True
+            c["unexpected"] += r.unexpected_count
+            c["elements"] += r.element_count
+    kolom = sorted(days)[-HARI_RIWAYAT:]
+    out = []
+    for (entity, expectation, severity, col), by_day in sorted(cells.items(), key=lambda x: tuple(map(str, x[0]))):
+        seq = []
+        for day in kolom:
+            c = by_day.get(day)
+            if c is None:
+                seq.append(None)
+                continue
+            rate = (100.0 * (1 - c["unexpected"] / c["elements"]) if c["row_level"] and c["elements"] else None)
+            seq.append({"rate": rate, "lulus": c["lulus"], "runs": c["runs"],
+                        "kelas": "ok" if c["lulus"] == c["runs"] else ("gagal" if severity == "critical" else "warn")})
+        out.append({"entity": entity, "expectation": expectation, "severity": severity, "kolom": col, "sel": seq})
+    return kolom, out
+
+
+def _maks_umur(source: str):
+    """Maximum age of a feed from config/peringatan.yaml (the freshness check's own threshold)."""
+    from fnmatch import fnmatchcase
+
+    from spm.alerts.konfigurasi import load_konfigurasi
+
+    umpan = [u for u in load_konfigurasi().umpan if u.sumber == source]
+
+    def maks(entity: str) -> float:
+        return next((u.maks_umur_jam for u in umpan if fnmatchcase(entity, u.entitas)), 26.0)
+
+    return maks
+
+
+def kumpulkan(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str] | None = None,
+              as_of: datetime | None = None) -> dict[str, Any]:
+    """Everything the page of one source and period shows (counts and names only)."""
+    as_of = as_of or datetime.now(timezone.utc)
+    b = etl_batch.c
+    with engine.connect() as conn:
+        batches = conn.execute(sa.select(etl_batch).where(b.source == source, b.periode == periode)
+                               .order_by(b.batch_id)).all()
+        ids = [x.batch_id for x in batches]
+        dq_rows = conn.execute(
+            sa.select(dq_result.c.batch_id, dq_result.c.expectation, dq_result.c.severity, dq_result.c.kolom,
+                      dq_result.c.success, dq_result.c.element_count, dq_result.c.unexpected_count,
+                      dq_result.c.checked_at, etl_batch.c.entity)
+            .select_from(dq_result.join(etl_batch, etl_batch.c.batch_id == dq_result.c.batch_id))
+            .where(b.source == source, b.periode == periode)).all()
+        latest: dict[tuple[str, str], Any] = {}
+        for x in batches:
+            if x.status != "running":
+                latest[(x.entity, x.kode_wilayah)] = x
+        alasan: dict[str, Counter] = defaultdict(Counter)
+        latest_ids = {x.batch_id: x.entity for x in latest.values()}
+        if latest_ids:
+            for batch_id, names, n in conn.execute(
+                    sa.select(quarantine.c.batch_id, quarantine.c.failed_expectations, sa.func.count())
+                    .where(quarantine.c.batch_id.in_(list(latest_ids)))
+                    .group_by(quarantine.c.batch_id, quarantine.c.failed_expectations)):
+                for name in names.split(","):
+                    if name:
+                        alasan[latest_ids[batch_id]][name] += n
+        fresh = conn.execute(
+            sa.select(b.entity, b.kode_wilayah, sa.func.max(b.finished_at))
+            .where(b.source == source, b.status.in_(STATUS_LENGKAP)).group_by(b.entity, b.kode_wilayah)).all()
+    entities = sorted({x.entity for x in batches})
+    kodes = sorted(set(kode_wilayah or ()) | ({x.kode_wilayah for x in batches} if not kode_wilayah else set()))
+    grid = []
+    complete = 0
+    for kode in kodes:
+        cells = []
+        for entity in entities:
+            x = latest.get((entity, kode))
+            status = x.status if x is not None else "tidak ada"
+            complete += status in STATUS_LENGKAP
+            cells.append({"status": status, "batch_id": x.batch_id if x is not None else None,
+                          "kelas": "ok" if status in STATUS_LENGKAP else "gagal"})
+        grid.append({"kode": kode, "sel": cells})
+    total = len(kodes) * len(entities)
+    days, rates = _pass_rates(dq_rows)
+    segar = []
+    maks = _maks_umur(source)
+    for entity, kode, last in sorted(fresh, key=lambda r: (r[0], r[1])):
+        if kode_wilayah and kode not in kode_wilayah:
+            continue
+        last = _aware(last)
+        umur = (as_of - last).total_seconds() / 3600 if last else None
+        segar.append({"entity": entity, "kode": kode, "terakhir": last, "umur_jam": umur,
+                      "maks_jam": maks(entity),
+                      "kelas": "ok" if umur is not None and umur <= maks(entity) else "warn"})
+    return {
+        "source": source, "periode": periode, "dibuat": as_of, "kab_kota": kodes, "entitas": entities,
+        "batches": [x._asdict() | {"message": None} for x in batches],  # free text stays out of the page
+        "hari": days, "pass_rates": rates,
+        "alasan": {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for e, c in sorted(alasan.items())},
+        "segar": segar, "grid": grid, "lengkap": complete, "total": total,
+        "lengkap_persen": 100.0 * complete / total if total else 0.0,
+        "batch_gagal": sum(1 for x in latest.values() if x.status not in STATUS_LENGKAP),
+    }
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["waktu"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
+    env.filters["nama_berkas"] = nama_berkas
+    return env
+
+
+def output_dir(out: Path | None = None) -> Path:
+    from spm.settings import spm_home
+
+    return Path(out) if out else spm_home() / "reports" / "kualitas"
+
+
+def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str] | None = None,
+                  periode: str | None = None, kode_wilayah: list[str] | None = None,
+                  as_of: datetime | None = None) -> list[Halaman]:
+    """Write the page of every source × period present in etl_batch (filtered), with index pages."""
+    as_of = as_of or datetime.now(timezone.utc)
+    root = output_dir(out)
+    env = _env()
+    q = sa.select(etl_batch.c.source, etl_batch.c.periode).distinct()
+    if sources:
+        q = q.where(etl_batch.c.source.in_(sources))
+    if periode:
+        q = q.where(etl_batch.c.periode == periode)
+    with engine.connect() as conn:
+        pairs = sorted(conn.execute(q).all())
+    pages: list[Halaman] = []
+    per_source: dict[str, list[Halaman]] = defaultdict(list)
+    for source, per in pairs:
+        data = kumpulkan(engine, source, per, kode_wilayah, as_of)
+        path = root / source / f"{nama_berkas(per)}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(env.get_template("kualitas.html.j2").render(halaman="periode", **data), encoding="utf-8")
+        h = Halaman(source, per, path, data["lengkap_persen"], data["batch_gagal"])
+        pages.append(h)
+        per_source[source].append(h)
+    for source, items in per_source.items():
+        (root / source / "index.html").write_text(env.get_template("kualitas.html.j2").render(
+            halaman="sumber", source=source, daftar=sorted(items, key=lambda h: h.periode, reverse=True),
+            dibuat=as_of), encoding="utf-8")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "index.html").write_text(env.get_template("kualitas.html.j2").render(
+        halaman="indeks", sumber={s: len(v) for s, v in sorted(per_source.items())},
+        gagal={s: sum(h.batch_gagal for h in v) for s, v in per_source.items()}, dibuat=as_of), encoding="utf-8")
+    return pages
+
+
+def jalankan(engine: sa.Engine, args) -> int:
+    """`spm kualitas`: write the pages and say where they are."""
+    from spm.warehouse.db import require_current_schema
+
+    require_current_schema(engine)
+    pages = tulis_halaman(engine, getattr(args, "keluaran", None), getattr(args, "sumber", None),
+                          getattr(args, "periode", None), getattr(args, "kode_wilayah", None))
+    root = output_dir(getattr(args, "keluaran", None))
+    if not pages:
+        print(f"no batches match: nothing to report (index written to {root / 'index.html'})")
+        return 0
+    for h in pages:
+        print(f"{h.source:<10} {h.periode:<40} {h.lengkap_persen:5.1f} % complete, {h.batch_gagal} partition(s) "
+              f"not published  {h.path}")
+    print(f"index: {root / 'index.html'}")
+    return 0

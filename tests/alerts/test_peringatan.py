@@ -1,0 +1,232 @@
+"""Each alert trigger reaches exactly the expected owner on every channel (real local SMTP and HTTP
+endpoints); grouping, reminders, changes, resolution, fallback and the daily digest."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from spm.alerts.konfigurasi import load_konfigurasi
+from spm.alerts.layanan import kesegaran_dan_kirim, pindai_dan_kirim
+from spm.warehouse.audit import finish_batch, start_batch
+from spm.warehouse.tables import dq_result, inbox_file, quarantine
+from spm.warehouse.tables_peringatan import peringatan, peringatan_kirim
+
+T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 08:00 in Jakarta: after the digest hour
+NIGHT = datetime(2026, 11, 20, 18, 0, tzinfo=timezone.utc)  # 01:00 in Jakarta: before it
+
+
+def batch(engine, source, entity, kode, periode, status, dq=(), quarantined=(), received=100, run_id="r1"):
+    """An audit trail as the ingests write it: etl_batch, dq_result rows, quarantine rows."""
+    with engine.begin() as conn:
+        bid = start_batch(conn, source, entity, kode, periode, run_id)
+        for name, severity, success, unexpected in dq:
+            conn.execute(sa.insert(dq_result).values(
+                batch_id=bid, suite=f"{source}_{entity}", expectation=name, kolom=None, severity=severity,
+                success=success, element_count=received, unexpected_count=unexpected,
+                unexpected_percent=None, observed_value=None, details=None, checked_at=T0))
+        for i, names in enumerate(quarantined):
+            conn.execute(sa.insert(quarantine).values(
+                batch_id=bid, natural_key=f"k{i}", failed_expectations=names,
+                row_data={"nama": "Siti Rahayu", "nik": "3271014502900001"}, quarantined_at=T0))
+        finish_batch(conn, bid, status, rows_received=received, rows_quarantined=len(quarantined),
+                     rows_published=received if status == "published" else 0)
+    return bid
+
+
+def summary(alerts):
+    return Counter((a.saluran, a.pemilik, a.judul.split(" — ")[0]) for a in alerts)
+
+
+def every_channel(owner, kind):
+    return Counter({(ch, owner, f"[SPM] {kind}"): 1 for ch in ("email", "webhook", "telegram")})
+
+
+def test_critical_failure_alerts_the_owner_once_then_groups_reminds_and_announces_resolution(engine, kotak):
+    cfg = load_konfigurasi()
+    bid = batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "failed",
+                dq=[("kolom_lengkap", "critical", False, None), ("ada_baris", "critical", True, None)])
+    s = pindai_dan_kirim(engine, waktu=NIGHT)
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
+    assert all("kolom_lengkap" in a.teks and f"batch {bid}" in a.teks and "32.71" in a.teks for a in alerts)
+    assert "https://spm.pemda.example/laporan/kualitas/dukcapil/2025-2.html" in alerts[0].teks
+    assert s["baru"] == 1 and s["terkirim"] == 1
+
+    assert pindai_dan_kirim(engine, waktu=NIGHT + timedelta(hours=1))["terkirim"] == 0  # nothing new
+    # The next night the same broken source fails the same way: grouped, not repeated.
+    batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "failed", dq=[("kolom_lengkap", "critical", False, None)])
+    s = pindai_dan_kirim(engine, waktu=NIGHT + timedelta(days=1))
+    assert kotak.take() == [] and s["diam"] == 1
+    # Still open after the reminder interval: one reminder.
+    later = NIGHT + cfg.pengingat + timedelta(hours=1)
+    pindai_dan_kirim(engine, waktu=later)
+    assert summary(kotak.take()) == every_channel("disdukcapil", "PENGINGAT")
+    pindai_dan_kirim(engine, waktu=later + timedelta(hours=1))
+    assert kotak.take() == []
+    # Fixed: a published batch resolves it, announced once.
+    batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "published")
+    pindai_dan_kirim(engine, waktu=later + timedelta(hours=2))
+    assert summary(kotak.take()) == every_channel("disdukcapil", "SELESAI")
+    pindai_dan_kirim(engine, waktu=later + timedelta(hours=3))
+    assert kotak.take() == []
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(peringatan)).one()
+    assert (row.status, row.jumlah_kirim, row.jumlah_terlihat) == ("resolved", 2, 2)
+
+
+def test_a_changed_problem_is_sent_again_and_a_technical_failure_neither_raises_nor_resolves(engine, kotak):
+    batch(engine, "dapodik", "sekolah", "32.71", "20251", "failed", dq=[("npsn_unik", "critical", False, 3)])
+    pindai_dan_kirim(engine, waktu=NIGHT)
+    assert summary(kotak.take()) == every_channel("disdik", "MASALAH BARU")
+    batch(engine, "dapodik", "sekolah", "32.71", "20251", "failed")  # source down: no expectation ran
+    pindai_dan_kirim(engine, waktu=NIGHT + timedelta(hours=1))
+    assert kotak.take() == []
+    batch(engine, "dapodik", "sekolah", "32.71", "20251", "failed",
+          dq=[("npsn_unik", "critical", False, 3), ("ada_sekolah", "critical", False, None)])
+    pindai_dan_kirim(engine, waktu=NIGHT + timedelta(hours=2))
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdik", "MASALAH BERUBAH")
+    assert "ada_sekolah" in alerts[0].teks and "3 dari 100 baris" in alerts[0].teks
+
+
+def test_rejected_batch_names_quarantine_reasons_with_counts_only(engine, kotak):
+    bid = batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "rejected",
+                dq=[("jenis_kelamin_l_p", "warning", False, 7), ("status_dikenal", "warning", False, 2)],
+                quarantined=["jenis_kelamin_l_p"] * 7 + ["status_dikenal,jenis_kelamin_l_p"] * 2, received=50)
+    pindai_dan_kirim(engine, waktu=NIGHT)
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdik", "MASALAH BARU")
+    text = alerts[0].teks
+    assert "9 dari 50" in text and "jenis_kelamin_l_p: 9" in text and "status_dikenal: 2" in text
+    assert f"batch {bid}" in text
+    for a in alerts:
+        assert "Siti" not in a.teks and "3271014502900001" not in a.teks
+
+
+def test_missing_denominator_goes_to_disdukcapil_and_capaian_jumps_to_the_owner_of_the_bidang(engine, kotak):
+    from spm.warehouse.layanan import sync_dim_layanan
+
+    sync_dim_layanan(engine)
+    batch(engine, "spm", "mart_capaian_spm", "32.01", "2026-T3", "missing")
+    with engine.begin() as conn:
+        bid = start_batch(conn, "spm", "mart_capaian_spm", "32.71", "2026-T3", "r1")
+        for kode, now_v, before, ok in (("pend_dasar", 95.0, 55.0, False), ("kes_balita", 80.0, 20.0, False),
+                                        ("pend_paud", 60.0, 58.0, True)):
+            conn.execute(sa.insert(dq_result).values(
+                batch_id=bid, suite="lintas_sumber", expectation="capaian_stabil_terhadap_periode_lalu",
+                kolom=kode, severity="warning", success=ok, element_count=1, unexpected_count=int(not ok),
+                observed_value=json.dumps({"capaian": now_v, "sebelumnya": before, "periode_sebelumnya": "2026-T2",
+                                           "batas_poin": 30.0}), details=None, checked_at=T0))
+        finish_batch(conn, bid, "published")
+    pindai_dan_kirim(engine, waktu=NIGHT)
+    alerts = kotak.take()
+    assert summary(alerts) == (every_channel("disdukcapil", "MASALAH BARU") + every_channel("disdik", "MASALAH BARU")
+                               + every_channel("dinkes", "MASALAH BARU"))
+    by_owner = {a.pemilik: a.teks for a in alerts if a.saluran == "telegram"}
+    assert "2025-2" in by_owner["disdukcapil"] and "32.01" in by_owner["disdukcapil"]
+    assert "pend_dasar" in by_owner["disdik"] and "+40.0 poin" in by_owner["disdik"]
+    assert "kes_balita" in by_owner["dinkes"] and "pend_paud" not in json.dumps(by_owner)
+
+
+def test_refused_inbox_file_is_told_once(engine, kotak):
+    with engine.begin() as conn:
+        conn.execute(sa.insert(inbox_file).values(
+            content_hash="ab" * 32, source="dukcapil", file_name="penduduk_32.71.xlsx", status="rejected",
+            message="line 3: nik 3271014502900001 Siti Rahayu", processed_at=T0))
+    pindai_dan_kirim(engine, waktu=NIGHT)
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
+    assert all("penduduk_32.71.xlsx" in a.teks and "Siti" not in a.teks for a in alerts)
+    pindai_dan_kirim(engine, waktu=NIGHT + timedelta(days=5))
+    assert kotak.take() == []
+
+
+def test_freshness_check_alerts_late_feeds_once_and_announces_when_fresh(engine, kotak):
+    cfg = load_konfigurasi()
+    deadline = datetime(2026, 11, 21, 0, 0, tzinfo=timezone.utc)  # 07:00 WIB
+    with engine.begin() as conn:  # penduduk loaded 2 days ago, kelahiran last night
+        for entity, when in (("penduduk", deadline - timedelta(days=2)), ("kelahiran", deadline - timedelta(hours=5))):
+            bid = start_batch(conn, "dukcapil", entity, "32.71", "2025-2", "r0")
+            finish_batch(conn, bid, "unchanged")
+            conn.execute(sa.text("UPDATE etl_batch SET finished_at = :t WHERE batch_id = :b"), {"t": when, "b": bid})
+    s = kesegaran_dan_kirim(engine, ["32.71"], deadline, waktu=deadline)
+    alerts = kotak.take()
+    # dukcapil/penduduk is stale; dapodik sekolah + peserta_didik and satusehat never loaded.
+    assert s["terlambat"] == 4
+    assert summary(alerts) == (every_channel("disdukcapil", "MASALAH BARU") + every_channel("disdik", "MASALAH BARU")
+                               + every_channel("disdik", "MASALAH BARU") + every_channel("dinkes", "MASALAH BARU"))
+    assert any("dukcapil/penduduk 32.71" in a.judul for a in alerts)
+    assert not any("kelahiran" in a.judul for a in alerts)
+    nxt = deadline + timedelta(days=1)
+    kesegaran_dan_kirim(engine, ["32.71"], nxt, waktu=nxt)
+    alerts = kotak.take()  # the four still late are grouped; kelahiran is newly late
+    assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
+    assert all("dukcapil/kelahiran 32.71" in a.judul for a in alerts)
+    with engine.begin() as conn:
+        for entity in ("penduduk", "kelahiran"):
+            bid = start_batch(conn, "dukcapil", entity, "32.71", "2025-2", "r2")
+            finish_batch(conn, bid, "published")
+            conn.execute(sa.text("UPDATE etl_batch SET finished_at = :t WHERE batch_id = :b"),
+                         {"t": nxt + timedelta(hours=20), "b": bid})
+    last = nxt + timedelta(days=1)
+    kesegaran_dan_kirim(engine, ["32.71"], last, waktu=last)
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdukcapil", "SELESAI") + every_channel("disdukcapil", "SELESAI")
+    assert cfg.pengingat > timedelta(days=2)
+
+
+def test_daily_digest_per_owner_once_a_day(engine, kotak):
+    batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "failed", dq=[("kolom_lengkap", "critical", False, None)])
+    batch(engine, "dapodik", "sekolah", "32.71", "20251", "rejected", quarantined=["npsn_8_digit"] * 20)
+    s = pindai_dan_kirim(engine, waktu=NIGHT)  # 01:00 local: no digest yet
+    assert s["ringkasan"] == []
+    kotak.take()
+    morning = NIGHT + timedelta(hours=6, minutes=20)  # 07:20 local
+    s = pindai_dan_kirim(engine, waktu=morning)
+    assert sorted(s["ringkasan"]) == ["disdik", "disdukcapil", "tim_data"]  # dinkes has nothing open
+    alerts = kotak.take()
+    assert summary(alerts) == (every_channel("disdukcapil", "RINGKASAN HARIAN 2026-11-21")
+                               + every_channel("disdik", "RINGKASAN HARIAN 2026-11-21")
+                               + every_channel("tim_data", "RINGKASAN HARIAN 2026-11-21"))
+    team = next(a.teks for a in alerts if a.pemilik == "tim_data" and a.saluran == "telegram")
+    assert "2 masalah terbuka" in team and "[disdik]" in team and "[disdukcapil]" in team
+    own = next(a.teks for a in alerts if a.pemilik == "disdik" and a.saluran == "telegram")
+    assert "1 masalah terbuka" in own and "kolom_lengkap" not in own
+    assert pindai_dan_kirim(engine, waktu=morning + timedelta(hours=1))["ringkasan"] == []
+    assert kotak.take() == []
+
+
+def test_an_owner_nobody_can_reach_is_relayed_to_the_data_team(engine, kotak, monkeypatch):
+    kotak.fail_webhook.add("dinkes")
+    monkeypatch.delenv("AIRFLOW_VAR_SPM_PERINGATAN_EMAIL_DINKES")
+    monkeypatch.delenv("AIRFLOW_VAR_SPM_PERINGATAN_TELEGRAM_DINKES")
+    batch(engine, "satusehat", "pasien", "32.71", "2026-11-19T00:00:00/2026-11-20T00:00:00", "failed",
+          dq=[("kolom_lengkap", "critical", False, None)])
+    s = pindai_dan_kirim(engine, waktu=NIGHT)
+    alerts = kotak.take()
+    assert {(a.saluran, a.pemilik) for a in alerts} == {("email", "tim_data"), ("webhook", "tim_data"),
+                                                         ("telegram", "tim_data")}
+    assert all("tidak terkirim ke Dinas Kesehatan" in a.teks for a in alerts)
+    assert s["terkirim"] == 1 and s["tidak_terkirim"] == 0
+    with engine.connect() as conn:
+        log = conn.execute(sa.select(peringatan_kirim.c.pemilik, peringatan_kirim.c.saluran,
+                                     peringatan_kirim.c.berhasil)).all()
+    assert ("dinkes", "webhook", False) in log and ("tim_data", "email", True) in log
+
+
+def test_no_channel_configured_keeps_the_problem_for_later(engine, kotak, monkeypatch):
+    for owner in ("DISDUKCAPIL", "TIM_DATA"):
+        for name in (f"AIRFLOW_VAR_SPM_PERINGATAN_EMAIL_{owner}", f"AIRFLOW_VAR_SPM_PERINGATAN_TELEGRAM_{owner}",
+                     f"AIRFLOW_CONN_SPM_WEBHOOK_{owner}"):
+            monkeypatch.delenv(name)
+    batch(engine, "dukcapil", "kelahiran", "32.71", "2025", "failed", dq=[("ada_baris", "critical", False, None)])
+    s = pindai_dan_kirim(engine, waktu=NIGHT)
+    assert (s["terkirim"], s["tidak_terkirim"], s["tanpa_saluran"]) == (0, 0, 1)
+    assert kotak.take() == []
+    monkeypatch.setenv("AIRFLOW_VAR_SPM_PERINGATAN_EMAIL_DISDUKCAPIL", "disdukcapil@pemda.example")
+    pindai_dan_kirim(engine, waktu=NIGHT + timedelta(hours=1))
+    assert summary(kotak.take()) == Counter({("email", "disdukcapil", "[SPM] MASALAH BARU"): 1})
