@@ -11,6 +11,7 @@ DAGS = Path(__file__).resolve().parents[1] / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 EXPECTED_DAG_IDS = {"spm_muat_wilayah", "spm_ingest_kependudukan", "spm_ingest_pendidikan", "spm_hitung_capaian"}
 EXPECTED_DAG_IDS |= {"spm_ingest_input_opd"}
+EXPECTED_DAG_IDS |= {"spm_ingest_kesehatan"}
 EXPECTED_DAG_IDS |= {"spm_kirim_peringatan", "spm_periksa_kesegaran"}
 
 

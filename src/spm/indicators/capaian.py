@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -27,8 +27,10 @@ from spm.errors import ConfigError
 from spm.indicators.catalog import Layanan, faktor, load_catalog
 from spm.warehouse.audit import finish_batch, now, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
-from spm.warehouse.tables import dim_layanan, dq_result, fact_kelahiran, fact_penduduk, fact_peserta_didik
-from spm.warehouse.tables_marts import mart_capaian_spm, work_capaian_desa
+from spm.warehouse.tables import (
+    dim_layanan, dq_result, fact_kelahiran, fact_pasien, fact_penduduk, fact_peserta_didik,
+)
+from spm.warehouse.tables_marts import mart_capaian_spm, work_capaian_desa, work_terlayani_bulanan_desa
 
 log = logging.getLogger(__name__)
 SOURCE, ENTITY = "spm", "mart_capaian_spm"
@@ -67,6 +69,7 @@ class _Context:
     ref: tuple[int, int]
     lineage: set[int]
     skipped: dict[str, str]
+    health_met: dict[str, sa.Subquery] = field(default_factory=dict)
 
     def literals(self, kode_layanan: str) -> list:
         return [sa.literal(self.batch_id, sa.Integer), sa.literal(self.kode, sa.String),
@@ -164,8 +167,43 @@ def _terlayani(ctx: _Context, layanan: Layanan) -> bool:
         ctx.insert(layanan.kode, pd.kode_desa_tinggal, pd.jenis_kelamin, sa.literal(0.0, sa.Float),
                    sa.func.count(sa.distinct(pd.person_key)), _learners(ctx, rule, semester_id))
         return True
-    ctx.skipped[layanan.kode] = "health numerators from the FHIR tables are not computed yet"
-    return False
+    from spm.indicators import kesehatan
+
+    if not kesehatan.has_fhir_data(ctx.conn, ctx.kode):
+        ctx.skipped[layanan.kode] = f"no FHIR data from the {ctx.kode} hub"
+        return False
+    met = kesehatan.met_dates(ctx.conn.dialect.name, layanan.kode, rule, ctx.kode, ctx.tahun).subquery()
+    p = fact_pasien.c
+    ctx.insert(layanan.kode, p.kode_desa, p.jenis_kelamin, sa.literal(0.0, sa.Float),
+               sa.func.count(sa.distinct(p.person_key)),
+               sa.select(p.kode_desa).select_from(fact_pasien.join(met, sa.and_(
+                   met.c.pasien_id == p.pasien_id, p.kode_kab_kota == ctx.kode)))
+               .where(kesehatan.until_quarter(met, ctx.tahun, ctx.triwulan))
+               .group_by(p.kode_desa, p.jenis_kelamin))
+    ctx.health_met[layanan.kode] = met
+    return True
+
+
+def _terlayani_bulanan(ctx: _Context) -> None:
+    """Month of first attainment over the whole year known so far (quarter reports read months <= q)."""
+    from spm.indicators.kesehatan import month_of
+
+    w = work_terlayani_bulanan_desa
+    ctx.conn.execute(sa.delete(w).where(w.c.kode_kab_kota == ctx.kode, w.c.tahun == ctx.tahun))
+    p = fact_pasien.c
+    for kode_layanan, met in ctx.health_met.items():
+        bulan = month_of(ctx.conn.dialect.name, met.c.tanggal_tercapai)
+        select = sa.select(
+            sa.literal(ctx.batch_id, sa.Integer), sa.literal(ctx.kode, sa.String), sa.literal(ctx.tahun, sa.Integer),
+            bulan, sa.literal(kode_layanan, sa.String), p.kode_desa, p.jenis_kelamin,
+            sa.func.count(sa.distinct(p.person_key)),
+        ).select_from(fact_pasien.join(met, sa.and_(met.c.pasien_id == p.pasien_id, p.kode_kab_kota == ctx.kode))
+                      ).group_by(bulan, p.kode_desa, p.jenis_kelamin)
+        ctx.conn.execute(sa.insert(w).from_select(
+            ["batch_id", "kode_kab_kota", "tahun", "bulan", "kode_layanan", "kode_desa", "jenis_kelamin",
+             "terlayani_baru"], select))
+    run_sql_file(ctx.conn, "marts/mart_terlayani_bulanan.sql",
+                 {"kode_kab_kota": ctx.kode, "tahun": ctx.tahun, "batch_id": ctx.batch_id, "benar": True})
 
 
 def _lineage(ctx: _Context) -> str:
@@ -177,6 +215,11 @@ def _lineage(ctx: _Context) -> str:
         sa.select(pd.batch_id).distinct().where(pd.semester_id == dapodik_semester(ctx.tahun, ctx.triwulan),
                                                 _of_kab(pd.kode_desa_tinggal, ctx.kode)),
     ]
+    if ctx.health_met:
+        from spm.warehouse.tables import fact_kondisi, fact_kunjungan, fact_observasi
+
+        for table in (fact_pasien, fact_kunjungan, fact_observasi, fact_kondisi):
+            queries.append(sa.select(table.c.batch_id).distinct().where(table.c.kode_kab_kota == ctx.kode))
     for q in queries:
         ctx.lineage.update(ctx.conn.execute(q).scalars())
     return ",".join(str(b) for b in sorted(ctx.lineage))
@@ -213,6 +256,8 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
             else:
                 savepoint.rollback()
         semester_penduduk = f"{ref[0]}-{ref[1]}"
+        if ctx.health_met:
+            _terlayani_bulanan(ctx)
         run_sql_file(conn, "marts/mart_capaian_spm.sql", {
             "kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan, "batch_id": batch_id,
             "semester_penduduk": semester_penduduk, "batch_ids": _lineage(ctx), "benar": True})

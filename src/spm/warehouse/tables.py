@@ -290,3 +290,142 @@ fact_peserta_didik = sa.Table(
     sa.Index("ix_fact_peserta_didik_partition", "kode_kab_kota", "semester_id"),
     sa.Index("ix_fact_peserta_didik_desa", "semester_id", "kode_desa_tinggal"),
 )
+
+# --- Health (SATUSEHAT-style FHIR R4, DESIGN §3.3) ------------------------------------------------
+# Partition periode = the `_lastUpdated` window `YYYY-MM-DDTHH:MM:SSZ/YYYY-MM-DDTHH:MM:SSZ` (UTC).
+# Published tables are upserted by resource id (spm.ingest.kesehatan): a newer meta.lastUpdated
+# replaces the row, an older or equal one changes nothing. No NIK or name is stored anywhere.
+
+
+def _fhir_staging(name: str, id_column: str, *columns: sa.Column) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+        sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+        sa.Column("periode", sa.String(64), nullable=False),
+        sa.Column("row_id", sa.Integer, nullable=False),  # order of arrival in the batch
+        sa.Column(id_column, sa.String(64), nullable=True),  # the FHIR resource id
+        sa.Column("last_updated", sa.DateTime(timezone=True), nullable=True),  # meta.lastUpdated
+        *columns,
+        sa.Column("lolos", sa.Boolean, nullable=True),
+        sa.Index(f"ix_{name}_partition", "kode_kab_kota", "periode"),
+        sa.Index(f"ix_{name}_batch_row", "batch_id", "row_id"),
+        sa.Index(f"ix_{name}_batch_id", "batch_id", id_column),
+    )
+
+
+staging_pasien = _fhir_staging(
+    "staging_pasien", "pasien_id",
+    sa.Column("person_key", sa.String(64), nullable=True),  # HMAC of the NIK (else of the resource id)
+    sa.Column("jenis_id", sa.String(8), nullable=True),  # nik | fhir: what person_key was made from
+    sa.Column("nik_valid", sa.Boolean, nullable=True),
+    sa.Column("jenis_kelamin", sa.String(8), nullable=True),  # L | P from gender male | female
+    sa.Column("tanggal_lahir", sa.Date, nullable=True),
+    sa.Column("kode_desa", sa.String(32), nullable=True),  # village, dotted Kemendagri form
+)
+
+fact_pasien = sa.Table(
+    "fact_pasien",
+    metadata,
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),  # the FHIR hub the patient came from
+    sa.Column("pasien_id", sa.String(64), primary_key=True),
+    sa.Column("person_key", sa.String(64), nullable=False),
+    sa.Column("jenis_id", sa.String(8), nullable=False),
+    sa.Column("nik_valid", sa.Boolean, nullable=False),
+    sa.Column("jenis_kelamin", sa.String(1), nullable=False),
+    sa.Column("tanggal_lahir", sa.Date, nullable=False),  # neonatal windows need the day (kes_bbl)
+    sa.Column("kode_desa", sa.String(13), nullable=False),
+    sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_pasien_person_key", "person_key"),
+    sa.Index("ix_fact_pasien_desa", "kode_desa"),
+)
+
+staging_kunjungan = _fhir_staging(
+    "staging_kunjungan", "kunjungan_id",
+    sa.Column("pasien_id", sa.String(64), nullable=True),  # subject Patient/<id>
+    sa.Column("status", sa.String(32), nullable=True),
+    sa.Column("kelas", sa.String(16), nullable=True),  # class.code (AMB, IMP, ...)
+    sa.Column("tanggal_mulai", sa.DateTime(timezone=True), nullable=True),  # period.start
+    sa.Column("organisasi_id", sa.String(64), nullable=True),  # serviceProvider Organization/<id>
+    sa.Column("kode_alasan", sa.String(32), nullable=True),  # reasonCode coding (ICD-10 preferred)
+    sa.Column("sistem_alasan", sa.String(128), nullable=True),
+)
+
+fact_kunjungan = sa.Table(
+    "fact_kunjungan",
+    metadata,
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+    sa.Column("kunjungan_id", sa.String(64), primary_key=True),
+    sa.Column("pasien_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("kelas", sa.String(16), nullable=True),
+    sa.Column("tanggal_mulai", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("organisasi_id", sa.String(64), nullable=True),
+    sa.Column("kode_alasan", sa.String(32), nullable=True),
+    sa.Column("sistem_alasan", sa.String(128), nullable=True),
+    sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_kunjungan_pasien", "kode_kab_kota", "pasien_id"),
+    sa.Index("ix_fact_kunjungan_tanggal", "kode_kab_kota", "tanggal_mulai"),
+)
+
+staging_observasi = _fhir_staging(
+    "staging_observasi", "observasi_id",
+    sa.Column("pasien_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(32), nullable=True),
+    sa.Column("tanggal_efektif", sa.DateTime(timezone=True), nullable=True),  # effectiveDateTime
+    sa.Column("kode", sa.String(32), nullable=True),  # code.coding (LOINC preferred)
+    sa.Column("sistem_kode", sa.String(128), nullable=True),
+    sa.Column("nilai", sa.Float, nullable=True),  # valueQuantity.value
+    sa.Column("satuan", sa.String(32), nullable=True),  # valueQuantity.code (UCUM), else .unit
+    sa.Column("nilai_sistolik", sa.Float, nullable=True),  # component LOINC 8480-6
+    sa.Column("nilai_diastolik", sa.Float, nullable=True),  # component LOINC 8462-4
+    sa.Column("nilai_kode", sa.String(32), nullable=True),  # valueCodeableConcept (test results)
+)
+
+fact_observasi = sa.Table(
+    "fact_observasi",
+    metadata,
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+    sa.Column("observasi_id", sa.String(64), primary_key=True),
+    sa.Column("pasien_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("tanggal_efektif", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kode", sa.String(32), nullable=False),
+    sa.Column("sistem_kode", sa.String(128), nullable=False),
+    sa.Column("nilai", sa.Float, nullable=True),
+    sa.Column("satuan", sa.String(32), nullable=True),
+    sa.Column("nilai_sistolik", sa.Float, nullable=True),
+    sa.Column("nilai_diastolik", sa.Float, nullable=True),
+    sa.Column("nilai_kode", sa.String(32), nullable=True),
+    sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_observasi_pasien", "kode_kab_kota", "pasien_id"),
+    sa.Index("ix_fact_observasi_tanggal", "kode_kab_kota", "tanggal_efektif"),
+)
+
+staging_kondisi = _fhir_staging(
+    "staging_kondisi", "kondisi_id",
+    sa.Column("pasien_id", sa.String(64), nullable=True),
+    sa.Column("status_klinis", sa.String(32), nullable=True),  # clinicalStatus
+    sa.Column("tanggal_onset", sa.DateTime(timezone=True), nullable=True),  # onsetDateTime
+    sa.Column("kode", sa.String(32), nullable=True),  # code.coding (ICD-10 preferred)
+    sa.Column("sistem_kode", sa.String(128), nullable=True),
+)
+
+fact_kondisi = sa.Table(
+    "fact_kondisi",
+    metadata,
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+    sa.Column("kondisi_id", sa.String(64), primary_key=True),
+    sa.Column("pasien_id", sa.String(64), nullable=False),
+    sa.Column("status_klinis", sa.String(32), nullable=True),
+    sa.Column("tanggal_onset", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("kode", sa.String(32), nullable=False),
+    sa.Column("sistem_kode", sa.String(128), nullable=False),
+    sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_kondisi_pasien", "kode_kab_kota", "pasien_id"),
+)

@@ -42,3 +42,34 @@ mart_capaian_spm = sa.Table(
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
     sa.Index("ix_mart_capaian_spm_partition", "kode_kab_kota", "tahun", "triwulan"),
 )
+
+# Month of first attainment per desa × sex × jenis layanan, before roll-up (health services).
+work_terlayani_bulanan_desa = sa.Table(
+    "work_terlayani_bulanan_desa",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("tahun", sa.Integer, nullable=False),
+    sa.Column("bulan", sa.Integer, nullable=False),
+    sa.Column("kode_layanan", sa.String(32), nullable=False),
+    sa.Column("kode_desa", sa.String(13), nullable=False),
+    sa.Column("jenis_kelamin", sa.String(1), nullable=False),
+    sa.Column("terlayani_baru", sa.Integer, nullable=False),
+    sa.Index("ix_work_terlayani_bulanan_desa_partition", "kode_kab_kota", "tahun"),
+)
+
+# DESIGN §7: those who first met the standard in the month, so the months add up to the year.
+mart_terlayani_bulanan = sa.Table(
+    "mart_terlayani_bulanan",
+    metadata,
+    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("bulan", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_wilayah", sa.String(13), primary_key=True),
+    sa.Column("jenis_kelamin", sa.String(5), primary_key=True),
+    sa.Column("kode_layanan", sa.String(32), primary_key=True),
+    sa.Column("tingkat_wilayah", sa.String(20), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("terlayani_baru", sa.Integer, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_mart_terlayani_bulanan_partition", "kode_kab_kota", "tahun"),
+)

@@ -1,0 +1,887 @@
+"""Health ingest (`spm_ingest_kesehatan`): Patient, Encounter, Observation and Condition resources of
+one kab/kota's FHIR hub (DESIGN §3.3), for one `_lastUpdated` window.
+
+Unit of work. One kab/kota × window (`dari` ≤ meta.lastUpdated < `sampai`), all four resource types
+together, is published whole or not at all: one `etl_batch` per type (entity `pasien`, `kunjungan`,
+`observasi`, `kondisi`; periode `<dari>/<sampai>` in UTC), and one transaction merges all four into
+the published tables. A type whose pages cannot all be fetched (after the client's bounded retries),
+a critical expectation that fails, or a quarantined share above `batas_karantina_persen` fails all
+four batches: nothing of the window is published and a rerun starts over. Patients are validated
+first, so that the other types' references resolve against the patients already published plus
+those of the same window.
+
+Extract streams. A fetch thread follows the `next` links, parses each page (orjson, collector
+paused) and flattens it to typed rows; the loading thread appends them to the staging tables in short
+bulk transactions (COPY on PostgreSQL). A bounded queue between the two keeps memory to a few pages
+whatever the window size, and lets the source render the next page while the last one is loaded.
+Validation reads the staged batch back in chunks of `VALIDATE_CHUNK` rows.
+
+Upsert by resource id. Staging keeps one row per id (a resource met twice in a batch keeps its newest
+version). Publishing (sql/core/fact_*_merge.sql) replaces a published row only when the staged
+version has a newer meta.lastUpdated, and inserts ids not yet published: an older or equal version
+changes nothing, so loading a window twice changes nothing. `rows_published` counts the rows the
+batch inserted or replaced.
+
+Privacy (DESIGN §4). `person_key` = HMAC of the NIK (identifier system
+https://fhir.kemkes.go.id/id/nik) when it is valid (16 digits whose birth-date part agrees with
+birthDate and gender); else HMAC of `<kab/kota>:<Patient id>` (namespace `satusehat`), flagged
+`nik_valid = false`. The NIK never leaves the flattening function, and names are never read: neither
+reaches staging, quarantine, messages or logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.config import load_yaml
+from spm.errors import ConfigError, InputError
+from spm.ingest.wap import BatchOutcome, EntitySpec, _plain, quarantine_limit_percent
+from spm.privacy import nik_valid, person_key, pseudonym_secret
+from spm.sources.http import SourceUnavailable
+from spm.sources.satusehat import CONN_ID, RESOURCE_TYPES, SatusehatClient, conn_id_for, gc_paused
+from spm.warehouse.audit import finish_batch, now, start_batch
+from spm.warehouse.bulk import insert_rows
+from spm.warehouse.sqlfiles import run_sql_file
+from spm.warehouse.tables import (
+    dim_wilayah, dq_result, etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien, quarantine,
+    staging_kondisi, staging_kunjungan, staging_observasi, staging_pasien,
+)
+
+log = logging.getLogger(__name__)
+SOURCE = "satusehat"
+WIB = timezone(timedelta(hours=7))  # default zone of a bare date or a zone-less time (Asia/Jakarta)
+
+NIK_SYSTEM = "https://fhir.kemkes.go.id/id/nik"
+ADMINISTRATIVE_CODE = "https://fhir.kemkes.go.id/r4/StructureDefinition/administrativeCode"
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
+LOINC_SYSTEM = "http://loinc.org"
+LOINC_SISTOLIK, LOINC_DIASTOLIK = "8480-6", "8462-4"
+
+FLUSH_ROWS = 20_000  # staged rows per transaction
+PREFETCH_PAGES = 4  # parsed pages waiting between the fetch thread and the loader
+VALIDATE_CHUNK = 250_000  # staged rows validated at once
+
+PASIEN = EntitySpec(
+    source=SOURCE, entity="pasien", staging=staging_pasien,
+    columns=("pasien_id", "last_updated", "person_key", "jenis_id", "nik_valid", "jenis_kelamin",
+             "tanggal_lahir", "kode_desa"),
+    suite="fhir_patient", publish_sql="core/fact_pasien_merge.sql", natural_key=("pasien_id",), fact=fact_pasien,
+)
+KUNJUNGAN = EntitySpec(
+    source=SOURCE, entity="kunjungan", staging=staging_kunjungan,
+    columns=("kunjungan_id", "last_updated", "pasien_id", "status", "kelas", "tanggal_mulai", "organisasi_id",
+             "kode_alasan", "sistem_alasan"),
+    suite="fhir_encounter", publish_sql="core/fact_kunjungan_merge.sql", natural_key=("kunjungan_id",),
+    fact=fact_kunjungan,
+)
+OBSERVASI = EntitySpec(
+    source=SOURCE, entity="observasi", staging=staging_observasi,
+    columns=("observasi_id", "last_updated", "pasien_id", "status", "tanggal_efektif", "kode", "sistem_kode",
+             "nilai", "satuan", "nilai_sistolik", "nilai_diastolik", "nilai_kode"),
+    suite="fhir_observation", publish_sql="core/fact_observasi_merge.sql", natural_key=("observasi_id",),
+    fact=fact_observasi,
+)
+KONDISI = EntitySpec(
+    source=SOURCE, entity="kondisi", staging=staging_kondisi,
+    columns=("kondisi_id", "last_updated", "pasien_id", "status_klinis", "tanggal_onset", "kode", "sistem_kode"),
+    suite="fhir_condition", publish_sql="core/fact_kondisi_merge.sql", natural_key=("kondisi_id",),
+    fact=fact_kondisi,
+)
+# Patients first: the other types' references are checked against them.
+SPECS = {"pasien": PASIEN, "kunjungan": KUNJUNGAN, "observasi": OBSERVASI, "kondisi": KONDISI}
+ENTITY_OF = dict(zip(RESOURCE_TYPES, SPECS))  # Patient -> pasien, ...
+TYPE_OF = {entity: kind for kind, entity in ENTITY_OF.items()}
+
+
+# --- windows -----------------------------------------------------------------------------------
+
+def parse_instant(value: Any, name: str) -> datetime:
+    """An ISO date (midnight WIB) or date-time (without a zone: WIB) as an aware datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, dtime.min)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            moment = (datetime.combine(date.fromisoformat(text), dtime.min) if len(text) == 10
+                      else datetime.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(f"{name} {value!r} is not an ISO date or date-time (e.g. 2025-01-01 or "
+                              "2025-01-01T00:00:00+07:00)") from None
+    else:
+        raise ConfigError(f"{name} {value!r} is not an ISO date or date-time")
+    return moment.replace(tzinfo=WIB) if moment.tzinfo is None else moment
+
+
+def default_window(run_after: datetime) -> tuple[datetime, datetime]:
+    """The calendar day (WIB) before the run's date: what a nightly run loads."""
+    if run_after.tzinfo is None:
+        run_after = run_after.replace(tzinfo=timezone.utc)
+    hari = run_after.astimezone(WIB).date()
+    sampai = datetime.combine(hari, dtime.min, tzinfo=WIB)
+    return sampai - timedelta(days=1), sampai
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Window:
+    kode_kab_kota: str
+    dari: datetime
+    sampai: datetime
+    conn_id: str = CONN_ID
+
+    @property
+    def periode(self) -> str:
+        return f"{utc_text(self.dari)}/{utc_text(self.sampai)}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kode_kab_kota": self.kode_kab_kota, "dari": self.dari.isoformat(),
+                "sampai": self.sampai.isoformat(), "conn_id": self.conn_id}
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> "Window":
+        return cls(d["kode_kab_kota"], parse_instant(d["dari"], "dari"), parse_instant(d["sampai"], "sampai"),
+                   d.get("conn_id") or CONN_ID)
+
+    def label(self) -> str:
+        return f"{self.kode_kab_kota} {self.periode}"
+
+
+def _check_kab_kota(kode: str) -> None:
+    parts = str(kode).split(".")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts):
+        raise ConfigError(f"{kode!r} is not a kabupaten/kota code (PP.KK, e.g. 32.71)")
+
+
+def connection_defined(conn_id: str) -> bool:
+    from spm.sources.connections import get_connection
+
+    try:
+        get_connection(conn_id)
+    except ConfigError as exc:
+        if "is not defined" in str(exc):
+            return False
+        raise
+    return True
+
+
+def hub_connections(kode_wilayah: list[str], defined: Callable[[str], bool] = connection_defined) -> dict[str, str]:
+    """kab/kota -> connection id of its FHIR hub: `spm_satusehat_<PPKK>` when defined, else `spm_satusehat`.
+    A hub serves one kab/kota, so the shared `spm_satusehat` may stand for one of them only."""
+    out = {kode: conn_id_for(kode) if defined(conn_id_for(kode)) else CONN_ID for kode in kode_wilayah}
+    shared = [kode for kode, conn in out.items() if conn == CONN_ID]
+    if len(shared) > 1:
+        raise ConfigError(
+            f"kab/kota {', '.join(shared)} would all read the one hub of connection {CONN_ID!r}: a FHIR hub "
+            "serves one kab/kota; define " + ", ".join(conn_id_for(k) for k in shared) + " (one per hub)")
+    return out
+
+
+def windows(kode_wilayah: list[str], dari: Any, sampai: Any, conn_ids: dict[str, str] | None = None) -> list[dict]:
+    """One window per kab/kota (same bounds for all)."""
+    start, end = parse_instant(dari, "dari"), parse_instant(sampai, "sampai")
+    if start >= end:
+        raise ConfigError(f"dari {start.isoformat()} must be before sampai {end.isoformat()}")
+    out = []
+    for kode in kode_wilayah:
+        _check_kab_kota(kode)
+        out.append(Window(kode, start, end, (conn_ids or {}).get(kode, CONN_ID)).as_dict())
+    return out
+
+
+# --- flattening (one resource -> one staged row, in the spec's column order) ---------------------
+
+def _text(value: Any, size: int) -> str | None:
+    """A value as stored text: blank or structured is NULL; cut to the staging column size (an
+    overlong value is invalid anyway and the suite says so, but must not break the bulk load)."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text.strip()[:size] or None
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """A FHIR dateTime/instant with a time as an aware datetime (zone-less: WIB); else None."""
+    if not isinstance(value, str) or len(value) < 16:
+        return None  # partial dates (YYYY, YYYY-MM, YYYY-MM-DD) carry no instant
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=WIB) if moment.tzinfo is None else moment
+
+
+def parse_date(value: Any) -> date | None:
+    """A full FHIR date `YYYY-MM-DD` (a partial one is unknown here); else None."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _ref_id(reference: Any, kind: str) -> str | None:
+    """`Patient/<id>` (or an absolute URL ending so) -> `<id>`; a reference to another type -> None."""
+    if not isinstance(reference, dict):
+        return None
+    ref = reference.get("reference")
+    if not isinstance(ref, str):
+        return None
+    parts = ref.rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != kind:
+        return None
+    return parts[-1][:64] or None
+
+
+def _coding(concept: Any, system: str) -> tuple[str | None, str | None]:
+    """(code, system) of a CodeableConcept: the coding of `system` if any, else the first coding."""
+    if not isinstance(concept, dict):
+        return None, None
+    codings = concept.get("coding")
+    if not isinstance(codings, list):
+        return None, None
+    first = None
+    for coding in codings:
+        if not isinstance(coding, dict):
+            continue
+        if coding.get("system") == system:
+            return _text(coding.get("code"), 32), system
+        if first is None:
+            first = coding
+    if first is None:
+        return None, None
+    return _text(first.get("code"), 32), _text(first.get("system"), 128)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _last_updated(resource: dict) -> datetime | None:
+    meta = resource.get("meta")
+    return parse_datetime(meta.get("lastUpdated")) if isinstance(meta, dict) else None
+
+
+def dotted_desa(code: Any) -> str | None:
+    """An undotted village code `3271011001` in the dotted Kemendagri form `32.71.01.1001`; any other
+    shape is kept as it came (cut to size) so that the suite names it."""
+    text = _text(code, 32)
+    if text is None:
+        return None
+    if len(text) == 10 and text.isdigit():
+        return f"{text[:2]}.{text[2:4]}.{text[4:6]}.{text[6:]}"
+    return text
+
+
+def _village(resource: dict) -> str | None:
+    addresses = resource.get("address")
+    if not isinstance(addresses, list) or not addresses or not isinstance(addresses[0], dict):
+        return None
+    for ext in addresses[0].get("extension") or ():
+        if isinstance(ext, dict) and ext.get("url") == ADMINISTRATIVE_CODE:
+            for part in ext.get("extension") or ():
+                if isinstance(part, dict) and part.get("url") == "village":
+                    return dotted_desa(part.get("valueCode"))
+    return None
+
+
+def _nik(resource: dict) -> str | None:
+    for ident in resource.get("identifier") or ():
+        if isinstance(ident, dict) and ident.get("system") == NIK_SYSTEM:
+            value = ident.get("value")
+            return value.strip() if isinstance(value, str) else None
+    return None
+
+
+GENDER = {"male": "L", "female": "P"}
+
+
+def flatten_patient(resource: dict, secret: bytes, kode_kab_kota: str) -> tuple:
+    """PASIEN.columns of a Patient; the NIK is only hashed, the name never read."""
+    pid = _text(resource.get("id"), 64)
+    lahir = parse_date(resource.get("birthDate"))
+    gender = resource.get("gender")
+    jk = GENDER.get(gender) if isinstance(gender, str) else None
+    nik = _nik(resource)
+    if nik_valid(nik, lahir, None if jk is None else jk == "P"):
+        key, jenis_id, valid = person_key(secret, nik), "nik", True
+    elif pid:
+        key, jenis_id, valid = person_key(secret, f"{kode_kab_kota}:{pid}", "satusehat"), "fhir", False
+    else:
+        key, jenis_id, valid = None, None, False
+    if jk is None and isinstance(gender, str):
+        jk = _text(gender, 8)  # other/unknown: kept so the suite can name it
+    return (pid, _last_updated(resource), key, jenis_id, valid, jk, lahir, _village(resource))
+
+
+def flatten_encounter(resource: dict) -> tuple:
+    """KUNJUNGAN.columns of an Encounter (the first ICD-10 reasonCode; else the first coding)."""
+    period = resource.get("period")
+    klass = resource.get("class")
+    kode, sistem = None, None
+    for reason in resource.get("reasonCode") or ():
+        code, system = _coding(reason, ICD10_SYSTEM)
+        if code is not None and (kode is None or (system == ICD10_SYSTEM and sistem != ICD10_SYSTEM)):
+            kode, sistem = code, system
+        if sistem == ICD10_SYSTEM:
+            break
+    return (
+        _text(resource.get("id"), 64), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
+        _text(resource.get("status"), 32), _text(klass.get("code"), 16) if isinstance(klass, dict) else None,
+        parse_datetime(period.get("start")) if isinstance(period, dict) else None,
+        _ref_id(resource.get("serviceProvider"), "Organization"), kode, sistem,
+    )
+
+
+def flatten_observation(resource: dict) -> tuple:
+    """OBSERVASI.columns of an Observation: valueQuantity, blood-pressure components, or a coded result."""
+    kode, sistem = _coding(resource.get("code"), LOINC_SYSTEM)
+    nilai = satuan = sistolik = diastolik = nilai_kode = None
+    quantity = resource.get("valueQuantity")
+    if isinstance(quantity, dict):
+        nilai = _number(quantity.get("value"))
+        satuan = _text(quantity.get("code") or quantity.get("unit"), 32)
+    concept = resource.get("valueCodeableConcept")
+    if isinstance(concept, dict):
+        nilai_kode = _coding(concept, LOINC_SYSTEM)[0]
+    for component in resource.get("component") or ():
+        if not isinstance(component, dict):
+            continue
+        code = _coding(component.get("code"), LOINC_SYSTEM)[0]
+        value = component.get("valueQuantity")
+        value = _number(value.get("value")) if isinstance(value, dict) else None
+        if code == LOINC_SISTOLIK:
+            sistolik = value
+        elif code == LOINC_DIASTOLIK:
+            diastolik = value
+    effective = resource.get("effectiveDateTime")
+    if effective is None and isinstance(resource.get("effectivePeriod"), dict):
+        effective = resource["effectivePeriod"].get("start")
+    return (
+        _text(resource.get("id"), 64), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
+        _text(resource.get("status"), 32), parse_datetime(effective), kode, sistem, nilai, satuan, sistolik,
+        diastolik, nilai_kode,
+    )
+
+
+def flatten_condition(resource: dict) -> tuple:
+    """KONDISI.columns of a Condition."""
+    kode, sistem = _coding(resource.get("code"), ICD10_SYSTEM)
+    status = _coding(resource.get("clinicalStatus"), "http://terminology.hl7.org/CodeSystem/condition-clinical")[0]
+    return (
+        _text(resource.get("id"), 64), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
+        status, parse_datetime(resource.get("onsetDateTime")), kode, sistem,
+    )
+
+
+def flattener(entity: str, secret: bytes, kode_kab_kota: str) -> Callable[[dict], tuple]:
+    if entity == "pasien":
+        return lambda resource: flatten_patient(resource, secret, kode_kab_kota)
+    return {"kunjungan": flatten_encounter, "observasi": flatten_observation, "kondisi": flatten_condition}[entity]
+
+
+# --- extract ---------------------------------------------------------------------------------------
+
+def _start_batches(engine: sa.Engine, w: Window, run_id: str | None) -> dict[str, int]:
+    """One running batch per type; staging rows of this kab/kota's finished batches go (the audit
+    keeps dq_result and quarantine; staging only serves the batch in flight)."""
+    with engine.begin() as conn:
+        ids = {entity: start_batch(conn, SOURCE, entity, w.kode_kab_kota, w.periode, run_id) for entity in SPECS}
+        for entity, spec in SPECS.items():
+            finished = sa.select(etl_batch.c.batch_id).where(
+                etl_batch.c.source == SOURCE, etl_batch.c.entity == entity,
+                etl_batch.c.kode_wilayah == w.kode_kab_kota, etl_batch.c.status != "running")
+            conn.execute(sa.delete(spec.staging).where(spec.staging.c.kode_kab_kota == w.kode_kab_kota,
+                                                       spec.staging.c.batch_id.in_(finished)))
+    return ids
+
+
+def _discard(engine: sa.Engine, batch_ids: dict[str, int], message: str) -> None:
+    """Fail every still-running batch of the window and drop its staged rows."""
+    with engine.begin() as conn:
+        for entity, batch_id in batch_ids.items():
+            spec = SPECS[entity]
+            conn.execute(sa.delete(spec.staging).where(spec.staging.c.batch_id == batch_id))
+            status = conn.execute(sa.select(etl_batch.c.status).where(etl_batch.c.batch_id == batch_id)).scalar_one()
+            if status == "running":
+                finish_batch(conn, batch_id, "failed", message=message)
+    log.error("window failed, nothing published: %s", message)
+
+
+class _Stop(Exception):
+    pass
+
+
+def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client: SatusehatClient,
+                flatten: Callable[[dict], tuple]) -> tuple[int, str]:
+    """Fetch every page of one type in the window into staging; (rows received, checksum of the pages)."""
+    spec = SPECS[entity]
+    kind = TYPE_OF[entity]
+    pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
+    stop = threading.Event()
+
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stop()
+
+    def fetch() -> None:
+        try:
+            for page in client.pages(kind, w.dari, w.sampai):
+                rows = [flatten(r) for r in page.resources]
+                put(("page", rows, page))
+            put(("done", None, None))
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the loader, which fails the window
+            try:
+                put(("error", exc, None))
+            except _Stop:
+                pass
+
+    cols = ("batch_id", "kode_kab_kota", "periode", "row_id", *spec.columns)
+    prefix = (batch_id, w.kode_kab_kota, w.periode)
+    digest = hashlib.sha256()
+    buffer: list[tuple] = []
+    received, total = 0, None
+
+    def flush() -> None:
+        with engine.begin() as conn:
+            insert_rows(conn, spec.staging, cols, buffer)
+        buffer.clear()
+
+    thread = threading.Thread(target=fetch, name=f"fhir-{kind}", daemon=True)
+    # The collector stays paused for the whole stream (both threads): parsed pages hold no cycles and
+    # are freed by reference counting; re-enabling it per page would make it walk every live page.
+    with gc_paused():
+        thread.start()
+        try:
+            while True:
+                what, payload, page = pages.get()
+                if what == "error":
+                    raise payload
+                if what == "done":
+                    break
+                if total is None:
+                    total = page.total
+                digest.update(page.sha256.encode())
+                buffer.extend((*prefix, received + i, *row) for i, row in enumerate(payload, start=1))
+                received += len(payload)
+                if len(buffer) >= FLUSH_ROWS:
+                    flush()
+            if buffer:
+                flush()
+        finally:
+            stop.set()
+            thread.join()
+    if total is not None and received < total:
+        raise SourceUnavailable(f"{client.conn.conn_id}: {kind} search announced {total} resources but its pages "
+                                f"held {received}; paging incomplete")
+    return received, digest.hexdigest()
+
+
+def extract(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,
+            secret: bytes | None = None) -> dict[str, Any]:
+    """Fetch and stage the four resource types of one kab/kota × window.
+
+    Returns the window with one staged outcome per entity. Raises (after failing all four batches
+    and dropping their staged rows) when a type cannot be fetched completely.
+    """
+    w = Window.of(window)
+    secret = secret or pseudonym_secret()
+    batch_ids = _start_batches(engine, w, run_id)
+    counts: dict[str, tuple[int, str]] = {}
+    try:
+        for entity in SPECS:
+            counts[entity] = stream_type(engine, w, entity, batch_ids[entity], client,
+                                         flattener(entity, secret, w.kode_kab_kota))
+            log.info("%s %s: %d staged", TYPE_OF[entity], w.label(), counts[entity][0])
+    except BaseException as exc:
+        done = ", ".join(f"{TYPE_OF[e]} {n}" for e, (n, _) in counts.items()) or "none"
+        failed = TYPE_OF[next(e for e in SPECS if e not in counts)]
+        _discard(engine, batch_ids, f"{w.label()}: {failed} could not be fetched completely, window not "
+                                    f"published (staged before: {done}): {type(exc).__name__}: {exc}")
+        raise
+    with engine.begin() as conn:
+        for entity, (received, checksum) in counts.items():
+            conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_ids[entity])
+                         .values(rows_received=received, checksum=checksum))
+    return {**w.as_dict(), "periode": w.periode, "batches": {
+        entity: BatchOutcome(batch_ids[entity], "staged", rows_received=counts[entity][0]).as_dict()
+        for entity in SPECS}}
+
+
+# --- validate --------------------------------------------------------------------------------------
+
+def dedup_batch(conn: sa.Connection, spec: EntitySpec, batch_id: int) -> int:
+    """Keep one staged row per resource id: the newest meta.lastUpdated (a row without one loses),
+    then the last received. Returns the number of rows dropped."""
+    t = spec.staging
+    id_col = spec.natural_key[0]
+    o = t.alias("o")
+    newer = sa.or_(
+        o.c.last_updated > t.c.last_updated,
+        sa.and_(t.c.last_updated.is_(None), o.c.last_updated.is_not(None)),
+        sa.and_(o.c.last_updated == t.c.last_updated, o.c.row_id > t.c.row_id),
+        sa.and_(o.c.last_updated.is_(None), t.c.last_updated.is_(None), o.c.row_id > t.c.row_id),
+    )
+    superseded = sa.exists().where(o.c.batch_id == batch_id, o.c[id_col] == t.c[id_col], newer)
+    return conn.execute(sa.delete(t).where(t.c.batch_id == batch_id, t.c[id_col].is_not(None), superseded)).rowcount
+
+
+def chunk_query(spec: EntitySpec, w: Window, batch_id: int, patient_batch_id: int | None) -> sa.Select:
+    """The validation frame's columns: the staged ones plus the reference checks, resolved by a join
+    (a value set of every known patient would be far costlier for GX than a boolean)."""
+    t = spec.staging
+    cols = [t.c.row_id, *(t.c[c] for c in spec.columns)]
+    if spec is PASIEN:
+        # A current desa anywhere in the country (a patient may live outside the hub's kab/kota). The
+        # join is on the code alone so that it probes dim_wilayah's primary key (SQLite would otherwise
+        # scan every desa through the tingkat index for each patient).
+        d = dim_wilayah
+        desa = sa.and_(d.c.kode == t.c.kode_desa, d.c.berlaku_sampai.is_(None))
+        return (sa.select(*cols, (d.c.tingkat == "desa_kelurahan").label("desa_dikenal"))
+                .select_from(t.outerjoin(d, desa)).where(t.c.batch_id == batch_id))
+    fp, sp = fact_pasien, staging_pasien
+    known = sa.or_(fp.c.pasien_id.is_not(None), sp.c.pasien_id.is_not(None))
+    joined = (t.outerjoin(fp, sa.and_(fp.c.kode_kab_kota == w.kode_kab_kota, fp.c.pasien_id == t.c.pasien_id))
+              .outerjoin(sp, sa.and_(sp.c.batch_id == (patient_batch_id or -1), sp.c.lolos.is_(True),
+                                     sp.c.pasien_id == t.c.pasien_id)))
+    return sa.select(*cols, known.label("pasien_dikenal")).select_from(joined).where(t.c.batch_id == batch_id)
+
+
+DERIVED = {"pasien": "desa_dikenal"}
+DATETIME_COLUMNS = ("last_updated", "tanggal_mulai", "tanggal_efektif", "tanggal_onset")
+
+
+def _frame(rows: list, columns: list[str]):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=columns)
+    for c in columns:
+        if c in DATETIME_COLUMNS:
+            # SQLite gives naive UTC, PostgreSQL aware: one dtype for the window comparisons.
+            frame[c] = pd.to_datetime(frame[c], utc=True)
+        elif c in ("desa_dikenal", "pasien_dikenal"):
+            frame[c] = frame[c].astype(bool)
+        elif c == "tanggal_lahir":
+            frame[c] = pd.to_datetime(frame[c]).dt.tz_localize("UTC")
+    frame["row_id"] = frame["row_id"].astype("int64")
+    return frame
+
+
+@dataclass
+class _Tally:
+    """One expectation's outcome summed over the chunks of a batch."""
+    name: str
+    expectation_type: str
+    kolom: str | None
+    severity: str
+    success: bool = True
+    element_count: int | None = 0
+    unexpected_count: int | None = 0
+    observed_value: str | None = None
+    error: str | None = None
+
+    def add(self, o) -> None:
+        self.success = self.success and o.success
+        self.element_count = None if self.element_count is None or o.element_count is None else \
+            self.element_count + o.element_count
+        self.unexpected_count = None if self.unexpected_count is None or o.unexpected_count is None else \
+            self.unexpected_count + o.unexpected_count
+        self.observed_value = o.observed_value if not o.success or self.observed_value is None else self.observed_value
+        self.error = self.error or o.error
+
+    @property
+    def unexpected_percent(self) -> float | None:
+        if self.unexpected_count is None or not self.element_count:
+            return None if self.unexpected_count is None else 0.0
+        return 100.0 * self.unexpected_count / self.element_count
+
+
+def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
+                   patient_batch_id: int | None = None) -> BatchOutcome:
+    """Run the entity's suite over the staged batch in chunks; store dq_result and quarantine; mark
+    `lolos`; decide whether the batch may be published (like spm.ingest.wap.validate, chunked)."""
+    from spm.quality.gx_runner import validate_frame
+
+    with engine.begin() as conn:
+        duplicates = dedup_batch(conn, spec, batch_id)
+        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(rows_duplicate=duplicates))
+    query = chunk_query(spec, w, batch_id, patient_batch_id)
+    columns = [c.name for c in query.selected_columns]
+    tallies: dict[str, _Tally] = {}
+    failed_ids: dict[str, list[int]] = {}
+    quarantined = received = 0
+    checked_at = now()
+    last = -1
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(query.where(spec.staging.c.row_id > last).order_by(spec.staging.c.row_id)
+                                .limit(VALIDATE_CHUNK)).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        received += len(rows)
+        frame = _frame(rows, columns)
+        del rows
+        report = validate_frame(spec.suite, frame, parameters)
+        for o in report.outcomes:
+            tallies.setdefault(o.name, _Tally(o.name, o.expectation_type, o.kolom, o.severity)).add(o)
+            if not o.success and len(failed_ids.setdefault(o.name, [])) < 200:
+                failed_ids[o.name].extend(o.failed_row_ids[:200 - len(failed_ids[o.name])])
+        bad = report.rows_to_quarantine()
+        quarantined += len(bad)
+        if bad:
+            _quarantine(engine, spec, batch_id, frame, bad, checked_at)
+    with engine.begin() as conn:
+        insert_rows(conn, dq_result, (
+            "batch_id", "suite", "expectation", "kolom", "severity", "success", "element_count",
+            "unexpected_count", "unexpected_percent", "observed_value", "details", "checked_at"), (
+            (batch_id, spec.suite, t.name, t.kolom, t.severity, t.success, t.element_count, t.unexpected_count,
+             t.unexpected_percent, t.observed_value,
+             {"type": t.expectation_type, "failed_row_ids": failed_ids.get(t.name, []), "error": t.error,
+              "chunks_of": VALIDATE_CHUNK}, checked_at)
+            for t in tallies.values()))
+        conn.execute(sa.update(spec.staging).where(spec.staging.c.batch_id == batch_id,
+                                                   spec.staging.c.lolos.is_(None)).values(lolos=True))
+        critical = [t for t in tallies.values() if t.severity == "critical" and not t.success]
+        share = 100.0 * quarantined / received if received else 0.0
+        limit = quarantine_limit_percent()
+        failed = [t for t in tallies.values() if not t.success]
+        status = "validated"
+        message = f"{spec.suite}: {len(tallies) - len(failed)}/{len(tallies)} passed" + (
+            "; failed: " + ", ".join(f"{t.name} ({t.severity}, {t.unexpected_count if t.unexpected_count is not None else 'batch'})"
+                                     for t in failed) if failed else "")
+        if critical:
+            status = "failed"
+            message = "critical expectation failed, nothing published: " + ", ".join(
+                f"{t.name} ({t.unexpected_count if t.unexpected_count is not None else 'batch'})" for t in critical)
+        elif share > limit:
+            status = "rejected"
+            message = (f"{quarantined} of {received} rows ({share:.1f} %) failed warning expectations, above the "
+                       f"{limit:.1f} % limit in kualitas.yaml; nothing published")
+        values = {"rows_quarantined": quarantined, "message": message}
+        if status == "validated":
+            conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(**values))
+        else:
+            finish_batch(conn, batch_id, status, **values)
+    log.info("batch %s (%s) %s: %s", batch_id, spec.entity, status, message)
+    return BatchOutcome(batch_id, status, message, received + duplicates, 0, quarantined)
+
+
+def _quarantine(engine: sa.Engine, spec: EntitySpec, batch_id: int, frame, bad: dict[int, list[str]],
+                checked_at: datetime) -> None:
+    records = frame.set_index("row_id", drop=False)
+    id_col = spec.natural_key[0]
+
+    def rows() -> Iterable[tuple]:
+        for rid, names in sorted(bad.items()):
+            # Staged columns hold no NIK or name: the row is safe to keep as it is.
+            rec = {k: _json_value(v) for k, v in records.loc[rid].to_dict().items()}
+            yield (batch_id, "" if rec.get(id_col) is None else str(rec[id_col]), ",".join(names), rec, checked_at)
+
+    t = spec.staging
+    with engine.begin() as conn:
+        insert_rows(conn, quarantine, ("batch_id", "natural_key", "failed_expectations", "row_data",
+                                       "quarantined_at"), rows())
+        ids = list(bad)
+        for i in range(0, len(ids), 500):
+            conn.execute(sa.update(t).where(t.c.batch_id == batch_id, t.c.row_id.in_(ids[i:i + 500]))
+                         .values(lolos=False))
+
+
+def _json_value(value: Any) -> Any:
+    value = _plain(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def kesehatan_config() -> dict[str, Any]:
+    cfg = load_yaml("kualitas.yaml").get("kesehatan")
+    if not isinstance(cfg, dict):
+        raise ConfigError("kualitas.yaml has no `kesehatan:` section (nik_valid_min_persen, batas_fisiologis)")
+    return cfg
+
+
+def observation_bounds(cfg: dict[str, Any] | None = None) -> dict[str, float]:
+    """Suite parameters `loinc_<code>_min` / `_maks` (`29463-7` -> `loinc_29463_7_min`) from kualitas.yaml kesehatan.batas_fisiologis."""
+    cfg = cfg if cfg is not None else kesehatan_config()
+    bounds = cfg.get("batas_fisiologis")
+    if not isinstance(bounds, dict) or not bounds:
+        raise ConfigError("kualitas.yaml: kesehatan.batas_fisiologis (LOINC code -> {min, maks}) is missing")
+    params: dict[str, float] = {}
+    for code, b in bounds.items():
+        try:
+            lo, hi = float(b["min"]), float(b["maks"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"kualitas.yaml: kesehatan.batas_fisiologis.{code} needs numbers min and maks") from None
+        if lo >= hi:
+            raise ConfigError(f"kualitas.yaml: kesehatan.batas_fisiologis.{code}: min {lo} is not below maks {hi}")
+        name = "loinc_" + str(code).replace("-", "_")  # GX parameter names are identifiers
+        params[f"{name}_min"], params[f"{name}_maks"] = lo, hi
+    return params
+
+
+def _suite_parameters(suite: str) -> set[str]:
+    from spm.quality.gx_runner import load_suite_file
+
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if set(node) == {"$PARAMETER"}:
+                found.add(node["$PARAMETER"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(load_suite_file(suite)["expectations"])
+    return found
+
+
+def validation_parameters(entity: str, w: Window) -> dict[str, Any]:
+    import pandas as pd
+
+    cfg = kesehatan_config()
+    params: dict[str, Any] = {"dari": pd.Timestamp(w.dari).tz_convert("UTC"),
+                              "sampai": pd.Timestamp(w.sampai).tz_convert("UTC")}
+    if entity == "pasien":
+        try:
+            value = float(cfg["nik_valid_min_persen"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError("kualitas.yaml: kesehatan.nik_valid_min_persen (a percentage) is missing or not a "
+                              "number") from None
+        if not 0 <= value <= 100:
+            raise ConfigError(f"kualitas.yaml: kesehatan.nik_valid_min_persen {value} is not between 0 and 100")
+        params["nik_valid_min"] = value / 100.0
+    if entity == "observasi":
+        params.update(observation_bounds(cfg))
+    needed = _suite_parameters(SPECS[entity].suite)
+    missing = sorted(needed - set(params))
+    if missing:
+        raise ConfigError(f"expectations/{SPECS[entity].suite}.json needs parameter(s) {', '.join(missing)}: add "
+                          "them to kualitas.yaml kesehatan.batas_fisiologis (LOINC code -> {min, maks})")
+    unused = sorted(k for k in params if k not in needed and k not in ("dari", "sampai"))
+    if unused:
+        raise ConfigError(f"kualitas.yaml kesehatan: {', '.join(unused)} is not checked by expectations/"
+                          f"{SPECS[entity].suite}.json (add an expectation for the code, or remove the bound)")
+    return params
+
+
+def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, Any]:
+    """Validate the four batches, patients first; if one fails, the window fails whole."""
+    w = Window.of(extracted)
+    out = {**extracted, "batches": dict(extracted["batches"])}
+    ids = {entity: r["batch_id"] for entity, r in extracted["batches"].items()}
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(sa.select(etl_batch.c.batch_id, etl_batch.c.status)
+                                     .where(etl_batch.c.batch_id.in_(list(ids.values())))).all())
+    stale = sorted(f"{e} batch {i} is {statuses.get(i)}" for e, i in ids.items() if statuses.get(i) != "running")
+    if stale:
+        raise InputError(f"{w.label()}: {'; '.join(stale)}, its staged rows are gone: run the window again")
+    try:
+        for entity, spec in SPECS.items():
+            staged = out["batches"][entity]
+            if staged["status"] != "staged":
+                continue
+            result = validate_batch(engine, spec, w, staged["batch_id"], validation_parameters(entity, w),
+                                    patient_batch_id=ids["pasien"])
+            out["batches"][entity] = {**result.as_dict(), "rows_received": staged["rows_received"]}
+            if result.status != "validated":
+                break
+    except Exception as exc:
+        _discard(engine, ids, f"{w.label()}: validation stopped: {type(exc).__name__}: {exc}")
+        raise
+    bad = next((e for e, r in out["batches"].items() if r["status"] in ("failed", "rejected")), None)
+    if bad:
+        message = f"{w.label()}: window not published: {bad} batch {out['batches'][bad]['status']}: " \
+                  f"{out['batches'][bad]['message']}"
+        _discard(engine, ids, message)
+        out["message"] = message
+        for entity, r in out["batches"].items():
+            if r["status"] in ("staged", "validated"):
+                out["batches"][entity] = {**r, "status": "failed", "message": message}
+    return out
+
+
+def failed_message(result: dict[str, Any]) -> str | None:
+    """One line naming what failed in a validated window, or None."""
+    if result.get("message"):
+        return f"{result['message']} (see `spm status`)"
+    for entity, r in result["batches"].items():
+        if r["status"] in ("failed", "rejected"):
+            return f"{entity} {result['kode_kab_kota']} {result['periode']}: {r['message']} (batch {r['batch_id']}, " \
+                   "see `spm status`)"
+    return None
+
+
+# --- publish ---------------------------------------------------------------------------------------
+
+def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, Any]:
+    """Merge the four validated batches into the published tables in one transaction."""
+    w = Window.of(validated)
+    problem = failed_message(validated)
+    if problem:
+        raise InputError(problem)
+    out = {**validated, "batches": dict(validated["batches"])}
+    with engine.begin() as conn:
+        for entity, spec in SPECS.items():
+            r = validated["batches"][entity]
+            batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == r["batch_id"])).one()
+            if batch.status != "running":
+                raise InputError(f"{entity} {w.label()}: batch {batch.batch_id} is {batch.status}, not ready to "
+                                 "publish; run the window again")
+            unvalidated = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
+                spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(None))).scalar_one()
+            if unvalidated:
+                raise RuntimeError(f"batch {batch.batch_id} has {unvalidated} staged rows not yet validated")
+            run_sql_file(conn, spec.publish_sql, {"batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota,
+                                                  "lolos": True})
+            published = conn.execute(sa.select(sa.func.count()).select_from(spec.fact).where(
+                spec.fact.c.batch_id == batch.batch_id)).scalar_one()
+            message = (batch.message + "; " if batch.message else "") + f"{published} new or newer rows merged" + (
+                f"; {batch.rows_duplicate} older version(s) within the batch dropped" if batch.rows_duplicate else "")
+            finish_batch(conn, batch.batch_id, "published", rows_published=published, message=message)
+            out["batches"][entity] = {**r, "status": "published", "rows_published": published,
+                                      "rows_duplicate": batch.rows_duplicate, "message": message}
+    return out
+
+
+def ingest(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,
+           secret: bytes | None = None) -> dict[str, Any]:
+    """Extract, validate and publish one window in a row (benchmarks, CLI); the DAG runs the steps as tasks."""
+    validated = validate_window(engine, extract(engine, window, run_id, client, secret))
+    problem = failed_message(validated)
+    if problem:
+        raise InputError(problem)
+    return publish_window(engine, validated)
+
+
+def connect_client(conn_id: str = CONN_ID, **kwargs) -> SatusehatClient:
+    from spm.sources.connections import get_connection
+
+    return SatusehatClient(get_connection(conn_id), **kwargs)

@@ -1,0 +1,218 @@
+"""SATUSEHAT-style FHIR R4 hub of one kabupaten/kota (DESIGN §3.3): OAuth2 token and paged searches.
+
+Auth: OAuth2 client credentials (`POST /oauth2/v1/accesstoken?grant_type=client_credentials` with the
+connection's login = client_id and password = client_secret as form fields). The token is reused
+until shortly before its `expires_in`, and refreshed once when a request answers 401 (expired or
+revoked early); a token request that is itself refused fails at once naming the connection.
+
+Search: `GET /fhir-r4/v1/<Type>?_lastUpdated=ge<dari>&_lastUpdated=lt<sampai>&_count=<n>`, then the
+Bundle's `next` link to the end. 5xx, timeouts and dropped connections are retried with bounded
+exponential backoff and 429 waits for `Retry-After` (spm.sources.http); a page whose JSON is cut short
+or is not a searchset Bundle is asked again within the same bounds. Pages are parsed with orjson with
+the garbage collector paused (a page is thousands of small dicts that all stay alive until the page
+is flattened: collecting in between only costs time).
+
+Connection extra (all optional): `page_size` (`_count`, default 1000), `timeout` (read timeout in
+seconds, default 60), `max_attempts` (default 5), `backoff_seconds` (default 0.5).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import orjson
+
+from spm.errors import ConfigError
+from spm.sources.connections import SourceConnection
+from spm.sources.http import SourceClient, SourceError, SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+CONN_ID = "spm_satusehat"
+TOKEN_PATH = "/oauth2/v1/accesstoken"
+FHIR_PATH = "/fhir-r4/v1"
+RESOURCE_TYPES = ("Patient", "Encounter", "Observation", "Condition")
+DEFAULT_PAGE_SIZE = 1000
+TOKEN_MARGIN_SECONDS = 30  # renew this long before the server's expiry: a request may be in flight
+
+
+def conn_id_for(kode_kab_kota: str) -> str:
+    """The per-hub connection id of a kab/kota: `spm_satusehat_3271` for 32.71."""
+    return f"{CONN_ID}_{kode_kab_kota.replace('.', '')}"
+
+
+def _extra_number(conn: SourceConnection, key: str, default: float, minimum: float, kind=int):
+    value = (conn.extra or {}).get(key, default)
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"connection {conn.conn_id!r}: extra {key}={value!r} is not a number") from None
+    if number < minimum:
+        raise ConfigError(f"connection {conn.conn_id!r}: extra {key}={value!r} must be at least {minimum}")
+    return number
+
+
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector (restored afterwards, also on error)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def fhir_instant(moment: datetime) -> str:
+    """An aware datetime as the UTC instant FHIR search takes (`2025-01-01T00:00:00Z`)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no time zone; FHIR window bounds must be instants")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One searchset page: the resources of the asked type, and the server's `total` (if given)."""
+    resources: list[dict]
+    total: int | None
+    next_url: str | None
+    sha256: str = ""  # of the page body: the batch checksum is made of these
+
+
+class SatusehatClient(SourceClient):
+    """A session with the hub's token. One thread uses it at a time (the ingest's fetch thread)."""
+
+    def __init__(self, conn: SourceConnection, *, page_size: int | None = None,
+                 clock=time.monotonic, **kwargs) -> None:
+        kwargs.setdefault("timeout", (5.0, _extra_number(conn, "timeout", 60.0, 1.0, float)))
+        kwargs.setdefault("max_attempts", _extra_number(conn, "max_attempts", 5, 1))
+        kwargs.setdefault("backoff_seconds", _extra_number(conn, "backoff_seconds", 0.5, 0.0, float))
+        super().__init__(conn, **kwargs)
+        if not conn.login:
+            raise ConfigError(f"connection {conn.conn_id!r} has no client id (put it in the connection's login)")
+        self._client_secret = conn.require_password("client secret")
+        self.page_size = page_size or _extra_number(conn, "page_size", DEFAULT_PAGE_SIZE, 1)
+        self._clock = clock  # token lifetime only: monotonic, never the wall clock
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._requesting_token = False
+        self.tokens_fetched = 0
+
+    # -- OAuth2 client credentials ----------------------------------------------------------------
+    def _fetch_token(self) -> None:
+        self._requesting_token = True
+        try:
+            resp = self.request("POST", f"{TOKEN_PATH}?grant_type=client_credentials",
+                                data={"client_id": self.conn.login, "client_secret": self._client_secret})
+        finally:
+            self._requesting_token = False
+        try:
+            body = orjson.loads(resp.content)
+            token = body["access_token"]
+            ttl = float(body.get("expires_in") or 0)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise SourceError(f"{self.conn.conn_id}: the token answer of {self.conn.base_url}{TOKEN_PATH} "
+                              "has no access_token/expires_in (OAuth2 client credentials)") from None
+        if not isinstance(token, str) or not token:
+            raise SourceError(f"{self.conn.conn_id}: the token answer holds an empty access_token")
+        self._token = token
+        self._token_expires = self._clock() + max(ttl - TOKEN_MARGIN_SECONDS, ttl / 2)
+        self.tokens_fetched += 1
+        log.info("%s: new access token, valid %.0fs", self.conn.conn_id, ttl)
+
+    def auth_headers(self) -> dict[str, str]:
+        if self._requesting_token:
+            return {}
+        if self._token is None or self._clock() >= self._token_expires:
+            self._fetch_token()
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def on_unauthorized(self) -> bool:
+        if self._requesting_token:
+            return False  # the client id/secret themselves were refused
+        self._token = None  # the next auth_headers() fetches a fresh one
+        return True
+
+    # -- search -----------------------------------------------------------------------------------
+    def search_url(self, resource_type: str, dari: datetime, sampai: datetime) -> str:
+        if resource_type not in RESOURCE_TYPES:
+            raise ValueError(f"resource type {resource_type!r} is not one of {', '.join(RESOURCE_TYPES)}")
+        return (f"{self.conn.base_url}{FHIR_PATH}/{resource_type}?_lastUpdated=ge{fhir_instant(dari)}"
+                f"&_lastUpdated=lt{fhir_instant(sampai)}&_count={self.page_size}")
+
+    def page(self, url: str, resource_type: str) -> Page:
+        """One page, asked again (bounded, with backoff) while its body is not a whole Bundle."""
+        attempt = 0
+        while True:
+            attempt += 1
+            resp = self.get(url)
+            try:
+                return parse_page(resp.content, resource_type, self.conn.conn_id)
+            except _BrokenPage as exc:
+                if attempt >= self.max_attempts:
+                    raise SourceUnavailable(f"{self.conn.conn_id}: {resource_type} page answered {exc} "
+                                            f"{attempt} times; giving up") from None
+                wait = min(self.backoff_seconds * 2 ** (attempt - 1), self.max_backoff_seconds)
+                log.warning("%s: %s page %s, retry %d/%d in %.1fs", self.conn.conn_id, resource_type, exc,
+                            attempt, self.max_attempts - 1, wait)
+                self.retries += 1
+                self.sleep(wait)
+
+    def pages(self, resource_type: str, dari: datetime, sampai: datetime) -> Iterator[Page]:
+        """Every page of the window, following `next` links to the end."""
+        url: str | None = self.search_url(resource_type, dari, sampai)
+        seen: set[str] = set()
+        while url:
+            if url in seen:
+                raise SourceError(f"{self.conn.conn_id}: {resource_type} paging loops back to a page already "
+                                  "read (the next link repeats)")
+            seen.add(url)
+            page = self.page(url, resource_type)
+            yield page
+            url = page.next_url
+
+
+class _BrokenPage(Exception):
+    """A 200 whose body is not a complete searchset Bundle (cut short in transit, most often)."""
+
+
+def parse_page(content: bytes, resource_type: str, conn_id: str = CONN_ID) -> Page:
+    """The resources of one Bundle page. A body that is not JSON or not a searchset Bundle is a
+    broken page (asked again); a resource of another type breaks the contract."""
+    with gc_paused():
+        try:
+            bundle = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            raise _BrokenPage("JSON cut short or malformed") from None
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise _BrokenPage("something other than a Bundle")
+    if bundle.get("type") != "searchset":
+        raise SourceError(f"{conn_id}: {resource_type} search answered a Bundle of type {bundle.get('type')!r}, "
+                          "not searchset")
+    resources = []
+    for entry in bundle.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            raise SourceError(f"{conn_id}: a {resource_type} Bundle entry has no resource")
+        kind = resource.get("resourceType")
+        if kind == resource_type:
+            resources.append(resource)
+        elif kind == "OperationOutcome":  # search.mode "outcome": warnings about the search itself
+            continue
+        else:
+            raise SourceError(f"{conn_id}: the {resource_type} search returned a {kind!r} resource")
+    next_url = None
+    for link in bundle.get("link") or ():
+        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
+            next_url = link["url"]
+    total = bundle.get("total")
+    return Page(resources, total if isinstance(total, int) else None, next_url, hashlib.sha256(content).hexdigest())
+

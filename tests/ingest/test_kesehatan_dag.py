@@ -1,0 +1,110 @@
+"""spm_ingest_kesehatan run for real (dag.test) against the simulated FHIR hub."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.warehouse.db import get_engine, upgrade
+from spm.warehouse.tables import etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien
+from spm.warehouse.wilayah import load_wilayah
+
+pytestmark = pytest.mark.airflow
+KODE = "32.71"
+CONF = {"kode_wilayah": [KODE], "dari": "2024-01-01", "sampai": "2027-07-01"}  # every record: references resolve
+EXTRA = {"backoff_seconds": 0.01, "page_size": 250}
+TABLES = {"fact_pasien": fact_pasien, "fact_kunjungan": fact_kunjungan, "fact_observasi": fact_observasi,
+          "fact_kondisi": fact_kondisi}
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorServers(SimulatorConfig(kode_wilayah=(KODE,), scale=0.001, seed=9)) as servers:
+        yield servers
+
+
+def _connection(sim, **changes) -> str:
+    return json.dumps({**sim.airflow_connections()["spm_satusehat"], "extra": json.dumps(EXTRA), **changes})
+
+
+@pytest.fixture
+def setup(airflow_db, warehouse_url, sim, monkeypatch, tmp_path):
+    monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("SPM_HOME", str(tmp_path))
+    # The per-hub connection of 32.71 is preferred over the shared spm_satusehat.
+    monkeypatch.setenv("AIRFLOW_CONN_SPM_SATUSEHAT_3271", _connection(sim))
+    monkeypatch.setenv("AIRFLOW_CONN_SPM_SATUSEHAT", _connection(sim, host="http://127.0.0.1:9"))
+    sim.faults.set(**vars(Faults()))
+    engine = get_engine(warehouse_url)
+    upgrade(engine)
+    load_wilayah(engine)
+    yield engine
+    engine.dispose()
+    sim.faults.set(**vars(Faults()))
+
+
+def _dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import PROJECT
+
+    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_ingest_kesehatan")
+
+
+def _states(run):
+    return {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+
+
+def _counts(engine):
+    with engine.connect() as conn:
+        return {name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                for name, t in TABLES.items()}
+
+
+def _asset_events(run_id):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (session.query(AssetModel.name, AssetEvent.extra).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .filter(AssetEvent.source_run_id == run_id).all())
+    return {name: extra for name, extra in rows}
+
+
+def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothing(setup, sim):
+    world = sim.world[KODE].kesehatan
+    expected = {"fact_pasien": len(world.patients), "fact_kunjungan": len(world.encounters),
+                "fact_observasi": len(world.observations), "fact_kondisi": len(world.conditions)}
+    sim.faults.set(token_expiry_after=4, rate_limit_share=0.1, retry_after_seconds=0, error_share=0.1,
+                   truncate_share=0.1)
+    run = _dag().test(run_conf=CONF)
+    assert run.state == "success", _states(run)
+    assert _counts(setup) == expected
+    events = _asset_events(run.run_id)
+    assert {name: e["rows_published"] for name, e in events.items()} == expected
+    assert events["fact_observasi"]["periode"] == "2023-12-31T17:00:00Z/2027-06-30T17:00:00Z"
+    assert all(e["rows_quarantined"] == 0 and e["kode_kab_kota"] == KODE for e in events.values())
+    assert sim.counts("fhir").get("token_expired", 0) > 0
+
+    sim.faults.set(**vars(Faults()))
+    rerun = _dag().test(run_conf=CONF)
+    assert rerun.state == "success", _states(rerun)
+    assert _states(rerun)[("ingest_window.publish_window", 0)] == "skipped"  # nothing new: no Asset event
+    assert _asset_events(rerun.run_id) == {}
+    assert _counts(setup) == expected
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_rejected_client_secret_fails_at_once_and_publishes_nothing(setup, sim, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPM_SATUSEHAT_3271", _connection(sim, password="salah"))
+    monkeypatch.setenv("AIRFLOW_VAR_SPM_KODE_WILAYAH", json.dumps([KODE]))  # default of the kode_wilayah param
+    run = _dag().test()  # default window: the day before the run
+    assert run.state == "failed"
+    ti = next(t for t in run.get_task_instances() if t.task_id == "ingest_window.extract_window")
+    assert ti.state == "failed" and ti.try_number == 1  # no retry storm
+    with setup.connect() as conn:
+        rows = conn.execute(sa.select(etl_batch)).all()
+    assert len(rows) == 4 and all(r.status == "failed" and "connection 'spm_satusehat_3271'" in r.message
+                                  for r in rows)
+    assert set(_counts(setup).values()) == {0}

@@ -1,0 +1,205 @@
+"""Health ingest into the warehouse (SQLite and PostgreSQL): upserts by resource id and version,
+references and quarantine, all-or-nothing windows, and a load equal to the simulator's records."""
+
+import copy
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from spm.ingest import kesehatan as k
+from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.simulator.determinism import stream_key, uuid_text
+from spm.simulator.expected import expected_resource_count
+from spm.sources.connections import SourceConnection
+from spm.sources.http import SourceUnavailable
+from spm.sources.satusehat import Page, SatusehatClient
+from spm.warehouse.tables import etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien, quarantine
+from spm.warehouse.wilayah import load_wilayah
+
+from tests.ingest.test_kesehatan_unit import BLOOD_PRESSURE, CONDITION, ENCOUNTER, NIK, PATIENT
+
+SECRET = b"ingest-test-secret-0123456789"
+KODE = "32.71"
+FACTS = {"Patient": fact_pasien, "Encounter": fact_kunjungan, "Observation": fact_observasi, "Condition": fact_kondisi}
+
+
+class FakeHub:
+    """A client serving fixed resources per type (one page each)."""
+
+    def __init__(self, resources: dict[str, list[dict]]):
+        self.resources = resources
+        self.conn = SourceConnection("spm_satusehat", "http://fake")
+
+    def pages(self, kind, dari, sampai):
+        yield Page(copy.deepcopy(self.resources.get(kind, [])), None, None, "x")
+
+
+def _window(dari="2025-03-01", sampai="2025-04-01"):
+    return k.windows([KODE], dari, sampai)[0]
+
+
+def _version(resource, last_updated, **changes):
+    return {**copy.deepcopy(resource), "meta": {"lastUpdated": last_updated}, **changes}
+
+
+@pytest.fixture
+def wh(engine):
+    load_wilayah(engine)
+    return engine
+
+
+def _rows(engine, table):
+    with engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(sa.select(table).with_only_columns(
+            *(c for c in table.c if c.name != "batch_id")))}
+
+
+def test_newer_version_replaces_older_or_equal_changes_nothing(wh):
+    first = {"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE], "Condition": [CONDITION]}
+    out = k.ingest(wh, _window(), "r1", FakeHub(first), SECRET)
+    assert {e: b["rows_published"] for e, b in out["batches"].items()} == dict.fromkeys(k.SPECS, 1)
+
+    # The same window again: nothing changes, nothing counts as published.
+    snapshot = {t: _rows(wh, t) for t in FACTS.values()}
+    again = k.ingest(wh, _window(), "r2", FakeHub(first), SECRET)
+    assert all(b["rows_published"] == 0 for b in again["batches"].values())
+    assert {t: _rows(wh, t) for t in FACTS.values()} == snapshot
+
+    # A newer Condition (resolved) replaces the row; an older Encounter (re-coded) changes nothing.
+    newer = _version(CONDITION, "2025-03-20T00:00:00+00:00",
+                     clinicalStatus={"coding": [{"code": "resolved"}]})
+    older = _version(ENCOUNTER, "2025-03-01T00:00:00+00:00",
+                     reasonCode=[{"coding": [{"system": k.ICD10_SYSTEM, "code": "Z36"}]}])
+    out = k.ingest(wh, _window(), "r3", FakeHub({"Condition": [newer], "Encounter": [older]}), SECRET)
+    assert (out["batches"]["kondisi"]["rows_published"], out["batches"]["kunjungan"]["rows_published"]) == (1, 0)
+    with wh.connect() as conn:
+        cond = conn.execute(sa.select(fact_kondisi)).one()
+        enc = conn.execute(sa.select(fact_kunjungan)).one()
+    assert cond.status_klinis == "resolved" and cond.batch_id == out["batches"]["kondisi"]["batch_id"]
+    assert enc.kode_alasan == "Z34.0"
+    assert _rows(wh, fact_kondisi) != snapshot[fact_kondisi] and len(_rows(wh, fact_kondisi)) == 1
+
+
+def test_two_versions_in_one_batch_keep_the_newest(wh):
+    v1 = _version(BLOOD_PRESSURE, "2025-03-04T11:00:00+00:00")
+    v2 = _version(BLOOD_PRESSURE, "2025-03-06T11:00:00+00:00", status="amended")
+    out = k.ingest(wh, _window(), "r1", FakeHub({"Patient": [PATIENT], "Observation": [v2, v1]}), SECRET)
+    assert out["batches"]["observasi"]["rows_duplicate"] == 1
+    with wh.connect() as conn:
+        assert conn.execute(sa.select(fact_observasi.c.status)).scalars().all() == ["amended"]
+
+
+def test_unknown_patient_and_bad_values_are_quarantined_without_personal_data(wh):
+    stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-2", "subject": {"reference": "Patient/P99999999999"}}
+    heavy = {**copy.deepcopy(BLOOD_PRESSURE), "id": "obs-2", "component": None,
+             "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+             "valueQuantity": {"value": 1200, "code": "kg"}}  # grams typed as kilograms
+    snomed = {**copy.deepcopy(CONDITION), "id": "cond-2",
+              "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}}
+    late = _version(PATIENT, "2025-05-01T00:00:00+00:00", id="P2")  # lastUpdated outside the window
+    many = [{**copy.deepcopy(BLOOD_PRESSURE), "id": f"obs-ok-{i}"} for i in range(40)]
+    hub = FakeHub({"Patient": [PATIENT, late], "Encounter": [ENCOUNTER] + [
+        {**copy.deepcopy(ENCOUNTER), "id": f"enc-ok-{i}"} for i in range(40)] + [stranger],
+        "Observation": many + [heavy], "Condition": [CONDITION] + [
+        {**copy.deepcopy(CONDITION), "id": f"cond-ok-{i}"} for i in range(40)] + [snomed]})
+    window = _window()
+    with pytest.raises(Exception, match=r"window not published: pasien batch rejected: .*\(50.0 %\).*above the 5.0 % limit"):
+        k.ingest(wh, window, "r1", hub, SECRET)  # 1 of 2 patients quarantined: above the 5 % limit
+    hub.resources["Patient"] = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}")
+                                            for i in range(30)] + [late]
+    out = k.ingest(wh, window, "r2", hub, SECRET)
+    assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == dict.fromkeys(k.SPECS, 1)
+    with wh.connect() as conn:
+        q = conn.execute(sa.select(quarantine).join(etl_batch, etl_batch.c.batch_id == quarantine.c.batch_id)
+                         .where(etl_batch.c.run_id == "r2")).all()
+        published = conn.execute(sa.select(fact_kunjungan.c.kunjungan_id)).scalars().all()
+    reasons = {r.natural_key: set(r.failed_expectations.split(",")) for r in q}
+    assert reasons == {"P2": {"last_updated_dalam_jendela"}, "enc-2": {"pasien_dikenal"},
+                       "obs-2": {"nilai_berat_badan_fisiologis"}, "cond-2": {"kode_sistem_icd10", "kode_icd10"}}
+    assert "enc-2" not in published and len(published) == 41
+    dumped = orjson.dumps([r.row_data for r in q]).decode()
+    assert NIK not in dumped and "Siti" not in dumped
+
+
+def test_a_type_that_cannot_be_fetched_leaves_the_whole_window_unpublished(wh):
+    class Broken(FakeHub):
+        def pages(self, kind, dari, sampai):
+            if kind == "Observation":
+                raise SourceUnavailable("spm_satusehat: http://fake failed 5 times (HTTP 503); giving up")
+            yield from super().pages(kind, dari, sampai)
+
+    hub = Broken({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Condition": [CONDITION]})
+    with pytest.raises(SourceUnavailable):
+        k.extract(wh, _window(), "r1", hub, SECRET)
+    with wh.connect() as conn:
+        batches = conn.execute(sa.select(etl_batch)).all()
+        assert all(conn.execute(sa.select(sa.func.count()).select_from(s.staging)).scalar_one() == 0
+                   for s in k.SPECS.values())
+    assert len(batches) == 4 and {b.status for b in batches} == {"failed"}
+    assert all("Observation could not be fetched completely" in b.message for b in batches)
+    assert all(not _rows(wh, t) for t in FACTS.values())
+
+
+# --- against the simulator ---------------------------------------------------------------------------
+
+WHOLE = ("2024-01-01", "2027-07-01")  # every record the simulator holds: all references resolve
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorServers(SimulatorConfig(kode_wilayah=(KODE,), scale=0.001, seed=7)) as servers:
+        yield servers
+
+
+def _client(sim):
+    conn = SourceConnection("spm_satusehat", sim.fhir_url, sim.config.fhir_client_id, sim.config.fhir_client_secret)
+    return SatusehatClient(conn, page_size=250, backoff_seconds=0.0, sleep=lambda _s: None)
+
+
+def _expected_ids(world, kind, updates=False):
+    h = world.kesehatan
+    if kind == "Patient":
+        return {h.patients.patient_id(i) for i in range(len(h.patients))}
+    key = stream_key(world.config.seed, world.kode, kind)
+    return {uuid_text(key, i) for i in range(len(h.all_resources[kind]))}
+
+
+def test_whole_period_equals_the_simulator_then_updates_replace_versions(wh, sim):
+    world = sim.world[KODE]
+    sim.faults.set(**vars(Faults(token_expiry_after=5, rate_limit_share=0.2, retry_after_seconds=0,
+                                 error_share=0.2, truncate_share=0.2)))
+    with _client(sim) as c:
+        out = k.ingest(wh, _window(*WHOLE), "r1", c, SECRET)
+    assert all(b["rows_quarantined"] == 0 for b in out["batches"].values())
+    with wh.connect() as conn:
+        for kind, table in FACTS.items():
+            ids = set(conn.execute(sa.select(table.c[k.SPECS[k.ENTITY_OF[kind]].natural_key[0]])).scalars())
+            assert ids == _expected_ids(world, kind), kind
+        assert conn.execute(sa.select(sa.func.count()).select_from(fact_observasi).where(
+            fact_observasi.c.kode == "85354-9", fact_observasi.c.nilai_sistolik.is_(None))).scalar_one() == 0
+
+    # The hub now serves the second versions: they replace the first, nothing is duplicated.
+    sim.faults.set(**vars(Faults(fhir_updates=True)))
+    with _client(sim) as c:
+        out = k.ingest(wh, _window(*WHOLE), "r2", c, SECRET)
+    lo, hi = (datetime.fromisoformat(x).replace(tzinfo=timezone.utc) for x in ("2024-01-01T00:00:00", "2027-07-01"))
+    for kind in ("Encounter", "Observation", "Condition"):
+        res = world.kesehatan.all_resources[kind]
+        assert out["batches"][k.ENTITY_OF[kind]]["rows_published"] == len(res.v2_rows) > 0
+        assert len(_rows(wh, FACTS[kind])) == len(res) == expected_resource_count(world, kind, lo, hi, True)
+    with wh.connect() as conn:
+        key = stream_key(world.config.seed, KODE, "Condition")
+        updated = world.kesehatan.conditions.v2_rows[0]
+        row = conn.execute(sa.select(fact_kondisi).where(
+            fact_kondisi.c.kondisi_id == uuid_text(key, int(updated)))).one()
+    assert row.batch_id == out["batches"]["kondisi"]["batch_id"]
+
+    # The first versions served again are older: nothing changes.
+    sim.faults.set(**vars(Faults()))
+    snapshot = {t: _rows(wh, t) for t in FACTS.values()}
+    with _client(sim) as c:
+        out = k.ingest(wh, _window(*WHOLE), "r3", c, SECRET)
+    assert all(b["rows_published"] == 0 for b in out["batches"].values())
+    assert {t: _rows(wh, t) for t in FACTS.values()} == snapshot

@@ -1,0 +1,90 @@
+"""The SATUSEHAT connector against the simulated FHIR hub: OAuth2 token reuse and refresh, paging,
+429, 5xx bursts and cut-short pages."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.simulator.expected import expected_resource_count
+from spm.sources.connections import SourceConnection
+from spm.sources.http import SourceAuthError, SourceUnavailable
+from spm.sources.satusehat import SatusehatClient
+
+KODE = "32.71"
+DARI, SAMPAI = datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorServers(SimulatorConfig(kode_wilayah=(KODE,), scale=0.001, seed=11)) as servers:
+        yield servers
+
+
+@pytest.fixture
+def client(sim):
+    sim.faults.set(**vars(Faults()))
+    conn = SourceConnection("spm_satusehat", sim.fhir_url, sim.config.fhir_client_id, sim.config.fhir_client_secret)
+    with SatusehatClient(conn, page_size=100, backoff_seconds=0.0, sleep=lambda _s: None) as c:
+        yield c
+    sim.faults.set(**vars(Faults()))
+
+
+def _ids(client, kind="Observation"):
+    return [r["id"] for page in client.pages(kind, DARI, SAMPAI) for r in page.resources]
+
+
+def test_pages_to_the_end_with_one_token(sim, client):
+    before = sim.counts("fhir").get("tokens_issued", 0)
+    ids = _ids(client)
+    expected = expected_resource_count(sim.world[KODE], "Observation", DARI, SAMPAI)
+    assert len(ids) == len(set(ids)) == expected > 300  # several pages
+    assert client.tokens_fetched == 1 and sim.counts("fhir")["tokens_issued"] - before == 1
+
+
+def test_token_expiry_mid_window_is_refreshed(sim, client):
+    clean = _ids(client)
+    sim.faults.set(token_expiry_after=2)  # every token dies after two pages
+    assert _ids(client) == clean
+    assert client.tokens_fetched >= len(clean) // 200
+    sim.expire_tokens()  # revoked early: the next page gets 401 and a new token
+    fetched = client.tokens_fetched
+    assert _ids(client, "Condition")
+    assert client.tokens_fetched > fetched
+
+
+def test_token_expiring_by_its_own_lifetime_is_renewed_before_use(sim):
+    now = [0.0]
+    conn = SourceConnection("spm_satusehat", sim.fhir_url, sim.config.fhir_client_id, sim.config.fhir_client_secret)
+    with SatusehatClient(conn, page_size=1000, clock=lambda: now[0]) as c:
+        c.auth_headers()
+        now[0] = sim.config.token_ttl_seconds - 29  # inside the renewal margin
+        c.auth_headers()
+        assert c.tokens_fetched == 2
+
+
+def test_rate_limits_server_errors_and_cut_short_pages_are_survived(sim, client):
+    clean = _ids(client)
+    before = sim.counts("fhir")
+    sim.faults.set(rate_limit_share=0.3, retry_after_seconds=0, error_share=0.3, truncate_share=0.3)
+    assert _ids(client) == clean
+    after = sim.counts("fhir")
+    for fault in ("rate_limit", "errors", "truncate"):
+        assert after.get(fault, 0) > before.get(fault, 0), fault
+
+
+def test_a_page_that_keeps_failing_gives_up_after_bounded_retries(sim, client):
+    sim.faults.set(error_share=1.0, failing_attempts=1000)
+    with pytest.raises(SourceUnavailable, match="failed 5 times"):
+        _ids(client)
+    sim.faults.set(error_share=0.0, truncate_share=1.0, failing_attempts=1000)
+    with pytest.raises(SourceUnavailable, match="cut short"):
+        _ids(client)
+
+
+def test_wrong_client_secret_fails_at_once_naming_the_connection(sim):
+    conn = SourceConnection("spm_satusehat_3271", sim.fhir_url, sim.config.fhir_client_id, "salah")
+    before = sim.counts("fhir").get("bad_credentials", 0)
+    with SatusehatClient(conn) as c, pytest.raises(SourceAuthError, match="connection 'spm_satusehat_3271'"):
+        _ids(c)
+    assert sim.counts("fhir")["bad_credentials"] - before == 1  # no retry storm
