@@ -22,6 +22,8 @@ from spm.settings import spm_home
 DEMO_TAHUN_SEMESTER = (2025, 2)
 DEMO_LAPORAN = (2026, 3)
 DEMO_DAPODIK_SEMESTER = (2026, 1)
+# The hub's history up to the run: a first load backfills every record updated since 2024.
+DEMO_FHIR_WINDOW = ("2024-01-01T00:00:00Z", "2026-11-22T00:00:00Z")
 DEMO_INBOX_SEMESTER = (2025, 1)  # delivered as a file, to show the inbox path
 DEMO_RUN_DATE = date(2026, 11, 22)
 
@@ -86,6 +88,12 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
         t = _step(f"DAG spm_ingest_pendidikan: schools and learners of Dapodik semester {d_tahun}{d_semester}")
         dags_test("spm_ingest_pendidikan", run_date,
                   {"kode_wilayah": [kode_wilayah], "tahun": d_tahun, "semester": d_semester}, env, log_dir)
+        _done(t)
+
+        dari, sampai = DEMO_FHIR_WINDOW
+        t = _step(f"DAG spm_ingest_kesehatan: FHIR Patient, Encounter, Observation, Condition updated {dari} .. {sampai}")
+        dags_test("spm_ingest_kesehatan", run_date,
+                  {"kode_wilayah": [kode_wilayah], "dari": dari, "sampai": sampai}, env, log_dir)
         _done(t)
 
         tahun, triwulan = DEMO_LAPORAN
