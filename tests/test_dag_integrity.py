@@ -62,3 +62,13 @@ def test_dag_file_imports_nothing_heavy(path):
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1:] in ([], [""]), f"{path.name} imports {proc.stdout.strip()} at parse time"
+
+
+def test_capaian_is_recomputed_when_any_source_it_reads_publishes(dagbag):
+    def names(condition):
+        objects = getattr(condition, "objects", None)
+        return {condition.name} if objects is None else set().union(*(names(o) for o in objects))
+
+    dag = dagbag.dags["spm_hitung_capaian"]
+    assert names(dag.timetable.asset_condition) == {
+        "fact_penduduk", "fact_kelahiran", "fact_peserta_didik", "fact_kunjungan", "fact_observasi", "fact_input_mutu"}

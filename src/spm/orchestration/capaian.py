@@ -12,6 +12,8 @@ from spm.orchestration.factory import SpmDagParams, create_dag
 
 FACT_PESERTA_DIDIK = table_asset("fact_peserta_didik")
 FACT_INPUT_MUTU = table_asset("fact_input_mutu")
+FACT_OBSERVASI = table_asset("fact_observasi")
+FACT_KUNJUNGAN = table_asset("fact_kunjungan")
 MART_CAPAIAN_SPM = table_asset("mart_capaian_spm")
 MART_INDEKS_SPM = table_asset("mart_indeks_spm")
 
@@ -19,7 +21,9 @@ HITUNG_CAPAIAN = SpmDagParams(
     dag_id="spm_hitung_capaian",
     tags=("indikator", "capaian"),
     # Any newly published source changes some figure: recompute then (an Asset-triggered run).
-    schedule=(FACT_PENDUDUK | FACT_KELAHIRAN | FACT_PESERTA_DIDIK | FACT_INPUT_MUTU),
+    # (A health window publishes all four FHIR tables together; two of them stand for the set.)
+    schedule=(FACT_PENDUDUK | FACT_KELAHIRAN | FACT_PESERTA_DIDIK | FACT_KUNJUNGAN | FACT_OBSERVASI
+              | FACT_INPUT_MUTU),
     retries=2,
     doc_md="""
 ### Hitung capaian SPM
@@ -30,7 +34,8 @@ warehouse, from the rules of the versioned catalog `config/katalog_layanan.yaml`
 `config/faktor_sasaran.yaml` (DESIGN §5); then `mart_indeks_spm` (nilai = 0.8 × capaian dibatasi +
 0.2 × mutu from the OPD inputs, bidang and daerah means, labels; `config/indeks_spm.yaml`).
 
-Runs when `fact_penduduk`, `fact_kelahiran`, `fact_peserta_didik` or `fact_input_mutu` is published, or by hand with
+Runs when `fact_penduduk`, `fact_kelahiran`, `fact_peserta_didik`, the FHIR facts or `fact_input_mutu` is
+published, or by hand with
 params `kode_wilayah`, `tahun`, `triwulan` (default: every quarter of the run's year up to the
 run's quarter). Gates: no population for the reference semester or an earlier one means no capaian
 (the batch says `missing`); a jenis layanan whose source has no data for the period is left out;
