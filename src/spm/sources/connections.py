@@ -23,6 +23,17 @@ class SourceConnection:
             raise ConfigError(f"connection {self.conn_id!r} has no {what} (put it in the connection's password)")
         return self.password
 
+    def extra_number(self, key: str, default: float, minimum: float, kind=int):
+        """A numeric setting from the connection's extra (e.g. `paralel`, `timeout`), checked."""
+        value = (self.extra or {}).get(key, default)
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"connection {self.conn_id!r}: extra {key}={value!r} is not a number") from None
+        if number < minimum:
+            raise ConfigError(f"connection {self.conn_id!r}: extra {key}={value!r} must be at least {minimum}")
+        return number
+
 
 def _base_url(conn_id: str, host: str | None, port: int | None, schema: str | None) -> str:
     if not host:

@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 from requests.adapters import HTTPAdapter
 
-from spm.errors import ConfigError
 from spm.sources.connections import SourceConnection
 from spm.sources.http import SourceClient, SourceError
 
@@ -30,15 +29,6 @@ DEFAULT_PARALEL = 8
 DEFAULT_PAGE_SIZE = 500
 
 
-def _extra_number(conn: SourceConnection, key: str, default: float, minimum: float, kind=int):
-    value = (conn.extra or {}).get(key, default)
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"connection {conn.conn_id!r}: extra {key}={value!r} is not a number") from None
-    if number < minimum:
-        raise ConfigError(f"connection {conn.conn_id!r}: extra {key}={value!r} must be at least {minimum}")
-    return number
 
 
 class DapodikClient(SourceClient):
@@ -47,13 +37,13 @@ class DapodikClient(SourceClient):
 
     def __init__(self, conn: SourceConnection, *, paralel: int | None = None, page_size: int | None = None,
                  **kwargs) -> None:
-        kwargs.setdefault("timeout", (5.0, _extra_number(conn, "timeout", 60.0, 1.0, float)))
-        kwargs.setdefault("max_attempts", _extra_number(conn, "max_attempts", 5, 1))
-        kwargs.setdefault("backoff_seconds", _extra_number(conn, "backoff_seconds", 0.5, 0.0, float))
+        kwargs.setdefault("timeout", (5.0, conn.extra_number("timeout", 60.0, 1.0, float)))
+        kwargs.setdefault("max_attempts", conn.extra_number("max_attempts", 5, 1))
+        kwargs.setdefault("backoff_seconds", conn.extra_number("backoff_seconds", 0.5, 0.0, float))
         super().__init__(conn, **kwargs)
         self._token = conn.require_password("Bearer token")
-        self.paralel = paralel or _extra_number(conn, "paralel", DEFAULT_PARALEL, 1)
-        self.page_size = page_size or _extra_number(conn, "page_size", DEFAULT_PAGE_SIZE, 1)
+        self.paralel = paralel or conn.extra_number("paralel", DEFAULT_PARALEL, 1)
+        self.page_size = page_size or conn.extra_number("page_size", DEFAULT_PAGE_SIZE, 1)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.paralel)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -48,15 +48,6 @@ def conn_id_for(kode_kab_kota: str) -> str:
     return f"{CONN_ID}_{kode_kab_kota.replace('.', '')}"
 
 
-def _extra_number(conn: SourceConnection, key: str, default: float, minimum: float, kind=int):
-    value = (conn.extra or {}).get(key, default)
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"connection {conn.conn_id!r}: extra {key}={value!r} is not a number") from None
-    if number < minimum:
-        raise ConfigError(f"connection {conn.conn_id!r}: extra {key}={value!r} must be at least {minimum}")
-    return number
 
 
 @contextmanager
@@ -92,14 +83,14 @@ class SatusehatClient(SourceClient):
 
     def __init__(self, conn: SourceConnection, *, page_size: int | None = None,
                  clock=time.monotonic, **kwargs) -> None:
-        kwargs.setdefault("timeout", (5.0, _extra_number(conn, "timeout", 60.0, 1.0, float)))
-        kwargs.setdefault("max_attempts", _extra_number(conn, "max_attempts", 5, 1))
-        kwargs.setdefault("backoff_seconds", _extra_number(conn, "backoff_seconds", 0.5, 0.0, float))
+        kwargs.setdefault("timeout", (5.0, conn.extra_number("timeout", 60.0, 1.0, float)))
+        kwargs.setdefault("max_attempts", conn.extra_number("max_attempts", 5, 1))
+        kwargs.setdefault("backoff_seconds", conn.extra_number("backoff_seconds", 0.5, 0.0, float))
         super().__init__(conn, **kwargs)
         if not conn.login:
             raise ConfigError(f"connection {conn.conn_id!r} has no client id (put it in the connection's login)")
         self._client_secret = conn.require_password("client secret")
-        self.page_size = page_size or _extra_number(conn, "page_size", DEFAULT_PAGE_SIZE, 1)
+        self.page_size = page_size or conn.extra_number("page_size", DEFAULT_PAGE_SIZE, 1)
         self._clock = clock  # token lifetime only: monotonic, never the wall clock
         self._token: str | None = None
         self._token_expires = 0.0
