@@ -19,9 +19,7 @@ memory); its world is generated before the clock starts. Ceiling and naive loads
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
-import resource
 import struct
 import sys
 import tempfile
@@ -30,7 +28,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from spm.warehouse.db import describe, get_engine, upgrade
+from spm.benchmarks.harness import rss_mb, scratch_warehouse, simulator_process
 
 DEFAULT_KODE = "32.71"
 DEFAULT_TAHUN = 2024  # the hub's first year: a backfill starts there (patients are registered from 2024)
@@ -49,11 +47,6 @@ def _serve(kode: str, scale: float, seed: int, pipe) -> None:
             res.order(False)
         pipe.send((sim.fhir_url, config.fhir_client_id, config.fhir_client_secret))
         pipe.recv()
-
-
-def _rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 @dataclass
@@ -196,12 +189,12 @@ def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str,
     load_wilayah(engine)
     _context()  # GX's one-off start-up is not part of a window's cost
     window = k.Window.of(k.windows([kode], f"{tahun}-01-01", f"{tahun + 1}-01-01")[0])
-    t = Timing(rss_start_mb=_rss_mb())
+    t = Timing(rss_start_mb=rss_mb())
     with _client(url, client_id, secret, page_size) as client:
         started = time.perf_counter()
         extracted = k.extract(engine, window.as_dict(), "bench", client, SECRET)
         t.extract_s = time.perf_counter() - started
-    t.rss_extract_mb = _rss_mb()
+    t.rss_extract_mb = rss_mb()
     t.resources = {e: b["rows_received"] for e, b in extracted["batches"].items()}
     started = time.perf_counter()
     validated = k.validate_window(engine, extracted)
@@ -212,7 +205,7 @@ def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str,
     started = time.perf_counter()
     published = k.publish_window(engine, validated)
     t.publish_s = time.perf_counter() - started
-    t.rss_end_mb = _rss_mb()
+    t.rss_end_mb = rss_mb()
     t.published = sum(b["rows_published"] for b in published["batches"].values())
 
     path = os.path.join(tmp, "pages.bin")
@@ -230,31 +223,10 @@ def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str,
 def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 20261123, tahun: int = DEFAULT_TAHUN,
         warehouse_url: str | None = None, page_size: int = 1000) -> int:
     """Run the benchmark and print the figures; the warehouse defaults to a fresh temporary SQLite file."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    server = ctx.Process(target=_serve, args=(kode_wilayah, scale, seed, child), daemon=True)
-    generating = time.perf_counter()
-    server.start()
-    try:
-        if not parent.poll(1800):
-            raise RuntimeError("the simulator did not start within 30 minutes")
-        url, client_id, secret = parent.recv()
-        print(f"simulated FHIR hub of {kode_wilayah} at scale {scale}: world built in "
-              f"{time.perf_counter() - generating:.1f}s")
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = get_engine(warehouse_url or f"sqlite:///{os.path.join(tmp, 'bench.db')}")
-            upgrade(engine)
-            try:
-                t = measure(engine, url, client_id, secret, kode_wilayah, tahun, page_size, tmp)
-            finally:
-                where = describe(engine)
-                engine.dispose()
-    finally:
-        if server.is_alive():
-            parent.send("stop")
-            server.join(10)
-        if server.is_alive():
-            server.terminate()
+    with simulator_process(_serve, kode_wilayah, scale, seed) as (url, client_id, secret):
+        print(f"simulated FHIR hub of {kode_wilayah} at scale {scale}")
+        with scratch_warehouse(warehouse_url) as (engine, where), tempfile.TemporaryDirectory() as tmp:
+            t = measure(engine, url, client_id, secret, kode_wilayah, tahun, page_size, tmp)
     n = t.total
     per_type = ", ".join(f"{e} {c:,}" for e, c in t.resources.items())
     print(f"health ingest, {kode_wilayah} lastUpdated {tahun} (full-year backfill): {n:,} FHIR resources "

@@ -14,17 +14,12 @@ or memory; its world is generated before the clock starts.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import resource
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from spm.warehouse.db import describe, get_engine, upgrade
+from spm.benchmarks.harness import rss_mb, scratch_warehouse, simulator_process
 
 DEFAULT_KODE = "32.71"
 DEFAULT_SEMESTER = 20241
@@ -41,12 +36,6 @@ def _serve(kode: str, scale: float, seed: int, semester_id: int, pipe) -> None:
         world.pendidikan.learners(semester_id)  # generated before the clock starts
         pipe.send((sim.dapodik_url, config.dapodik_token, len(world.pendidikan.schools.npsn)))
         pipe.recv()
-
-
-def _rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 @dataclass
@@ -80,7 +69,7 @@ def measure(engine: sa.Engine, dapodik_url: str, token: str, kode: str, semester
 
     load_wilayah(engine)
     _context()  # GX's one-off start-up is not part of a batch's cost
-    t = Timing(rss_start_mb=_rss_mb())
+    t = Timing(rss_start_mb=rss_mb())
     conn = SourceConnection("spm_dapodik", dapodik_url, password=token,
                             extra={"paralel": paralel, "page_size": page_size})
     partition = {"kode_kab_kota": kode, "semester_id": semester_id}
@@ -88,7 +77,7 @@ def measure(engine: sa.Engine, dapodik_url: str, token: str, kode: str, semester
         started = time.perf_counter()
         extracted = pdk.extract(engine, partition, "bench", client, SECRET)
         t.extract_s = time.perf_counter() - started
-    t.rss_extract_mb = _rss_mb()
+    t.rss_extract_mb = rss_mb()
     started = time.perf_counter()
     validated = pdk.validate_partition(engine, extracted)
     t.validate_s = time.perf_counter() - started
@@ -99,7 +88,7 @@ def measure(engine: sa.Engine, dapodik_url: str, token: str, kode: str, semester
     pdk.publish_sekolah(engine, validated)
     result = pdk.publish_peserta_didik(engine, validated)
     t.publish_s = time.perf_counter() - started
-    t.rss_end_mb = _rss_mb()
+    t.rss_end_mb = rss_mb()
     t.learners, t.published = result["rows_received"], result["rows_published"]
     t.duplicates = result["rows_duplicate"]
     t.schools = extracted["sekolah"]["rows_received"]
@@ -123,31 +112,10 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
         semester_id: int = DEFAULT_SEMESTER, warehouse_url: str | None = None, paralel: int = 8,
         page_size: int = 1000) -> int:
     """Run the benchmark and print the figures; the warehouse defaults to a fresh temporary SQLite file."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    server = ctx.Process(target=_serve, args=(kode_wilayah, scale, seed, semester_id, child), daemon=True)
-    generating = time.perf_counter()
-    server.start()
-    try:
-        if not parent.poll(1800):
-            raise RuntimeError("the simulator did not start within 30 minutes")
-        url, token, schools = parent.recv()
-        print(f"simulated {kode_wilayah} at scale {scale}: world built in {time.perf_counter() - generating:.1f}s "
-              f"({schools} schools)")
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = get_engine(warehouse_url or f"sqlite:///{os.path.join(tmp, 'bench.db')}")
-            upgrade(engine)
-            try:
-                t = measure(engine, url, token, kode_wilayah, semester_id, paralel, page_size)
-            finally:
-                where = describe(engine)
-                engine.dispose()
-    finally:
-        if server.is_alive():
-            parent.send("stop")
-            server.join(10)
-        if server.is_alive():
-            server.terminate()
+    with simulator_process(_serve, kode_wilayah, scale, seed, semester_id) as (url, token, schools):
+        print(f"simulated {kode_wilayah} at scale {scale} ({schools} schools)")
+        with scratch_warehouse(warehouse_url) as (engine, where):
+            t = measure(engine, url, token, kode_wilayah, semester_id, paralel, page_size)
     print(f"education ingest, {kode_wilayah} semester {semester_id}, {t.schools} schools, {t.learners:,} learner rows "
           f"-> {t.published:,} persons ({t.duplicates:,} duplicate listings merged), paralel={paralel}, "
           f"page_size={page_size}, warehouse {where}")

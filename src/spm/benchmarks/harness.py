@@ -1,0 +1,67 @@
+"""What the ingest benchmarks share: the simulator in its own process, a scratch warehouse, peak memory.
+
+The simulator runs in a spawned process so its world (numpy arrays, HTTP threads) neither shares the
+benchmark's CPU accounting nor its resident memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.warehouse.db import describe, get_engine, upgrade
+
+START_TIMEOUT_S = 1800
+
+
+def rss_mb() -> float:
+    """Peak resident set of this process so far, in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, kB on Linux
+
+
+@contextmanager
+def simulator_process(target: Callable, *args) -> Iterator[Any]:
+    """Start `target(*args, pipe)` in a spawned process; yield what it sends once serving; stop it after.
+
+    `target` builds its world, starts its servers, sends one message (URLs, credentials), then waits
+    for any message back before it returns.
+    """
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    server = ctx.Process(target=target, args=(*args, child), daemon=True)
+    generating = time.perf_counter()
+    server.start()
+    try:
+        if not parent.poll(START_TIMEOUT_S):
+            raise RuntimeError(f"the simulator did not start within {START_TIMEOUT_S // 60} minutes")
+        payload = parent.recv()
+        print(f"    (simulated world built and served in {time.perf_counter() - generating:.1f}s)")
+        yield payload
+    finally:
+        if server.is_alive():
+            parent.send("stop")
+            server.join(10)
+        if server.is_alive():
+            server.terminate()
+
+
+@contextmanager
+def scratch_warehouse(warehouse_url: str | None) -> Iterator[tuple[sa.Engine, str]]:
+    """The given warehouse, or a fresh temporary SQLite file; migrated; yields (engine, description)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = get_engine(warehouse_url or f"sqlite:///{os.path.join(tmp, 'bench.db')}")
+        upgrade(engine)
+        try:
+            yield engine, describe(engine)
+        finally:
+            engine.dispose()
