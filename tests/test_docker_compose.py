@@ -456,8 +456,13 @@ def test_postgres_init_script_creates_both_databases(tmp_path):
         pytest.skip("no PostgreSQL server binaries usable here (initdb, pg_ctl, psql)")
     work = Path(tempfile.mkdtemp(prefix="spm-pg-"))
     data, sock = work / "data", work
+    # Run a copy from the server's own folder, as the image runs /docker-entrypoint-initdb.d: the
+    # checkout may sit where the postgres user cannot read (a root-only temporary clone, say).
+    script = work / "10-create-databases.sh"
+    shutil.copy2(PG_INIT_DIR / "10-create-databases.sh", script)
     if runner:
         shutil.chown(work, "postgres")
+        shutil.chown(script, "postgres")
     port = str(_free_port())
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     res = run([*runner, "initdb", "-D", str(data), "-U", "postgres", "-A", "trust"], env=base_env)
@@ -470,7 +475,7 @@ def test_postgres_init_script_creates_both_databases(tmp_path):
         env = dict(base_env, PGHOST=str(sock), PGPORT=port, POSTGRES_USER="postgres", POSTGRES_DB="postgres",
                    AIRFLOW_DB_PASSWORD="it's a 'pw'", SPM_WAREHOUSE_PASSWORD='x"y$z')
         for _ in range(2):  # idempotent
-            res = run([*runner, "bash", str(PG_INIT_DIR / "10-create-databases.sh")], env=env)
+            res = run([*runner, "bash", str(script)], env=env)
             assert res.returncode == 0, res.stdout + res.stderr
 
         def psql(user: str, db: str, sql: str) -> subprocess.CompletedProcess:
