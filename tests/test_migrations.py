@@ -7,10 +7,11 @@ from spm.warehouse.migrations_meta import VERSION_TABLE
 from spm.warehouse import tables_marts  # noqa: F401 - mart tables share the metadata
 from spm.warehouse import tables_opd  # noqa: F401 - OPD input and index tables share the metadata
 from spm.warehouse import tables_peringatan  # noqa: F401 - alert state tables share the metadata
+from spm.warehouse import tables_dq  # noqa: F401 - GX validation results share the metadata
 from spm.warehouse.tables import metadata
 
 EXPECTED_TABLES = {"dim_wilayah", "staging_wilayah", "dim_periode", "dim_layanan", "etl_batch", "dq_result",
-                   "quarantine"}
+                   "quarantine", "dq_validation_result"}
 
 
 def test_upgrade_from_empty_creates_schema_matching_the_code(warehouse_url):

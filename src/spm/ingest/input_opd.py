@@ -129,6 +129,7 @@ def _suite_texts(suite: str) -> dict[str, dict]:
 
 def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list[Problem], list[Problem]]:
     """Run both suites, store dq_result; return (critical problems, warnings) located in the workbook."""
+    from spm.quality.gx_hasil import simpan as simpan_hasil_gx
     from spm.quality.gx_runner import validate_frame
 
     ident = book.identitas
@@ -148,6 +149,7 @@ def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list
                  {"type": o.expectation_type, "failed_row_ids": list(o.failed_row_ids[:200]), "error": o.error},
                  checked_at)
                 for o in report.outcomes))
+            simpan_hasil_gx(conn, batch_id, spec.suite, report.gx_result, checked_at)  # for the GX Data Docs
         for o in report.outcomes:
             if o.success:
                 continue

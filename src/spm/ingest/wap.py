@@ -4,8 +4,9 @@
    with an `etl_batch` row; a batch whose source checksum equals the published one stops here as
    `unchanged`.
 2. validate: the staged rows are read back as a DataFrame and checked with the entity's GX suite;
-   every expectation gives a `dq_result` row, rows failing warning expectations go to `quarantine`,
-   critical failures or too many quarantined rows stop the batch.
+   every expectation gives a `dq_result` row (and GX's own scrubbed result a `dq_validation_result`
+   row, for the GX Data Docs), rows failing warning expectations go to `quarantine`, critical
+   failures or too many quarantined rows stop the batch.
 3. publish: one transaction runs the entity's `sql/core/*_publish.sql` (replace the fact partition
    with the batch's passing rows) and closes the `etl_batch` row.
 """
@@ -20,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.config import load_yaml
+from spm.quality.gx_hasil import simpan as simpan_hasil_gx
 from spm.warehouse.audit import finish_batch, last_published_checksum, now, start_batch
 from spm.warehouse.bulk import insert_rows, replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
@@ -128,6 +130,8 @@ def validate(engine: sa.Engine, spec: EntitySpec, batch_id: int, parameters: dic
              checked_at)
             for o in report.outcomes
         ))
+        # GX's own result (scrubbed) for the Data Docs, replaced when the batch is validated again.
+        simpan_hasil_gx(conn, batch_id, spec.suite, report.gx_result, checked_at)
 
         def quarantine_rows() -> Iterable[tuple]:
             for rid, names in sorted(bad_rows.items()):

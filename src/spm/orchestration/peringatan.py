@@ -48,7 +48,8 @@ The same open problem is sent once, again only when it changes or after `penging
 resolution (a later batch of the partition published) is announced once; state is kept in the
 warehouse table `peringatan`, deliveries in `peringatan_kirim`. The first run at or after
 `ringkasan.jam` (local time) sends each owner the daily digest of open problems. Then the
-data-quality pages under `$SPM_HOME/reports/kualitas` are rebuilt (alerts link to them).
+data-quality pages under `$SPM_HOME/reports/kualitas` are rebuilt (alerts link to them), with the
+Great Expectations Data Docs of the stored validation results under `gx/` beside them.
 
 Alerts carry only counts, expectation names, batch ids, kab/kota codes, periods and links; never a
 NIK, a name or a row. Params: `paksa_ringkasan` sends the digest now. Setup: `docs/peringatan.md`.

@@ -5,7 +5,8 @@ GX is called inside our own tasks (DESIGN §9). A pandas batch with `result_form
 expectation's `meta.severity` is `critical` (stops the batch) or `warning` (quarantines the
 failing rows, or flags the batch when the expectation is not row-level); `meta.name` is the short
 name written to `dq_result` and `quarantine`. Only row ids and counts leave this module: never the
-failing values, which may be personal data.
+failing values, which may be personal data. GX's own result object leaves it only privacy-scrubbed
+(`ValidationReport.gx_result`, see `spm.quality.gx_hasil`), for the GX Data Docs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 from spm.errors import ConfigError
 from spm.settings import expectations_dir
+
+log = logging.getLogger(__name__)
 
 SEVERITIES = ("critical", "warning")
 ROW_ID = "row_id"
@@ -43,6 +46,9 @@ class ExpectationOutcome:
 class ValidationReport:
     suite: str
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    # GX's ExpectationSuiteValidationResult.to_json_dict(), scrubbed of failing values (spm.quality.gx_hasil);
+    # stored in dq_validation_result for the GX Data Docs. None if it could not be produced.
+    gx_result: dict[str, Any] | None = None
 
     @property
     def critical_failures(self) -> list[ExpectationOutcome]:
@@ -140,6 +146,12 @@ def validate_frame(suite_name: str, frame, parameters: dict[str, Any] | None = N
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
     )
     report = ValidationReport(suite_name)
+    try:
+        from spm.quality.gx_hasil import dari_gx
+
+        report.gx_result = dari_gx(result)
+    except Exception:  # noqa: BLE001 - the Data Docs copy must never stop a validation
+        log.warning("GX validation result of %s not kept for the Data Docs", suite_name, exc_info=True)
     for r in result.results:
         cfg = r.expectation_config
         meta = cfg.meta or {}

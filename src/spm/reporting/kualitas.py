@@ -1,19 +1,28 @@
-"""The project's data-quality pages: static HTML per source and period under $SPM_HOME/reports/kualitas.
+"""The data-quality pages: static HTML per source and period under $SPM_HOME/reports/kualitas.
 
-Why not Great Expectations Data Docs: GX 1.x renders Data Docs from ExpectationSuiteValidationResult
-objects kept in a file-backed Data Context's validation-result store (written by a Checkpoint's
-UpdateDataDocsAction). The pipeline validates with an ephemeral context and keeps one `dq_result` row
-per expectation per batch in the warehouse, on purpose: results sit beside the batches they judge, on
-SQLite and PostgreSQL alike, and carry the project's severity. Rebuilding GX result objects from those
-rows would fake GX internals (result ids, run ids, partial unexpected lists) for a view that cannot show
-what matters here: pass rates over time, quarantine reasons, freshness and partition completeness.
+Two sets of pages are written together (`tulis_halaman`, used by `spm kualitas` and by the task
+`halaman_kualitas` of `spm_kirim_peringatan`):
 
-Privacy (DESIGN §4): pages are built from etl_batch counts, dq_result names and counts, and
-quarantine.failed_expectations only; never from quarantine.row_data, natural keys or staging rows.
+- the project's own pages, per source and period: pass rate per expectation over time, quarantined
+  rows by reason, freshness, completeness of the kab/kota × entity partitions, the batches;
+- Great Expectations Data Docs under `gx/` (`spm.reporting.gx_docs`): GX's own pages for every
+  stored validation result (`dq_validation_result`, GX's ExpectationSuiteValidationResult kept at
+  validation time, privacy-scrubbed) and for every suite, rendered by GX's renderers. The project's
+  index links to them, and each batch of a period page links to its GX result page(s).
+
+They answer different questions: the project's pages follow a source over time and across
+partitions with the project's severities; GX's pages show one batch's validation in full (every
+expectation with its configuration, observed statistics and counts).
+
+Privacy (DESIGN §4): the project's pages are built from etl_batch counts, dq_result names and counts,
+and quarantine.failed_expectations only; never from quarantine.row_data, natural keys or staging rows.
+The GX pages are built from results from which failing values, value counts and row indexes were
+removed before they were stored (`spm.quality.gx_hasil`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -24,6 +33,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.warehouse.tables import dq_result, etl_batch, quarantine
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATUS_LENGKAP = ("published", "unchanged")
@@ -184,6 +195,15 @@ def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str]
     as_of = as_of or datetime.now(timezone.utc)
     root = output_dir(out)
     env = _env()
+    gx_batch: dict[int, list] = {}
+    gx_galat: BaseException | None = None
+    try:
+        from spm.reporting.gx_docs import bangun
+
+        gx_batch = bangun(engine, root, sources, periode, kode_wilayah, as_of).per_batch()
+    except Exception as exc:  # noqa: BLE001 - the project's pages are still written; the error is raised after
+        log.exception("GX Data Docs could not be built")
+        gx_galat = exc
     q = sa.select(etl_batch.c.source, etl_batch.c.periode).distinct()
     if sources:
         q = q.where(etl_batch.c.source.in_(sources))
@@ -195,6 +215,7 @@ def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str]
     per_source: dict[str, list[Halaman]] = defaultdict(list)
     for source, per in pairs:
         data = kumpulkan(engine, source, per, kode_wilayah, as_of)
+        data["gx"] = {x["batch_id"]: gx_batch[x["batch_id"]] for x in data["batches"] if x["batch_id"] in gx_batch}
         path = root / source / f"{nama_berkas(per)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(env.get_template("kualitas.html.j2").render(halaman="periode", **data), encoding="utf-8")
@@ -208,7 +229,11 @@ def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str]
     root.mkdir(parents=True, exist_ok=True)
     (root / "index.html").write_text(env.get_template("kualitas.html.j2").render(
         halaman="indeks", sumber={s: len(v) for s, v in sorted(per_source.items())},
-        gagal={s: sum(h.batch_gagal for h in v) for s, v in per_source.items()}, dibuat=as_of), encoding="utf-8")
+        gagal={s: sum(h.batch_gagal for h in v) for s, v in per_source.items()}, dibuat=as_of,
+        gx_ada=(root / "gx" / "index.html").exists(),
+        gx_galat=type(gx_galat).__name__ if gx_galat else None), encoding="utf-8")
+    if gx_galat is not None:
+        raise gx_galat
     return pages
 
 
@@ -227,4 +252,6 @@ def jalankan(engine: sa.Engine, args) -> int:
         print(f"{h.source:<10} {h.periode:<40} {h.lengkap_persen:5.1f} % complete, {h.batch_gagal} partition(s) "
               f"not published  {h.path}")
     print(f"index: {root / 'index.html'}")
+    if (root / "gx" / "index.html").exists():
+        print(f"GX Data Docs: {root / 'gx' / 'index.html'}")
     return 0
