@@ -13,6 +13,7 @@ EXPECTED_DAG_IDS = {"spm_muat_wilayah", "spm_ingest_kependudukan", "spm_ingest_p
 EXPECTED_DAG_IDS |= {"spm_ingest_input_opd"}
 EXPECTED_DAG_IDS |= {"spm_ingest_kesehatan"}
 EXPECTED_DAG_IDS |= {"spm_kirim_peringatan", "spm_periksa_kesegaran"}
+EXPECTED_DAG_IDS |= {"spm_terbitkan_laporan"}
 
 
 def _forbidden(*_args, **_kwargs):

@@ -111,8 +111,30 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
     _print_capaian(engine, kode_wilayah, tahun, triwulan)
     _print_indeks(engine, kode_wilayah, tahun, triwulan)
 
+    print()
+    t = _step(f"DAG spm_terbitkan_laporan: e-SPM workbook, HTML and PDF report {tahun} triwulan {triwulan}")
+    dags_test("spm_terbitkan_laporan", run_date,
+              {"kode_wilayah": [kode_wilayah], "tahun": tahun, "triwulan": triwulan}, env, log_dir)
+    _done(t)
+
     _print_results(engine, home, log_dir)
+    _print_laporan(kode_wilayah, tahun, triwulan)
     return 0
+
+
+def _print_laporan(kode: str, tahun: int, triwulan: int) -> None:
+    from spm.reporting.terbit import terbitan
+
+    t = terbitan(kode, tahun, triwulan)
+    if not t.ada():
+        raise RuntimeError(f"spm_terbitkan_laporan did not leave a complete report in {t.folder}")
+    print()
+    print(f"Laporan SPM {kode}, {tahun} triwulan {triwulan}")
+    print(f"  workbook e-SPM: {t.path('xlsx')}")
+    print(f"  laporan HTML:   {t.path('html')}")
+    print(f"  laporan PDF:    {t.path('pdf')}")
+    print(f"  data CSV:       {t.path('csv')}")
+    print("  dashboard:      .venv/bin/spm dashboard   then open http://127.0.0.1:8050/")
 
 
 def _print_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> None:

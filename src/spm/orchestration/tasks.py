@@ -207,3 +207,31 @@ def indeks_compute(capaian: dict, run_id: str) -> dict:
 
     tahun, triwulan = (int(x) for x in capaian["periode"].split("-T"))
     return compute_indeks(warehouse_engine(), capaian["kode_kab_kota"], tahun, triwulan, run_id)
+
+
+# --- spm_terbitkan_laporan -------------------------------------------------------------------------
+
+@fail_fast
+def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> list[dict]:
+    """The (kab/kota, year, quarter) to publish: the params; else the quarters whose index was just
+    rebuilt (the triggering Asset events); else every quarter of the run's year so far."""
+    if params.get("tahun") or params.get("kode_wilayah") or not extras:
+        return capaian_quarters(params, run_after)
+    quarters = set()
+    for extra in extras:
+        if extra.get("kode_kab_kota") and "-T" in str(extra.get("periode", "")):
+            tahun, triwulan = (int(x) for x in extra["periode"].split("-T"))
+            quarters.add((extra["kode_kab_kota"], tahun, triwulan))
+    if not quarters:
+        return capaian_quarters(params, run_after)
+    return [{"kode_kab_kota": k, "tahun": t, "triwulan": q} for k, t, q in sorted(quarters)]
+
+
+@fail_fast
+def laporan_publish(quarter: dict) -> dict:
+    from spm.reporting.terbit import terbitkan
+
+    result = terbitkan(warehouse_engine(), quarter["kode_kab_kota"], int(quarter["tahun"]), int(quarter["triwulan"]))
+    log.info("laporan %s %s triwulan %s: %s", result["kode_kab_kota"], result["tahun"], result["triwulan"],
+             result["folder"])
+    return result

@@ -1,0 +1,323 @@
+"""What one quarterly SPM report shows, read from the published tables only (DESIGN §6-§7).
+
+Every output (e-SPM workbook, HTML/PDF report, dashboard) is drawn from one `LaporanData`, so a figure
+cannot differ between them. Nothing here reads a fact table with person rows: marts, OPD input facts,
+dim_* and etl_batch counts only (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.errors import InputError
+from spm.warehouse.tables import dim_layanan, dim_wilayah, etl_batch
+from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
+from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
+
+BULAN = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+NAMA_BIDANG = {"pendidikan": "Pendidikan", "kesehatan": "Kesehatan"}
+KOMPONEN_MUTU = {"barang_jasa": "Barang dan/atau jasa", "sdm": "Sumber daya manusia",
+                 "petunjuk_teknis": "Petunjuk teknis / SOP"}
+STATUS_BERHASIL = ("published", "unchanged")
+
+
+@dataclass(frozen=True)
+class Layanan:
+    kode: str
+    nama: str
+    bidang: str
+    satuan: str
+    sasaran_uraian: str
+    pembagian_jenis_kelamin: bool
+    urutan: int
+
+
+@dataclass(frozen=True)
+class Capaian:
+    kode_wilayah: str
+    tingkat_wilayah: str
+    jenis_kelamin: str
+    kode_layanan: str
+    sasaran: float
+    terlayani: int
+    belum_terlayani: float
+    capaian: float | None
+    capaian_dibatasi: float | None
+
+
+@dataclass(frozen=True)
+class Wilayah:
+    kode: str
+    nama: str
+    tingkat: str
+    kode_induk: str | None
+
+
+@dataclass(frozen=True)
+class Sebaran:
+    """Best and worst served kecamatan of one jenis layanan (raw capaian, percentage points apart)."""
+    kode_layanan: str
+    terbaik: Capaian
+    terburuk: Capaian
+    selisih: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """Progress against the straight-line target: 25 % of the year's sasaran per quarter."""
+    kode_layanan: str
+    target_persen: float
+    capaian: float | None
+    selisih: float | None  # capaian - target, percentage points
+    tertinggal: bool
+    opd: str
+
+
+@dataclass(frozen=True)
+class StatusUmpan:
+    """Data-quality status of one source feed at the time the figures were computed."""
+    sumber: str
+    entitas: str
+    terakhir_berhasil: datetime | None
+    umur_jam: float | None
+    maks_umur_jam: float
+    segar: bool
+    batch_dipakai: int
+    baris_diterima: int
+    baris_dikarantina: int
+
+
+@dataclass
+class LaporanData:
+    kode_kab_kota: str
+    nama_kab_kota: str
+    nama_provinsi: str
+    tahun: int
+    triwulan: int
+    dihitung: datetime  # when mart_capaian_spm of the quarter was computed (not the wall clock)
+    semester_penduduk: str
+    layanan: list[Layanan]
+    opd: dict[str, str]  # bidang -> OPD name
+    wilayah: dict[str, Wilayah]  # kecamatan and desa of the kab/kota
+    capaian: dict[tuple[str, str, str], Capaian]  # (kode_wilayah, jenis_kelamin, kode_layanan)
+    bulanan: dict[str, list[int | None]]  # kode_layanan -> terlayani_baru Jan..Des (None: not reported)
+    indeks: list[dict[str, Any]]
+    mutu: list[dict[str, Any]]
+    anggaran: list[dict[str, Any]]
+    umpan: list[StatusUmpan]
+    batch_ids: list[int]  # every source batch the figures come from
+    sumber: list[dict[str, Any]]  # those batches: source, entity, periode, checksum, counts (lineage)
+    catatan: list[str] = field(default_factory=list)
+
+    # --- views used by the outputs ------------------------------------------------------------------
+
+    @property
+    def bidang(self) -> list[str]:
+        seen: list[str] = []
+        for lay in self.layanan:
+            if lay.bidang not in seen:
+                seen.append(lay.bidang)
+        return seen
+
+    def layanan_bidang(self, bidang: str) -> list[Layanan]:
+        return [lay for lay in self.layanan if lay.bidang == bidang]
+
+    def kab_kota(self, kode_layanan: str, jenis_kelamin: str = "semua") -> Capaian | None:
+        return self.capaian.get((self.kode_kab_kota, jenis_kelamin, kode_layanan))
+
+    def kecamatan(self) -> list[Wilayah]:
+        return sorted((w for w in self.wilayah.values() if w.tingkat == "kecamatan"), key=lambda w: w.kode)
+
+    def desa(self, kode_kecamatan: str) -> list[Wilayah]:
+        return sorted((w for w in self.wilayah.values() if w.tingkat != "kecamatan"
+                       and w.kode_induk == kode_kecamatan), key=lambda w: w.kode)
+
+    def di(self, kode_wilayah: str, kode_layanan: str) -> Capaian | None:
+        return self.capaian.get((kode_wilayah, "semua", kode_layanan))
+
+    @property
+    def target_persen(self) -> float:
+        return 25.0 * self.triwulan
+
+    def sebaran(self) -> list[Sebaran]:
+        """Per jenis layanan, the kecamatan with the highest and lowest capaian; widest spread first."""
+        out = []
+        kecamatan = self.kecamatan()
+        for lay in self.layanan:
+            rows = [c for w in kecamatan if (c := self.di(w.kode, lay.kode)) is not None and c.capaian is not None]
+            if len(rows) < 2:
+                continue
+            best = max(rows, key=lambda c: (c.capaian, c.kode_wilayah))
+            worst = min(rows, key=lambda c: (c.capaian, c.kode_wilayah))
+            out.append(Sebaran(lay.kode, best, worst, best.capaian - worst.capaian))
+        return sorted(out, key=lambda s: (-s.selisih, s.kode_layanan))
+
+    def target(self) -> list[Target]:
+        out = []
+        for lay in self.layanan:
+            c = self.kab_kota(lay.kode)
+            cap = c.capaian if c is not None else None
+            selisih = cap - self.target_persen if cap is not None else None
+            out.append(Target(lay.kode, self.target_persen, cap, selisih,
+                              selisih is None or selisih < 0, self.opd.get(lay.bidang, lay.bidang)))
+        return out
+
+    def nama_layanan(self, kode: str) -> str:
+        return next((lay.nama for lay in self.layanan if lay.kode == kode), kode)
+
+    def nama_wilayah(self, kode: str) -> str:
+        w = self.wilayah.get(kode)
+        return w.nama if w is not None else (self.nama_kab_kota if kode == self.kode_kab_kota else kode)
+
+    def indeks_daerah(self) -> dict[str, Any] | None:
+        return next((r for r in self.indeks if r["tingkat_indeks"] == "daerah"), None)
+
+    def indeks_bidang(self, bidang: str) -> dict[str, Any] | None:
+        return next((r for r in self.indeks if r["tingkat_indeks"] == "bidang" and r["bidang"] == bidang), None)
+
+    def indeks_layanan(self, kode_layanan: str) -> dict[str, Any] | None:
+        return next((r for r in self.indeks if r["kode_layanan"] == kode_layanan), None)
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+def _ids(text: str | None) -> set[int]:
+    return {int(x) for x in (text or "").split(",") if x.strip()}
+
+
+def _wilayah(conn, kode: str) -> dict[str, Wilayah]:
+    w = dim_wilayah.c
+    rows = conn.execute(sa.select(w.kode, w.nama, w.tingkat, w.kode_induk).where(
+        w.berlaku_sampai.is_(None), sa.or_(w.kode == kode, w.kode.like(f"{kode}.%"), w.kode == kode[:2]))).all()
+    return {r.kode: Wilayah(r.kode, r.nama, r.tingkat, r.kode_induk) for r in rows}
+
+
+def _opd_names() -> dict[str, str]:
+    from spm.alerts.konfigurasi import load_konfigurasi
+
+    cfg = load_konfigurasi()
+    return {bidang: cfg.pemilik[owner].nama for bidang, owner in cfg.bidang_pemilik.items() if owner in cfg.pemilik}
+
+
+def _umpan(conn, kode: str, used: set[int], as_of: datetime) -> list[StatusUmpan]:
+    """Freshness of each configured feed at `as_of` and the counts of the batches the figures used."""
+    from spm.alerts.konfigurasi import load_konfigurasi
+
+    b = etl_batch.c
+    used_rows = conn.execute(sa.select(b.source, b.entity, b.rows_received, b.rows_quarantined)
+                             .where(b.batch_id.in_(sorted(used)))).all() if used else []
+    out = []
+    for umpan in load_konfigurasi().umpan:
+        last = _aware(conn.execute(sa.select(sa.func.max(b.finished_at)).where(
+            b.source == umpan.sumber, b.entity.like(umpan.entitas.replace("*", "%")), b.kode_wilayah == kode,
+            b.status.in_(STATUS_BERHASIL), b.finished_at <= as_of)).scalar_one())
+        mine = [r for r in used_rows if r.source == umpan.sumber and fnmatchcase(r.entity, umpan.entitas)]
+        umur = (as_of - last).total_seconds() / 3600 if last is not None else None
+        out.append(StatusUmpan(umpan.sumber, umpan.entitas, last, umur, umpan.maks_umur_jam,
+                               umur is not None and umur <= umpan.maks_umur_jam, len(mine),
+                               sum(r.rows_received for r in mine), sum(r.rows_quarantined for r in mine)))
+    return out
+
+
+def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: int) -> LaporanData:
+    """Everything one kab/kota × quarter report shows; InputError if the quarter has no published capaian."""
+    m, ib = mart_capaian_spm.c, mart_indeks_spm.c
+    with engine.connect() as conn:
+        cap_rows = conn.execute(sa.select(mart_capaian_spm).where(
+            m.kode_kab_kota == kode_kab_kota, m.tahun == tahun, m.triwulan == triwulan)).all()
+        if not cap_rows:
+            raise InputError(f"no mart_capaian_spm rows for kab/kota {kode_kab_kota}, {tahun} triwulan {triwulan}: "
+                             "run spm_hitung_capaian for that quarter first")
+        mart_batch = {r.batch_id for r in cap_rows}
+        dihitung = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
+            etl_batch.c.batch_id.in_(sorted(mart_batch)))).scalar_one()) or datetime(tahun, 1, 1, tzinfo=timezone.utc)
+        wilayah = _wilayah(conn, kode_kab_kota)
+        l = dim_layanan.c
+        present = {r.kode_layanan for r in cap_rows}
+        layanan = [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin,
+                           r.urutan)
+                   for r in conn.execute(sa.select(dim_layanan).order_by(l.urutan)) if r.kode_layanan in present]
+        capaian = {(r.kode_wilayah, r.jenis_kelamin, r.kode_layanan): Capaian(
+            r.kode_wilayah, r.tingkat_wilayah, r.jenis_kelamin, r.kode_layanan, r.sasaran, r.terlayani,
+            r.belum_terlayani, r.capaian, r.capaian_dibatasi) for r in cap_rows}
+        semester = sorted({r.semester_penduduk for r in cap_rows})
+        used = set().union(*(_ids(r.batch_ids) for r in cap_rows))
+
+        tb = mart_terlayani_bulanan.c
+        bulanan: dict[str, list[int | None]] = {}
+        monthly = conn.execute(sa.select(tb.kode_layanan, tb.bulan, tb.terlayani_baru).where(
+            tb.kode_wilayah == kode_kab_kota, tb.jenis_kelamin == "semua", tb.tahun == tahun,
+            tb.bulan <= 3 * triwulan)).all()
+        per_layanan: dict[str, dict[int, int]] = defaultdict(dict)
+        for r in monthly:
+            per_layanan[r.kode_layanan][r.bulan] = r.terlayani_baru
+        for lay in layanan:
+            months = per_layanan.get(lay.kode)
+            if months is None:
+                continue  # a snapshot source (Dapodik): no month of first attainment
+            bulanan[lay.kode] = [months.get(b, 0) if b <= 3 * triwulan else None for b in range(1, 13)]
+
+        indeks = [dict(r._mapping) for r in conn.execute(sa.select(mart_indeks_spm).where(
+            ib.kode_kab_kota == kode_kab_kota, ib.tahun == tahun, ib.triwulan == triwulan).order_by(ib.urutan))]
+        for r in indeks:
+            used |= _ids(r["batch_ids"])
+            used.discard(r["batch_id"])
+        fm, fa = fact_input_mutu.c, fact_input_anggaran.c
+        mutu = [dict(r._mapping) for r in conn.execute(sa.select(fact_input_mutu).where(
+            fm.kode_kab_kota == kode_kab_kota, fm.tahun == tahun, fm.triwulan == triwulan)
+            .order_by(fm.bidang, fm.baris))]
+        anggaran = [dict(r._mapping) for r in conn.execute(sa.select(fact_input_anggaran).where(
+            fa.kode_kab_kota == kode_kab_kota, fa.tahun == tahun, fa.triwulan == triwulan)
+            .order_by(fa.bidang, fa.baris))]
+        used |= {r["batch_id"] for r in mutu} | {r["batch_id"] for r in anggaran}
+        umpan = _umpan(conn, kode_kab_kota, used, dihitung)
+        b = etl_batch.c
+        sumber = [dict(r._mapping) for r in conn.execute(sa.select(
+            b.batch_id, b.source, b.entity, b.kode_wilayah, b.periode, b.checksum, b.status, b.rows_received,
+            b.rows_published, b.rows_quarantined, b.finished_at).where(b.batch_id.in_(sorted(used)))
+            .order_by(b.batch_id))] if used else []
+
+    kab = wilayah.get(kode_kab_kota)
+    prov = wilayah.get(kode_kab_kota[:2])
+    wilayah = {k: w for k, w in wilayah.items() if w.tingkat not in ("provinsi", "kabupaten_kota")
+               and k.startswith(kode_kab_kota + ".")}
+    data = LaporanData(
+        kode_kab_kota, kab.nama if kab else kode_kab_kota, prov.nama if prov else kode_kab_kota[:2], tahun,
+        triwulan, dihitung, ", ".join(semester), layanan, _opd_names(), wilayah, capaian, bulanan, indeks, mutu,
+        anggaran, umpan, sorted(used), sumber)
+    if semester and semester != [f"{tahun - 1}-2"]:
+        data.catatan.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
+                            f"{tahun - 1}-2 belum tersedia.")
+    return data
+
+
+def kuartal_tersedia(engine: sa.Engine, kode_kab_kota: str | None = None) -> list[tuple[str, int, int]]:
+    """(kab/kota, tahun, triwulan) with published capaian, newest first."""
+    m = mart_capaian_spm.c
+    q = sa.select(m.kode_kab_kota, m.tahun, m.triwulan).distinct()
+    if kode_kab_kota:
+        q = q.where(m.kode_kab_kota == kode_kab_kota)
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return sorted(((r[0], r[1], r[2]) for r in rows), key=lambda x: (x[0], -x[1], -x[2]))
+
+
+def tren(engine: sa.Engine, kode_wilayah: str, kode_kab_kota: str) -> dict[str, list[tuple[int, int, float | None]]]:
+    """Capaian (raw %) per jenis layanan over every published quarter: kode_layanan -> [(tahun, tw, capaian)]."""
+    m = mart_capaian_spm.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(m.kode_layanan, m.tahun, m.triwulan, m.capaian).where(
+            m.kode_kab_kota == kode_kab_kota, m.kode_wilayah == kode_wilayah, m.jenis_kelamin == "semua")
+            .order_by(m.kode_layanan, m.tahun, m.triwulan)).all()
+    out: dict[str, list] = defaultdict(list)
+    for r in rows:
+        out[r.kode_layanan].append((r.tahun, r.triwulan, r.capaian))
+    return dict(out)

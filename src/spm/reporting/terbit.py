@@ -1,0 +1,155 @@
+"""Publish one kab/kota × quarter: the e-SPM workbook, the HTML and PDF report and the CSV extract,
+under a predictable path, written atomically.
+
+Path: $SPM_HOME/reports/laporan/<kode_kab_kota>/<tahun>/triwulan-<q>/spm_<kode>_<tahun>_tw<q>.{xlsx,html,pdf,csv}
+plus manifest.json (sha256 and the batches used). Every file is written to a temporary folder beside
+the final one and moved into place with os.replace, the manifest last: a failed run leaves the previous
+good report untouched. Content depends only on the warehouse (timestamps are the time the figures were
+computed, not the wall clock), so rerunning a quarter reproduces the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from spm.reporting.data import LaporanData, load_laporan
+
+JENIS = ("xlsx", "html", "pdf", "csv")
+MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "html": "text/html",
+         "pdf": "application/pdf", "csv": "text/csv"}
+KOLOM_CSV = ("tahun", "triwulan", "kode_wilayah", "nama_wilayah", "tingkat_wilayah", "jenis_kelamin",
+             "kode_layanan", "sasaran", "terlayani", "belum_terlayani", "capaian", "capaian_dibatasi")
+
+
+@dataclass(frozen=True)
+class Terbitan:
+    kode_kab_kota: str
+    tahun: int
+    triwulan: int
+    folder: Path
+
+    def path(self, jenis: str) -> Path:
+        return self.folder / f"spm_{self.kode_kab_kota.replace('.', '')}_{self.tahun}_tw{self.triwulan}.{jenis}"
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "manifest.json"
+
+    def ada(self) -> bool:
+        return self.manifest.exists() and all(self.path(j).exists() for j in JENIS)
+
+
+def laporan_root() -> Path:
+    from spm.settings import spm_home
+
+    return spm_home() / "reports" / "laporan"
+
+
+def terbitan(kode_kab_kota: str, tahun: int, triwulan: int, root: Path | None = None) -> Terbitan:
+    if not (1 <= int(triwulan) <= 4):
+        raise ValueError(f"triwulan must be 1-4, got {triwulan}")
+    folder = (root or laporan_root()) / kode_kab_kota / str(int(tahun)) / f"triwulan-{int(triwulan)}"
+    return Terbitan(kode_kab_kota, int(tahun), int(triwulan), folder)
+
+
+def _normalise_zip(path: Path, when) -> None:
+    """Rewrite an xlsx with fixed entry times and a fixed `modified` property (openpyxl stamps the
+    wall clock on save), so the same figures give the same bytes."""
+    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+    modified = f"{when:%Y-%m-%dT%H:%M:%S}Z".encode()
+    with zipfile.ZipFile(path) as src:
+        entries = [(i.filename, src.read(i.filename)) for i in src.infolist()]
+    entries = [(name, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                             lambda m: m.group(1) + modified + m.group(2), content)
+                if name == "docProps/core.xml" else content) for name, content in entries]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, content in entries:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(info, content)
+
+
+def tulis_csv(data: LaporanData, path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(KOLOM_CSV)
+    order = {lay.kode: lay.urutan for lay in data.layanan}
+    for c in sorted(data.capaian.values(), key=lambda c: (c.kode_wilayah, order.get(c.kode_layanan, 99),
+                                                          c.jenis_kelamin)):
+        w.writerow([data.tahun, data.triwulan, c.kode_wilayah, data.nama_wilayah(c.kode_wilayah), c.tingkat_wilayah,
+                    c.jenis_kelamin, c.kode_layanan, repr(c.sasaran), c.terlayani, repr(c.belum_terlayani),
+                    "" if c.capaian is None else repr(c.capaian),
+                    "" if c.capaian_dibatasi is None else repr(c.capaian_dibatasi)])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def terbitkan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: int, root: Path | None = None) -> dict:
+    """Build every output of the quarter and move them into place; returns the paths and checksums."""
+    from spm.reporting.laporan import render_html, tulis_pdf
+    from spm.reporting.workbook import tulis_workbook
+
+    t = terbitan(kode_kab_kota, tahun, triwulan, root)
+    data = load_laporan(engine, kode_kab_kota, t.tahun, t.triwulan)
+    t.folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".baru-", dir=t.folder))
+    try:
+        staged = {j: tmp / t.path(j).name for j in JENIS}
+        tulis_workbook(data, staged["xlsx"])
+        _normalise_zip(staged["xlsx"], data.dihitung)
+        html = render_html(data)
+        staged["html"].write_text(html, encoding="utf-8")
+        tulis_pdf(html, staged["pdf"])
+        tulis_csv(data, staged["csv"])
+        manifest = {
+            "kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan,
+            "dihitung": data.dihitung.isoformat(), "semester_penduduk": data.semester_penduduk,
+            "batch_ids": data.batch_ids,
+            "berkas": {j: {"nama": staged[j].name, "sha256": _sha256(staged[j]), "bytes": staged[j].stat().st_size}
+                       for j in JENIS},
+        }
+        staged_manifest = tmp / t.manifest.name
+        staged_manifest.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        for p in [*staged.values(), staged_manifest]:
+            _fsync(p)
+        for j in JENIS:
+            os.replace(staged[j], t.path(j))
+        os.replace(staged_manifest, t.manifest)  # last: a manifest names only complete files
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan, "folder": str(t.folder),
+            **{j: str(t.path(j)) for j in JENIS}, "batch_ids": data.batch_ids}
+
+
+def baca_manifest(t: Terbitan) -> dict | None:
+    try:
+        return json.loads(t.manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
