@@ -160,7 +160,12 @@ def test_scrub_removes_failing_values_keeps_counts(monkeypatch):
     assert report.gx_result["meta"]["batch_parameters"] == {"dataframe": "<DATAFRAME>"}
     # The raw GX result did hold them: the scrub is what keeps them out; and it is idempotent.
     assert gx_hasil.bersihkan(report.gx_result) == report.gx_result
-    assert gx_hasil._pesan("could not convert '3271014502900001' (Siti) 3271014502900001") == \
+    # dq_result gets the same scrub: no raw min/max/most common value there either.
+    by_outcome = {o.name: o for o in report.outcomes}
+    assert by_outcome["nik_maks"].observed_value == json.dumps(gx_hasil.DISEMBUNYIKAN)
+    assert by_outcome["nama_terbanyak"].observed_value == json.dumps(gx_hasil.DISEMBUNYIKAN)
+    assert json.loads(by_outcome["umur_rata"].observed_value) == 20  # a statistic stays
+    assert gx_hasil.scrub_message("could not convert '3271014502900001' (Siti) 3271014502900001") == \
         "could not convert '…' (Siti) …"
 
 

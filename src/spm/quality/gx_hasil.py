@@ -65,7 +65,7 @@ def _placeholder(value: Any) -> Any:
     return "<DISEMBUNYIKAN>"
 
 
-def _observed(expectation_type: str, value: Any) -> Any:
+def scrub_observed(expectation_type: str, value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -77,7 +77,7 @@ def _observed(expectation_type: str, value: Any) -> Any:
     return DISEMBUNYIKAN
 
 
-def _pesan(message: Any) -> str | None:
+def scrub_message(message: Any) -> str | None:
     if not message:
         return None
     text = _DIGITS.sub("…", _QUOTED.sub("'…'", str(message)))
@@ -104,7 +104,7 @@ def _hasil_ekspektasi(r: dict[str, Any]) -> dict[str, Any]:
     res = r.get("result") or {}
     kept = {k: res[k] for k in KEPT_RESULT_KEYS if k in res and k != "observed_value"}
     if "observed_value" in res:
-        kept["observed_value"] = _observed(etype, res["observed_value"])
+        kept["observed_value"] = scrub_observed(etype, res["observed_value"])
     exc = r.get("exception_info") or {}
     if "raised_exception" not in exc and exc:  # several exceptions keyed by metric id
         raised = any(isinstance(v, dict) and v.get("raised_exception") for v in exc.values())
@@ -118,7 +118,7 @@ def _hasil_ekspektasi(r: dict[str, Any]) -> dict[str, Any]:
         "result": kept,
         "meta": {k: v for k, v in (r.get("meta") or {}).items() if isinstance(v, (str, int, float, bool))},
         "exception_info": {"raised_exception": raised, "exception_traceback": None,
-                           "exception_message": _pesan(message)},
+                           "exception_message": scrub_message(message)},
     }
 
 
@@ -164,7 +164,7 @@ def dari_gx(result) -> dict[str, Any]:
         res = r.result or {}
         cut = {k: res[k] for k in KEPT_RESULT_KEYS if k in res and k != "observed_value"}
         if "observed_value" in res:
-            cut["observed_value"] = _observed(etype, _plain(res["observed_value"]))
+            cut["observed_value"] = scrub_observed(etype, _plain(res["observed_value"]))
         kecil.append(ExpectationValidationResult(
             success=r.success, expectation_config=cfg, result=cut, meta=r.meta,
             exception_info=r.exception_info))

@@ -145,6 +145,8 @@ def validate_frame(suite_name: str, frame, parameters: dict[str, Any] | None = N
         expectation_parameters=parameters or {},
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
     )
+    from spm.quality.gx_hasil import scrub_message, scrub_observed
+
     report = ValidationReport(suite_name)
     try:
         from spm.quality.gx_hasil import dari_gx
@@ -170,9 +172,10 @@ def validate_frame(suite_name: str, frame, parameters: dict[str, Any] | None = N
             element_count=_int(res.get("element_count")),
             unexpected_count=_int(res.get("unexpected_count")),
             unexpected_percent=_float(res.get("unexpected_percent")),
-            observed_value=None if observed is None else _jsonable(observed),
+            # Same scrub as GX's stored result: a min, max or most common value may be a NIK or a name.
+            observed_value=None if observed is None else _jsonable(scrub_observed(cfg.type, observed)),
             failed_row_ids=row_ids,
-            error=error,
+            error=scrub_message(error),
         ))
     return report
 
