@@ -14,9 +14,9 @@ def angka(value: float | int | None, desimal: int = 0, kosong: str = "–") -> s
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
-def batang_capaian(items: list[tuple[str, float | None]], target: float | None = None, lebar: int = 720) -> str:
+def batang_capaian(items: list[tuple[str, float | None]], target: float | None = None, lebar: int = 800) -> str:
     """Horizontal bars of capaian (%) per label, with the 100 % line and an optional target line."""
-    label_w, bar_h, gap, top = 300, 16, 6, 22
+    label_w, bar_h, gap, top = 370, 16, 6, 22
     plot_w = lebar - label_w - 70
     skala = max([100.0, *(v for _, v in items if v is not None)])
     x = lambda v: label_w + plot_w * min(v, skala) / skala  # noqa: E731
@@ -25,7 +25,7 @@ def batang_capaian(items: list[tuple[str, float | None]], target: float | None =
            f'viewBox="0 0 {lebar} {tinggi}" role="img" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">']
     for i, (label, value) in enumerate(items):
         y = top + i * (bar_h + gap)
-        out.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{escape(label[:48])}</text>')
+        out.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{escape(label[:62])}</text>')
         if value is None:
             out.append(f'<text x="{label_w + 4}" y="{y + 12}" fill="#777">tidak ada data</text>')
             continue
