@@ -11,6 +11,10 @@ FROM apache/airflow:3.3.2-python3.11
 # Directories that become named volumes: a new volume copies their owner and mode, so any
 # AIRFLOW_UID running with GID 0 (the image's convention) can write to them.
 USER root
+# WeasyPrint (the PDF report) needs Pango; DejaVu fonts render the report the same as in tests.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /opt/spm /opt/spm-home /opt/spm-secrets /opt/airflow/logs \
  && chown -R airflow:0 /opt/spm /opt/spm-home /opt/spm-secrets /opt/airflow/logs \
  && chmod 0775 /opt/spm /opt/spm-home /opt/airflow/logs \
@@ -41,4 +45,5 @@ ENV SPM_PROJECT_DIR=/opt/spm \
 RUN airflow version \
  && spm --help > /dev/null \
  && python -c "import spm, spm.settings, airflow.providers.celery.executors.celery_executor" \
+ && python -c "import weasyprint, spm.reporting.laporan" \
  && python -c "import spm.settings as s, sys; sys.exit(0 if str(s.project_dir()) == '/opt/spm' else 'SPM_PROJECT_DIR not used')"

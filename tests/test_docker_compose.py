@@ -723,3 +723,44 @@ def test_spm_cli_has_the_commands_init_runs():
         assert re.search(rf"^\s*spm {' '.join(cmd)}\s*$", script, re.M), f"init does not run spm {' '.join(cmd)}"
         res = run([str(SPM_BIN), *cmd, "--help"], env=clean_env())
         assert res.returncode == 0, res.stderr
+
+
+# ----------------------------------------------------------------------------------- dashboard
+
+
+def test_dashboard_service_runs_spm_dashboard_with_existing_options(services):
+    svc = services["spm-dashboard"]
+    assert command_list(svc["entrypoint"]) == ["spm"], "the dashboard bypasses Airflow's entrypoint"
+    cmd = [expand_defaults(c) for c in command_list(svc["command"])]
+    assert cmd[0] == "dashboard"
+    help_text = run([str(SPM_BIN), "dashboard", "--help"], env=clean_env())
+    assert help_text.returncode == 0, help_text.stderr
+    for option in (c for c in cmd if c.startswith("--")):
+        assert option in help_text.stdout, f"spm dashboard has no {option}"
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0", "inside the container it must listen on every interface"
+    port = cmd[cmd.index("--port") + 1]
+    assert any(str(p).endswith(f":{port}") for p in svc["ports"]), svc["ports"]
+    assert svc["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert env_of(svc)["AIRFLOW_CONN_SPM_WAREHOUSE"].startswith("postgresql://")  # the warehouse it reads
+
+
+def test_dashboard_healthcheck_path_answers(services):
+    from starlette.testclient import TestClient
+
+    from spm.reporting.dashboard import create_app
+    from spm.warehouse.db import get_engine
+
+    test = services["spm-dashboard"]["healthcheck"]["test"]
+    url = next(t for t in test if t.startswith("http://localhost:8050/"))
+    path = urlsplit(url).path
+    engine = get_engine(f"sqlite:///{tempfile.mkdtemp()}/warehouse.db")
+    with TestClient(create_app(engine)) as client:
+        assert client.get(path).status_code in (200, 503)  # answers (503 = warehouse not migrated yet)
+    assert "curl" in test
+
+
+def test_image_can_render_the_pdf_report():
+    runs = " ".join(rest for word, rest in dockerfile_instructions() if word == "RUN")
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0"):
+        assert re.search(rf"apt-get install[^&]*\b{re.escape(package)}\b", runs), f"{package} not installed"
+    assert "import weasyprint" in runs

@@ -135,6 +135,38 @@ def cmd_kualitas(args) -> int:
     return jalankan(_engine(args), args)
 
 
+def cmd_laporan(args) -> int:
+    from spm.reporting.data import kuartal_tersedia
+    from spm.reporting.terbit import JENIS, terbitkan
+
+    engine = _engine(args)
+    kode = args.kode_wilayah or sorted({k for k, t, q in kuartal_tersedia(engine)
+                                        if t == args.tahun and q == args.triwulan})
+    if not kode:
+        print(f"spm laporan: no kab/kota has published capaian for {args.tahun} triwulan {args.triwulan}; "
+              "run spm_hitung_capaian first", file=sys.stderr)
+        return 1
+    for k in kode:
+        result = terbitkan(engine, k, args.tahun, args.triwulan)
+        print(f"{k} {args.tahun} triwulan {args.triwulan}: {result['folder']}")
+        for jenis in JENIS:
+            print(f"  {jenis:<5} {result[jenis]}")
+    return 0
+
+
+def cmd_dashboard(args) -> int:
+    from spm.reporting.dashboard import normalise_root_path, serve
+    from spm.warehouse.db import describe, get_engine, require_current_schema
+
+    engine = get_engine(args.dashboard_warehouse_url or args.warehouse_url)
+    require_current_schema(engine)
+    root = normalise_root_path(args.root_path)
+    print(f"spm dashboard: warehouse {describe(engine)}; open http://{args.host}:{args.port}{root}/ "
+          "(Ctrl+C to stop)", flush=True)
+    serve(engine, host=args.host, port=args.port, root_path=root)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spm", description="SPM pipeline: warehouse, sources, indicators, reports.")
     parser.add_argument(
@@ -166,14 +198,36 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=_positive_int, default=20, help="how many batches (default 20)")
     status.set_defaults(func=cmd_status)
 
-    kualitas = sub.add_parser("kualitas", help="data-quality pages (HTML) per source and period under "
-                                               "$SPM_HOME/reports/kualitas")
+    kualitas = sub.add_parser("kualitas", help="data-quality pages (HTML) per source and period, with the GX "
+                                               "Data Docs, under $SPM_HOME/reports/kualitas")
     kualitas.add_argument("--sumber", action="append",
                           help="source (dukcapil, dapodik, satusehat, opd, spm); repeatable; default all")
     kualitas.add_argument("--periode", help="only this period, e.g. 2025-2, 20251, 2026-T3; default all")
     kualitas.add_argument("--kode-wilayah", action="append", help="expected kab/kota, repeatable; default those loaded")
     kualitas.add_argument("--keluaran", type=Path, help="output folder (default $SPM_HOME/reports/kualitas)")
     kualitas.set_defaults(func=cmd_kualitas)
+
+    lap = sub.add_parser(
+        "laporan", help="publish the quarterly e-SPM workbook, HTML/PDF report and CSV (as spm_terbitkan_laporan)",
+        description="Write the outputs of a quarter under $SPM_HOME/reports/laporan/<kode>/<tahun>/triwulan-<q>/ "
+                    "from the published marts, atomically.",
+    )
+    lap.add_argument("--kode-wilayah", action="append", help="kab/kota, repeatable (default: all with capaian)")
+    lap.add_argument("--tahun", type=_positive_int, required=True, help="report year")
+    lap.add_argument("--triwulan", type=int, choices=(1, 2, 3, 4), required=True, help="quarter (year-to-date)")
+    lap.set_defaults(func=cmd_laporan)
+
+    dash = sub.add_parser(
+        "dashboard", help="web dashboard of the published figures (index, capaian, drill-down, trend, downloads)",
+        description="Serve the SPM dashboard over HTTP. Behind nginx/Apache under a sub-path, pass that "
+                    "sub-path as --root-path (e.g. /spm).",
+    )
+    dash.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dash.add_argument("--port", type=_positive_int, default=8050, help="port (default 8050)")
+    dash.add_argument("--root-path", default="", help="sub-path behind a reverse proxy, e.g. /spm (default none)")
+    dash.add_argument("--warehouse-url", dest="dashboard_warehouse_url", metavar="URL",
+                      help="SQLAlchemy URL of the warehouse (same default as the global --warehouse-url)")
+    dash.set_defaults(func=cmd_dashboard)
 
     demo = sub.add_parser(
         "demo", help="the main job: real Airflow DAGs end to end on the embedded default",

@@ -1,0 +1,334 @@
+"""A small web dashboard over the published tables (DESIGN §6-§7, §10 `spm dashboard`).
+
+Server-rendered HTML (Starlette + Jinja2), no JavaScript framework and nothing fetched from the
+internet: pick kab/kota, year, quarter and bidang; see the SPM index, capaian per jenis layanan, the
+drill-down per kecamatan and desa, the trend over quarters and the data-quality status; download the
+published workbook, PDF, HTML and CSV of the quarter. Every figure comes from `load_laporan()`, the
+same object the workbook and the PDF are drawn from, so the dashboard cannot disagree with them.
+
+Behind a reverse proxy under a sub-path (e.g. https://pemda.go.id/spm/) give the app that prefix as
+`root_path`: every link it writes starts with it, and it answers both when the proxy strips the
+prefix (`proxy_pass http://127.0.0.1:8050/;`) and when it passes it on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+
+from spm.errors import InputError, SpmError
+from spm.reporting.data import NAMA_BIDANG, _aware, kuartal_tersedia, load_laporan, tren
+from spm.reporting.grafik import angka, batang_capaian, garis_tren
+from spm.reporting.terbit import JENIS, MEDIA, Terbitan, baca_manifest, terbitan, terbitkan
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+ROMAWI = {1: "I", 2: "II", 3: "III", 4: "IV"}
+NAMA_JENIS = {"xlsx": "Workbook e-SPM (.xlsx)", "pdf": "Laporan (PDF)", "html": "Laporan (HTML)",
+              "csv": "Data capaian (CSV)"}
+
+
+class Halaman(Exception):
+    """An answer other than the dashboard page: 400/404/503 with a readable message."""
+
+    def __init__(self, status: int, judul: str, pesan: str, tautan: list[tuple[str, str]] | None = None):
+        super().__init__(pesan)
+        self.status, self.judul, self.pesan, self.tautan = status, judul, pesan, tautan or []
+
+
+@dataclass(frozen=True)
+class Pilihan:
+    """The filters of one request, validated."""
+    kode: str
+    tahun: int
+    triwulan: int
+    bidang: str  # "semua" or a bidang
+    kecamatan: str | None
+
+
+def _nama_wilayah(engine: sa.Engine, kode: list[str]) -> dict[str, str]:
+    from spm.warehouse.tables import dim_wilayah
+
+    if not kode:
+        return {}
+    w = dim_wilayah.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(w.kode, w.nama).where(w.kode.in_(kode), w.berlaku_sampai.is_(None))).all()
+    return {r.kode: r.nama for r in rows}
+
+
+def _dihitung_sekarang(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> str | None:
+    """When the quarter's capaian was computed, as the manifest of its published files records it."""
+    from spm.warehouse.tables import etl_batch
+    from spm.warehouse.tables_marts import mart_capaian_spm
+
+    m = mart_capaian_spm.c
+    batches = sa.select(m.batch_id).where(m.kode_kab_kota == kode, m.tahun == tahun, m.triwulan == triwulan) \
+        .distinct().scalar_subquery()
+    with engine.connect() as conn:
+        t = conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at))
+                         .where(etl_batch.c.batch_id.in_(batches))).scalar_one()
+    return _aware(t).isoformat() if t is not None else None
+
+
+class Dashboard:
+    """The application state: the warehouse engine, where the published reports live, the templates."""
+
+    def __init__(self, engine: sa.Engine, laporan_root: Path | None = None):
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+        self.engine = engine
+        self.laporan_root = laporan_root
+        self.env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]),
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self._kunci: dict[tuple[str, int, int], threading.Lock] = {}
+        self._kunci_lock = threading.Lock()
+
+    # --- filters ------------------------------------------------------------------------------------
+
+    def daftar(self) -> tuple[list[tuple[str, int, int]], dict[str, str]]:
+        kuartal = kuartal_tersedia(self.engine)
+        return kuartal, _nama_wilayah(self.engine, sorted({k for k, _, _ in kuartal}))
+
+    def pilih(self, params: dict[str, str], kuartal: list[tuple[str, int, int]], nama: dict[str, str]) -> Pilihan:
+        if not kuartal:
+            raise Halaman(404, "Belum ada data", "Belum ada capaian SPM yang diterbitkan di gudang data ini. "
+                          "Jalankan spm_hitung_capaian (atau `spm demo`) lebih dulu.")
+        kode = (params.get("kode") or "").strip() or kuartal[0][0]
+        milik = [(t, q) for k, t, q in kuartal if k == kode]
+        if not milik:
+            raise Halaman(404, "Kabupaten/kota tidak ditemukan",
+                          f"Tidak ada data SPM untuk kabupaten/kota dengan kode {kode!r}.",
+                          [(f"{nama.get(k, k)} ({k})", "?" + urlencode({"kode": k}))
+                           for k in dict.fromkeys(k for k, _, _ in kuartal)])
+        tahun = _bulat(params.get("tahun"), "tahun")
+        triwulan = _bulat(params.get("triwulan"), "triwulan")
+        if tahun is None:
+            tahun = milik[0][0]
+        if triwulan is None:
+            triwulan = next((q for t, q in milik if t == tahun), None) or milik[0][1]
+        if (tahun, triwulan) not in milik:
+            raise Halaman(404, "Triwulan tidak tersedia",
+                          f"Belum ada data SPM {nama.get(kode, kode)} untuk tahun {tahun} triwulan {triwulan}. "
+                          "Triwulan yang tersedia:",
+                          [(f"{t} triwulan {ROMAWI.get(q, q)}", "?" + urlencode({"kode": kode, "tahun": t,
+                                                                                  "triwulan": q}))
+                           for t, q in milik])
+        bidang = (params.get("bidang") or "").strip() or "semua"
+        kecamatan = (params.get("kecamatan") or "").strip() or None
+        if kecamatan is not None and not kecamatan.startswith(kode + "."):
+            kecamatan = None  # left over from another kab/kota in the form: ignore it
+        return Pilihan(kode, tahun, triwulan, bidang, kecamatan)
+
+    # --- the page -----------------------------------------------------------------------------------
+
+    def halaman(self, params: dict[str, str], root: str) -> str:
+        kuartal, nama = self.daftar()
+        p = self.pilih(params, kuartal, nama)
+        try:
+            data = load_laporan(self.engine, p.kode, p.tahun, p.triwulan)
+        except InputError as exc:  # removed between the two queries
+            raise Halaman(404, "Triwulan tidak tersedia", str(exc)) from None
+        if p.bidang != "semua" and p.bidang not in data.bidang:
+            raise Halaman(404, "Bidang tidak ditemukan", f"Bidang {p.bidang!r} tidak ada dalam data ini.",
+                          [(_nama_bidang(b), "?" + urlencode(self._query(p, bidang=b))) for b in data.bidang])
+        desa = None
+        if p.kecamatan is not None:
+            kec = data.wilayah.get(p.kecamatan)
+            if kec is None or kec.tingkat != "kecamatan":
+                raise Halaman(404, "Kecamatan tidak ditemukan",
+                              f"Kecamatan dengan kode {p.kecamatan!r} tidak ada di {data.nama_kab_kota}.",
+                              [(k.nama, "?" + urlencode(self._query(p, kecamatan=k.kode))) for k in data.kecamatan()])
+            desa = data.desa(p.kecamatan)
+        bidang = data.bidang if p.bidang == "semua" else [p.bidang]
+        layanan = [lay for b in bidang for lay in data.layanan_bidang(b)]
+        wilayah_tren = p.kecamatan or p.kode
+        series = tren(self.engine, wilayah_tren, p.kode)
+        label_tw = lambda t, q: f"{t} TW {ROMAWI.get(q, q)}"  # noqa: E731
+        tren_rows = {lay.kode: {label_tw(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}
+        kolom_tren = [label_tw(t, q) for t, q in sorted({(t, q) for lay in layanan
+                                                         for t, q, _ in series.get(lay.kode, [])})]
+        grafik_tren = garis_tren({_singkat(lay.kode): [(k, tren_rows[lay.kode].get(k)) for k in kolom_tren]
+                                  for lay in layanan}) if kolom_tren else ""
+        grafik_bidang = {b: batang_capaian([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
+                                            for lay in data.layanan_bidang(b)], target=data.target_persen)
+                         for b in bidang}
+        kode_list = list(dict.fromkeys(k for k, _, _ in kuartal))
+        tahun_list = sorted({t for k, t, _ in kuartal if k == p.kode}, reverse=True)
+        tw_list = sorted(q for k, t, q in kuartal if k == p.kode and t == p.tahun)
+        t = self.terbitan(p.kode, p.tahun, p.triwulan)
+        unduh = [(j, NAMA_JENIS[j], f"{root}/unduh/{p.kode}/{p.tahun}/{p.triwulan}/{j}", t.path(j).name)
+                 for j in ("xlsx", "pdf", "html", "csv")]
+        return self.env.get_template("dashboard.html.j2").render(
+            d=data, p=p, root=root, angka=angka, romawi=ROMAWI, nama_bidang=_nama_bidang,
+            kode_list=[(k, nama.get(k, k)) for k in kode_list], tahun_list=tahun_list, tw_list=tw_list,
+            bidang_pilihan=bidang, layanan=layanan, grafik_bidang=grafik_bidang, grafik_tren=grafik_tren,
+            kolom_tren=kolom_tren, tren_rows=tren_rows, nama_tren=data.nama_wilayah(wilayah_tren),
+            singkat=_singkat, desa=desa, unduh=unduh, targets={t.kode_layanan: t for t in data.target()},
+            tautan=lambda **kw: "?" + urlencode(self._query(p, **kw)),
+        )
+
+    @staticmethod
+    def _query(p: Pilihan, **ubah: Any) -> dict[str, Any]:
+        q: dict[str, Any] = {"kode": p.kode, "tahun": p.tahun, "triwulan": p.triwulan, "bidang": p.bidang,
+                             "kecamatan": p.kecamatan}
+        q.update(ubah)
+        return {k: v for k, v in q.items() if v is not None and v != ""}
+
+    def galat(self, e: Halaman, root: str) -> str:
+        return self.env.get_template("dashboard_galat.html.j2").render(e=e, root=root)
+
+    # --- downloads ----------------------------------------------------------------------------------
+
+    def terbitan(self, kode: str, tahun: int, triwulan: int) -> Terbitan:
+        return terbitan(kode, tahun, triwulan, self.laporan_root)
+
+    def berkas(self, kode: str, tahun: int, triwulan: int, jenis: str) -> Path:
+        """The published file; built (atomically, by `terbitkan`) when missing or older than the figures."""
+        if jenis not in JENIS:
+            raise Halaman(404, "Berkas tidak dikenal", f"Jenis berkas {jenis!r} tidak ada (pilih: {', '.join(JENIS)}).")
+        if (kode, tahun, triwulan) not in set(kuartal_tersedia(self.engine, kode)):
+            raise Halaman(404, "Triwulan tidak tersedia",
+                          f"Belum ada data SPM untuk {kode!r} tahun {tahun} triwulan {triwulan}.")
+        t = self.terbitan(kode, tahun, triwulan)
+        with self._kunci_untuk((kode, tahun, triwulan)):
+            if self._perlu_terbit(t):
+                log.info("publishing %s %s triwulan %s for a download", kode, tahun, triwulan)
+                try:
+                    terbitkan(self.engine, kode, tahun, triwulan, self.laporan_root)
+                except InputError as exc:
+                    raise Halaman(404, "Triwulan tidak tersedia", str(exc)) from None
+        return t.path(jenis)
+
+    def _perlu_terbit(self, t: Terbitan) -> bool:
+        if not t.ada():
+            return True
+        manifest = baca_manifest(t) or {}
+        return manifest.get("dihitung") != _dihitung_sekarang(self.engine, t.kode_kab_kota, t.tahun, t.triwulan)
+
+    def _kunci_untuk(self, key: tuple[str, int, int]) -> threading.Lock:
+        with self._kunci_lock:
+            return self._kunci.setdefault(key, threading.Lock())
+
+
+def _bulat(text: str | None, nama: str) -> int | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise Halaman(400, "Pilihan tidak valid", f"{nama} harus berupa angka, bukan {text!r}.") from None
+
+
+def _nama_bidang(b: str) -> str:
+    return NAMA_BIDANG.get(b, b.replace("_", " ").title())
+
+
+def _singkat(kode_layanan: str) -> str:
+    from spm.reporting.laporan import singkatan
+
+    return singkatan(kode_layanan)
+
+
+class _RootPath:
+    """Set the sub-path the app is served under (scope["root_path"]), whatever the proxy passes on."""
+
+    def __init__(self, app, root_path: str):
+        self.app, self.root_path = app, root_path
+
+    async def __call__(self, scope, receive, send):
+        if self.root_path and scope["type"] in ("http", "websocket"):
+            scope = dict(scope)
+            scope["root_path"] = self.root_path
+            if scope["path"] == self.root_path:  # /spm -> /spm/
+                scope["path"] = self.root_path + "/"
+        await self.app(scope, receive, send)
+
+
+def normalise_root_path(root_path: str | None) -> str:
+    root = (root_path or "").strip()
+    if not root or root == "/":
+        return ""
+    return "/" + root.strip("/")
+
+
+def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None = None):
+    """The ASGI app. `root_path`: the sub-path behind a reverse proxy (e.g. "/spm"); `laporan_root`: where
+    the published reports are (default $SPM_HOME/reports/laporan)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    dash = Dashboard(engine, laporan_root)
+    root = normalise_root_path(root_path)
+
+    def _root(request: Request) -> str:
+        return (request.scope.get("root_path") or "").rstrip("/")
+
+    def _galat(request: Request, e: Halaman) -> HTMLResponse:
+        return HTMLResponse(dash.galat(e, _root(request)), status_code=e.status)
+
+    def _gudang_galat(request: Request, exc: Exception) -> HTMLResponse:
+        log.error("warehouse error: %s", exc)
+        pesan = str(exc) if isinstance(exc, SpmError) else \
+            f"Gudang data tidak dapat dibaca ({type(exc).__name__}). Periksa koneksi spm_warehouse dan log server."
+        return _galat(request, Halaman(503, "Gudang data tidak tersedia", pesan))
+
+    def beranda(request: Request):
+        try:
+            return HTMLResponse(dash.halaman(dict(request.query_params), _root(request)))
+        except Halaman as e:
+            return _galat(request, e)
+        except (SpmError, sa.exc.SQLAlchemyError) as exc:
+            return _gudang_galat(request, exc)
+
+    def unduh(request: Request):
+        pp = request.path_params
+        try:
+            tahun, triwulan = _bulat(pp["tahun"], "tahun"), _bulat(pp["triwulan"], "triwulan")
+            path = dash.berkas(pp["kode"], tahun, triwulan, pp["jenis"])
+        except Halaman as e:
+            return _galat(request, e)
+        except (SpmError, sa.exc.SQLAlchemyError) as exc:
+            return _gudang_galat(request, exc)
+        return FileResponse(path, media_type=MEDIA[pp["jenis"]], filename=path.name,
+                            content_disposition_type="attachment")
+
+    def sehat(request: Request):
+        return PlainTextResponse("ok\n")
+
+    def tidak_ada(request: Request, exc: Exception):
+        return _galat(request, Halaman(404, "Halaman tidak ditemukan", f"Tidak ada halaman {request.url.path}.",
+                                       [("Kembali ke dasbor", _root(request) + "/")]))
+
+    def galat_server(request: Request, exc: Exception):
+        log.exception("dashboard error")
+        return _galat(request, Halaman(500, "Terjadi kesalahan", "Terjadi kesalahan pada server dasbor; "
+                                       "rinciannya ada di log server."))
+
+    routes = [
+        Route("/", beranda),
+        Route("/sehat", sehat),
+        Route("/unduh/{kode}/{tahun}/{triwulan}/{jenis}", unduh),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: tidak_ada, 500: galat_server})
+    app.state.dashboard = dash
+    return _RootPath(app, root) if root else app
+
+
+def serve(engine: sa.Engine, host: str = "127.0.0.1", port: int = 8050, root_path: str = "",
+          laporan_root: Path | None = None) -> None:
+    """Run the dashboard with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(engine, root_path, laporan_root)
+    # proxy_headers: behind nginx/Apache the client address and scheme come from X-Forwarded-*.
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info", access_log=True)

@@ -1,0 +1,202 @@
+"""The dashboard in a real headless browser: Debian's Chromium driven by Playwright, against `spm dashboard`
+started as a subprocess under a sub-path (as behind a Pemda's reverse proxy) on the filled SQLite warehouse.
+
+Without /usr/bin/chromium (or Playwright) the test skips, except under CI (CI=true), where it fails:
+`.ci/run` installs Chromium from Debian's packages. Set SPM_DASHBOARD_SCREENSHOT=/path.png to keep a
+screenshot of the page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.reporting.conftest import KODE, TAHUN
+from tests.reporting.test_dashboard import desa_of, expected, mart_capaian, mart_indeks_daerah
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = "/spm"
+
+
+def _why_no_browser() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install -r requirements-test.txt)"
+    return None
+
+
+WHY_NOT = _why_no_browser()
+pytestmark = [pytest.mark.slow]
+if WHY_NOT and os.environ.get("CI") != "true":
+    pytestmark.append(pytest.mark.skip(reason=f"browser test: {WHY_NOT}"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard(laporan_url, tmp_path):
+    """`spm dashboard --root-path /spm` on a free port; yields its base URL."""
+    port = _free_port()
+    spm = Path(sys.executable).with_name("spm")
+    command = [str(spm)] if spm.exists() else [sys.executable, "-m", "spm.cli"]
+    log = (tmp_path / "dashboard.log").open("w")
+    proc = subprocess.Popen([*command, "dashboard", "--warehouse-url", laporan_url, "--host", "127.0.0.1",
+                             "--port", str(port), "--root-path", ROOT],
+                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+    base = f"http://127.0.0.1:{port}{ROOT}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"spm dashboard exited with {proc.returncode}: "
+                            + (tmp_path / "dashboard.log").read_text()[-2000:])
+            try:
+                with urllib.request.urlopen(f"{base}/sehat", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("spm dashboard did not answer within 90 s: "
+                            + (tmp_path / "dashboard.log").read_text()[-2000:])
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _cells(page, rows: str, cell: str, key: str) -> dict[str, str]:
+    """data-<key> of each row (or cell) -> its text, read through the browser's rendering."""
+    out = {}
+    loc = page.locator(rows)
+    for i in range(loc.count()):
+        row = loc.nth(i)
+        target = row.locator(cell) if cell else row
+        out[row.get_attribute(f"data-{key}")] = target.inner_text().strip()
+    return out
+
+
+def _capaian(page) -> dict[str, str]:
+    return _cells(page, "table.tabel-capaian tr[data-layanan]", "td.capaian", "layanan")
+
+
+@pytest.mark.parametrize("laporan_url", ["sqlite"], indirect=True)
+def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path):
+    if WHY_NOT:  # only reached under CI, where a missing browser is a failure
+        pytest.fail(f"browser test cannot run under CI: {WHY_NOT}")
+    from playwright.sync_api import sync_playwright
+
+    from spm.reporting.grafik import angka
+    from spm.reporting.terbit import terbitan
+
+    mart2, mart3 = (mart_capaian(laporan_engine, KODE, TAHUN, q) for q in (2, 3))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            # Anything not from the dashboard itself would be a dependency on the internet.
+            foreign: list[str] = []
+            page.on("request", lambda r: None if r.url.startswith(dashboard) else foreign.append(r.url))
+
+            # 1. The page loads with the index of the newest quarter.
+            response = page.goto(dashboard + "/")
+            assert response is not None and response.status == 200
+            assert "Dasbor Standar Pelayanan Minimal" in page.inner_text("h1")
+            assert "Kota Bogor" in page.inner_text("#judul")
+            assert page.inner_text("#indeks-daerah .nilai") == angka(mart_indeks_daerah(laporan_engine, TAHUN, 3), 2)
+            assert _capaian(page) == expected(mart3)
+            assert page.locator("#capaian svg").count() >= 2 and page.locator("#tren svg").count() == 1
+            shot = tmp_path / "dashboard.png"
+            page.screenshot(path=str(shot), full_page=True)
+
+            # 2. Choosing triwulan II submits the form by itself and shows that quarter's figures.
+            with page.expect_navigation():
+                page.select_option("select[name=triwulan]", "2")
+            assert "triwulan=2" in page.url and page.url.startswith(dashboard + "/")
+            assert "Triwulan II" in page.inner_text("#judul")
+            assert _capaian(page) == expected(mart2) != expected(mart3)
+            assert page.inner_text("#indeks-daerah .nilai") == angka(mart_indeks_daerah(laporan_engine, TAHUN, 2), 2)
+
+            # 3. ... and a bidang narrows it (the quarter stays).
+            with page.expect_navigation():
+                page.select_option("select[name=bidang]", "kesehatan")
+            shown = _capaian(page)
+            assert shown == expected(mart2, [k for k in mart2 if k.startswith("kes_")])
+            assert "Bidang Kesehatan" in page.inner_text("#judul")
+            with page.expect_navigation():
+                page.select_option("select[name=triwulan]", "3")
+            assert _capaian(page) == expected(mart3, [k for k in mart3 if k.startswith("kes_")]) != shown
+
+            # 4. Clicking a kecamatan shows its desa with their figures.
+            row = page.locator("#tabel-kecamatan tr[data-kecamatan]").nth(2)
+            kecamatan = row.get_attribute("data-kecamatan")
+            nama = row.locator("a").inner_text()
+            with page.expect_navigation():
+                row.locator("a").click()
+            assert f"kecamatan={kecamatan}" in page.url
+            assert nama in page.inner_text("#desa")
+            desa = list(_cells(page, "#tabel-desa tr[data-desa]", "td:first-child", "desa"))
+            assert sorted(desa) == desa_of(laporan_engine, kecamatan)
+            first = sorted(desa)[0]
+            cells = _cells(page, f"#tabel-desa tr[data-desa='{first}'] td[data-layanan]", "", "layanan")
+            mart_desa = mart_capaian(laporan_engine, first, TAHUN, 3)
+            assert cells == expected(mart_desa, [k for k in mart_desa if k.startswith("kes_")])
+            page.screenshot(path=str(tmp_path / "dashboard-desa.png"), full_page=True)
+
+            # 5. The downloads are the published files of the quarter shown.
+            t = terbitan(KODE, TAHUN, 3)
+            for jenis in ("xlsx", "pdf"):
+                with page.expect_download(timeout=120_000) as info:
+                    page.click(f"#unduh-{jenis}")
+                download = info.value
+                assert download.failure() is None
+                assert download.suggested_filename == t.path(jenis).name
+                got = Path(download.path()).read_bytes()
+                assert got == t.path(jenis).read_bytes(), jenis
+            assert got.startswith(b"%PDF")
+
+            # 6. Without JavaScript the submit button does the same.
+            plain = browser.new_context(java_script_enabled=False).new_page()
+            plain.goto(dashboard + "/")
+            plain.select_option("select[name=triwulan]", "2")
+            with plain.expect_navigation():
+                plain.click("#saring button[type=submit]")
+            assert _capaian(plain) == expected(mart2)
+
+            # 7. An unknown kab/kota is a readable 404 page.
+            missing = page.goto(dashboard + "/?kode=99.99")
+            assert missing is not None and missing.status == 404
+            assert "tidak ditemukan" in page.inner_text("#galat")
+
+            assert errors == [] and foreign == []
+        finally:
+            browser.close()
+    target = os.environ.get("SPM_DASHBOARD_SCREENSHOT")
+    if target:
+        shutil.copyfile(shot, target)
+        shutil.copyfile(tmp_path / "dashboard-desa.png", Path(target).with_name(Path(target).stem + "-desa.png"))
