@@ -66,6 +66,8 @@ def _placeholder(value: Any) -> Any:
 
 
 def scrub_observed(expectation_type: str, value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()  # a NumPy scalar (a pandas sum or count) is a number like any other
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
