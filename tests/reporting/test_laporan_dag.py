@@ -64,3 +64,13 @@ def test_params_win_over_asset_events_and_any_past_quarter_can_be_run():
         {"kode_kab_kota": "32.04", "tahun": 2024, "triwulan": 2}]
     assert [q["triwulan"] for q in laporan_quarters({"kode_wilayah": ["32.04"], "tahun": 2024}, RUN_AFTER, [])] == [
         1, 2, 3, 4]
+
+
+def test_dag_runs_when_the_index_mart_is_published():
+    from airflow.sdk import Asset
+
+    from spm.orchestration.laporan import create_terbitkan_laporan_dag
+
+    condition = create_terbitkan_laporan_dag().timetable.asset_condition
+    assert isinstance(condition, Asset)  # that one Asset, not a time schedule
+    assert (condition.name, condition.uri) == ("mart_indeks_spm", "spm://warehouse/mart_indeks_spm")
