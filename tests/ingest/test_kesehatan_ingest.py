@@ -203,3 +203,81 @@ def test_whole_period_equals_the_simulator_then_updates_replace_versions(wh, sim
         out = k.ingest(wh, _window(*WHOLE), "r3", c, SECRET)
     assert all(b["rows_published"] == 0 for b in out["batches"].values())
     assert {t: _rows(wh, t) for t in FACTS.values()} == snapshot
+
+
+# --- validation while streaming ------------------------------------------------------------------------
+
+def _quarantine_reasons(engine, run_id):
+    with engine.connect() as conn:
+        q = conn.execute(sa.select(quarantine).join(etl_batch, etl_batch.c.batch_id == quarantine.c.batch_id)
+                         .where(etl_batch.c.run_id == run_id)).all()
+    return {r.natural_key: set(r.failed_expectations.split(",")) for r in q}
+
+
+def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch):
+    """Chunks validated while streaming, and the whole-batch fallback when an id recurs in a later
+    chunk, both give what one validation of the staged batch gives."""
+    monkeypatch.setattr(k, "VALIDATE_CHUNK", 7)
+    stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-x", "subject": {"reference": "Patient/P99999999999"}}
+    patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(30)]
+    encounters = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}", "subject": {"reference": f"Patient/P-{i}"}}
+                  for i in range(30)] + [stranger]
+    old = _version(BLOOD_PRESSURE, "2025-03-04T11:00:00+00:00", id="obs-dup")
+    new = _version(BLOOD_PRESSURE, "2025-03-06T11:00:00+00:00", id="obs-dup", status="amended")
+    # The newer version first, the older one several chunks later: the stream must not let it win.
+    observations = [new] + [{**copy.deepcopy(BLOOD_PRESSURE), "id": f"obs-{i}"} for i in range(25)] + [old]
+    hub = FakeHub({"Patient": patients, "Encounter": encounters, "Observation": observations,
+                   "Condition": [CONDITION]})
+    out = k.ingest(wh, _window(), "r1", hub, SECRET)
+    assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == {
+        "pasien": 0, "kunjungan": 1, "observasi": 0, "kondisi": 0}
+    assert out["batches"]["observasi"]["rows_duplicate"] == 1
+    assert _quarantine_reasons(wh, "r1") == {"enc-x": {"pasien_dikenal"}}
+    with wh.connect() as conn:
+        assert conn.execute(sa.select(fact_observasi.c.status).where(
+            fact_observasi.c.observasi_id == "obs-dup")).scalar_one() == "amended"
+        assert conn.execute(sa.select(sa.func.count()).select_from(fact_kunjungan)).scalar_one() == 30
+        assert conn.execute(sa.select(sa.func.count()).select_from(fact_observasi)).scalar_one() == 26
+
+
+def test_a_new_run_removes_what_a_killed_run_left_in_staging(wh):
+    hub = FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE],
+                   "Condition": [CONDITION]})
+    window = _window()
+    killed = k.extract(wh, window, "killed", hub, SECRET)  # the worker dies before validate and publish
+    old_ids = {b["batch_id"] for b in killed["batches"].values()}
+    out = k.ingest(wh, window, "r2", hub, SECRET)
+    with wh.connect() as conn:
+        old = conn.execute(sa.select(etl_batch.c.status, etl_batch.c.message).where(
+            etl_batch.c.batch_id.in_(old_ids))).all()
+        left = sum(conn.execute(sa.select(sa.func.count()).select_from(s.staging).where(
+            s.staging.c.batch_id.in_(old_ids))).scalar_one() for s in k.SPECS.values())
+    assert len(old) == 4 and {s for s, _ in old} == {"failed"} and all("abandoned" in m for _, m in old)
+    assert left == 0
+    assert {b["status"] for b in out["batches"].values()} == {"published"}
+    assert all(len(_rows(wh, t)) == 1 for t in FACTS.values())
+
+
+def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
+    import json
+
+    from spm.warehouse.tables_dq import dq_validation_result as t
+
+    class Paged(FakeHub):  # five resources a page
+        def pages(self, kind, dari, sampai):
+            items = copy.deepcopy(self.resources.get(kind, []))
+            for i in range(0, len(items), 5):
+                yield Page(items[i:i + 5], None, None, "x")
+
+    monkeypatch.setattr(k, "VALIDATE_CHUNK", 10)
+    patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(24)]
+    out = k.ingest(wh, _window(), "r1", Paged({"Patient": patients}), SECRET)
+    batch_id = out["batches"]["pasien"]["batch_id"]
+    with wh.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.batch_id == batch_id).order_by(t.c.bagian)).all()
+    assert [r.bagian for r in rows] == [0, 1, 2]  # 25 patients validated in chunks of 10
+    assert {r.suite for r in rows} == {k.PASIEN.suite}
+    counts = [max(x["result"].get("element_count") or 0 for x in json.loads(r.result_json)["results"]) for r in rows]
+    assert counts == [10, 10, 5]
+    stored = " ".join(r.result_json for r in rows)
+    assert NIK not in stored and "Siti" not in stored

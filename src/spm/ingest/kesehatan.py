@@ -10,11 +10,15 @@ four batches: nothing of the window is published and a rerun starts over. Patien
 first, so that the other types' references resolve against the patients already published plus
 those of the same window.
 
-Extract streams. A fetch thread follows the `next` links, parses each page (orjson, collector
-paused) and flattens it to typed rows; the loading thread appends them to the staging tables in short
-bulk transactions (COPY on PostgreSQL). A bounded queue between the two keeps memory to a few pages
-whatever the window size, and lets the source render the next page while the last one is loaded.
-Validation reads the staged batch back in chunks of `VALIDATE_CHUNK` rows.
+Extract streams and validates. A fetch thread follows the `next` links, parses each page (orjson,
+collector paused) and flattens it to typed rows; the loading thread validates them with the GX suite
+in chunks of `VALIDATE_CHUNK` rows while the next pages download, then stages each chunk (COPY on
+PostgreSQL) with its quarantined rows in one short transaction. A bounded queue between the two
+keeps memory to a few pages plus one chunk whatever the window size. The validate step then only
+writes each batch's verdict (dq_result, critical expectations, quarantine limit); a batch the stream
+could not validate (a resource id met again in a later chunk, a broken quality configuration) is
+validated there from staging, in chunks, as before. A new run of a window first removes the staged
+rows of that window's batches a killed worker left `running`.
 
 Upsert by resource id. Staging keeps one row per id (a resource met twice in a batch keeps its newest
 version). Publishing (sql/core/fact_*_merge.sql) replaces a published row only when the staged
@@ -31,7 +35,9 @@ reaches staging, quarantine, messages or logs.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 import logging
 import queue
 import threading
@@ -66,9 +72,10 @@ ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 LOINC_SYSTEM = "http://loinc.org"
 LOINC_SISTOLIK, LOINC_DIASTOLIK = "8480-6", "8462-4"
 
-FLUSH_ROWS = 20_000  # staged rows per transaction
-PREFETCH_PAGES = 4  # parsed pages waiting between the fetch thread and the loader
-VALIDATE_CHUNK = 250_000  # staged rows validated at once
+FLUSH_ROWS = 20_000  # staged rows per transaction (a batch left to validate after the download)
+PREFETCH_PAGES = 64  # flattened pages (~0.5 MB each) waiting while the loader validates and stages a chunk
+VALIDATE_CHUNK = 200_000  # rows validated (then staged) at once: few GX runs (each costs ~0.5 s whatever its size)
+LOOKUP_SLICE = 5_000  # patient ids looked up per query
 
 PASIEN = EntitySpec(
     source=SOURCE, entity="pasien", staging=staging_pasien,
@@ -399,9 +406,22 @@ def flattener(entity: str, secret: bytes, kode_kab_kota: str) -> Callable[[dict]
 # --- extract ---------------------------------------------------------------------------------------
 
 def _start_batches(engine: sa.Engine, w: Window, run_id: str | None) -> dict[str, int]:
-    """One running batch per type; staging rows of this kab/kota's finished batches go (the audit
-    keeps dq_result and quarantine; staging only serves the batch in flight)."""
+    """One running batch per type. Staging rows of this kab/kota's finished batches go (the audit
+    keeps dq_result and quarantine; staging only serves the batch in flight), and so do those of
+    batches of the same window that are still `running`: a worker killed mid-window leaves them
+    behind, and a new run of the window supersedes them (they are marked failed, so a late task of
+    the old run stops instead of publishing half a window)."""
     with engine.begin() as conn:
+        abandoned = conn.execute(sa.select(etl_batch.c.batch_id, etl_batch.c.entity).where(
+            etl_batch.c.source == SOURCE, etl_batch.c.entity.in_(list(SPECS)),
+            etl_batch.c.kode_wilayah == w.kode_kab_kota, etl_batch.c.periode == w.periode,
+            etl_batch.c.status == "running")).all()
+        for batch_id, entity in abandoned:
+            conn.execute(sa.delete(SPECS[entity].staging).where(SPECS[entity].staging.c.batch_id == batch_id))
+            finish_batch(conn, batch_id, "failed", message=f"{w.label()}: abandoned unfinished (worker stopped?); "
+                                                           "its staged rows were removed by a new run of the window")
+        if abandoned:
+            log.warning("%s: %d unfinished batch(es) of an earlier run removed", w.label(), len(abandoned))
         ids = {entity: start_batch(conn, SOURCE, entity, w.kode_kab_kota, w.periode, run_id) for entity in SPECS}
         for entity, spec in SPECS.items():
             finished = sa.select(etl_batch.c.batch_id).where(
@@ -428,9 +448,127 @@ class _Stop(Exception):
     pass
 
 
+def _staging_columns(spec: EntitySpec) -> tuple[str, ...]:
+    return ("batch_id", "kode_kab_kota", "periode", "row_id", *spec.columns)
+
+
+class _StreamValidation:
+    """Validates one type's rows chunk by chunk while the next pages download, before they are staged.
+
+    Same checks and the same results as validating the staged batch afterwards (validate_batch):
+    a chunk keeps one row per resource id (the newest meta.lastUpdated, then the last received) and
+    only those rows are validated; the reference columns are resolved against the same tables the
+    staged-batch query joins (current desa of dim_wilayah; published patients of the kab/kota and
+    the window's patients that passed); rows failing warning expectations go to quarantine in the
+    transaction that stages the chunk, and every row is staged with its `lolos` already decided.
+    An id met again in a later chunk (rare: a resource updated while the window was paged) is found
+    when the stream ends: then this validation is undone and the batch is validated whole by
+    validate_batch, as before. The verdict on the batch (dq_result, critical, quarantine limit) is
+    written by validate_window."""
+
+    def __init__(self, engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
+                 patient_batch_id: int | None, known_desa: frozenset[str] | None) -> None:
+        self.engine, self.spec, self.w, self.batch_id = engine, spec, w, batch_id
+        self.parameters = parameters
+        self.patient_batch_id = patient_batch_id
+        self.known_desa = known_desa
+        self.results = _Results(spec, parameters)
+        self.duplicates = 0
+        self.chunks = 0
+
+    def _dedup(self, rows: list[tuple]) -> list[tuple]:
+        """One row per id within the chunk (dedup_batch's rule); ids are column 1, lastUpdated column 2."""
+        newest: dict[str, int] = {}
+        dropped: list[int] = []
+        for pos, row in enumerate(rows):
+            rid = row[1]
+            if rid is None:
+                continue
+            prev = newest.setdefault(rid, pos)
+            if prev == pos:
+                continue
+            older, newer = rows[prev][2], row[2]
+            if older is not None and (newer is None or older > newer):
+                dropped.append(pos)  # the one kept is newer: this later arrival loses
+            else:
+                dropped.append(prev)
+                newest[rid] = pos
+        if not dropped:
+            return rows
+        self.duplicates += len(dropped)
+        gone = set(dropped)
+        return [row for pos, row in enumerate(rows) if pos not in gone]
+
+    def _derived(self, conn: sa.Connection, frame) -> tuple[str, list[bool]]:
+        if self.spec is PASIEN:
+            known = self.known_desa
+            return "desa_dikenal", [code in known for code in frame["kode_desa"].tolist()]
+        ids = frame["pasien_id"].tolist()
+        wanted = sorted({i for i in ids if i is not None})
+        found: set[str] = set()
+        for i in range(0, len(wanted), LOOKUP_SLICE):
+            part = wanted[i:i + LOOKUP_SLICE]
+            found.update(conn.execute(sa.select(staging_pasien.c.pasien_id).where(
+                staging_pasien.c.batch_id == (self.patient_batch_id or -1), staging_pasien.c.lolos.is_(True),
+                staging_pasien.c.pasien_id.in_(part))).scalars())
+            rest = [p for p in part if p not in found]
+            if rest:
+                found.update(conn.execute(sa.select(fact_pasien.c.pasien_id).where(
+                    fact_pasien.c.kode_kab_kota == self.w.kode_kab_kota,
+                    fact_pasien.c.pasien_id.in_(rest))).scalars())
+        return "pasien_dikenal", [i in found for i in ids]
+
+    def chunk(self, rows: list[tuple]) -> None:
+        """Validate `rows` ((row_id, *spec.columns) tuples), then stage them and quarantine the bad ones."""
+        from spm.quality.gx_runner import validate_frame
+
+        rows = self._dedup(rows)
+        if not rows:
+            return
+        self.chunks += 1
+        columns = ["row_id", *self.spec.columns]
+        frame = _frame(rows, columns)
+        with self.engine.connect() as conn:
+            name, values = self._derived(conn, frame)
+        frame[name] = values
+        report = validate_frame(self.spec.suite, frame, self.parameters)
+        # GX leaves reference cycles behind, and the stream runs with the collector paused: collect
+        # them once per chunk, or every chunk's garbage would stay until the window ends.
+        gc.collect()
+        bad = self.results.add(report, frame)
+        spec, w = self.spec, self.w
+        prefix = (self.batch_id, w.kode_kab_kota, w.periode)
+        with self.engine.begin() as conn:
+            insert_rows(conn, spec.staging, (*_staging_columns(spec), "lolos"),
+                        ((*prefix, *row, row[0] not in bad) for row in rows))
+            if bad:
+                insert_rows(conn, quarantine, QUARANTINE_COLUMNS,
+                            _quarantine_rows(spec, self.batch_id, frame, bad, self.results.checked_at))
+
+    def finish(self) -> dict[str, Any] | None:
+        """The chunks' results (JSON), or None after undoing them when an id recurs across chunks
+        (`duplicates` then says how many older versions the chunks left out)."""
+        t = self.spec.staging
+        id_col = t.c[self.spec.natural_key[0]]
+        if self.chunks > 1:
+            with self.engine.connect() as conn:
+                again = conn.execute(sa.select(id_col).where(t.c.batch_id == self.batch_id, id_col.is_not(None))
+                                     .group_by(id_col).having(sa.func.count() > 1).limit(1)).first()
+            if again is not None:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.delete(quarantine).where(quarantine.c.batch_id == self.batch_id))
+                    conn.execute(sa.update(t).where(t.c.batch_id == self.batch_id).values(lolos=None))
+                log.info("%s %s: a resource recurs across chunks; the batch is validated whole after the download",
+                         self.spec.entity, self.w.label())
+                return None
+        return {**self.results.as_dict(), "duplicates": self.duplicates}
+
+
 def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client: SatusehatClient,
-                flatten: Callable[[dict], tuple]) -> tuple[int, str]:
-    """Fetch every page of one type in the window into staging; (rows received, checksum of the pages)."""
+                flatten: Callable[[dict], tuple], validation: _StreamValidation | None = None,
+                ) -> tuple[int, str, dict[str, Any] | None]:
+    """Fetch every page of one type in the window into staging; (rows received, checksum of the
+    pages, the stream validation's results or None when the batch is still to be validated)."""
     spec = SPECS[entity]
     kind = TYPE_OF[entity]
     pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
@@ -459,15 +597,19 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
             except _Stop:
                 pass
 
-    cols = ("batch_id", "kode_kab_kota", "periode", "row_id", *spec.columns)
+    cols = _staging_columns(spec)
     prefix = (batch_id, w.kode_kab_kota, w.periode)
     digest = hashlib.sha256()
-    buffer: list[tuple] = []
+    buffer: list[tuple] = []  # (row_id, *spec.columns)
     received, total = 0, None
+    limit = VALIDATE_CHUNK if validation is not None else FLUSH_ROWS
 
     def flush() -> None:
-        with engine.begin() as conn:
-            insert_rows(conn, spec.staging, cols, buffer)
+        if validation is not None:
+            validation.chunk(buffer)
+        else:
+            with engine.begin() as conn:
+                insert_rows(conn, spec.staging, cols, ((*prefix, *row) for row in buffer))
         buffer.clear()
 
     thread = threading.Thread(target=fetch, name=f"fhir-{kind}", daemon=True)
@@ -485,9 +627,9 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                 if total is None:
                     total = page.total
                 digest.update(page.sha256.encode())
-                buffer.extend((*prefix, received + i, *row) for i, row in enumerate(payload, start=1))
+                buffer.extend((received + i, *row) for i, row in enumerate(payload, start=1))
                 received += len(payload)
-                if len(buffer) >= FLUSH_ROWS:
+                if len(buffer) >= limit:
                     flush()
             if buffer:
                 flush()
@@ -497,38 +639,72 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
     if total is not None and received < total:
         raise SourceUnavailable(f"{client.conn.conn_id}: {kind} search announced {total} resources but its pages "
                                 f"held {received}; paging incomplete")
-    return received, digest.hexdigest()
+    return received, digest.hexdigest(), validation.finish() if validation is not None else None
+
+
+def _current_desa(engine: sa.Engine) -> frozenset[str]:
+    """Codes of every current desa/kelurahan (what the patients' staged-batch query joins)."""
+    d = dim_wilayah
+    with engine.connect() as conn:
+        return frozenset(conn.execute(sa.select(d.c.kode).where(
+            d.c.berlaku_sampai.is_(None), d.c.tingkat == "desa_kelurahan")).scalars())
+
+
+def _stream_parameters(w: Window) -> dict[str, dict[str, Any]] | None:
+    """Suite parameters of the four types, or None (validated after the download, where a broken
+    configuration fails the validate step with its message as before)."""
+    try:
+        return {entity: validation_parameters(entity, w) for entity in SPECS}
+    except ConfigError:
+        return None
 
 
 def extract(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,
-            secret: bytes | None = None) -> dict[str, Any]:
-    """Fetch and stage the four resource types of one kab/kota × window.
+            secret: bytes | None = None, validate: bool = True) -> dict[str, Any]:
+    """Fetch and stage the four resource types of one kab/kota × window, validating each chunk while
+    the next pages download (patients first, so that the others' references can be resolved).
 
-    Returns the window with one staged outcome per entity. Raises (after failing all four batches
-    and dropping their staged rows) when a type cannot be fetched completely.
+    Returns the window with one staged outcome per entity (with the stream validation's results,
+    unless the batch is left to validate_window). Raises (after failing all four batches and
+    dropping their staged rows) when a type cannot be fetched completely.
     """
     w = Window.of(window)
     secret = secret or pseudonym_secret()
     batch_ids = _start_batches(engine, w, run_id)
-    counts: dict[str, tuple[int, str]] = {}
+    parameters = _stream_parameters(w) if validate else None
+    known_desa = _current_desa(engine) if parameters is not None else None
+    counts: dict[str, tuple[int, str, dict[str, Any] | None]] = {}
+    dropped: dict[str, int] = {}
     try:
-        for entity in SPECS:
+        for entity, spec in SPECS.items():
+            validation = None
+            if parameters is not None and (entity == "pasien" or counts["pasien"][2] is not None):
+                validation = _StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity],
+                                               batch_ids["pasien"], known_desa)
             counts[entity] = stream_type(engine, w, entity, batch_ids[entity], client,
-                                         flattener(entity, secret, w.kode_kab_kota))
-            log.info("%s %s: %d staged", TYPE_OF[entity], w.label(), counts[entity][0])
+                                         flattener(entity, secret, w.kode_kab_kota), validation)
+            if validation is not None:
+                dropped[entity] = validation.duplicates
+            log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), counts[entity][0],
+                     ", validated" if counts[entity][2] is not None else "")
     except BaseException as exc:
-        done = ", ".join(f"{TYPE_OF[e]} {n}" for e, (n, _) in counts.items()) or "none"
+        done = ", ".join(f"{TYPE_OF[e]} {n}" for e, (n, _, _) in counts.items()) or "none"
         failed = TYPE_OF[next(e for e in SPECS if e not in counts)]
         _discard(engine, batch_ids, f"{w.label()}: {failed} could not be fetched completely, window not "
                                     f"published (staged before: {done}): {type(exc).__name__}: {exc}")
         raise
     with engine.begin() as conn:
-        for entity, (received, checksum) in counts.items():
+        for entity, (received, checksum, _) in counts.items():
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_ids[entity])
                          .values(rows_received=received, checksum=checksum))
-    return {**w.as_dict(), "periode": w.periode, "batches": {
-        entity: BatchOutcome(batch_ids[entity], "staged", rows_received=counts[entity][0]).as_dict()
-        for entity in SPECS}}
+    batches = {}
+    for entity, (received, _, results) in counts.items():
+        batches[entity] = BatchOutcome(batch_ids[entity], "staged", rows_received=received).as_dict()
+        if results is not None:
+            batches[entity]["validation"] = results
+        elif dropped.get(entity):
+            batches[entity]["dropped"] = dropped[entity]  # older versions left out while streaming
+    return {**w.as_dict(), "periode": w.periode, "batches": batches}
 
 
 # --- validate --------------------------------------------------------------------------------------
@@ -577,10 +753,12 @@ DATETIME_COLUMNS = ("last_updated", "tanggal_mulai", "tanggal_efektif", "tanggal
 def _frame(rows: list, columns: list[str]):
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=columns)
+    # Plain tuples: a list of SQLAlchemy Rows makes pandas probe every row for mapping keys.
+    frame = pd.DataFrame([tuple(r) for r in rows] if rows and not isinstance(rows[0], tuple) else rows,
+                         columns=columns)
     for c in columns:
         if c in DATETIME_COLUMNS:
-            # SQLite gives naive UTC, PostgreSQL aware: one dtype for the window comparisons.
+            # SQLite gives naive UTC, PostgreSQL and the flattened rows aware: one dtype for the window comparisons.
             frame[c] = pd.to_datetime(frame[c], utc=True)
         elif c in ("desa_dikenal", "pasien_dikenal"):
             frame[c] = frame[c].astype(bool)
@@ -619,21 +797,87 @@ class _Tally:
         return 100.0 * self.unexpected_count / self.element_count
 
 
+MEAN = "expect_column_mean_to_be_between"
+
+
+def _mean_bounds(suite: str, parameters: dict[str, Any]) -> dict[str, tuple]:
+    """meta.name -> (min, max, strict_min, strict_max) of the suite's column-mean expectations."""
+    from spm.quality.gx_runner import load_suite_file
+
+    def value(v):
+        return parameters.get(v["$PARAMETER"]) if isinstance(v, dict) and "$PARAMETER" in v else v
+
+    return {e["meta"]["name"]: (value(e["kwargs"].get("min_value")), value(e["kwargs"].get("max_value")),
+                                bool(e["kwargs"].get("strict_min")), bool(e["kwargs"].get("strict_max")))
+            for e in load_suite_file(suite)["expectations"] if e["type"] == MEAN}
+
+
+class _Results:
+    """A batch's expectation outcomes over its chunks. Row-level counts add up; a column mean is the
+    mean over the whole batch (the chunks' means weighted by their non-null values), checked
+    against the suite's bounds, so the size of a chunk never changes a verdict."""
+
+    def __init__(self, spec: EntitySpec, parameters: dict[str, Any]) -> None:
+        self.spec = spec
+        self.tallies: dict[str, _Tally] = {}
+        self.failed_ids: dict[str, list[int]] = {}
+        self.means: dict[str, list[float]] = {}  # name -> [sum, count]
+        self.bounds = _mean_bounds(spec.suite, parameters)
+        self.quarantined = self.received = 0
+        self.checked_at = now()
+        self.gx: list[dict[str, Any] | None] = []  # GX's own result per chunk, scrubbed (the GX Data Docs)
+
+    def add(self, report, frame) -> dict[int, list[str]]:
+        """Absorb one chunk's report; the chunk's rows to quarantine."""
+        from spm.quality.gx_hasil import bersihkan
+
+        self.received += len(frame)
+        self.gx.append(bersihkan(report.gx_result) if report.gx_result is not None else None)
+        for o in report.outcomes:
+            tally = self.tallies.setdefault(o.name, _Tally(o.name, o.expectation_type, o.kolom, o.severity))
+            if o.expectation_type == MEAN and o.name in self.bounds and o.error is None and o.observed_value:
+                count = int(frame[o.kolom].notna().sum())
+                part = self.means.setdefault(o.name, [0.0, 0])
+                part[0] += float(json.loads(o.observed_value)) * count
+                part[1] += count
+            tally.add(o)
+            if not o.success and len(self.failed_ids.setdefault(o.name, [])) < 200:
+                self.failed_ids[o.name].extend(o.failed_row_ids[:200 - len(self.failed_ids[o.name])])
+        bad = report.rows_to_quarantine()
+        self.quarantined += len(bad)
+        return bad
+
+    def _final_means(self) -> None:
+        for name, (total, count) in self.means.items():
+            tally = self.tallies[name]
+            if tally.error is not None or not count:
+                continue
+            mean = total / count
+            lo, hi, strict_lo, strict_hi = self.bounds[name]
+            ok = ((lo is None or (mean > lo if strict_lo else mean >= lo))
+                  and (hi is None or (mean < hi if strict_hi else mean <= hi)))
+            tally.success, tally.observed_value = ok, json.dumps(mean)
+
+    def as_dict(self) -> dict[str, Any]:
+        self._final_means()
+        return {"tallies": [dict(t.__dict__) for t in self.tallies.values()], "failed_ids": self.failed_ids,
+                "quarantined": self.quarantined, "received": self.received,
+                "checked_at": self.checked_at.isoformat(), "gx": self.gx}
+
+
 def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
-                   patient_batch_id: int | None = None) -> BatchOutcome:
+                   patient_batch_id: int | None = None, dropped_before: int = 0) -> BatchOutcome:
     """Run the entity's suite over the staged batch in chunks; store dq_result and quarantine; mark
-    `lolos`; decide whether the batch may be published (like spm.ingest.wap.validate, chunked)."""
+    `lolos`; decide whether the batch may be published (like spm.ingest.wap.validate, chunked).
+    The path of a batch the stream could not validate; `dropped_before` older versions were
+    already left out while streaming."""
     from spm.quality.gx_runner import validate_frame
 
     with engine.begin() as conn:
-        duplicates = dedup_batch(conn, spec, batch_id)
-        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(rows_duplicate=duplicates))
+        duplicates = dedup_batch(conn, spec, batch_id) + dropped_before
     query = chunk_query(spec, w, batch_id, patient_batch_id)
     columns = [c.name for c in query.selected_columns]
-    tallies: dict[str, _Tally] = {}
-    failed_ids: dict[str, list[int]] = {}
-    quarantined = received = 0
-    checked_at = now()
+    results = _Results(spec, parameters)
     last = -1
     while True:
         with engine.connect() as conn:
@@ -642,18 +886,26 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
         if not rows:
             break
         last = rows[-1][0]
-        received += len(rows)
         frame = _frame(rows, columns)
         del rows
         report = validate_frame(spec.suite, frame, parameters)
-        for o in report.outcomes:
-            tallies.setdefault(o.name, _Tally(o.name, o.expectation_type, o.kolom, o.severity)).add(o)
-            if not o.success and len(failed_ids.setdefault(o.name, [])) < 200:
-                failed_ids[o.name].extend(o.failed_row_ids[:200 - len(failed_ids[o.name])])
-        bad = report.rows_to_quarantine()
-        quarantined += len(bad)
+        bad = results.add(report, frame)
         if bad:
-            _quarantine(engine, spec, batch_id, frame, bad, checked_at)
+            _quarantine(engine, spec, batch_id, frame, bad, results.checked_at)
+    with engine.begin() as conn:
+        conn.execute(sa.update(spec.staging).where(spec.staging.c.batch_id == batch_id,
+                                                   spec.staging.c.lolos.is_(None)).values(lolos=True))
+    return _conclude(engine, spec, batch_id, {**results.as_dict(), "duplicates": duplicates})
+
+
+def _conclude(engine: sa.Engine, spec: EntitySpec, batch_id: int, results: dict[str, Any]) -> BatchOutcome:
+    """Store a batch's dq_result rows (and GX's own results) and decide whether it may be published."""
+    from spm.quality.gx_hasil import simpan as simpan_hasil_gx
+
+    tallies = [_Tally(**t) for t in results["tallies"]]
+    failed_ids = results["failed_ids"]
+    quarantined, received, duplicates = results["quarantined"], results["received"], results["duplicates"]
+    checked_at = datetime.fromisoformat(results["checked_at"])
     with engine.begin() as conn:
         insert_rows(conn, dq_result, (
             "batch_id", "suite", "expectation", "kolom", "severity", "success", "element_count",
@@ -662,13 +914,12 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
              t.unexpected_percent, t.observed_value,
              {"type": t.expectation_type, "failed_row_ids": failed_ids.get(t.name, []), "error": t.error,
               "chunks_of": VALIDATE_CHUNK}, checked_at)
-            for t in tallies.values()))
-        conn.execute(sa.update(spec.staging).where(spec.staging.c.batch_id == batch_id,
-                                                   spec.staging.c.lolos.is_(None)).values(lolos=True))
-        critical = [t for t in tallies.values() if t.severity == "critical" and not t.success]
+            for t in tallies))
+        simpan_hasil_gx(conn, batch_id, spec.suite, results.get("gx") or [], checked_at)  # one page per chunk
+        critical = [t for t in tallies if t.severity == "critical" and not t.success]
         share = 100.0 * quarantined / received if received else 0.0
         limit = quarantine_limit_percent()
-        failed = [t for t in tallies.values() if not t.success]
+        failed = [t for t in tallies if not t.success]
         status = "validated"
         message = f"{spec.suite}: {len(tallies) - len(failed)}/{len(tallies)} passed" + (
             "; failed: " + ", ".join(f"{t.name} ({t.severity}, {t.unexpected_count if t.unexpected_count is not None else 'batch'})"
@@ -681,7 +932,7 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
             status = "rejected"
             message = (f"{quarantined} of {received} rows ({share:.1f} %) failed warning expectations, above the "
                        f"{limit:.1f} % limit in kualitas.yaml; nothing published")
-        values = {"rows_quarantined": quarantined, "message": message}
+        values = {"rows_quarantined": quarantined, "rows_duplicate": duplicates, "message": message}
         if status == "validated":
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(**values))
         else:
@@ -690,21 +941,24 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
     return BatchOutcome(batch_id, status, message, received + duplicates, 0, quarantined)
 
 
-def _quarantine(engine: sa.Engine, spec: EntitySpec, batch_id: int, frame, bad: dict[int, list[str]],
-                checked_at: datetime) -> None:
+QUARANTINE_COLUMNS = ("batch_id", "natural_key", "failed_expectations", "row_data", "quarantined_at")
+
+
+def _quarantine_rows(spec: EntitySpec, batch_id: int, frame, bad: dict[int, list[str]],
+                     checked_at: datetime) -> Iterable[tuple]:
     records = frame.set_index("row_id", drop=False)
     id_col = spec.natural_key[0]
+    for rid, names in sorted(bad.items()):
+        # Staged columns hold no NIK or name: the row is safe to keep as it is.
+        rec = {k: _json_value(v) for k, v in records.loc[rid].to_dict().items()}
+        yield (batch_id, "" if rec.get(id_col) is None else str(rec[id_col]), ",".join(names), rec, checked_at)
 
-    def rows() -> Iterable[tuple]:
-        for rid, names in sorted(bad.items()):
-            # Staged columns hold no NIK or name: the row is safe to keep as it is.
-            rec = {k: _json_value(v) for k, v in records.loc[rid].to_dict().items()}
-            yield (batch_id, "" if rec.get(id_col) is None else str(rec[id_col]), ",".join(names), rec, checked_at)
 
+def _quarantine(engine: sa.Engine, spec: EntitySpec, batch_id: int, frame, bad: dict[int, list[str]],
+                checked_at: datetime) -> None:
     t = spec.staging
     with engine.begin() as conn:
-        insert_rows(conn, quarantine, ("batch_id", "natural_key", "failed_expectations", "row_data",
-                                       "quarantined_at"), rows())
+        insert_rows(conn, quarantine, QUARANTINE_COLUMNS, _quarantine_rows(spec, batch_id, frame, bad, checked_at))
         ids = list(bad)
         for i in range(0, len(ids), 500):
             conn.execute(sa.update(t).where(t.c.batch_id == batch_id, t.c.row_id.in_(ids[i:i + 500]))
@@ -793,7 +1047,9 @@ def validation_parameters(entity: str, w: Window) -> dict[str, Any]:
 
 
 def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, Any]:
-    """Validate the four batches, patients first; if one fails, the window fails whole."""
+    """Conclude the four batches, patients first: the verdict of a batch validated while it streamed,
+    else its validation now. If one fails, the window fails whole (and the batches after it count as
+    never validated: their quarantined rows are withdrawn)."""
     w = Window.of(extracted)
     out = {**extracted, "batches": dict(extracted["batches"])}
     ids = {entity: r["batch_id"] for entity, r in extracted["batches"].items()}
@@ -808,8 +1064,13 @@ def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, A
             staged = out["batches"][entity]
             if staged["status"] != "staged":
                 continue
-            result = validate_batch(engine, spec, w, staged["batch_id"], validation_parameters(entity, w),
-                                    patient_batch_id=ids["pasien"])
+            streamed = staged.get("validation")
+            if streamed is not None:
+                result = _conclude(engine, spec, staged["batch_id"], streamed)
+            else:
+                result = validate_batch(engine, spec, w, staged["batch_id"], validation_parameters(entity, w),
+                                        patient_batch_id=ids["pasien"],
+                                        dropped_before=staged.get("dropped", 0))
             out["batches"][entity] = {**result.as_dict(), "rows_received": staged["rows_received"]}
             if result.status != "validated":
                 break
@@ -820,11 +1081,16 @@ def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, A
     if bad:
         message = f"{w.label()}: window not published: {bad} batch {out['batches'][bad]['status']}: " \
                   f"{out['batches'][bad]['message']}"
+        unjudged = [r["batch_id"] for r in out["batches"].values() if r["status"] == "staged"]
+        if unjudged:
+            with engine.begin() as conn:
+                conn.execute(sa.delete(quarantine).where(quarantine.c.batch_id.in_(unjudged)))
         _discard(engine, ids, message)
         out["message"] = message
         for entity, r in out["batches"].items():
             if r["status"] in ("staged", "validated"):
-                out["batches"][entity] = {**r, "status": "failed", "message": message}
+                out["batches"][entity] = {k: v for k, v in {**r, "status": "failed", "message": message}.items()
+                                          if k not in ("validation", "dropped")}
     return out
 
 
