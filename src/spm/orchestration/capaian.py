@@ -17,6 +17,17 @@ FACT_KUNJUNGAN = table_asset("fact_kunjungan")
 MART_CAPAIAN_SPM = table_asset("mart_capaian_spm")
 MART_INDEKS_SPM = table_asset("mart_indeks_spm")
 
+def quarter_params() -> dict[str, Param]:
+    """Run conf of the quarterly DAGs (DESIGN §10): kab/kota, year and quarter, any past one included."""
+    return {
+        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
+                              description="kab/kota codes; empty = Variable spm_kode_wilayah"),
+        "tahun": Param(None, type=["null", "integer"], description="report year"),
+        "triwulan": Param(None, type=["null", "integer"], enum=[None, 1, 2, 3, 4],
+                          description="quarter (year-to-date); empty = every quarter up to the run's"),
+    }
+
+
 HITUNG_CAPAIAN = SpmDagParams(
     dag_id="spm_hitung_capaian",
     tags=("indikator", "capaian"),
@@ -41,13 +52,7 @@ run's quarter). Gates: no population for the reference semester or an earlier on
 (the batch says `missing`); a jenis layanan whose source has no data for the period is left out;
 a capaian moving more than the bound in `config/kualitas.yaml` is flagged in `dq_result`.
 """,
-    params={
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes; empty = Variable spm_kode_wilayah"),
-        "tahun": Param(None, type=["null", "integer"], description="report year"),
-        "triwulan": Param(None, type=["null", "integer"], enum=[None, 1, 2, 3, 4],
-                          description="quarter (year-to-date); empty = every quarter up to the run's"),
-    },
+    params=quarter_params(),
 )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from spm.orchestration import tasks
 from spm.orchestration.assets import table_asset
+from spm.orchestration.capaian import quarter_params
 from spm.orchestration.factory import SpmDagParams, create_dag
 
 MART_INDEKS_SPM = table_asset("mart_indeks_spm")
@@ -35,13 +36,7 @@ Files are replaced atomically; rerunning a quarter reproduces the same content. 
 `mart_indeks_spm` is published (the quarters named by the event), or by hand with params
 `kode_wilayah`, `tahun`, `triwulan` for any past quarter.
 """,
-    params={
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes; empty = Variable spm_kode_wilayah"),
-        "tahun": Param(None, type=["null", "integer"], description="report year"),
-        "triwulan": Param(None, type=["null", "integer"], enum=[None, 1, 2, 3, 4],
-                          description="quarter (year-to-date); empty = every quarter up to the run's"),
-    },
+    params=quarter_params(),
 )
 
 
