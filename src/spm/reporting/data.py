@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.errors import InputError
+from spm.reference import Wilayah
 from spm.warehouse.tables import dim_layanan, dim_wilayah, etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
@@ -49,14 +50,6 @@ class Capaian:
     belum_terlayani: float
     capaian: float | None
     capaian_dibatasi: float | None
-
-
-@dataclass(frozen=True)
-class Wilayah:
-    kode: str
-    nama: str
-    tingkat: str
-    kode_induk: str | None
 
 
 @dataclass(frozen=True)
