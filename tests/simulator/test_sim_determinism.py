@@ -40,3 +40,21 @@ def test_another_seed_other_data(servers, http):
     with SimulatorServers(config) as other:
         mine, theirs = _bodies(servers, http), _bodies(other, http)
         assert all(a != b for a, b in zip(mine, theirs))
+
+
+def test_scalar_hashes_equal_the_vectorised_ones():
+    """The FHIR hub renders one resource at a time with the Python-integer hashes; they must give
+    exactly the values of the numpy versions, or served resources would change with the code path."""
+    import numpy as np
+
+    from spm.simulator.determinism import hash_int, hash_uint64, hash_uniform, stream_key, uniform_one
+    from spm.simulator.faults import nik_fault, nik_fault_one
+
+    key = stream_key(20261123, "32.71", "Observation")
+    index = np.array([0, 1, 2, 12345, 2**40 + 7, 2**63 - 1], dtype=np.uint64)
+    assert [hash_int(key, int(i)) for i in index] == [int(v) for v in hash_uint64(key, index)]
+    assert [uniform_one(key, int(i)) for i in index] == hash_uniform(key, index).tolist()
+    patients = np.arange(5000)
+    for share in (0.0, 0.1, 0.5):
+        expected = nik_fault(7, "patient:32.71", patients, share).tolist()
+        assert [nik_fault_one(7, "patient:32.71", int(i), share) for i in patients] == expected

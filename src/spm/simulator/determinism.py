@@ -9,6 +9,7 @@ the record's index (`hash_uniform`), not draws from a stream.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -21,6 +22,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
+@lru_cache(maxsize=8192)  # the hub asks the same few keys for every resource it renders
 def stream_key(seed: int, *parts) -> int:
     """A 64-bit key for one named stream of one run."""
     text = "\x1f".join(str(p) for p in (seed, *parts)).encode()
@@ -44,6 +46,24 @@ def hash_uint64(key: int, index) -> np.ndarray:
     return splitmix64(np.asarray(index).astype(np.uint64) ^ np.uint64(key))
 
 
+_M64 = (1 << 64) - 1
+_GOLDEN_INT, _MIX1_INT, _MIX2_INT = int(_GOLDEN), int(_MIX1), int(_MIX2)
+
+
+def hash_int(key: int, index: int) -> int:
+    """hash_uint64 of one index with Python integers: the same value, ~20x faster than a numpy scalar
+    (the FHIR hub hashes one resource at a time)."""
+    z = ((int(index) ^ key) + _GOLDEN_INT) & _M64
+    z = ((z ^ (z >> 30)) * _MIX1_INT) & _M64
+    z = ((z ^ (z >> 27)) * _MIX2_INT) & _M64
+    return z ^ (z >> 31)
+
+
+def uniform_one(key: int, index: int) -> float:
+    """hash_uniform of one index, as a Python float (the same value)."""
+    return (hash_int(key, index) >> 11) * 2.0**-53
+
+
 def hash_uniform(key: int, index) -> np.ndarray:
     """Uniform [0, 1) draws that depend only on (key, index)."""
     return (hash_uint64(key, index) >> np.uint64(11)).astype(np.float64) * 2.0**-53
@@ -51,8 +71,8 @@ def hash_uniform(key: int, index) -> np.ndarray:
 
 def uuid_text(key: int, index: int) -> str:
     """A version-4-shaped UUID, unique per (key, index) within a key."""
-    hi = int(hash_uint64(key, index))
-    lo = int(hash_uint64(key ^ 0x5A5A5A5A5A5A5A5A, index))
+    hi = hash_int(key, index)
+    lo = hash_int(key ^ 0x5A5A5A5A5A5A5A5A, index)
     hi = (hi & ~0xF000) | 0x4000
     lo = (lo & ~(0xC << 60)) | (0x8 << 60)
     h = f"{hi:016x}{lo:016x}"
@@ -108,6 +128,6 @@ FAMILY_NAMES = (
 
 
 def person_name(key: int, index: int, female: bool) -> str:
-    h = int(hash_uint64(key, index))
+    h = hash_int(key, index)
     firsts = FIRST_NAMES[1 if female else 0]
     return f"{firsts[h % len(firsts)]} {FAMILY_NAMES[(h >> 20) % len(FAMILY_NAMES)]}"

@@ -9,7 +9,7 @@ import numpy as np
 
 from spm.simulator.determinism import from_days, hash_uniform, iso_utc, iso_wib, person_name, stream_key, uuid_text
 from spm.simulator.education import BENTUK, PAUD, PROGRAM, STATUS, Learners
-from spm.simulator.faults import NIK_MALFORMED, NIK_MISSING, malformed_nik, nik_fault
+from spm.simulator.faults import NIK_MALFORMED, NIK_MISSING, malformed_nik, nik_fault, nik_fault_one
 from spm.simulator.health import CLINICAL_STATUS, ENCOUNTER_CLASS, ICD10, ICD_CODES, LOINC, TEST_RESULT
 from spm.simulator.population import N_AGES, SEXES
 from spm.simulator.world import KabKotaWorld
@@ -113,7 +113,7 @@ def _village_extension(kode_desa: str) -> dict:
 def patient_resource(world: KabKotaWorld, i: int, invalid_nik_share: float) -> dict:
     pt = world.kesehatan.patients
     nik = str(pt.nik[i])
-    state = nik_fault(world.config.seed, f"patient:{world.kode}", np.array([i]), invalid_nik_share)[0]
+    state = nik_fault_one(world.config.seed, f"patient:{world.kode}", i, invalid_nik_share)
     resource = {
         "resourceType": "Patient",
         "id": pt.patient_id(i),
