@@ -87,3 +87,21 @@ def test_dataframe_with_json_datetime_and_nulls_round_trips(engine):
     got = rows[0].quarantined_at
     assert got.replace(tzinfo=None) == when.replace(tzinfo=None) or got == when
     assert status == "published"
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2024, 3, 4, 5, 6, 7, 123000, tzinfo=timezone.utc),
+    datetime.fromisoformat("2024-03-04T05:06:07+07:00"),
+    datetime.fromisoformat("2024-12-31T23:59:59.999999-03:30"),
+    datetime(2024, 1, 1),
+])
+def test_sqlite_datetime_text_is_what_sqlalchemy_writes(value):
+    """The bulk path's text for a DateTime must equal SQLAlchemy's own, or comparisons between rows
+    loaded both ways (staging vs published last_updated) would go wrong."""
+    from sqlalchemy.dialects import sqlite
+
+    from spm.warehouse.bulk import _sqlite_datetime
+
+    utc_naive = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    expected = sa.DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())(utc_naive)
+    assert _sqlite_datetime(value) == expected

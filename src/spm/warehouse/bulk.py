@@ -137,11 +137,15 @@ def _json_value(value: Any) -> str:
 
 
 def _sqlite_datetime(value: Any) -> Any:
-    # The storage format SQLAlchemy's SQLite DateTime reads and writes; UTC, naive.
+    # The storage format SQLAlchemy's SQLite DateTime reads and writes (YYYY-MM-DD HH:MM:SS.ffffff);
+    # UTC, naive. isoformat is ~2x faster than strftime (millions of FHIR timestamps per backfill).
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        zone = value.tzinfo
+        if zone is not None:
+            if zone is not timezone.utc:
+                value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=None)
+        return value.isoformat(" ", "microseconds")
     return value
 
 

@@ -36,6 +36,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets readers (dashboard, status) work while a nightly load writes.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # 64 MB of page cache instead of 2 MB: merging millions of FHIR rows into indexed tables otherwise
+    # reads the same index pages from disk again and again. Only used as the database grows.
+    cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
 
