@@ -2,12 +2,15 @@
 -- publishing transaction of its window: a staged version with a newer meta.lastUpdated replaces
 -- the published row; ids not yet published are inserted; an older or equal version changes nothing,
 -- so loading the same window again changes nothing. Staging holds one row per id per batch.
+-- The rows to replace are found from the staged batch (index lookups into the published table),
+-- not by testing every published row of the kab/kota: a nightly window is small, the table is not.
 DELETE FROM fact_kondisi
 WHERE kode_kab_kota = :kode_kab_kota
-  AND EXISTS (SELECT 1 FROM staging_kondisi s
-              WHERE s.batch_id = :batch_id AND s.lolos = :lolos
-                AND s.kondisi_id = fact_kondisi.kondisi_id
-                AND s.last_updated > fact_kondisi.last_updated);
+  AND kondisi_id IN (SELECT s.kondisi_id
+                     FROM staging_kondisi s
+                     JOIN fact_kondisi f ON f.kode_kab_kota = :kode_kab_kota AND f.kondisi_id = s.kondisi_id
+                     WHERE s.batch_id = :batch_id AND s.lolos = :lolos
+                       AND s.last_updated > f.last_updated);
 
 INSERT INTO fact_kondisi (kode_kab_kota, kondisi_id, pasien_id, status_klinis, tanggal_onset, kode,
                           sistem_kode, last_updated, batch_id)

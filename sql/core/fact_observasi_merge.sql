@@ -2,12 +2,15 @@
 -- publishing transaction of its window: a staged version with a newer meta.lastUpdated replaces
 -- the published row; ids not yet published are inserted; an older or equal version changes nothing,
 -- so loading the same window again changes nothing. Staging holds one row per id per batch.
+-- The rows to replace are found from the staged batch (index lookups into the published table),
+-- not by testing every published row of the kab/kota: a nightly window is small, the table is not.
 DELETE FROM fact_observasi
 WHERE kode_kab_kota = :kode_kab_kota
-  AND EXISTS (SELECT 1 FROM staging_observasi s
-              WHERE s.batch_id = :batch_id AND s.lolos = :lolos
-                AND s.observasi_id = fact_observasi.observasi_id
-                AND s.last_updated > fact_observasi.last_updated);
+  AND observasi_id IN (SELECT s.observasi_id
+                       FROM staging_observasi s
+                       JOIN fact_observasi f ON f.kode_kab_kota = :kode_kab_kota AND f.observasi_id = s.observasi_id
+                       WHERE s.batch_id = :batch_id AND s.lolos = :lolos
+                         AND s.last_updated > f.last_updated);
 
 INSERT INTO fact_observasi (kode_kab_kota, observasi_id, pasien_id, status, tanggal_efektif, kode,
                             sistem_kode, nilai, satuan, nilai_sistolik, nilai_diastolik,
