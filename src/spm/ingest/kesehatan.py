@@ -73,8 +73,9 @@ LOINC_SYSTEM = "http://loinc.org"
 LOINC_SISTOLIK, LOINC_DIASTOLIK = "8480-6", "8462-4"
 
 FLUSH_ROWS = 20_000  # staged rows per transaction (a batch left to validate after the download)
+PARSED_PAGES = 4  # downloaded and parsed pages (~5 MB of dicts each) waiting to be flattened
 PREFETCH_PAGES = 64  # flattened pages (~0.5 MB each) waiting while the loader validates and stages a chunk
-VALIDATE_CHUNK = 200_000  # rows validated (then staged) at once: few GX runs (each costs ~0.5 s whatever its size)
+VALIDATE_CHUNK = 100_000  # rows validated (then staged) at once: small enough to overlap the download, few GX runs
 LOOKUP_SLICE = 5_000  # patient ids looked up per query
 
 PASIEN = EntitySpec(
@@ -532,9 +533,6 @@ class _StreamValidation:
             name, values = self._derived(conn, frame)
         frame[name] = values
         report = validate_frame(self.spec.suite, frame, self.parameters)
-        # GX leaves reference cycles behind, and the stream runs with the collector paused: collect
-        # them once per chunk, or every chunk's garbage would stay until the window ends.
-        gc.collect()
         bad = self.results.add(report, frame)
         spec, w = self.spec, self.w
         prefix = (self.batch_id, w.kode_kab_kota, w.periode)
@@ -544,6 +542,12 @@ class _StreamValidation:
             if bad:
                 insert_rows(conn, quarantine, QUARANTINE_COLUMNS,
                             _quarantine_rows(spec, self.batch_id, frame, bad, self.results.checked_at))
+        # GX leaves reference cycles behind, and the stream runs with the collector paused: collect
+        # them once per chunk, or every chunk's garbage would stay until the window ends. With the
+        # collector paused the youngest generation holds all made since the last chunk, this chunk's
+        # GX garbage included; a full collection would also walk every module and queued page.
+        del frame, report
+        gc.collect(0)
 
     def finish(self) -> dict[str, Any] | None:
         """The chunks' results (JSON), or None after undoing them when an id recurs across chunks
@@ -564,39 +568,93 @@ class _StreamValidation:
         return {**self.results.as_dict(), "duplicates": self.duplicates}
 
 
-def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client: SatusehatClient,
-                flatten: Callable[[dict], tuple], validation: _StreamValidation | None = None,
-                ) -> tuple[int, str, dict[str, Any] | None]:
-    """Fetch every page of one type in the window into staging; (rows received, checksum of the
-    pages, the stream validation's results or None when the batch is still to be validated)."""
-    spec = SPECS[entity]
-    kind = TYPE_OF[entity]
-    pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
-    stop = threading.Event()
+class _PageProducer:
+    """The pages of one type in the window, downloaded and flattened ahead of the loader.
 
-    def put(item) -> None:
-        while not stop.is_set():
+    Two threads: download (HTTP + parse, which tells the next link) and flatten. The next page is
+    asked for as soon as one is parsed, so the hub renders it while this process flattens and
+    validates the ones before. Items on `pages`: ("page", rows, Page), then ("done", None, None), or
+    ("error", exception, None)."""
+
+    def __init__(self, client: SatusehatClient, w: Window, entity: str, flatten: Callable[[dict], tuple]) -> None:
+        self.client, self.w, self.kind, self.flatten = client, w, TYPE_OF[entity], flatten
+        self.parsed: queue.Queue = queue.Queue(maxsize=PARSED_PAGES)
+        self.pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._guarded(self._download, self.parsed), daemon=True,
+                                         name=f"fhir-{self.kind}"),
+                        threading.Thread(target=self._guarded(self._flatten, self.pages), daemon=True,
+                                         name=f"fhir-{self.kind}-flatten")]
+
+    def start(self) -> "_PageProducer":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            if thread.ident is not None:
+                thread.join()
+
+    def _put(self, q: queue.Queue, item) -> None:
+        while not self.stop.is_set():
             try:
-                pages.put(item, timeout=0.2)
+                q.put(item, timeout=0.2)
                 return
             except queue.Full:
                 continue
         raise _Stop()
 
-    def fetch() -> None:
-        try:
-            for page in client.pages(kind, w.dari, w.sampai):
-                rows = [flatten(r) for r in page.resources]
-                put(("page", rows, page))
-            put(("done", None, None))
-        except _Stop:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - handed to the loader, which fails the window
+    def _get(self, q: queue.Queue):
+        while not self.stop.is_set():
             try:
-                put(("error", exc, None))
+                return q.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        raise _Stop()
+
+    def _guarded(self, target: Callable[[], None], q: queue.Queue) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
             except _Stop:
                 pass
+            except BaseException as exc:  # noqa: BLE001 - handed on to the loader, which fails the window
+                try:
+                    self._put(q, ("error", exc, None))
+                except _Stop:
+                    pass
+        return run
 
+    def _download(self) -> None:
+        for page in self.client.pages(self.kind, self.w.dari, self.w.sampai):
+            self._put(self.parsed, ("page", None, page))
+        self._put(self.parsed, ("done", None, None))
+
+    def _flatten(self) -> None:
+        flatten = self.flatten
+        while True:
+            what, payload, page = self._get(self.parsed)
+            if what == "page":
+                self._put(self.pages, ("page", [flatten(r) for r in page.resources], page))
+                continue
+            self._put(self.pages, (what, payload, page))
+            return
+
+
+def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client: SatusehatClient,
+                flatten: Callable[[dict], tuple], validation: _StreamValidation | None = None,
+                producer: _PageProducer | None = None, on_downloaded: Callable[[], None] | None = None,
+                ) -> tuple[int, str, dict[str, Any] | None]:
+    """Fetch every page of one type in the window into staging; (rows received, checksum of the
+    pages, the stream validation's results or None when the batch is still to be validated).
+
+    `producer` (already started) may be given by the caller; `on_downloaded` is called once the last
+    page has arrived, before the last chunk is validated (extract starts the next type's download there).
+    """
+    spec = SPECS[entity]
+    kind = TYPE_OF[entity]
     cols = _staging_columns(spec)
     prefix = (batch_id, w.kode_kab_kota, w.periode)
     digest = hashlib.sha256()
@@ -612,14 +670,13 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                 insert_rows(conn, spec.staging, cols, ((*prefix, *row) for row in buffer))
         buffer.clear()
 
-    thread = threading.Thread(target=fetch, name=f"fhir-{kind}", daemon=True)
-    # The collector stays paused for the whole stream (both threads): parsed pages hold no cycles and
+    # The collector stays paused for the whole stream (all threads): parsed pages hold no cycles and
     # are freed by reference counting; re-enabling it per page would make it walk every live page.
     with gc_paused():
-        thread.start()
+        producer = producer or _PageProducer(client, w, entity, flatten).start()
         try:
             while True:
-                what, payload, page = pages.get()
+                what, payload, page = producer.pages.get()
                 if what == "error":
                     raise payload
                 if what == "done":
@@ -631,11 +688,13 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                 received += len(payload)
                 if len(buffer) >= limit:
                     flush()
+            producer.close()
+            if on_downloaded is not None:
+                on_downloaded()
             if buffer:
                 flush()
         finally:
-            stop.set()
-            thread.join()
+            producer.close()
     if total is not None and received < total:
         raise SourceUnavailable(f"{client.conn.conn_id}: {kind} search announced {total} resources but its pages "
                                 f"held {received}; paging incomplete")
@@ -675,19 +734,33 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
     known_desa = _current_desa(engine) if parameters is not None else None
     counts: dict[str, tuple[int, str, dict[str, Any] | None]] = {}
     dropped: dict[str, int] = {}
+    producers: dict[str, _PageProducer] = {}
+    entities = list(SPECS)
+
+    def download(entity: str) -> None:
+        producers[entity] = _PageProducer(client, w, entity, flattener(entity, secret, w.kode_kab_kota)).start()
+
     try:
-        for entity, spec in SPECS.items():
-            validation = None
-            if parameters is not None and (entity == "pasien" or counts["pasien"][2] is not None):
-                validation = _StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity],
-                                               batch_ids["pasien"], known_desa)
-            counts[entity] = stream_type(engine, w, entity, batch_ids[entity], client,
-                                         flattener(entity, secret, w.kode_kab_kota), validation)
-            if validation is not None:
-                dropped[entity] = validation.duplicates
-            log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), counts[entity][0],
-                     ", validated" if counts[entity][2] is not None else "")
+        # The next type downloads while the last chunk of this one is validated and staged.
+        with gc_paused():
+            download(entities[0])
+            for n, (entity, spec) in enumerate(SPECS.items()):
+                validation = None
+                if parameters is not None and (entity == "pasien" or counts["pasien"][2] is not None):
+                    validation = _StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity],
+                                                   batch_ids["pasien"], known_desa)
+                following = entities[n + 1] if n + 1 < len(entities) else None
+                counts[entity] = stream_type(
+                    engine, w, entity, batch_ids[entity], client, producers[entity].flatten, validation,
+                    producer=producers[entity],
+                    on_downloaded=(lambda e=following: download(e)) if following else None)
+                if validation is not None:
+                    dropped[entity] = validation.duplicates
+                log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), counts[entity][0],
+                         ", validated" if counts[entity][2] is not None else "")
     except BaseException as exc:
+        for producer in producers.values():
+            producer.close()
         done = ", ".join(f"{TYPE_OF[e]} {n}" for e, (n, _, _) in counts.items()) or "none"
         failed = TYPE_OF[next(e for e in SPECS if e not in counts)]
         _discard(engine, batch_ids, f"{w.label()}: {failed} could not be fetched completely, window not "
