@@ -42,6 +42,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Any
@@ -445,6 +446,16 @@ def _discard(engine: sa.Engine, batch_ids: dict[str, int], message: str) -> None
     log.error("window failed, nothing published: %s", message)
 
 
+@contextmanager
+def gc_frozen():
+    """Move every object alive now out of the collector's sight until the block ends (gc.freeze)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 class _Stop(Exception):
     pass
 
@@ -543,11 +554,10 @@ class _StreamValidation:
                 insert_rows(conn, quarantine, QUARANTINE_COLUMNS,
                             _quarantine_rows(spec, self.batch_id, frame, bad, self.results.checked_at))
         # GX leaves reference cycles behind, and the stream runs with the collector paused: collect
-        # them once per chunk, or every chunk's garbage would stay until the window ends. With the
-        # collector paused the youngest generation holds all made since the last chunk, this chunk's
-        # GX garbage included; a full collection would also walk every module and queued page.
+        # them once per chunk, or every chunk's garbage would stay until the window ends. extract
+        # froze what existed before the stream (modules, GX, Airflow), so this walks only newer objects.
         del frame, report
-        gc.collect(0)
+        gc.collect()
 
     def finish(self) -> dict[str, Any] | None:
         """The chunks' results (JSON), or None after undoing them when an id recurs across chunks
@@ -741,8 +751,9 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
         producers[entity] = _PageProducer(client, w, entity, flattener(entity, secret, w.kode_kab_kota)).start()
 
     try:
-        # The next type downloads while the last chunk of this one is validated and staged.
-        with gc_paused():
+        # The next type downloads while the last chunk of this one is validated and staged. The
+        # objects that exist now are frozen out of the per-chunk collections (see _StreamValidation.chunk).
+        with gc_paused(), gc_frozen():
             download(entities[0])
             for n, (entity, spec) in enumerate(SPECS.items()):
                 validation = None
