@@ -10,11 +10,13 @@ four batches: nothing of the window is published and a rerun starts over. Patien
 first, so that the other types' references resolve against the patients already published plus
 those of the same window.
 
-Extract streams and validates. A fetch thread follows the `next` links, parses each page (orjson,
-collector paused) and flattens it to typed rows; the loading thread validates them with the GX suite
-in chunks of `VALIDATE_CHUNK` rows while the next pages download, then stages each chunk (COPY on
-PostgreSQL) with its quarantined rows in one short transaction. A bounded queue between the two
-keeps memory to a few pages plus one chunk whatever the window size. The validate step then only
+Extract streams and validates, in three stages joined by bounded queues: a download thread follows
+the `next` links and parses each page (orjson, collector paused), asking for the next page as soon as
+one is parsed; a flatten thread turns pages into typed rows; the loading thread validates them with
+the GX suite in chunks of `VALIDATE_CHUNK` rows while the next pages download, then stages each chunk
+(COPY on PostgreSQL) with its quarantined rows in one short transaction. The next type starts to
+download while the last chunk of the previous one is validated. The queues keep memory to a few
+pages plus one chunk whatever the window size. The validate step then only
 writes each batch's verdict (dq_result, critical expectations, quarantine limit); a batch the stream
 could not validate (a resource id met again in a later chunk, a broken quality configuration) is
 validated there from staging, in chunks, as before. A new run of a window first removes the staged

@@ -79,7 +79,7 @@ class Page:
 
 
 class SatusehatClient(SourceClient):
-    """A session with the hub's token. One thread uses it at a time (the ingest's fetch thread)."""
+    """A session with the hub's token. One thread uses it at a time (the ingest's download thread)."""
 
     def __init__(self, conn: SourceConnection, *, page_size: int | None = None,
                  clock=time.monotonic, **kwargs) -> None:
