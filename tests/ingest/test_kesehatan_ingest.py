@@ -2,6 +2,7 @@
 references and quarantine, all-or-nothing windows, and a load equal to the simulator's records."""
 
 import copy
+import logging
 from datetime import datetime, timezone
 
 import orjson
@@ -28,12 +29,14 @@ FACTS = {"Patient": fact_pasien, "Encounter": fact_kunjungan, "Observation": fac
 class FakeHub:
     """A client serving fixed resources per type (one page each)."""
 
-    def __init__(self, resources: dict[str, list[dict]]):
+    def __init__(self, resources: dict[str, list[dict]], announce: bool = False):
         self.resources = resources
+        self.announce = announce  # give Bundle.total, as a real hub does
         self.conn = SourceConnection("spm_satusehat", "http://fake")
 
     def pages(self, kind, dari, sampai):
-        yield Page(copy.deepcopy(self.resources.get(kind, [])), None, None, "x")
+        items = copy.deepcopy(self.resources.get(kind, []))
+        yield Page(items, len(items) if self.announce else None, None, "x")
 
 
 def _window(dari="2025-03-01", sampai="2025-04-01"):
@@ -214,10 +217,13 @@ def _quarantine_reasons(engine, run_id):
     return {r.natural_key: set(r.failed_expectations.split(",")) for r in q}
 
 
-def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch):
-    """Chunks validated while streaming, and the whole-batch fallback when an id recurs in a later
-    chunk, both give what one validation of the staged batch gives."""
+@pytest.mark.parametrize("worker", [False, True], ids=["gx-in-process", "gx-worker-process"])
+def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, worker):
+    """Chunks validated while streaming (by GX in this process, or in the worker process when the
+    hub announces more than one chunk), and the whole-batch fallback when an id recurs in a later
+    chunk, all give what one validation of the staged batch gives."""
     monkeypatch.setattr(k, "VALIDATE_CHUNK", 7)
+    caplog.set_level(logging.INFO, logger="spm.quality.gx_worker")
     stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-x", "subject": {"reference": "Patient/P99999999999"}}
     patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(30)]
     encounters = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}", "subject": {"reference": f"Patient/P-{i}"}}
@@ -227,8 +233,9 @@ def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch):
     # The newer version first, the older one several chunks later: the stream must not let it win.
     observations = [new] + [{**copy.deepcopy(BLOOD_PRESSURE), "id": f"obs-{i}"} for i in range(25)] + [old]
     hub = FakeHub({"Patient": patients, "Encounter": encounters, "Observation": observations,
-                   "Condition": [CONDITION]})
+                   "Condition": [CONDITION]}, announce=worker)
     out = k.ingest(wh, _window(), "r1", hub, SECRET)
+    assert ("GX validation runs in a worker process" in caplog.text) is worker
     assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == {
         "pasien": 0, "kunjungan": 1, "observasi": 0, "kondisi": 0}
     assert out["batches"]["observasi"]["rows_duplicate"] == 1
@@ -281,3 +288,13 @@ def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
     assert counts == [10, 10, 5]
     stored = " ".join(r.result_json for r in rows)
     assert NIK not in stored and "Siti" not in stored
+
+
+def test_benchmark_runs_and_reports_every_figure(capsys):
+    from spm.benchmarks.kesehatan import run
+
+    assert run(scale=0.002, page_size=200) == 0
+    out = capsys.readouterr().out
+    for figure in ("end to end", "extract only", "source only", "ceiling", "naive", "ratios", "peak memory", "CPU"):
+        assert f"  {figure}" in out, figure
+    assert "hub" in out.split("  CPU")[1]

@@ -44,6 +44,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -55,6 +56,7 @@ from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
 from spm.ingest.wap import BatchOutcome, EntitySpec, _plain, quarantine_limit_percent
 from spm.privacy import nik_valid, person_key, pseudonym_secret
+from spm.quality.gx_worker import FrameValidator
 from spm.sources.http import SourceUnavailable
 from spm.sources.satusehat import CONN_ID, RESOURCE_TYPES, SatusehatClient, conn_id_for, gc_paused
 from spm.warehouse.audit import finish_batch, now, start_batch
@@ -481,14 +483,22 @@ class _StreamValidation:
     written by validate_window."""
 
     def __init__(self, engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
-                 patient_batch_id: int | None, known_desa: frozenset[str] | None) -> None:
+                 patient_batch_id: int | None, known_desa: frozenset[str] | None,
+                 validator: FrameValidator | None = None) -> None:
         self.engine, self.spec, self.w, self.batch_id = engine, spec, w, batch_id
         self.parameters = parameters
         self.patient_batch_id = patient_batch_id
         self.known_desa = known_desa
+        self.validator = validator or FrameValidator()
         self.results = _Results(spec, parameters)
         self.duplicates = 0
         self.chunks = 0
+        self.pending: tuple[list[tuple], Any, Future] | None = None  # the chunk being validated
+
+    def expect(self, total: int | None) -> None:
+        """The stream announced `total` resources: more than one chunk moves GX to the worker process."""
+        if total is not None and total > VALIDATE_CHUNK:
+            self.validator.use_worker()
 
     def _dedup(self, rows: list[tuple]) -> list[tuple]:
         """One row per id within the chunk (dedup_batch's rule); ids are column 1, lastUpdated column 2."""
@@ -533,9 +543,8 @@ class _StreamValidation:
         return "pasien_dikenal", [i in found for i in ids]
 
     def chunk(self, rows: list[tuple]) -> None:
-        """Validate `rows` ((row_id, *spec.columns) tuples), then stage them and quarantine the bad ones."""
-        from spm.quality.gx_runner import validate_frame
-
+        """Validate `rows` ((row_id, *spec.columns) tuples; the list is kept), then stage them and
+        quarantine the bad ones. With the worker, the chunk before is staged while this one is validated."""
         rows = self._dedup(rows)
         if not rows:
             return
@@ -545,7 +554,17 @@ class _StreamValidation:
         with self.engine.connect() as conn:
             name, values = self._derived(conn, frame)
         frame[name] = values
-        report = validate_frame(self.spec.suite, frame, self.parameters)
+        job = self.validator.submit(self.spec.suite, frame, self.parameters)
+        self.stage_pending()
+        self.pending = (rows, frame, job)
+
+    def stage_pending(self) -> None:
+        """Stage the chunk submitted last, once its report is in."""
+        if self.pending is None:
+            return
+        rows, frame, job = self.pending
+        self.pending = None
+        report = self.validator.result(job)
         bad = self.results.add(report, frame)
         spec, w = self.spec, self.w
         prefix = (self.batch_id, w.kode_kab_kota, w.periode)
@@ -558,12 +577,13 @@ class _StreamValidation:
         # GX leaves reference cycles behind, and the stream runs with the collector paused: collect
         # them once per chunk, or every chunk's garbage would stay until the window ends. extract
         # froze what existed before the stream (modules, GX, Airflow), so this walks only newer objects.
-        del frame, report
+        del rows, frame, report, job
         gc.collect()
 
     def finish(self) -> dict[str, Any] | None:
         """The chunks' results (JSON), or None after undoing them when an id recurs across chunks
         (`duplicates` then says how many older versions the chunks left out)."""
+        self.stage_pending()
         t = self.spec.staging
         id_col = t.c[self.spec.natural_key[0]]
         if self.chunks > 1:
@@ -675,12 +695,13 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
     limit = VALIDATE_CHUNK if validation is not None else FLUSH_ROWS
 
     def flush() -> None:
+        nonlocal buffer
         if validation is not None:
-            validation.chunk(buffer)
+            validation.chunk(buffer)  # keeps the list while its chunk is validated
         else:
             with engine.begin() as conn:
                 insert_rows(conn, spec.staging, cols, ((*prefix, *row) for row in buffer))
-        buffer.clear()
+        buffer = []
 
     # The collector stays paused for the whole stream (all threads): parsed pages hold no cycles and
     # are freed by reference counting; re-enabling it per page would make it walk every live page.
@@ -695,6 +716,8 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                     break
                 if total is None:
                     total = page.total
+                    if validation is not None:
+                        validation.expect(total)
                 digest.update(page.sha256.encode())
                 buffer.extend((received + i, *row) for i, row in enumerate(payload, start=1))
                 received += len(payload)
@@ -748,6 +771,7 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
     dropped: dict[str, int] = {}
     producers: dict[str, _PageProducer] = {}
     entities = list(SPECS)
+    validator = FrameValidator()
 
     def download(entity: str) -> None:
         producers[entity] = _PageProducer(client, w, entity, flattener(entity, secret, w.kode_kab_kota)).start()
@@ -761,7 +785,7 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
                 validation = None
                 if parameters is not None and (entity == "pasien" or counts["pasien"][2] is not None):
                     validation = _StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity],
-                                                   batch_ids["pasien"], known_desa)
+                                                   batch_ids["pasien"], known_desa, validator)
                 following = entities[n + 1] if n + 1 < len(entities) else None
                 counts[entity] = stream_type(
                     engine, w, entity, batch_ids[entity], client, producers[entity].flatten, validation,
@@ -774,11 +798,13 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
     except BaseException as exc:
         for producer in producers.values():
             producer.close()
+        validator.close()
         done = ", ".join(f"{TYPE_OF[e]} {n}" for e, (n, _, _) in counts.items()) or "none"
         failed = TYPE_OF[next(e for e in SPECS if e not in counts)]
         _discard(engine, batch_ids, f"{w.label()}: {failed} could not be fetched completely, window not "
                                     f"published (staged before: {done}): {type(exc).__name__}: {exc}")
         raise
+    validator.close()
     with engine.begin() as conn:
         for entity, (received, checksum, _) in counts.items():
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_ids[entity])
