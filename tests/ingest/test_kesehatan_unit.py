@@ -183,12 +183,12 @@ def test_condition_every_field():
 
 def test_flattening_the_simulators_resources_matches_its_records():
     from spm.simulator import SimulatorConfig, World
-    from spm.simulator.records import RENDERERS, patient_resource
+    from spm.simulator.records import fhir_resource, patient_resource
 
     world = World(SimulatorConfig(kode_wilayah=("32.71",), scale=0.001, seed=3))["32.71"]
     h = world.kesehatan
     i = int(h.observations.code.tolist().index(h.loinc["85354-9"]))
-    bp = dict(zip(k.OBSERVASI.columns, k.flatten_observation(RENDERERS["Observation"](world, i, False))))
+    bp = dict(zip(k.OBSERVASI.columns, k.flatten_observation(fhir_resource(world, "Observation", i))))
     assert (bp["nilai_sistolik"], bp["nilai_diastolik"]) == (float(h.observations.value[i]),
                                                             float(h.observations.value2[i]))
     assert bp["last_updated"].timestamp() == int(h.observations.last_updated[i])

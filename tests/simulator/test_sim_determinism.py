@@ -43,18 +43,53 @@ def test_another_seed_other_data(servers, http):
 
 
 def test_scalar_hashes_equal_the_vectorised_ones():
-    """The FHIR hub renders one resource at a time with the Python-integer hashes; they must give
-    exactly the values of the numpy versions, or served resources would change with the code path."""
+    """Names and school ids hash one index at a time with Python integers, the FHIR hub a page at a
+    time with numpy: both must give exactly the same values, or served records would change with the
+    code path."""
     import numpy as np
 
-    from spm.simulator.determinism import hash_int, hash_uint64, hash_uniform, stream_key, uniform_one
-    from spm.simulator.faults import nik_fault, nik_fault_one
+    from spm.simulator.determinism import hash_int, hash_uint64, stream_key, uuid_text, uuid_texts
 
     key = stream_key(20261123, "32.71", "Observation")
     index = np.array([0, 1, 2, 12345, 2**40 + 7, 2**63 - 1], dtype=np.uint64)
     assert [hash_int(key, int(i)) for i in index] == [int(v) for v in hash_uint64(key, index)]
-    assert [uniform_one(key, int(i)) for i in index] == hash_uniform(key, index).tolist()
-    patients = np.arange(5000)
-    for share in (0.0, 0.1, 0.5):
-        expected = nik_fault(7, "patient:32.71", patients, share).tolist()
-        assert [nik_fault_one(7, "patient:32.71", int(i), share) for i in patients] == expected
+    assert uuid_texts(key, index) == [uuid_text(key, int(i)) for i in index]
+
+
+def _fhir_digest(sim, http, kind: str) -> str:
+    """sha256 of every page of a year of one resource type, as served (base URL taken out)."""
+    import hashlib
+
+    token = fhir_token(http, sim)
+    digest, served = hashlib.sha256(), 0
+    url = f"{sim.fhir_url}/fhir-r4/v1/{kind}?_lastUpdated=ge2024-01-01&_lastUpdated=lt2026-01-01&_count=500"
+    while url:
+        r = http.get(url, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        digest.update(r.content.replace(sim.fhir_url.encode(), b"BASE"))
+        served += len(r.json().get("entry") or ())
+        url = next((link["url"] for link in r.json()["link"] if link["relation"] == "next"), None)
+    assert served > 100, f"{kind}: only {served} resources served"
+    return digest.hexdigest()
+
+
+# Recorded from the hub before its renderers worked a page at a time: the served bytes must not change.
+FHIR_DIGESTS = {
+    (False, "Patient"): "aab54e75d8bf7f3c5c617ef9173fc691cf0f354eed7c1c9074c589b023a03450",
+    (False, "Encounter"): "468159b2151c8613459a48304189f151d0de9c04da17f398e3b446b7b4f462d6",
+    (False, "Observation"): "304de751f188f012a48d95e9236da77097a7cb6c642241b126bd02921b4f08af",
+    (False, "Condition"): "b560cb4f5b2a18390e3c7025c8e4ac166f29f0feca12266869fe2c95540ef307",
+    (True, "Patient"): "6391f60ffa3c9a9a26ac4e105eb0e275998b41ee3041471956ea57c47593d718",
+    (True, "Encounter"): "d11f2e24b79725cfd47d243bcd9740411d93259296a008b4481ab2738444d17e",
+    (True, "Observation"): "93e96f23a9d503b70b38b9b0d7914c4692bc1effe466663ff0ef3aadfac30476",
+    (True, "Condition"): "4f12f4e2bd78609469e01aef7a3390f5b3b9fc0364a69a0ef31b48a77ff8f9c6",
+}
+
+
+def test_fhir_pages_keep_their_bytes(world, http):
+    """Every FHIR resource of two years, with and without second versions and NIK faults."""
+    for updates in (False, True):
+        faults = Faults(fhir_updates=updates, invalid_nik_share=0.2 if updates else 0.0)
+        with SimulatorServers(SMALL, faults, world) as sim:
+            for kind in ("Patient", "Encounter", "Observation", "Condition"):
+                assert _fhir_digest(sim, http, kind) == FHIR_DIGESTS[(updates, kind)], (updates, kind)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import numpy as np
 
 EPOCH = date(1970, 1, 1)
-WIB = timezone(timedelta(hours=7), "WIB")
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -59,9 +58,6 @@ def hash_int(key: int, index: int) -> int:
     return z ^ (z >> 31)
 
 
-def uniform_one(key: int, index: int) -> float:
-    """hash_uniform of one index, as a Python float (the same value)."""
-    return (hash_int(key, index) >> 11) * 2.0**-53
 
 
 def hash_uniform(key: int, index) -> np.ndarray:
@@ -77,6 +73,15 @@ def uuid_text(key: int, index: int) -> str:
     lo = (lo & ~(0xC << 60)) | (0x8 << 60)
     h = f"{hi:016x}{lo:016x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid_texts(key: int, index) -> list[str]:
+    """uuid_text of each index (hashed as arrays: the hub renders a page at a time)."""
+    out = []
+    for hi, lo in zip(hash_uint64(key, index).tolist(), hash_uint64(key ^ 0x5A5A5A5A5A5A5A5A, index).tolist()):
+        h = f"{(hi & ~0xF000) | 0x4000:016x}{(lo & ~(0xC << 60)) | (0x8 << 60):016x}"
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out
 
 
 def days(d: date) -> int:
@@ -105,13 +110,8 @@ def age_on(birth_year, birth_month, birth_day, on: date) -> np.ndarray:
     return on.year - birth_year - before_birthday.astype(np.int64)
 
 
-def iso_wib(seconds: int) -> str:
-    """An instant (seconds since the epoch) as ISO 8601 in WIB, as clinical systems write it."""
-    return datetime.fromtimestamp(int(seconds), WIB).isoformat()
 
 
-def iso_utc(seconds: int) -> str:
-    return datetime.fromtimestamp(int(seconds), timezone.utc).isoformat()
 
 
 FIRST_NAMES = (

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from spm.simulator.determinism import hash_uniform, stream_key, uniform_one
+from spm.simulator.determinism import hash_uniform, stream_key
 
 MISSING_MODES = ("404", "empty")
 _MISSING_FEED = re.compile(r"^(penduduk:\d{4}-[12]|kelahiran:\d{4}|dapodik:\d{4}[12])$")
@@ -180,12 +180,6 @@ def nik_fault(seed: int, scope: str, index, share: float) -> np.ndarray:
     return np.where(u < share / 2, NIK_MISSING, np.where(u < share, NIK_MALFORMED, NIK_OK))
 
 
-def nik_fault_one(seed: int, scope: str, index: int, share: float) -> int:
-    """nik_fault of one record (what the FHIR hub asks per Patient it renders)."""
-    if share <= 0:
-        return NIK_OK
-    u = uniform_one(stream_key(seed, "nik", scope), index)
-    return NIK_MISSING if u < share / 2 else NIK_MALFORMED if u < share else NIK_OK
 
 
 def malformed_nik(nik: str, index: int) -> str:

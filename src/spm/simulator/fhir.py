@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote
 import numpy as np
 
 from spm.simulator.http_base import HttpError, Request, Response, SourceApp, int_param
-from spm.simulator.records import RENDERERS, patient_resource
+from spm.simulator.records import RENDERERS, patient_resources
 
 TOKEN_PATH = "/oauth2/v1/accesstoken"
 FHIR_PREFIX = "/fhir-r4/v1/"
@@ -178,11 +178,9 @@ class FhirApp(SourceApp):
         total = hi - lo
         page = rows[lo + min(offset, total): lo + min(offset + count, total)]
         if kind == "Patient":
-            share = self.faults.invalid_nik_share
-            resources = [patient_resource(self.area, int(i), share) for i in page]
+            resources = patient_resources(self.area, page, self.faults.invalid_nik_share)
         else:
-            render = RENDERERS[kind]
-            resources = [render(self.area, int(i), updates) for i in page]
+            resources = RENDERERS[kind](self.area, page, updates)
         base = f"{req.base_url}{FHIR_PREFIX}{kind}"
         query = "".join(f"_lastUpdated={quote(b.replace(' ', '+'), safe='')}&" for b in bounds) + f"_count={count}"
         links = [{"relation": "self", "url": f"{base}?{query}&_offset={offset}"}]

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spm.simulator.determinism import from_days, hash_uniform, iso_utc, iso_wib, person_name, stream_key, uuid_text
+from spm.simulator.determinism import from_days, hash_uniform, person_name, stream_key, uuid_text, uuid_texts
 from spm.simulator.education import BENTUK, PAUD, PROGRAM, STATUS, Learners
-from spm.simulator.faults import NIK_MALFORMED, NIK_MISSING, malformed_nik, nik_fault, nik_fault_one
+from spm.simulator.faults import NIK_MALFORMED, NIK_MISSING, malformed_nik, nik_fault
 from spm.simulator.health import CLINICAL_STATUS, ENCOUNTER_CLASS, ICD10, ICD_CODES, LOINC, TEST_RESULT
 from spm.simulator.population import N_AGES, SEXES
 from spm.simulator.world import KabKotaWorld
@@ -99,8 +99,49 @@ def learner_rows(world: KabKotaWorld, learners: Learners, rows: slice, invalid_n
 
 
 # -- FHIR -------------------------------------------------------------------------------------
-def _meta(last_updated: int, version: int) -> dict:
-    return {"versionId": str(version), "lastUpdated": iso_utc(last_updated)}
+# The hub renders a page at a time: the page's columns are gathered, hashed and formatted as arrays,
+# then each resource is assembled from plain Python values (one resource at a time through numpy
+# scalars made the simulated hub, not the ingest, the slowest part of a benchmark).
+
+def _iso(seconds, suffix: str, offset_s: int = 0) -> list[str]:
+    """Instants (seconds since the epoch) as ISO 8601 text with the given zone suffix, as
+    datetime.isoformat writes them (iso_wib, iso_utc)."""
+    moments = (np.asarray(seconds, dtype=np.int64) + offset_s).astype("datetime64[s]")
+    return [t + suffix for t in np.datetime_as_string(moments, unit="s").tolist()]
+
+
+def _iso_wib(seconds) -> list[str]:
+    return _iso(seconds, "+07:00", 7 * 3600)
+
+
+def _iso_utc(seconds) -> list[str]:
+    return _iso(seconds, "+00:00")
+
+
+def _patient_refs(patients, index) -> list[str]:
+    """`Patient/<id>` of patient numbers (Patients.patient_id of each)."""
+    ids = (np.asarray(index, dtype=np.int64) * 7_919_737 + patients.id_key) % 10**11
+    return [f"Patient/P{i:011d}" for i in ids.tolist()]
+
+
+def _served(res, rows: np.ndarray, updates: bool):
+    """(version, lastUpdated, code, status) lists of the served version of each row."""
+    lu, code = res.last_updated[rows], res.code[rows]
+    status = res.status[rows] if res.status is not None else None
+    version = np.ones(len(rows), dtype=np.int64)
+    if updates and len(res.v2_rows):
+        j = np.minimum(np.searchsorted(res.v2_rows, rows), len(res.v2_rows) - 1)
+        second = res.v2_rows[j] == rows
+        lu = np.where(second, res.v2_last_updated[j], lu)
+        code = np.where(second, res.v2_code[j], code)
+        if status is not None:
+            status = np.where(second, res.v2_status[j], status)
+        version[second] = 2
+    return version.tolist(), lu, code.tolist(), None if status is None else status.tolist()
+
+
+def _meta(last_updated: str, version: int) -> dict:
+    return {"versionId": str(version), "lastUpdated": last_updated}
 
 
 def _village_extension(kode_desa: str) -> dict:
@@ -110,39 +151,39 @@ def _village_extension(kode_desa: str) -> dict:
     return {"url": ADMINISTRATIVE_CODE, "extension": [{"url": u, "valueCode": v} for u, v in parts]}
 
 
-def patient_resource(world: KabKotaWorld, i: int, invalid_nik_share: float) -> dict:
+def patient_resources(world: KabKotaWorld, rows, invalid_nik_share: float) -> list[dict]:
     pt = world.kesehatan.patients
-    nik = str(pt.nik[i])
-    state = nik_fault_one(world.config.seed, f"patient:{world.kode}", i, invalid_nik_share)
-    resource = {
-        "resourceType": "Patient",
-        "id": pt.patient_id(i),
-        "meta": _meta(int(pt.last_updated[i]), 1),
-    }
-    if state != NIK_MISSING:
-        value = malformed_nik(nik, i) if state == NIK_MALFORMED else nik
-        resource["identifier"] = [{"use": "official", "system": NIK_SYSTEM, "value": value}]
-    female = bool(pt.sex[i])
-    resource.update({
-        "active": True,
-        "name": [{"use": "official", "text": person_name(stream_key(world.config.seed, world.kode, "nama"),
-                                                          int(pt.person[i]) if pt.person[i] >= 0 else 10**9 + i,
-                                                          female)}],
-        "gender": "female" if female else "male",
-        "birthDate": from_days(pt.birth[i]).isoformat(),
-        "address": [{"use": "home", "country": "ID", "extension": [_village_extension(pt.villages[pt.village[i]])]}],
-    })
-    return resource
-
-
-def _version(res, i: int, updates: bool) -> tuple[int, int, int, int | None]:
-    """(version, lastUpdated, code, status) of the served version of row i."""
-    if updates and res.is_updated(i):
-        j = int(np.searchsorted(res.v2_rows, i))
-        status = int(res.v2_status[j]) if res.status is not None else None
-        return 2, int(res.v2_last_updated[j]), int(res.v2_code[j]), status
-    status = int(res.status[i]) if res.status is not None else None
-    return 1, int(res.last_updated[i]), int(res.code[i]), status
+    rows = np.asarray(rows, dtype=np.int64)
+    seed = world.config.seed
+    states = nik_fault(seed, f"patient:{world.kode}", rows, invalid_nik_share).tolist()
+    name_key = stream_key(seed, world.kode, "nama")
+    ids = [ref[8:] for ref in _patient_refs(pt, rows)]
+    updated = _iso_utc(pt.last_updated[rows])
+    births = np.datetime_as_string(pt.birth[rows].astype("datetime64[D]"), unit="D").tolist()
+    villages: dict[int, dict] = {}
+    out = []
+    for n, (i, nik, person, female, village) in enumerate(zip(
+            rows.tolist(), pt.nik[rows].tolist(), pt.person[rows].tolist(), pt.sex[rows].tolist(),
+            pt.village[rows].tolist())):
+        resource = {"resourceType": "Patient", "id": ids[n], "meta": _meta(updated[n], 1)}
+        state = states[n]
+        if state != NIK_MISSING:
+            nik = str(nik)
+            value = malformed_nik(nik, i) if state == NIK_MALFORMED else nik
+            resource["identifier"] = [{"use": "official", "system": NIK_SYSTEM, "value": value}]
+        female = bool(female)
+        if village not in villages:
+            villages[village] = _village_extension(pt.villages[village])
+        resource.update({
+            "active": True,
+            "name": [{"use": "official",
+                      "text": person_name(name_key, person if person >= 0 else 10**9 + i, female)}],
+            "gender": "female" if female else "male",
+            "birthDate": births[n],
+            "address": [{"use": "home", "country": "ID", "extension": [villages[village]]}],
+        })
+        out.append(resource)
+    return out
 
 
 def _icd(code: int) -> dict:
@@ -150,82 +191,124 @@ def _icd(code: int) -> dict:
     return {"coding": [{"system": ICD10_SYSTEM, "code": c, "display": ICD10[c]}]}
 
 
-def encounter_resource(world: KabKotaWorld, i: int, updates: bool) -> dict:
+def encounter_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
     h = world.kesehatan
     res = h.encounters
-    version, last_updated, code, klass = _version(res, i, updates)
-    start = int(res.time[i])
-    inpatient = ENCOUNTER_CLASS[klass] == "IMP"
-    return {
-        "resourceType": "Encounter",
-        "id": uuid_text(stream_key(world.config.seed, world.kode, "Encounter"), i),
-        "meta": _meta(last_updated, version),
-        "status": "finished",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": ENCOUNTER_CLASS[klass],
-                  "display": "inpatient encounter" if inpatient else "ambulatory"},
-        "subject": {"reference": f"Patient/{h.patients.patient_id(int(res.patient[i]))}"},
-        "period": {"start": iso_wib(start), "end": iso_wib(start + (86_400 if inpatient else 1_800))},
-        "serviceProvider": {"reference": f"Organization/{h.organizations[int(res.org[i])]}"},
-        "reasonCode": [_icd(code)],
-    }
+    rows = np.asarray(rows, dtype=np.int64)
+    versions, lu, codes, classes = _served(res, rows, updates)
+    ids = uuid_texts(stream_key(world.config.seed, world.kode, "Encounter"), rows)
+    updated = _iso_utc(lu)
+    inpatient = np.array([k == "IMP" for k in ENCOUNTER_CLASS])[np.asarray(classes, dtype=np.int64)]
+    start = res.time[rows].astype(np.int64)
+    starts, ends = _iso_wib(start), _iso_wib(start + np.where(inpatient, 86_400, 1_800))
+    subjects = _patient_refs(h.patients, res.patient[rows])
+    orgs = res.org[rows].tolist()
+    out = []
+    for n, klass in enumerate(classes):
+        out.append({
+            "resourceType": "Encounter",
+            "id": ids[n],
+            "meta": _meta(updated[n], versions[n]),
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": ENCOUNTER_CLASS[klass],
+                      "display": "inpatient encounter" if ENCOUNTER_CLASS[klass] == "IMP" else "ambulatory"},
+            "subject": {"reference": subjects[n]},
+            "period": {"start": starts[n], "end": ends[n]},
+            "serviceProvider": {"reference": f"Organization/{h.organizations[orgs[n]]}"},
+            "reasonCode": [_icd(codes[n])],
+        })
+    return out
 
 
-def observation_resource(world: KabKotaWorld, i: int, updates: bool) -> dict:
+def observation_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
     h = world.kesehatan
     res = h.observations
-    version, last_updated, code_idx, _ = _version(res, i, updates)
-    code = h.loinc_codes[code_idx]
-    tb_or_hiv = code in world.config.tb_test_loinc or code in world.config.hiv_test_loinc
-    display, unit, category = LOINC.get(code, ("Tuberculosis test" if code in world.config.tb_test_loinc
-                                               else "HIV test", None, "laboratory"))
-    value = float(res.value[i])
-    if version == 2 and code_idx != res.code[i] and code == "15074-8":
-        value = round(value / 18.0, 1)  # glucose re-sent in mmol/L
-    elif version == 2 and unit is not None:
-        value = round(value * 1.02, 1)  # a corrected reading
-    resource = {
-        "resourceType": "Observation",
-        "id": uuid_text(stream_key(world.config.seed, world.kode, "Observation"), i),
-        "meta": _meta(last_updated, version),
-        "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": category}]}],
-        "code": {"coding": [{"system": LOINC_SYSTEM, "code": code, "display": display}]},
-        "subject": {"reference": f"Patient/{h.patients.patient_id(int(res.patient[i]))}"},
-        "effectiveDateTime": iso_wib(int(res.time[i])),
-    }
-    if code == "85354-9":
-        resource["component"] = [
-            {"code": {"coding": [{"system": LOINC_SYSTEM, "code": c, "display": d}]},
-             "valueQuantity": {"value": v, "unit": "mm[Hg]", "system": UCUM, "code": "mm[Hg]"}}
-            for c, d, v in (("8480-6", "Systolic blood pressure", value),
-                            ("8462-4", "Diastolic blood pressure", float(res.value2[i])))
-        ]
-    elif tb_or_hiv:
-        answer, text = TEST_RESULT[int(value)]
-        resource["valueCodeableConcept"] = {"coding": [{"system": LOINC_SYSTEM, "code": answer, "display": text}]}
-    elif unit is not None:
-        resource["valueQuantity"] = {"value": value, "unit": unit, "system": UCUM, "code": unit}
-    return resource
+    rows = np.asarray(rows, dtype=np.int64)
+    versions, lu, codes, _ = _served(res, rows, updates)
+    ids = uuid_texts(stream_key(world.config.seed, world.kode, "Observation"), rows)
+    updated = _iso_utc(lu)
+    effective = _iso_wib(res.time[rows])
+    subjects = _patient_refs(h.patients, res.patient[rows])
+    first_codes = res.code[rows].tolist()
+    values = res.value[rows].tolist()
+    values2 = res.value2[rows].tolist() if res.value2 is not None else None
+    tb, hiv = world.config.tb_test_loinc, world.config.hiv_test_loinc
+    out = []
+    for n, code_idx in enumerate(codes):
+        code = h.loinc_codes[code_idx]
+        version = versions[n]
+        tb_or_hiv = code in tb or code in hiv
+        display, unit, category = LOINC.get(code, ("Tuberculosis test" if code in tb else "HIV test", None,
+                                                   "laboratory"))
+        value = values[n]
+        if version == 2 and code_idx != first_codes[n] and code == "15074-8":
+            value = round(value / 18.0, 1)  # glucose re-sent in mmol/L
+        elif version == 2 and unit is not None:
+            value = round(value * 1.02, 1)  # a corrected reading
+        resource = {
+            "resourceType": "Observation",
+            "id": ids[n],
+            "meta": _meta(updated[n], version),
+            "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                      "code": category}]}],
+            "code": {"coding": [{"system": LOINC_SYSTEM, "code": code, "display": display}]},
+            "subject": {"reference": subjects[n]},
+            "effectiveDateTime": effective[n],
+        }
+        if code == "85354-9":
+            resource["component"] = [
+                {"code": {"coding": [{"system": LOINC_SYSTEM, "code": c, "display": d}]},
+                 "valueQuantity": {"value": v, "unit": "mm[Hg]", "system": UCUM, "code": "mm[Hg]"}}
+                for c, d, v in (("8480-6", "Systolic blood pressure", value),
+                                ("8462-4", "Diastolic blood pressure", values2[n]))
+            ]
+        elif tb_or_hiv:
+            answer, text = TEST_RESULT[int(value)]
+            resource["valueCodeableConcept"] = {"coding": [{"system": LOINC_SYSTEM, "code": answer, "display": text}]}
+        elif unit is not None:
+            resource["valueQuantity"] = {"value": value, "unit": unit, "system": UCUM, "code": unit}
+        out.append(resource)
+    return out
 
 
-def condition_resource(world: KabKotaWorld, i: int, updates: bool) -> dict:
+def condition_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
     h = world.kesehatan
     res = h.conditions
-    version, last_updated, code, status = _version(res, i, updates)
-    return {
-        "resourceType": "Condition",
-        "id": uuid_text(stream_key(world.config.seed, world.kode, "Condition"), i),
-        "meta": _meta(last_updated, version),
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                       "code": CLINICAL_STATUS[status]}]},
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                                  "code": "encounter-diagnosis"}]}],
-        "code": _icd(code),
-        "subject": {"reference": f"Patient/{h.patients.patient_id(int(res.patient[i]))}"},
-        "onsetDateTime": iso_wib(int(res.time[i])),
-        "recordedDate": iso_wib(int(res.last_updated[i]) - 60),  # first recorded a minute before saving
-    }
+    rows = np.asarray(rows, dtype=np.int64)
+    versions, lu, codes, statuses = _served(res, rows, updates)
+    ids = uuid_texts(stream_key(world.config.seed, world.kode, "Condition"), rows)
+    updated = _iso_utc(lu)
+    onsets = _iso_wib(res.time[rows])
+    recorded = _iso_wib(res.last_updated[rows].astype(np.int64) - 60)  # first recorded a minute before saving
+    subjects = _patient_refs(h.patients, res.patient[rows])
+    out = []
+    for n, status in enumerate(statuses):
+        out.append({
+            "resourceType": "Condition",
+            "id": ids[n],
+            "meta": _meta(updated[n], versions[n]),
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                           "code": CLINICAL_STATUS[status]}]},
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                                      "code": "encounter-diagnosis"}]}],
+            "code": _icd(codes[n]),
+            "subject": {"reference": subjects[n]},
+            "onsetDateTime": onsets[n],
+            "recordedDate": recorded[n],
+        })
+    return out
 
 
-RENDERERS = {"Encounter": encounter_resource, "Observation": observation_resource, "Condition": condition_resource}
+# Resource type -> renderer of a page of rows (row numbers of the type's table).
+RENDERERS = {"Encounter": encounter_resources, "Observation": observation_resources,
+             "Condition": condition_resources}
+
+
+def patient_resource(world: KabKotaWorld, i: int, invalid_nik_share: float) -> dict:
+    return patient_resources(world, [i], invalid_nik_share)[0]
+
+
+def fhir_resource(world: KabKotaWorld, kind: str, i: int, updates: bool = False) -> dict:
+    """One resource of a non-Patient type, as the hub serves it."""
+    return RENDERERS[kind](world, [i], updates)[0]
