@@ -31,10 +31,11 @@ def rss_mb() -> float:
 
 @contextmanager
 def simulator_process(target: Callable, *args) -> Iterator[Any]:
-    """Start `target(*args, pipe)` in a spawned process; yield what it sends once serving; stop it after.
+    """Start `target(*args, pipe)` in a spawned process; yield (what it sends once serving, ask); stop it after.
 
     `target` builds its world, starts its servers, sends one message (URLs, credentials), then waits
-    for any message back before it returns.
+    for a message back: "stop" ends it; a target may answer others (`ask(message)` sends one and
+    returns the reply), e.g. "cpu" with its CPU seconds so far.
     """
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -46,7 +47,12 @@ def simulator_process(target: Callable, *args) -> Iterator[Any]:
             raise RuntimeError(f"the simulator did not start within {START_TIMEOUT_S // 60} minutes")
         payload = parent.recv()
         print(f"    (simulated world built and served in {time.perf_counter() - generating:.1f}s)")
-        yield payload
+
+        def ask(message: str) -> Any:
+            parent.send(message)
+            return parent.recv()
+
+        yield payload, ask
     finally:
         if server.is_alive():
             parent.send("stop")

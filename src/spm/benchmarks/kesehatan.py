@@ -12,7 +12,11 @@ simulator's full scale (or `--scale`), measures in the same run:
   and bulk-loaded into staging with insert_rows (COPY on PostgreSQL), no HTTP, no validation;
 - a naive baseline on the same bytes: stdlib `json.loads`, the same flattening, `DataFrame.to_sql`
   per page;
-- peak memory of the ingest process (resident set) before, after extract and at the end.
+- peak memory of the ingest process (resident set) before, after extract and at the end, and of the
+  GX worker process when the extract used one;
+- CPU seconds of the end to end in the ingest process, the GX worker and the hub: on a small machine
+  their sum, not the ingest alone, bounds the end to end (the hub here shares the machine; a real
+  hub does not).
 The simulator runs in a child process (its JSON rendering must not share this process's GIL or
 memory); its world is generated before the clock starts. Ceiling and naive loads are rolled back.
 """
@@ -21,10 +25,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import struct
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -47,7 +53,8 @@ def _serve(kode: str, scale: float, seed: int, pipe) -> None:
         for res in health.all_resources.values():
             res.order(False)
         pipe.send((sim.fhir_url, config.fhir_client_id, config.fhir_client_secret))
-        pipe.recv()
+        while pipe.recv() == "cpu":
+            pipe.send(time.process_time())  # all the hub's threads
 
 
 @dataclass
@@ -65,6 +72,10 @@ class Timing:
     rss_start_mb: float = 0.0
     rss_extract_mb: float = 0.0
     rss_end_mb: float = 0.0
+    worker_mb: float = 0.0  # peak resident set of the GX worker process (0: validated in process)
+    cpu_ingest_s: float = 0.0  # CPU seconds of the end to end: this process (all threads)
+    cpu_worker_s: float = 0.0  # ... the GX worker process
+    cpu_hub_s: float = 0.0  # ... the simulated hub (serving the pages while the extract ran)
 
     @property
     def total(self) -> int:
@@ -181,8 +192,14 @@ def _naive(engine: sa.Engine, window, path: str) -> float:
     return elapsed
 
 
+def _children() -> tuple[float, float]:
+    """(CPU seconds, largest peak resident set in MB) of this process's finished children."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024
+
+
 def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str, tahun: int, page_size: int,
-            tmp: str) -> Timing:
+            tmp: str, hub_cpu: Callable[[], float]) -> Timing:
     from spm.ingest import kesehatan as k
     from spm.quality.gx_runner import _context
     from spm.warehouse.wilayah import load_wilayah
@@ -191,10 +208,14 @@ def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str,
     _context()  # GX's one-off start-up is not part of a window's cost
     window = k.Window.of(k.windows([kode], f"{tahun}-01-01", f"{tahun + 1}-01-01")[0])
     t = Timing(rss_start_mb=rss_mb())
+    cpu, hub, (children, _) = time.process_time(), hub_cpu(), _children()
     with _client(url, client_id, secret, page_size) as client:
         started = time.perf_counter()
         extracted = k.extract(engine, window.as_dict(), "bench", client, SECRET)
         t.extract_s = time.perf_counter() - started
+    t.cpu_hub_s = hub_cpu() - hub
+    t.cpu_worker_s, t.worker_mb = _children()  # the GX worker has ended with the extract
+    t.cpu_worker_s -= children
     t.rss_extract_mb = rss_mb()
     t.resources = {e: b["rows_received"] for e, b in extracted["batches"].items()}
     started = time.perf_counter()
@@ -207,6 +228,7 @@ def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str,
     published = k.publish_window(engine, validated)
     t.publish_s = time.perf_counter() - started
     t.rss_end_mb = rss_mb()
+    t.cpu_ingest_s = time.process_time() - cpu
     t.published = sum(b["rows_published"] for b in published["batches"].values())
 
     path = os.path.join(tmp, "pages.bin")
@@ -224,10 +246,10 @@ def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str,
 def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 20261123, tahun: int = DEFAULT_TAHUN,
         warehouse_url: str | None = None, page_size: int = 1000) -> int:
     """Run the benchmark and print the figures; the warehouse defaults to a fresh temporary SQLite file."""
-    with simulator_process(_serve, kode_wilayah, scale, seed) as (url, client_id, secret):
+    with simulator_process(_serve, kode_wilayah, scale, seed) as ((url, client_id, secret), ask):
         print(f"simulated FHIR hub of {kode_wilayah} at scale {scale}")
         with scratch_warehouse(warehouse_url) as (engine, where), tempfile.TemporaryDirectory() as tmp:
-            t = measure(engine, url, client_id, secret, kode_wilayah, tahun, page_size, tmp)
+            t = measure(engine, url, client_id, secret, kode_wilayah, tahun, page_size, tmp, lambda: ask("cpu"))
     n = t.total
     per_type = ", ".join(f"{e} {c:,}" for e, c in t.resources.items())
     print(f"health ingest, {kode_wilayah} lastUpdated {tahun} (full-year backfill): {n:,} FHIR resources "
@@ -244,7 +266,12 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
     print(f"  ratios         end to end = {e2e / ceiling:.2f} x ceiling, {e2e / naive:.1f} x naive; "
           f"ceiling = {ceiling / naive:.1f} x naive")
     print(f"  peak memory    {t.rss_start_mb:.0f} MB before, {t.rss_extract_mb:.0f} MB after extract, "
-          f"{t.rss_end_mb:.0f} MB at the end (resident set)")
+          f"{t.rss_end_mb:.0f} MB at the end (resident set)" + (
+              f"; GX worker process {t.worker_mb:.0f} MB" if t.worker_mb else ""))
+    busy = t.cpu_ingest_s + t.cpu_worker_s + t.cpu_hub_s
+    print(f"  CPU            end to end: ingest {t.cpu_ingest_s:.1f}s + GX worker {t.cpu_worker_s:.1f}s + hub "
+          f"{t.cpu_hub_s:.1f}s = {busy:.1f}s in {t.end_to_end_s:.1f}s on {os.cpu_count()} cores "
+          f"({busy / t.end_to_end_s:.2f} cores busy on average)")
     return 0
 
 

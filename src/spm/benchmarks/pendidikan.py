@@ -112,7 +112,7 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
         semester_id: int = DEFAULT_SEMESTER, warehouse_url: str | None = None, paralel: int = 8,
         page_size: int = 1000) -> int:
     """Run the benchmark and print the figures; the warehouse defaults to a fresh temporary SQLite file."""
-    with simulator_process(_serve, kode_wilayah, scale, seed, semester_id) as (url, token, schools):
+    with simulator_process(_serve, kode_wilayah, scale, seed, semester_id) as ((url, token, schools), _):
         print(f"simulated {kode_wilayah} at scale {scale} ({schools} schools)")
         with scratch_warehouse(warehouse_url) as (engine, where):
             t = measure(engine, url, token, kode_wilayah, semester_id, paralel, page_size)
