@@ -219,11 +219,11 @@ def _quarantine_reasons(engine, run_id):
 
 @pytest.mark.parametrize("worker", [False, True], ids=["gx-in-process", "gx-worker-process"])
 def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, worker):
-    """Chunks validated while streaming (by GX in this process, or in the worker process when the
+    """Chunks validated and staged while streaming (in this process, or in the worker process when the
     hub announces more than one chunk), and the whole-batch fallback when an id recurs in a later
     chunk, all give what one validation of the staged batch gives."""
     monkeypatch.setattr(k, "VALIDATE_CHUNK", 7)
-    caplog.set_level(logging.INFO, logger="spm.quality.gx_worker")
+    caplog.set_level(logging.INFO, logger="spm.ingest.chunk_worker")
     stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-x", "subject": {"reference": "Patient/P99999999999"}}
     patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(30)]
     encounters = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}", "subject": {"reference": f"Patient/P-{i}"}}
@@ -235,7 +235,7 @@ def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, wor
     hub = FakeHub({"Patient": patients, "Encounter": encounters, "Observation": observations,
                    "Condition": [CONDITION]}, announce=worker)
     out = k.ingest(wh, _window(), "r1", hub, SECRET)
-    assert ("GX validation runs in a worker process" in caplog.text) is worker
+    assert ("chunks are validated and staged in a worker process" in caplog.text) is worker
     assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == {
         "pasien": 0, "kunjungan": 1, "observasi": 0, "kondisi": 0}
     assert out["batches"]["observasi"]["rows_duplicate"] == 1
