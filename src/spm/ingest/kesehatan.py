@@ -1284,10 +1284,10 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
                 spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(None))).scalar_one()
             if unvalidated:
                 raise RuntimeError(f"batch {batch.batch_id} has {unvalidated} staged rows not yet validated")
-            run_sql_file(conn, spec.publish_sql, {"batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota,
-                                                  "lolos": True})
-            published = conn.execute(sa.select(sa.func.count()).select_from(spec.fact).where(
-                spec.fact.c.batch_id == batch.batch_id)).scalar_one()
+            _, published = run_sql_file(conn, spec.publish_sql, {
+                "batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota, "lolos": True})
+            # The merge's INSERT wrote every row of this batch (the published ones it replaced were
+            # deleted first); counting them back would scan the whole table.
             message = (batch.message + "; " if batch.message else "") + f"{published} new or newer rows merged" + (
                 f"; {batch.rows_duplicate} older version(s) within the batch dropped" if batch.rows_duplicate else "")
             finish_batch(conn, batch.batch_id, "published", rows_published=published, message=message)
