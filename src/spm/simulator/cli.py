@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import threading
 import time
@@ -90,6 +91,7 @@ def cmd_serve(args) -> int:
     for area in sim.world:  # build now, not on the first request
         area.pendidikan
     sim.world.fhir.kesehatan
+    gc.freeze()  # the world lives as long as the servers: the collector need not walk it again
     built = time.monotonic() - started
     try:
         sim.start()
