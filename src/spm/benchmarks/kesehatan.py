@@ -3,9 +3,9 @@
 For one kab/kota's full-year backfill (`_lastUpdated` window of a calendar year, WIB) at the
 simulator's full scale (or `--scale`), measures in the same run:
 - end to end, FHIR resources/second: HTTP pages (OAuth2, paging) → parsed and flattened rows → GX
-  validation (chunk by chunk while the next pages download) → staging → the window's verdict →
-  upsert into the four fact tables, with the real connector and warehouse code (the DAG's three
-  steps: spm.ingest.kesehatan.extract, validate_window, publish_window);
+  validation and staging chunk by chunk (in the chunk worker process while the next pages
+  download) → the window's verdict → upsert into the four fact tables, with the real connector and
+  warehouse code (the DAG's three steps: spm.ingest.kesehatan.extract, validate_window, publish_window);
 - the source alone: the same pages fetched over HTTP and kept as bytes (how fast the simulated hub
   can serve; the end to end cannot beat it);
 - the parse + bulk-load ceiling: those page bytes parsed with orjson (collector paused), flattened
