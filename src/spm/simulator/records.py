@@ -191,24 +191,30 @@ def _icd(code: int) -> dict:
     return {"coding": [{"system": ICD10_SYSTEM, "code": c, "display": ICD10[c]}]}
 
 
+def _page(world: KabKotaWorld, kind: str, rows, updates: bool):
+    """What a page of a non-Patient type needs for every resource: its table, rows, served versions,
+    codes and statuses, ids, `meta` and `subject` references."""
+    res = world.kesehatan.all_resources[kind]
+    rows = np.asarray(rows, dtype=np.int64)
+    versions, lu, codes, statuses = _served(res, rows, updates)
+    ids = uuid_texts(stream_key(world.config.seed, world.kode, kind), rows)
+    metas = [_meta(u, v) for u, v in zip(_iso_utc(lu), versions)]
+    return res, rows, versions, codes, statuses, ids, metas, _patient_refs(world.kesehatan.patients, res.patient[rows])
+
+
 def encounter_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
     h = world.kesehatan
-    res = h.encounters
-    rows = np.asarray(rows, dtype=np.int64)
-    versions, lu, codes, classes = _served(res, rows, updates)
-    ids = uuid_texts(stream_key(world.config.seed, world.kode, "Encounter"), rows)
-    updated = _iso_utc(lu)
+    res, rows, _, codes, classes, ids, metas, subjects = _page(world, "Encounter", rows, updates)
     inpatient = np.array([k == "IMP" for k in ENCOUNTER_CLASS])[np.asarray(classes, dtype=np.int64)]
     start = res.time[rows].astype(np.int64)
     starts, ends = _iso_wib(start), _iso_wib(start + np.where(inpatient, 86_400, 1_800))
-    subjects = _patient_refs(h.patients, res.patient[rows])
     orgs = res.org[rows].tolist()
     out = []
     for n, klass in enumerate(classes):
         out.append({
             "resourceType": "Encounter",
             "id": ids[n],
-            "meta": _meta(updated[n], versions[n]),
+            "meta": metas[n],
             "status": "finished",
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": ENCOUNTER_CLASS[klass],
                       "display": "inpatient encounter" if ENCOUNTER_CLASS[klass] == "IMP" else "ambulatory"},
@@ -222,13 +228,8 @@ def encounter_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
 
 def observation_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
     h = world.kesehatan
-    res = h.observations
-    rows = np.asarray(rows, dtype=np.int64)
-    versions, lu, codes, _ = _served(res, rows, updates)
-    ids = uuid_texts(stream_key(world.config.seed, world.kode, "Observation"), rows)
-    updated = _iso_utc(lu)
+    res, rows, versions, codes, _, ids, metas, subjects = _page(world, "Observation", rows, updates)
     effective = _iso_wib(res.time[rows])
-    subjects = _patient_refs(h.patients, res.patient[rows])
     first_codes = res.code[rows].tolist()
     values = res.value[rows].tolist()
     values2 = res.value2[rows].tolist() if res.value2 is not None else None
@@ -248,7 +249,7 @@ def observation_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict
         resource = {
             "resourceType": "Observation",
             "id": ids[n],
-            "meta": _meta(updated[n], version),
+            "meta": metas[n],
             "status": "final",
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                                       "code": category}]}],
@@ -273,21 +274,15 @@ def observation_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict
 
 
 def condition_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
-    h = world.kesehatan
-    res = h.conditions
-    rows = np.asarray(rows, dtype=np.int64)
-    versions, lu, codes, statuses = _served(res, rows, updates)
-    ids = uuid_texts(stream_key(world.config.seed, world.kode, "Condition"), rows)
-    updated = _iso_utc(lu)
+    res, rows, _, codes, statuses, ids, metas, subjects = _page(world, "Condition", rows, updates)
     onsets = _iso_wib(res.time[rows])
     recorded = _iso_wib(res.last_updated[rows].astype(np.int64) - 60)  # first recorded a minute before saving
-    subjects = _patient_refs(h.patients, res.patient[rows])
     out = []
     for n, status in enumerate(statuses):
         out.append({
             "resourceType": "Condition",
             "id": ids[n],
-            "meta": _meta(updated[n], versions[n]),
+            "meta": metas[n],
             "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
                                            "code": CLINICAL_STATUS[status]}]},
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
