@@ -21,14 +21,11 @@ RUN mkdir -p /opt/spm /opt/spm-home /opt/spm-secrets /opt/airflow/logs \
  && chmod 0770 /opt/spm-secrets
 USER airflow
 
-# Dependencies first (cached layer): requirements.txt pins everything, apache-airflow==3.3.2 included,
-# so pip cannot move Airflow away from the base image's version; the Celery provider and its
-# dependencies are pinned in docker/requirements-celery.txt.
+# Dependencies first (cached layer): requirements.txt pins everything, apache-airflow==3.3.2 and the
+# Celery provider included (the same file the system test installs), so pip cannot move Airflow away
+# from the base image's version.
 COPY --chown=airflow:0 requirements.txt /opt/spm/requirements.txt
-COPY --chown=airflow:0 docker/requirements-celery.txt /opt/spm/docker/requirements-celery.txt
-RUN pip install --no-cache-dir \
-        -r /opt/spm/requirements.txt \
-        -r /opt/spm/docker/requirements-celery.txt
+RUN pip install --no-cache-dir -r /opt/spm/requirements.txt
 
 # The project itself, installed editable without touching the dependencies above: the `spm` CLI is on
 # PATH and the package runs from /opt/spm/src, next to the dags/, sql/ and expectations/ it reads.
