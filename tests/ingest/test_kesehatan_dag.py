@@ -73,14 +73,13 @@ def _asset_events(run_id):
     return {name: extra for name, extra in rows}
 
 
-@pytest.mark.parametrize("chunk", [None, 400], ids=["in-process", "chunk-worker"])
+@pytest.mark.parametrize("chunk", [None, 400], ids=["one-chunk", "several-chunks"])
 def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothing(setup, sim, monkeypatch, caplog,
                                                                                     chunk):
-    """With small chunks the hub announces several, so the chunks are validated and staged by the
-    chunk worker process, started from inside the Airflow task."""
+    """With small chunks every type is validated and staged in several chunks inside the Airflow task."""
     if chunk:
-        monkeypatch.setattr("spm.ingest.kesehatan.VALIDATE_CHUNK", chunk)
-    caplog.set_level(logging.INFO, logger="spm.ingest.chunk_worker")
+        monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", str(chunk))
+    caplog.set_level(logging.INFO, logger="spm.ingest.kesehatan")
     world = sim.world[KODE].kesehatan
     expected = {"fact_pasien": len(world.patients), "fact_kunjungan": len(world.encounters),
                 "fact_observasi": len(world.observations), "fact_kondisi": len(world.conditions)}
@@ -94,7 +93,7 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
     assert events["fact_observasi"]["periode"] == "2023-12-31T17:00:00Z/2027-06-30T17:00:00Z"
     assert all(e["rows_quarantined"] == 0 and e["kode_kab_kota"] == KODE for e in events.values())
     assert sim.counts("fhir").get("token_expired", 0) > 0
-    assert ("chunks are validated and staged in a worker process" in caplog.text) is bool(chunk)
+    assert f"validated in chunks of {chunk or 100_000}" in caplog.text
     assert max(expected.values()) > 2 * (chunk or 0)
 
     sim.faults.set(**vars(Faults()))

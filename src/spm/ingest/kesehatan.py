@@ -13,12 +13,12 @@ those of the same window.
 Extract streams and validates, in three stages joined by bounded queues: a download thread follows
 the `next` links and parses each page (orjson, collector paused), asking for the next page as soon as
 one is parsed; a flatten thread turns pages into typed rows; the loading thread gathers them in
-chunks of `VALIDATE_CHUNK` rows and hands each chunk to a job that validates it with the GX suite,
-then stages it (COPY on PostgreSQL) with its quarantined rows in one short transaction. When the hub
-announces more than one chunk, that job runs in a worker process (spawned once per window; see
-spm.ingest.chunk_worker) while the loader gathers the next chunk and the next pages download. The
-next type starts to download while the last chunk of the previous one is validated. The queues keep
-memory to a few pages plus two chunks whatever the window size. The validate step then only
+chunks of `VALIDATE_CHUNK` rows, validates each chunk with the GX suite, then stages it (COPY on
+PostgreSQL) with its quarantined rows in one short transaction, while the next pages download. No
+process is started: under Celery's prefork pool a task may not have children, and a child of an
+Airflow 3 task would inherit the supervisor's blocked metadata URL (parallelism belongs to Airflow
+tasks). The next type starts to download while the last chunk of the previous one is validated. The
+queues keep memory to a few pages plus one chunk whatever the window size. The validate step then only
 writes each batch's verdict (dq_result, critical expectations, quarantine limit); a batch the stream
 could not validate (a resource id met again in a later chunk, a broken quality configuration) is
 validated there from staging, in chunks, as before. A new run of a window first removes the staged
@@ -43,10 +43,10 @@ import gc
 import hashlib
 import json
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time as dtime, timedelta, timezone
@@ -57,8 +57,7 @@ import sqlalchemy as sa
 
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
-from spm.ingest.chunk_worker import ChunkWorker
-from spm.ingest.wap import BatchOutcome, EntitySpec, _plain, quarantine_limit_percent
+from spm.ingest.wap import BatchOutcome, EntitySpec, _plain, quarantine_rejection
 from spm.privacy import nik_valid, person_key, pseudonym_secret
 from spm.sources.http import SourceUnavailable
 from spm.sources.satusehat import CONN_ID, RESOURCE_TYPES, SatusehatClient, conn_id_for, gc_paused
@@ -84,6 +83,7 @@ FLUSH_ROWS = 20_000  # staged rows per transaction (a batch left to validate aft
 PARSED_PAGES = 4  # downloaded and parsed pages (~5 MB of dicts each) waiting to be flattened
 PREFETCH_PAGES = 64  # flattened pages (~0.5 MB each) waiting while the loader validates and stages a chunk
 VALIDATE_CHUNK = 100_000  # rows validated (then staged) at once: small enough to overlap the download, few GX runs
+CHUNK_ENV = "SPM_HEALTH_VALIDATE_CHUNK_ROWS"  # a smaller chunk (tests: several chunks from a small window)
 LOOKUP_SLICE = 5_000  # patient ids looked up per query
 
 PASIEN = EntitySpec(
@@ -119,6 +119,16 @@ TYPE_OF = {entity: kind for kind, entity in ENTITY_OF.items()}
 
 
 # --- windows -----------------------------------------------------------------------------------
+
+def validate_chunk_rows() -> int:
+    """Rows per validation chunk: VALIDATE_CHUNK, or a positive integer in $SPM_HEALTH_VALIDATE_CHUNK_ROWS."""
+    text = os.environ.get(CHUNK_ENV)
+    if not text:
+        return VALIDATE_CHUNK
+    if not text.isdigit() or int(text) <= 0:
+        raise ConfigError(f"{CHUNK_ENV}={text!r}: expected a positive number of rows")
+    return int(text)
+
 
 def parse_instant(value: Any, name: str) -> datetime:
     """An ISO date (midnight WIB) or date-time (without a zone: WIB) as an aware datetime."""
@@ -480,29 +490,27 @@ class _StreamValidation:
     staged-batch query joins (current desa of dim_wilayah; published patients of the kab/kota and
     the window's patients that passed); rows failing warning expectations go to quarantine in the
     transaction that stages the chunk, and every row is staged with its `lolos` already decided
-    (_validate_and_stage, in the chunk worker for a stream of several chunks).
+    (_validate_and_stage).
     An id met again in a later chunk (rare: a resource updated while the window was paged) is found
     when the stream ends: then this validation is undone and the batch is validated whole by
     validate_batch, as before. The verdict on the batch (dq_result, critical, quarantine limit) is
     written by validate_window."""
 
     def __init__(self, engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
-                 patient_batch_id: int | None, known_desa: frozenset[str] | None,
-                 worker: ChunkWorker | None = None) -> None:
+                 patient_batch_id: int | None, known_desa: frozenset[str] | None) -> None:
         self.engine, self.spec, self.w, self.batch_id = engine, spec, w, batch_id
         self.parameters = parameters
         self.patient_batch_id = patient_batch_id
         self.known_desa = known_desa
-        self.worker = worker or ChunkWorker(engine)
-        self.results = _Results(spec, parameters)
+        self.results = _Results(spec, parameters, keep_gx=False)  # each chunk stores its own GX result
         self.duplicates = 0
         self.chunks = 0
-        self.pending: tuple[Any, Future] | None = None  # the chunk being validated and staged
 
     def expect(self, total: int | None) -> None:
-        """The stream announced `total` resources: more than one chunk goes to the worker process."""
-        if total is not None and total > VALIDATE_CHUNK:
-            self.worker.use_worker()
+        """The stream announced `total` resources (logged; the chunks are validated in this process)."""
+        if total is not None:
+            log.info("%s %s: %d resources announced, validated in chunks of %d", self.spec.entity, self.w.label(),
+                     total, validate_chunk_rows())
 
     def _dedup(self, rows: list[tuple]) -> list[tuple]:
         """One row per id within the chunk (dedup_batch's rule); ids are column 1, lastUpdated column 2."""
@@ -548,7 +556,7 @@ class _StreamValidation:
 
     def chunk(self, rows: list[tuple]) -> None:
         """Validate `rows` ((row_id, *spec.columns) tuples), then stage them and quarantine the bad
-        ones (_validate_and_stage). With the worker, the chunk before is finished while this one runs."""
+        ones (_validate_and_stage)."""
         rows = self._dedup(rows)
         if not rows:
             return
@@ -559,29 +567,19 @@ class _StreamValidation:
             name, values = self._derived(conn, frame)
         frame[name] = values
         w = self.w
-        job = self.worker.submit(_validate_and_stage, self.spec.entity, frame, self.parameters,
-                                 (self.batch_id, w.kode_kab_kota, w.periode), self.results.checked_at)
-        self.stage_pending()
-        self.pending = (frame, job)
-
-    def stage_pending(self) -> None:
-        """Take in the report of the chunk submitted last, once it is validated and staged."""
-        if self.pending is None:
-            return
-        frame, job = self.pending
-        self.pending = None
-        report = self.worker.result(job)
+        report = _validate_and_stage(self.engine, self.spec.entity, frame, self.parameters,
+                                     (self.batch_id, w.kode_kab_kota, w.periode), self.results.checked_at,
+                                     self.chunks - 1)
         self.results.add(report, frame)
         # GX leaves reference cycles behind, and the stream runs with the collector paused: collect
         # them once per chunk, or every chunk's garbage would stay until the window ends. extract
         # froze what existed before the stream (modules, GX, Airflow), so this walks only newer objects.
-        del frame, report, job
+        del frame, report
         gc.collect()
 
     def finish(self) -> dict[str, Any] | None:
         """The chunks' results (JSON), or None after undoing them when an id recurs across chunks
         (`duplicates` then says how many older versions the chunks left out)."""
-        self.stage_pending()
         t = self.spec.staging
         id_col = t.c[self.spec.natural_key[0]]
         if self.chunks > 1:
@@ -599,10 +597,11 @@ class _StreamValidation:
 
 
 def _validate_and_stage(engine: sa.Engine, entity: str, frame, parameters: dict[str, Any], prefix: tuple,
-                        checked_at: datetime):
-    """A chunk job (in process or in the chunk worker): run the suite on the chunk's frame, then stage
+                        checked_at: datetime, bagian: int):
+    """One chunk: run the suite on the chunk's frame, then stage
     every row with its `lolos` and quarantine the rows failing warning expectations, in one
-    transaction. Returns the GX report."""
+    transaction, with GX's own result of the chunk (the GX Data Docs). Returns the GX report."""
+    from spm.quality.gx_hasil import simpan_bagian
     from spm.quality.gx_runner import validate_frame
 
     spec = SPECS[entity]
@@ -613,6 +612,7 @@ def _validate_and_stage(engine: sa.Engine, entity: str, frame, parameters: dict[
                     _staged_rows(frame, spec, prefix, bad, conn.dialect.name))
         if bad:
             insert_rows(conn, quarantine, QUARANTINE_COLUMNS, _quarantine_rows(spec, prefix[0], frame, bad, checked_at))
+        simpan_bagian(conn, prefix[0], spec.suite, bagian, report.gx_result, checked_at)
     return report
 
 
@@ -739,7 +739,7 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
     digest = hashlib.sha256()
     buffer: list[tuple] = []  # (row_id, *spec.columns)
     received, total = 0, None
-    limit = VALIDATE_CHUNK if validation is not None else FLUSH_ROWS
+    limit = validate_chunk_rows() if validation is not None else FLUSH_ROWS
 
     def flush() -> None:
         nonlocal buffer
@@ -818,7 +818,6 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
     dropped: dict[str, int] = {}
     producers: dict[str, _PageProducer] = {}
     entities = list(SPECS)
-    worker = ChunkWorker(engine)
 
     def download(entity: str) -> None:
         producers[entity] = _PageProducer(client, w, entity, flattener(entity, secret, w.kode_kab_kota)).start()
@@ -832,7 +831,7 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
                 validation = None
                 if parameters is not None and (entity == "pasien" or counts["pasien"][2] is not None):
                     validation = _StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity],
-                                                   batch_ids["pasien"], known_desa, worker)
+                                                   batch_ids["pasien"], known_desa)
                 following = entities[n + 1] if n + 1 < len(entities) else None
                 counts[entity] = stream_type(
                     engine, w, entity, batch_ids[entity], client, producers[entity].flatten, validation,
@@ -845,13 +844,11 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
     except BaseException as exc:
         for producer in producers.values():
             producer.close()
-        worker.close()
         done = ", ".join(f"{TYPE_OF[e]} {n}" for e, (n, _, _) in counts.items()) or "none"
         failed = TYPE_OF[next(e for e in SPECS if e not in counts)]
         _discard(engine, batch_ids, f"{w.label()}: {failed} could not be fetched completely, window not "
                                     f"published (staged before: {done}): {type(exc).__name__}: {exc}")
         raise
-    worker.close()
     with engine.begin() as conn:
         for entity, (received, checksum, _) in counts.items():
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_ids[entity])
@@ -976,8 +973,9 @@ class _Results:
     mean over the whole batch (the chunks' means weighted by their non-null values), checked
     against the suite's bounds, so the size of a chunk never changes a verdict."""
 
-    def __init__(self, spec: EntitySpec, parameters: dict[str, Any]) -> None:
+    def __init__(self, spec: EntitySpec, parameters: dict[str, Any], keep_gx: bool = True) -> None:
         self.spec = spec
+        self.keep_gx = keep_gx
         self.tallies: dict[str, _Tally] = {}
         self.failed_ids: dict[str, list[int]] = {}
         self.means: dict[str, list[float]] = {}  # name -> [sum, count]
@@ -991,7 +989,8 @@ class _Results:
         from spm.quality.gx_hasil import bersihkan
 
         self.received += len(frame)
-        self.gx.append(bersihkan(report.gx_result) if report.gx_result is not None else None)
+        if self.keep_gx:
+            self.gx.append(bersihkan(report.gx_result) if report.gx_result is not None else None)
         for o in report.outcomes:
             tally = self.tallies.setdefault(o.name, _Tally(o.name, o.expectation_type, o.kolom, o.severity))
             if o.expectation_type == MEAN and o.name in self.bounds and o.error is None and o.observed_value:
@@ -1021,7 +1020,7 @@ class _Results:
         self._final_means()
         return {"tallies": [dict(t.__dict__) for t in self.tallies.values()], "failed_ids": self.failed_ids,
                 "quarantined": self.quarantined, "received": self.received,
-                "checked_at": self.checked_at.isoformat(), "gx": self.gx}
+                "checked_at": self.checked_at.isoformat(), **({"gx": self.gx} if self.keep_gx else {})}
 
 
 def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
@@ -1041,7 +1040,7 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
     while True:
         with engine.connect() as conn:
             rows = conn.execute(query.where(spec.staging.c.row_id > last).order_by(spec.staging.c.row_id)
-                                .limit(VALIDATE_CHUNK)).all()
+                                .limit(validate_chunk_rows())).all()
         if not rows:
             break
         last = rows[-1][0]
@@ -1072,12 +1071,11 @@ def _conclude(engine: sa.Engine, spec: EntitySpec, batch_id: int, results: dict[
             (batch_id, spec.suite, t.name, t.kolom, t.severity, t.success, t.element_count, t.unexpected_count,
              t.unexpected_percent, t.observed_value,
              {"type": t.expectation_type, "failed_row_ids": failed_ids.get(t.name, []), "error": t.error,
-              "chunks_of": VALIDATE_CHUNK}, checked_at)
+              "chunks_of": validate_chunk_rows()}, checked_at)
             for t in tallies))
-        simpan_hasil_gx(conn, batch_id, spec.suite, results.get("gx") or [], checked_at)  # one page per chunk
+        if "gx" in results:  # validated from staging; a streamed batch stored each chunk's result as it went
+            simpan_hasil_gx(conn, batch_id, spec.suite, results["gx"], checked_at)  # one page per chunk
         critical = [t for t in tallies if t.severity == "critical" and not t.success]
-        share = 100.0 * quarantined / received if received else 0.0
-        limit = quarantine_limit_percent()
         failed = [t for t in tallies if not t.success]
         status = "validated"
         message = f"{spec.suite}: {len(tallies) - len(failed)}/{len(tallies)} passed" + (
@@ -1087,10 +1085,9 @@ def _conclude(engine: sa.Engine, spec: EntitySpec, batch_id: int, results: dict[
             status = "failed"
             message = "critical expectation failed, nothing published: " + ", ".join(
                 f"{t.name} ({t.unexpected_count if t.unexpected_count is not None else 'batch'})" for t in critical)
-        elif share > limit:
+        elif quarantine_rejection(quarantined, received):
             status = "rejected"
-            message = (f"{quarantined} of {received} rows ({share:.1f} %) failed warning expectations, above the "
-                       f"{limit:.1f} % limit in kualitas.yaml; nothing published")
+            message = quarantine_rejection(quarantined, received)
         values = {"rows_quarantined": quarantined, "rows_duplicate": duplicates, "message": message}
         if status == "validated":
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(**values))
@@ -1293,7 +1290,24 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
             finish_batch(conn, batch.batch_id, "published", rows_published=published, message=message)
             out["batches"][entity] = {**r, "status": "published", "rows_published": published,
                                       "rows_duplicate": batch.rows_duplicate, "message": message}
+        out["tahun_layanan"] = service_years(conn, {e: r["batch_id"] for e, r in validated["batches"].items()})
     return out
+
+
+SERVICE_DATES = {"kunjungan": "tanggal_mulai", "observasi": "tanggal_efektif", "kondisi": "tanggal_onset"}
+
+
+def service_years(conn: sa.Connection, batch_ids: dict[str, int]) -> list[int]:
+    """The years of the services a window's batches brought (an update may concern any past year):
+    the capaian of those years, and only those, may have changed."""
+    years: set[int] = set()
+    for entity, column in SERVICE_DATES.items():
+        t = SPECS[entity].staging
+        years.update(int(y) for y in conn.execute(
+            sa.select(sa.extract("year", t.c[column])).distinct()
+            .where(t.c.batch_id == batch_ids[entity], t.c.lolos.is_(True), t.c[column].is_not(None))).scalars()
+            if y is not None)
+    return sorted(years)
 
 
 def ingest(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,

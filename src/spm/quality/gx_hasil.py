@@ -201,3 +201,19 @@ def simpan(conn: sa.Connection, batch_id: int, suite: str, hasil: dict[str, Any]
     if rows:
         conn.execute(sa.insert(t), rows)
     return len(rows)
+
+
+def simpan_bagian(conn: sa.Connection, batch_id: int, suite: str, bagian: int, hasil: dict[str, Any] | None,
+                  checked_at: datetime) -> int:
+    """Store the GX result of one chunk (`bagian`) of a batch validated while it streams, in the
+    transaction that stages the chunk, so no result travels between tasks. Returns the rows written."""
+    from spm.warehouse.tables_dq import dq_validation_result as t
+
+    conn.execute(sa.delete(t).where(t.c.batch_id == batch_id, t.c.suite == suite, t.c.bagian == bagian))
+    if hasil is None:
+        return 0
+    conn.execute(sa.insert(t), [{"batch_id": batch_id, "suite": suite, "bagian": bagian,
+                                 "success": bool(hasil.get("success")),
+                                 "result_json": json.dumps(bersihkan(hasil), ensure_ascii=False, sort_keys=True),
+                                 "checked_at": checked_at}])
+    return 1
