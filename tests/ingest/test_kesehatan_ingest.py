@@ -103,13 +103,15 @@ def test_unknown_patient_and_bad_values_are_quarantined_without_personal_data(wh
               "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}}
     late = _version(PATIENT, "2025-05-01T00:00:00+00:00", id="P2")  # lastUpdated outside the window
     many = [{**copy.deepcopy(BLOOD_PRESSURE), "id": f"obs-ok-{i}"} for i in range(40)]
-    hub = FakeHub({"Patient": [PATIENT, late], "Encounter": [ENCOUNTER] + [
+    lates = [_version(PATIENT, "2025-05-01T00:00:00+00:00", id=f"P2-{i}") for i in range(12)]
+    hub = FakeHub({"Patient": [PATIENT, *lates], "Encounter": [ENCOUNTER] + [
         {**copy.deepcopy(ENCOUNTER), "id": f"enc-ok-{i}"} for i in range(40)] + [stranger],
         "Observation": many + [heavy], "Condition": [CONDITION] + [
         {**copy.deepcopy(CONDITION), "id": f"cond-ok-{i}"} for i in range(40)] + [snomed]})
     window = _window()
-    with pytest.raises(Exception, match=r"window not published: pasien batch rejected: .*\(50.0 %\).*above the 5.0 % limit"):
-        k.ingest(wh, window, "r1", hub, SECRET)  # 1 of 2 patients quarantined: above the 5 % limit
+    with pytest.raises(Exception, match=r"window not published: pasien batch rejected: 12 of 13 .*\(92.3 %\).*above "
+                                        r"the 5.0 % limit in kualitas.yaml \(applied above 10 rows\)"):
+        k.ingest(wh, window, "r1", hub, SECRET)  # 12 of 13 patients quarantined: above the 5 % limit
     hub.resources["Patient"] = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}")
                                             for i in range(30)] + [late]
     out = k.ingest(wh, window, "r2", hub, SECRET)
@@ -217,13 +219,13 @@ def _quarantine_reasons(engine, run_id):
     return {r.natural_key: set(r.failed_expectations.split(",")) for r in q}
 
 
-@pytest.mark.parametrize("worker", [False, True], ids=["gx-in-process", "gx-worker-process"])
-def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, worker):
-    """Chunks validated and staged while streaming (in this process, or in the worker process when the
-    hub announces more than one chunk), and the whole-batch fallback when an id recurs in a later
-    chunk, all give what one validation of the staged batch gives."""
-    monkeypatch.setattr(k, "VALIDATE_CHUNK", 7)
-    caplog.set_level(logging.INFO, logger="spm.ingest.chunk_worker")
+@pytest.mark.parametrize("announce", [False, True], ids=["no-total", "bundle-total"])
+def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, announce):
+    """Chunks validated and staged while streaming (whether or not the hub announces its total), and
+    the whole-batch fallback when an id recurs in a later chunk, all give what one validation of the
+    staged batch gives."""
+    monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "7")
+    caplog.set_level(logging.INFO, logger="spm.ingest.kesehatan")
     stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-x", "subject": {"reference": "Patient/P99999999999"}}
     patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(30)]
     encounters = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}", "subject": {"reference": f"Patient/P-{i}"}}
@@ -233,9 +235,9 @@ def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, wor
     # The newer version first, the older one several chunks later: the stream must not let it win.
     observations = [new] + [{**copy.deepcopy(BLOOD_PRESSURE), "id": f"obs-{i}"} for i in range(25)] + [old]
     hub = FakeHub({"Patient": patients, "Encounter": encounters, "Observation": observations,
-                   "Condition": [CONDITION]}, announce=worker)
+                   "Condition": [CONDITION]}, announce=announce)
     out = k.ingest(wh, _window(), "r1", hub, SECRET)
-    assert ("chunks are validated and staged in a worker process" in caplog.text) is worker
+    assert ("validated in chunks of 7" in caplog.text) is announce
     assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == {
         "pasien": 0, "kunjungan": 1, "observasi": 0, "kondisi": 0}
     assert out["batches"]["observasi"]["rows_duplicate"] == 1
@@ -276,7 +278,7 @@ def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
             for i in range(0, len(items), 5):
                 yield Page(items[i:i + 5], None, None, "x")
 
-    monkeypatch.setattr(k, "VALIDATE_CHUNK", 10)
+    monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "10")
     patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(24)]
     out = k.ingest(wh, _window(), "r1", Paged({"Patient": patients}), SECRET)
     batch_id = out["batches"]["pasien"]["batch_id"]
@@ -298,3 +300,15 @@ def test_benchmark_runs_and_reports_every_figure(capsys):
     for figure in ("end to end", "extract only", "source only", "ceiling", "naive", "ratios", "peak memory", "CPU"):
         assert f"  {figure}" in out, figure
     assert "hub" in out.split("  CPU")[1]
+
+
+def test_a_small_batch_is_not_stopped_by_the_share_of_a_few_odd_rows(wh):
+    """2 of 3 encounters with an unknown patient (a short nightly window on a fresh warehouse): the two
+    are quarantined with their reason, the rest is published; the share applies above 10 rows."""
+    strangers = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-x{i}", "subject": {"reference": "Patient/P99999999999"}}
+                 for i in range(2)]
+    out = k.ingest(wh, _window(), "r1", FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER, *strangers]}), SECRET)
+    assert out["batches"]["kunjungan"]["status"] == "published"
+    assert out["batches"]["kunjungan"]["rows_quarantined"] == 2
+    assert _quarantine_reasons(wh, "r1") == {"enc-x0": {"pasien_dikenal"}, "enc-x1": {"pasien_dikenal"}}
+    assert len(_rows(wh, fact_kunjungan)) == 1

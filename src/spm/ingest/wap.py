@@ -59,6 +59,22 @@ def quarantine_limit_percent() -> float:
     return float(load_yaml("kualitas.yaml")["batas_karantina_persen"])
 
 
+def quarantine_min_rows() -> int:
+    return int(load_yaml("kualitas.yaml").get("batas_karantina_minimal_baris", 0))
+
+
+def quarantine_rejection(quarantined: int, received: int) -> str | None:
+    """Why a batch with `quarantined` of `received` rows failing warning expectations is not
+    published, or None. The share applies only above a minimum count, so that one odd row in a
+    small nightly batch does not stop it (its rows are still quarantined and reported)."""
+    share = 100.0 * quarantined / received if received else 0.0
+    limit, minimum = quarantine_limit_percent(), quarantine_min_rows()
+    if share <= limit or quarantined <= minimum:
+        return None
+    return (f"{quarantined} of {received} rows ({share:.1f} %) failed warning expectations, above the "
+            f"{limit:.1f} % limit in kualitas.yaml (applied above {minimum} rows); nothing published")
+
+
 def stage(
     engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, periode: str, rows: Sequence[dict],
     checksum: str, run_id: str | None,
@@ -149,17 +165,15 @@ def validate(engine: sa.Engine, spec: EntitySpec, batch_id: int, parameters: dic
                 spec.staging.c.batch_id == batch_id, spec.staging.c.row_id.in_(bad_ids[i:i + 500])
             ).values(lolos=False))
         received = len(frame)
-        share = 100.0 * len(bad_rows) / received if received else 0.0
         status, message = "validated", report.summary()
         if report.critical_failures:
             status = "failed"
             message = "critical expectation failed, nothing published: " + ", ".join(
                 f"{o.name} ({o.unexpected_count if o.unexpected_count is not None else 'batch'})"
                 for o in report.critical_failures)
-        elif share > quarantine_limit_percent():
+        elif quarantine_rejection(len(bad_rows), received):
             status = "rejected"
-            message = (f"{len(bad_rows)} of {received} rows ({share:.1f} %) failed warning expectations, above the "
-                       f"{quarantine_limit_percent():.1f} % limit in kualitas.yaml; nothing published")
+            message = quarantine_rejection(len(bad_rows), received)
         values = {"rows_quarantined": len(bad_rows), "message": message}
         if status == "validated":
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(**values))
