@@ -73,3 +73,10 @@ def test_capaian_is_recomputed_when_any_source_it_reads_publishes(dagbag):
     dag = dagbag.dags["spm_hitung_capaian"]
     assert names(dag.timetable.asset_condition) == {
         "fact_penduduk", "fact_kelahiran", "fact_peserta_didik", "fact_kunjungan", "fact_observasi", "fact_input_mutu"}
+
+
+def test_no_task_pushes_its_result_key_by_key(dagbag):
+    """A `-> dict` annotation makes Airflow push every key as its own XCom beside the whole result."""
+    split = [f"{dag.dag_id}.{t.task_id}" for dag in dagbag.dags.values() for t in dag.tasks
+             if getattr(t, "multiple_outputs", False)]
+    assert split == []

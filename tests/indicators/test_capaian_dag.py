@@ -32,13 +32,21 @@ def test_quarters_of_a_past_year_are_all_computed(engine, airflow_db, warehouse_
     assert tuple(got) == (24, 7)
 
 
-def test_kab_kota_without_population_fails_loudly(engine, airflow_db, warehouse_url, monkeypatch):
+def test_kab_kota_without_population_is_a_skip_with_its_reason_recorded(engine, airflow_db, warehouse_url,
+                                                                       monkeypatch):
+    """No denominator: no capaian, the task skipped (not a red run), the batch `missing` for the alert scan."""
+    from spm.warehouse.tables import etl_batch
+
     monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
     sync_dim_layanan(engine)
     run = _dag().test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
-    assert run.state == "failed"
-    ti = next(t for t in run.get_task_instances() if t.task_id == "compute_capaian")
-    assert ti.state == "failed" and ti.try_number == 1
+    assert run.state == "success"
+    states = {t.task_id: t.state for t in run.get_task_instances()}
+    assert states["compute_capaian"] == "skipped" and states["compute_indeks"] == "skipped"
+    with engine.connect() as conn:
+        status, message = conn.execute(sa.select(etl_batch.c.status, etl_batch.c.message).where(
+            etl_batch.c.entity == "mart_capaian_spm")).one()
+    assert status == "missing" and "no population of 32.71" in message
 
 
 def test_index_follows_the_capaian(engine, airflow_db, warehouse_url, monkeypatch):

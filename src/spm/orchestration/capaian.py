@@ -46,14 +46,23 @@ warehouse, from the rules of the versioned catalog `config/katalog_layanan.yaml`
 0.2 × mutu from the OPD inputs, bidang and daerah means, labels; `config/indeks_spm.yaml`).
 
 Runs when `fact_penduduk`, `fact_kelahiran`, `fact_peserta_didik`, the FHIR facts or `fact_input_mutu` is
-published, or by hand with
-params `kode_wilayah`, `tahun`, `triwulan` (default: every quarter of the run's year up to the
-run's quarter). Gates: no population for the reference semester or an earlier one means no capaian
-(the batch says `missing`); a jenis layanan whose source has no data for the period is left out;
+published, for the kab/kota and quarters the published partitions feed (named in the events), or by
+hand with params `kode_wilayah`, `tahun`, `triwulan` (default: every quarter of the run's year up to
+the run's quarter). One mapped task per kab/kota computes its quarters in turn, so runs never write
+the same rows at once. Gates: no population for the reference semester or an earlier one means no
+capaian for that quarter (the batch says `missing`, the task is skipped when no quarter has one); a jenis layanan whose source has no data for the period is left out;
 a capaian moving more than the bound in `config/kualitas.yaml` is flagged in `dq_result`.
 """,
     params=quarter_params(),
 )
+
+
+def asset_event_extras(triggering_asset_events) -> list[tuple[str, dict]]:
+    """(asset name, extra) of every event that triggered the run; empty for a run by hand."""
+    if not triggering_asset_events:
+        return []
+    return [(getattr(asset, "name", str(asset)), dict(event.extra or {}))
+            for asset, events in triggering_asset_events.items() for event in events]
 
 
 def create_hitung_capaian_dag() -> DAG:
@@ -64,22 +73,22 @@ def create_hitung_capaian_dag() -> DAG:
             return tasks.check_warehouse_schema()
 
         @task
-        def resolve_quarters(params=None, dag_run=None) -> list[dict[str, Any]]:
-            return tasks.capaian_quarters(dict(params), dag_run.run_after)
+        def resolve_targets(params=None, dag_run=None, triggering_asset_events=None) -> list[dict[str, Any]]:
+            return tasks.capaian_plan(dict(params), dag_run.run_after, asset_event_extras(triggering_asset_events))
 
         @task(outlets=[MART_CAPAIAN_SPM])
-        def compute_capaian(quarter: dict, run_id=None, outlet_events=None) -> dict:
-            result = tasks.capaian_compute(quarter, run_id)
+        def compute_capaian(target: dict, run_id=None, outlet_events=None):
+            result = tasks.capaian_compute(target, run_id)
             outlet_events[MART_CAPAIAN_SPM].extra = tasks.asset_extra(result)
             return result
 
         @task(outlets=[MART_INDEKS_SPM])
-        def compute_indeks(capaian: dict, run_id=None, outlet_events=None) -> dict:
+        def compute_indeks(capaian: dict, run_id=None, outlet_events=None):
             result = tasks.indeks_compute(capaian, run_id)
             outlet_events[MART_INDEKS_SPM].extra = tasks.asset_extra(result)
             return result
 
-        quarters = resolve_quarters()
-        check_warehouse_schema() >> quarters
-        compute_indeks.expand(capaian=compute_capaian.expand(quarter=quarters))
+        targets = resolve_targets()
+        check_warehouse_schema() >> targets
+        compute_indeks.expand(capaian=compute_capaian.expand(target=targets))
     return dag

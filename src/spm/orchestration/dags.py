@@ -41,7 +41,7 @@ def create_muat_wilayah_dag() -> DAG:
             return tasks.check_warehouse_schema()
 
         @task(outlets=[DIM_WILAYAH])
-        def load_dim_wilayah(params=None, outlet_events=None) -> dict:
+        def load_dim_wilayah(params=None, outlet_events=None):
             outlet_events[DIM_WILAYAH].extra = result = tasks.load_dim_wilayah(dict(params))
             return result
 
@@ -103,21 +103,21 @@ def create_ingest_kependudukan_dag() -> DAG:
             return tasks.kependudukan_partitions(dict(params), entity, dag_run.run_after)
 
         @task
-        def extract(partition: dict, run_id=None) -> dict:
+        def extract(partition: dict, run_id=None):
             return tasks.kependudukan_extract(partition, run_id)
 
         @task
-        def validate(staged: dict) -> dict:
+        def validate(staged: dict):
             return tasks.kependudukan_validate(staged)
 
         @task(outlets=[FACT_PENDUDUK])
-        def publish_penduduk(validated: dict, outlet_events=None) -> dict:
+        def publish_penduduk(validated: dict, outlet_events=None):
             result = tasks.kependudukan_publish(validated)
             outlet_events[FACT_PENDUDUK].extra = tasks.asset_extra(result)
             return result
 
         @task(outlets=[FACT_KELAHIRAN])
-        def publish_kelahiran(validated: dict, outlet_events=None) -> dict:
+        def publish_kelahiran(validated: dict, outlet_events=None):
             result = tasks.kependudukan_publish(validated)
             outlet_events[FACT_KELAHIRAN].extra = tasks.asset_extra(result)
             return result
@@ -130,9 +130,14 @@ def create_ingest_kependudukan_dag() -> DAG:
         def ingest_kelahiran(partition: dict):
             publish_kelahiran(validate(extract(partition)))
 
-        @task(outlets=[FACT_PENDUDUK, FACT_KELAHIRAN])
+        @task
         def ingest_inbox(run_id=None) -> list[dict]:
             return tasks.kependudukan_inbox(run_id)
+
+        @task(outlets=[FACT_PENDUDUK, FACT_KELAHIRAN])
+        def announce_inbox(results: list[dict], outlet_events=None):
+            return tasks.announce_inbox(results, outlet_events, {"penduduk": FACT_PENDUDUK,
+                                                                 "kelahiran": FACT_KELAHIRAN})
 
         @task
         def check_rejected_files(results: list[dict]) -> None:
@@ -146,5 +151,6 @@ def create_ingest_kependudukan_dag() -> DAG:
         ingest_kelahiran.expand(partition=kelahiran)
         inbox = ingest_inbox()
         schema >> inbox
+        announce_inbox(inbox)
         check_rejected_files(inbox)
     return dag

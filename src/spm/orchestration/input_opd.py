@@ -86,7 +86,7 @@ def published_event(results: list[dict], outlet_events) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException("no OPD workbook published in this run: no Asset event")
-    extra = {"workbooks": published}
+    extra = {"partitions": published}  # each names kode_kab_kota and periode, as spm_hitung_capaian reads
     for asset in (FACT_INPUT_MUTU, FACT_INPUT_ANGGARAN):
         outlet_events[asset].extra = extra
     return extra
@@ -116,7 +116,7 @@ def create_ingest_input_opd_dag() -> DAG:
             return ingest_inbox(dict(params), run_id)
 
         @task(outlets=[FACT_INPUT_MUTU, FACT_INPUT_ANGGARAN])
-        def announce_published(results: list[dict], outlet_events=None) -> dict:
+        def announce_published(results: list[dict], outlet_events=None):
             return published_event(results, outlet_events)
 
         @task

@@ -122,7 +122,7 @@ def publish(validated: dict) -> dict:
 def asset_extra(result: dict, entity: str) -> dict:
     return {**tasks.asset_extra({**result["batches"][entity], "kode_kab_kota": result["kode_kab_kota"],
                                  "periode": result["periode"]}),
-            "dari": result["dari"], "sampai": result["sampai"],
+            "dari": result["dari"], "sampai": result["sampai"], "tahun_layanan": result.get("tahun_layanan", []),
             "rows_duplicate": result["batches"][entity].get("rows_duplicate", 0)}
 
 
@@ -148,15 +148,15 @@ def create_ingest_kesehatan_dag() -> DAG:
             return resolve_windows(dict(params), dag_run.run_after)
 
         @task
-        def extract_window(window: dict, run_id=None) -> dict:
+        def extract_window(window: dict, run_id=None):
             return extract(window, run_id)
 
         @task
-        def validate_window(extracted: dict) -> dict:
+        def validate_window(extracted: dict):
             return validate(extracted)
 
         @task(outlets=list(ASSETS.values()))
-        def publish_window(validated: dict, outlet_events=None) -> dict:
+        def publish_window(validated: dict, outlet_events=None):
             return set_asset_events(outlet_events, publish(validated))
 
         @task_group

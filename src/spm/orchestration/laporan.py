@@ -53,7 +53,7 @@ def create_terbitkan_laporan_dag() -> DAG:
             return tasks.laporan_quarters(dict(params), dag_run.run_after, [dict(e.extra or {}) for e in events])
 
         @task
-        def publish_report(quarter: dict) -> dict:
+        def publish_report(quarter: dict):
             return tasks.laporan_publish(quarter)
 
         quarters = resolve_quarters()

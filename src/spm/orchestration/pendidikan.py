@@ -143,22 +143,22 @@ def create_ingest_pendidikan_dag() -> DAG:
             return resolve_partitions(dict(params), dag_run.run_after)
 
         @task
-        def extract_partition(partition: dict, run_id=None) -> dict:
+        def extract_partition(partition: dict, run_id=None):
             return extract(partition, run_id)
 
         @task
-        def validate_partition(extracted: dict) -> dict:
+        def validate_partition(extracted: dict):
             return validate(extracted)
 
         @task(outlets=[DIM_SEKOLAH])
-        def publish_dim_sekolah(validated: dict, outlet_events=None) -> dict:
+        def publish_dim_sekolah(validated: dict, outlet_events=None):
             result = publish_sekolah(validated)
             outlet_events[DIM_SEKOLAH].extra = asset_extra(result)
             return result
 
         # none_failed: learners still publish when the school list was unchanged (skipped above).
         @task(outlets=[FACT_PESERTA_DIDIK], trigger_rule="none_failed")
-        def publish_fact_peserta_didik(validated: dict, outlet_events=None) -> dict:
+        def publish_fact_peserta_didik(validated: dict, outlet_events=None):
             result = publish_peserta_didik(validated)
             outlet_events[FACT_PESERTA_DIDIK].extra = asset_extra(result)
             return result

@@ -124,7 +124,7 @@ def create_kirim_peringatan_dag() -> DAG:
     with create_dag(KIRIM_PERINGATAN) as dag:
 
         @task
-        def kirim(params=None) -> dict:
+        def kirim(params=None):
             return kirim_peringatan(dict(params))
 
         @task(trigger_rule="all_done")  # the pages matter most when something went wrong
@@ -141,7 +141,7 @@ def create_periksa_kesegaran_dag() -> DAG:
     with create_dag(replace(PERIKSA_KESEGARAN, schedule=_kesegaran_schedule())) as dag:
 
         @task
-        def periksa(params=None, dag_run=None) -> dict:
+        def periksa(params=None, dag_run=None):
             return periksa_kesegaran(dict(params), dag_run.run_after)
 
         periksa()

@@ -164,6 +164,22 @@ def kependudukan_inbox(run_id: str) -> list[dict]:
     return results
 
 
+def announce_inbox(results: list[dict], outlet_events, assets: dict) -> dict:
+    """An Asset event per entity that an inbox file published, naming its partitions; with nothing
+    published (an empty inbox, files seen before) the task is skipped and no event wakes anyone."""
+    extras: dict[str, list[dict]] = {}
+    for r in results:
+        if r["status"] == "published" and r.get("entity") in assets:
+            extras.setdefault(r["entity"], []).append(asset_extra(r) | {"file": r["file"]})
+    if not extras:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("no inbox file published in this run: no Asset event")
+    for entity, partitions in extras.items():
+        outlet_events[assets[entity]].extra = {"partitions": partitions}
+    return {entity: len(p) for entity, p in extras.items()}
+
+
 def check_rejected_files(results: list[dict]) -> None:
     rejected = [r for r in results if r["status"] not in ("published", "unchanged", "duplicate")]
     if rejected:
@@ -176,37 +192,121 @@ def check_rejected_files(results: list[dict]) -> None:
 
 # --- spm_hitung_capaian ----------------------------------------------------------------------------
 
-@fail_fast
-def capaian_quarters(params: dict[str, Any], run_after) -> list[dict]:
-    """The (kab/kota, year, quarter) to compute: the params, else every quarter of the run's year so far."""
-    tahun = params.get("tahun") or run_after.year
-    if params.get("triwulan"):
-        quarters = [int(params["triwulan"])]
-    elif params.get("tahun") and int(params["tahun"]) < run_after.year:
-        quarters = [1, 2, 3, 4]
-    else:
-        quarters = list(range(1, (run_after.month - 1) // 3 + 2))
-    return [{"kode_kab_kota": kode, "tahun": int(tahun), "triwulan": q}
-            for kode in kode_wilayah_list(params) for q in quarters]
+def quarters_of_year(tahun: int, run_after) -> list[int]:
+    """Every quarter of a past year; of the run's year, those begun by the run's date."""
+    if tahun < run_after.year:
+        return [1, 2, 3, 4]
+    if tahun > run_after.year:
+        return []
+    return list(range(1, (run_after.month - 1) // 3 + 2))
+
+
+def _years_touched(asset: str, extra: dict[str, Any], run_year: int) -> set[int]:
+    """The report years whose figures a published source partition feeds (DESIGN §5: sasaran of year
+    T from population semester T-1/2 or earlier and births of T-1; Dapodik semester TTTT1 feeds
+    quarters 3-4 of TTTT and TTTT2 quarters 1-2 of the next year; FHIR the years of its services)."""
+    periode = str(extra.get("periode") or "")
+    if asset == "fact_penduduk" and periode[:4].isdigit():
+        return set(range(int(periode[:4]) + 1, run_year + 1))
+    if asset == "fact_kelahiran" and periode[:4].isdigit():
+        return {int(periode[:4]) + 1}
+    if asset == "fact_peserta_didik" and periode.isdigit() and len(periode) == 5:
+        tahun, semester = int(periode[:4]), int(periode[4])
+        return {tahun} if semester == 1 else {tahun + 1}
+    if asset in ("fact_kunjungan", "fact_observasi"):
+        return {int(y) for y in extra.get("tahun_layanan") or []}
+    if asset == "fact_input_mutu" and "-T" in periode:
+        return {int(periode.split("-T")[0])}
+    return set()
+
+
+def _quarters_touched(asset: str, extra: dict[str, Any], tahun: int, run_after) -> list[int]:
+    quarters = quarters_of_year(tahun, run_after)
+    periode = str(extra.get("periode") or "")
+    if asset == "fact_peserta_didik" and periode.isdigit():
+        wanted = {3, 4} if periode.endswith("1") else {1, 2}
+        return [q for q in quarters if q in wanted]
+    if asset == "fact_input_mutu" and "-T" in periode:
+        return [q for q in quarters if q == int(periode.split("-T")[1])]
+    return quarters
+
+
+def capaian_targets(params: dict[str, Any], run_after, events: list[tuple[str, dict]] | None = None) -> list[dict]:
+    """What spm_hitung_capaian computes: one entry per kab/kota, {"kode_kab_kota", "kuartal": [[tahun,
+    triwulan], ...]}, so that one task writes all of a kab/kota's rows (the quarters of a year share
+    its mart_terlayani_bulanan rows). By hand: the params (default: every quarter of the run's year
+    so far). On Asset events: only the kab/kota and quarters the published partitions feed."""
+    if params.get("tahun") or params.get("kode_wilayah") or params.get("triwulan") or not events:
+        tahun = int(params.get("tahun") or run_after.year)
+        if params.get("triwulan"):
+            quarters = [int(params["triwulan"])]
+        else:
+            quarters = quarters_of_year(tahun, run_after) if tahun <= run_after.year else []
+        return [{"kode_kab_kota": kode, "kuartal": [[tahun, q] for q in quarters]}
+                for kode in kode_wilayah_list(params) if quarters]
+    wanted: dict[str, set[tuple[int, int]]] = {}
+    for asset, extra in events:
+        for part in extra.get("partitions") or [extra]:
+            kode = part.get("kode_kab_kota")
+            if not kode:
+                continue
+            for tahun in sorted(_years_touched(asset, part, run_after.year)):
+                for q in _quarters_touched(asset, part, tahun, run_after):
+                    wanted.setdefault(kode, set()).add((tahun, q))
+    return [{"kode_kab_kota": kode, "kuartal": [list(k) for k in sorted(quarters)]}
+            for kode, quarters in sorted(wanted.items()) if quarters]
 
 
 @fail_fast
-def capaian_compute(quarter: dict, run_id: str) -> dict:
+def capaian_plan(params: dict[str, Any], run_after, events: list[tuple[str, dict]] | None = None) -> list[dict]:
+    targets = capaian_targets(params, run_after, events)
+    if not targets:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("the published partitions feed no quarter up to the run's date: nothing to compute")
+    for t in targets:
+        log.info("capaian %s: %s", t["kode_kab_kota"], ", ".join(f"{y}-T{q}" for y, q in t["kuartal"]))
+    return targets
+
+
+@fail_fast
+def capaian_compute(target: dict, run_id: str) -> dict:
+    """The target's quarters one after another, each in its own transaction. A quarter without its
+    denominator is recorded as `missing` and left out (never computed against a missing sasaran);
+    when none has one, the task is skipped with the reason."""
     from spm.indicators.capaian import compute_capaian
 
-    result = compute_capaian(warehouse_engine(), quarter["kode_kab_kota"], quarter["tahun"], quarter["triwulan"],
-                             run_id)
-    if result["status"] != "published":  # no population at all: an alert, not a quiet skip
-        raise InputError(f"{result['kode_kab_kota']} {result['periode']}: {result['message']}")
-    return result
+    engine = warehouse_engine()
+    kode = target["kode_kab_kota"]
+    published, missing = [], []
+    for tahun, triwulan in target["kuartal"]:
+        result = compute_capaian(engine, kode, int(tahun), int(triwulan), run_id)
+        (published if result["status"] == "published" else missing).append(result)
+    for r in missing:
+        log.warning("capaian %s %s not computed: %s", kode, r["periode"], r["message"])
+    if not published:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"{kode}: no capaian computed: " + "; ".join(
+            f"{r['periode']}: {r['message']}" for r in missing))
+    return {"kode_kab_kota": kode, "periode": [r["periode"] for r in published],
+            "batch_id": [r["batch_id"] for r in published],
+            "rows_published": sum(r["rows_published"] for r in published),
+            "missing": [r["periode"] for r in missing]}
 
 
 @fail_fast
 def indeks_compute(capaian: dict, run_id: str) -> dict:
     from spm.indicators.indeks import compute_indeks
 
-    tahun, triwulan = (int(x) for x in capaian["periode"].split("-T"))
-    return compute_indeks(warehouse_engine(), capaian["kode_kab_kota"], tahun, triwulan, run_id)
+    engine = warehouse_engine()
+    results = []
+    for periode in capaian["periode"]:
+        tahun, triwulan = (int(x) for x in periode.split("-T"))
+        results.append(compute_indeks(engine, capaian["kode_kab_kota"], tahun, triwulan, run_id))
+    return {"kode_kab_kota": capaian["kode_kab_kota"], "periode": list(capaian["periode"]),
+            "batch_id": [r.get("batch_id") for r in results],
+            "rows_published": sum(r.get("rows_published") or 0 for r in results)}
 
 
 # --- spm_terbitkan_laporan -------------------------------------------------------------------------
@@ -215,23 +315,41 @@ def indeks_compute(capaian: dict, run_id: str) -> dict:
 def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> list[dict]:
     """The (kab/kota, year, quarter) to publish: the params; else the quarters whose index was just
     rebuilt (the triggering Asset events); else every quarter of the run's year so far."""
-    if params.get("tahun") or params.get("kode_wilayah") or not extras:
-        return capaian_quarters(params, run_after)
-    quarters = set()
-    for extra in extras:
-        if extra.get("kode_kab_kota") and "-T" in str(extra.get("periode", "")):
-            tahun, triwulan = (int(x) for x in extra["periode"].split("-T"))
-            quarters.add((extra["kode_kab_kota"], tahun, triwulan))
-    if not quarters:
-        return capaian_quarters(params, run_after)
-    return [{"kode_kab_kota": k, "tahun": t, "triwulan": q} for k, t, q in sorted(quarters)]
+    if not (params.get("tahun") or params.get("kode_wilayah") or params.get("triwulan")) and extras:
+        quarters = set()
+        for extra in extras:
+            periodes = extra.get("periode")
+            for periode in periodes if isinstance(periodes, list) else [periodes]:
+                if extra.get("kode_kab_kota") and "-T" in str(periode or ""):
+                    tahun, triwulan = (int(x) for x in str(periode).split("-T"))
+                    quarters.add((extra["kode_kab_kota"], tahun, triwulan))
+        if quarters:
+            return [{"kode_kab_kota": k, "tahun": t, "triwulan": q} for k, t, q in sorted(quarters)]
+    return [{"kode_kab_kota": t["kode_kab_kota"], "tahun": y, "triwulan": q}
+            for t in capaian_targets(params, run_after) for y, q in t["kuartal"]]
 
 
 @fail_fast
 def laporan_publish(quarter: dict) -> dict:
     from spm.reporting.terbit import terbitkan
 
-    result = terbitkan(warehouse_engine(), quarter["kode_kab_kota"], int(quarter["tahun"]), int(quarter["triwulan"]))
+    engine = warehouse_engine()
+    if not capaian_exists(engine, quarter["kode_kab_kota"], int(quarter["tahun"]), int(quarter["triwulan"])):
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"{quarter['kode_kab_kota']} {quarter['tahun']} triwulan {quarter['triwulan']}: "
+                                   "no capaian computed for this quarter (see spm_hitung_capaian): no report")
+    result = terbitkan(engine, quarter["kode_kab_kota"], int(quarter["tahun"]), int(quarter["triwulan"]))
     log.info("laporan %s %s triwulan %s: %s", result["kode_kab_kota"], result["tahun"], result["triwulan"],
              result["folder"])
     return result
+
+
+def capaian_exists(engine, kode: str, tahun: int, triwulan: int) -> bool:
+    import sqlalchemy as sa
+
+    from spm.warehouse.tables_marts import mart_capaian_spm as m
+
+    with engine.connect() as conn:
+        return conn.execute(sa.select(m.c.kode_wilayah).where(
+            m.c.kode_wilayah == kode, m.c.tahun == tahun, m.c.triwulan == triwulan).limit(1)).first() is not None

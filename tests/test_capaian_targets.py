@@ -1,0 +1,46 @@
+"""Which kab/kota and quarters spm_hitung_capaian computes, by hand and on Asset events."""
+
+from datetime import datetime, timezone
+
+from spm.orchestration.tasks import capaian_targets, laporan_quarters
+
+RUN = datetime(2026, 11, 22, 1, tzinfo=timezone.utc)  # quarter 4 of 2026
+
+
+def _quarters(targets):
+    return {t["kode_kab_kota"]: [tuple(q) for q in t["kuartal"]] for t in targets}
+
+
+def test_by_hand_the_params_else_every_quarter_of_the_year_so_far():
+    assert _quarters(capaian_targets({"kode_wilayah": ["32.71", "32.72"], "tahun": 2026, "triwulan": 3}, RUN)) == {
+        "32.71": [(2026, 3)], "32.72": [(2026, 3)]}
+    assert _quarters(capaian_targets({"kode_wilayah": ["32.71"], "tahun": 2025}, RUN)) == {
+        "32.71": [(2025, 1), (2025, 2), (2025, 3), (2025, 4)]}
+    early = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    assert _quarters(capaian_targets({"kode_wilayah": ["32.71"]}, early)) == {"32.71": [(2026, 1)]}
+    assert capaian_targets({"kode_wilayah": ["32.71"], "tahun": 2027}, RUN) == []
+
+
+def test_events_name_only_the_kab_kota_and_quarters_their_partitions_feed():
+    events = [
+        ("fact_penduduk", {"kode_kab_kota": "32.71", "periode": "2025-2"}),  # sasaran of 2026
+        ("fact_penduduk", {"kode_kab_kota": "32.72", "periode": "2026-1"}),  # feeds 2027 only: not yet
+        ("fact_peserta_didik", {"kode_kab_kota": "32.73", "periode": "20252"}),  # quarters 1-2 of 2026
+        ("fact_kunjungan", {"kode_kab_kota": "32.74", "tahun_layanan": [2025]}),  # a late update of 2025
+        ("fact_input_mutu", {"partitions": [{"kode_kab_kota": "32.75", "periode": "2026-T3"}]}),
+    ]
+    assert _quarters(capaian_targets({}, RUN, events)) == {
+        "32.71": [(2026, 1), (2026, 2), (2026, 3), (2026, 4)],
+        "32.73": [(2026, 1), (2026, 2)],
+        "32.74": [(2025, 1), (2025, 2), (2025, 3), (2025, 4)],
+        "32.75": [(2026, 3)],
+    }
+    assert capaian_targets({}, RUN, [("fact_penduduk", {"kode_kab_kota": "32.72", "periode": "2026-1"})]) == []
+
+
+def test_reports_follow_the_quarters_of_the_index_events():
+    extras = [{"kode_kab_kota": "32.71", "periode": ["2026-T1", "2026-T2"]}, {"kode_kab_kota": "32.72",
+                                                                              "periode": "2026-T3"}]
+    assert laporan_quarters({}, RUN, extras) == [
+        {"kode_kab_kota": "32.71", "tahun": 2026, "triwulan": 1}, {"kode_kab_kota": "32.71", "tahun": 2026, "triwulan": 2},
+        {"kode_kab_kota": "32.72", "tahun": 2026, "triwulan": 3}]
