@@ -25,8 +25,35 @@ class FakeTI:
     log_url: str = "http://airflow.example/dags/spm_ingest_kependudukan/runs/x/tasks/extract?map_index=0"
 
 
-def _context(exc, **ti):
-    return {"ti": FakeTI(**ti), "exception": exc}
+@dataclass
+class FakeTask:
+    op_kwargs: dict
+
+
+def _context(exc, partition: dict | None = None, **ti):
+    context = {"ti": FakeTI(**ti), "exception": exc}
+    if partition is not None:
+        context["task"] = FakeTask({"window": partition})
+    return context
+
+
+def test_only_a_success_of_the_same_partition_resolves_its_alert(engine, kotak):
+    """A failed backfill window stays open when the next night's small window of the same mapped task
+    (same map index) succeeds; its own rerun resolves it."""
+    cfg = load_konfigurasi()
+    backfill = {"kode_kab_kota": "32.71", "dari": "2024-01-01T00:00:00Z", "sampai": "2026-11-22T00:00:00Z",
+                "periode": "2024-01-01/2026-11-22"}
+    nightly = {**backfill, "dari": "2026-11-22T17:00:00Z", "sampai": "2026-11-23T17:00:00Z",
+               "periode": "2026-11-22/2026-11-23"}
+    task = "ingest_window.extract_window"
+    assert catat_kegagalan(_context(ConnectionError("x"), backfill, task_id=task), engine, cfg)["baru"] == 1
+    kotak.take()
+    assert catat_pemulihan(_context(None, nightly, task_id=task), engine, cfg) is None
+    assert kotak.take() == []
+    assert catat_pemulihan(_context(None, backfill, task_id=task), engine, cfg)["selesai"] == 1
+    with engine.connect() as conn:
+        (fingerprint,) = conn.execute(sa.select(peringatan.c.fingerprint)).scalars()
+    assert "kode_kab_kota=32.71" in fingerprint and "dari=2024-01-01T00:00:00Z" in fingerprint
 
 
 def test_technical_failure_goes_to_the_data_team_grouped_then_recovery_is_announced_once(engine, kotak):

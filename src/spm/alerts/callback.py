@@ -1,7 +1,8 @@
 """Task callbacks the DAG factory puts in every DAG's default_args (Airflow 3 notifiers).
 
 `kegagalan_tugas` (on_failure_callback, after the last retry): a technical failure goes to the data
-team, grouped per DAG × task × map index (the same task failing every night is one open problem,
+team, grouped per DAG × task × partition (kab/kota and period or window of a mapped task, else the
+map index: the same partition failing every night is one open problem,
 re-sent only after the reminder interval). A failure that is a data-quality gate (a batch stopped by
 a critical expectation, rejected for its quarantine share, a capaian without population, or a task
 listed in `tugas_mutu_data`) is left to `spm_kirim_peringatan`, which tells the owner of the data.
@@ -72,8 +73,25 @@ def penyebab_data(engine, cfg, task_id: str, run_id: str | None, exc: BaseExcept
     return False
 
 
-def _fingerprint(dag_id: str, task_id: str, map_index: int | None) -> str:
-    return f"teknis:{dag_id}:{task_id}:{-1 if map_index is None else map_index}"
+# What names a partition in the dicts mapped tasks hand on (window, partition, quarter, target).
+PARTITION_KEYS = ("entity", "kode_kab_kota", "periode", "dari", "sampai", "tahun", "triwulan", "kuartal")
+
+
+def partition_of(context) -> str | None:
+    """The partition a mapped task worked on (kab/kota, period or window), from its resolved input."""
+    task = context.get("task")
+    kwargs = getattr(task, "op_kwargs", None) or {}
+    for value in kwargs.values():
+        if isinstance(value, dict) and value.get("kode_kab_kota"):
+            return "|".join(f"{k}={value[k]}" for k in PARTITION_KEYS if value.get(k) is not None)
+    return None
+
+
+def _fingerprint(dag_id: str, task_id: str, map_index: int | None, partition: str | None = None) -> str:
+    """Keyed by what failed: a mapped task's partition when it names one (so the next night's small
+    window does not resolve a failed backfill), else the map index."""
+    where = partition if partition else str(-1 if map_index is None else map_index)
+    return f"teknis:{dag_id}:{task_id}:{where}"[:255]
 
 
 def _ids(context) -> tuple[str, str, str | None, int | None, int | None, str | None]:
@@ -109,7 +127,7 @@ def masalah_teknis(cfg, context):
     else:
         baris.append("Log: Airflow UI > DAG > run > task (log)")
     return Masalah(
-        _fingerprint(dag_id, task_id, map_index), "teknis", cfg.tim_data,
+        _fingerprint(dag_id, task_id, map_index, partition_of(context)), "teknis", cfg.tim_data,
         f"{dag_id}.{task_id} gagal ({kinds[0]})", tuple(baris), isi=kinds,
         detail={"dag_id": dag_id, "task_id": task_id, "run_id": run_id, "map_index": map_index,
                 "exception": kinds[0]})
@@ -157,7 +175,7 @@ def catat_pemulihan(context, engine=None, cfg=None) -> dict | None:
     from spm.warehouse.tables_peringatan import STATUS_OPEN, peringatan
 
     dag_id, task_id, _, map_index, _, _ = _ids(context)
-    fp = _fingerprint(dag_id, task_id, map_index)
+    fp = _fingerprint(dag_id, task_id, map_index, partition_of(context))
     engine = engine or _engine()
     with engine.connect() as conn:
         open_ = conn.execute(sa.select(sa.func.count()).select_from(peringatan).where(
