@@ -61,3 +61,21 @@ def test_serve_prints_urls_and_credentials(capsys):
     out = capsys.readouterr().out
     assert "http://127.0.0.1:" in out and "Bearer sim-dapodik-token" in out and "client_secret" in out
     assert "error_share=0.1" in out and "fhir_updates=True" in out
+
+
+def test_serve_listens_on_the_ports_given(capsys):
+    """Fixed ports are bound once (the servers were started twice, so any --*-port failed)."""
+    import socket
+
+    ports = []
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    args = _parser().parse_args(["simulator", "serve", "--scale", "0.001", "--dapodik-port", str(ports[0]),
+                                 "--dukcapil-port", str(ports[1]), "--fhir-port", str(ports[2]),
+                                 "--duration", "0.2"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    for port in ports:
+        assert f"http://127.0.0.1:{port}" in out

@@ -97,7 +97,7 @@ def cmd_serve(args) -> int:
         sim.start()
     except OSError as exc:
         raise ConfigError(f"cannot listen on {config.host}: {exc}") from None
-    with sim:
+    try:  # started above (not `with sim`, which would bind the same ports a second time)
         c = sim.credentials
         print(f"simulated {', '.join(config.kode_wilayah)} at scale {config.scale} (seed {config.seed}) "
               f"in {built:.1f} s; FHIR hub: {config.fhir_kode_wilayah}")
@@ -111,6 +111,8 @@ def cmd_serve(args) -> int:
             threading.Event().wait(args.duration) if args.duration else threading.Event().wait()
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
+    finally:
+        sim.stop()
     return 0
 
 

@@ -34,6 +34,8 @@ class SimulatorServers:
         self._servers: dict[str, SourceServer] = {}
 
     def start(self) -> "SimulatorServers":
+        if self._servers:
+            return self  # already listening
         ports = {"dapodik": self.config.dapodik_port, "dukcapil": self.config.dukcapil_port,
                  "fhir": self.config.fhir_port}
         try:
