@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from spm.errors import SpmError
-from spm.settings import project_dir, spm_home
+from spm.settings import dags_dir, spm_home
 
 
 def airflow_bin() -> str:
@@ -33,10 +33,8 @@ def airflow_env(home: Path | None = None, kode_wilayah: list[str] | None = None)
     env = dict(os.environ)
     env.update({
         "SPM_HOME": str(home),
-        "SPM_PROJECT_DIR": str(project_dir()),
         "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(project_dir() / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project_dir() / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_dir()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow' / 'airflow.db'}",

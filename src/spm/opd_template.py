@@ -37,9 +37,9 @@ MAX_ROWS = 500  # data validations cover this many rows: room for the OPD's own 
 
 
 def template_dir() -> Path:
-    from spm.settings import project_dir
+    from spm.settings import resource_dir
 
-    return project_dir() / "templates" / "opd"
+    return resource_dir("templates") / "opd"
 
 
 def template_filename(bidang: str) -> str:

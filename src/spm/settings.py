@@ -19,18 +19,25 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 WAREHOUSE_CONN_ID = "spm_warehouse"
 
 
-def project_dir() -> Path:
-    """The checkout holding `dags/`, `sql/`, `expectations/` (or `SPM_PROJECT_DIR`)."""
+def project_dir() -> Path | None:
+    """The checkout the package runs from (editable install), or `SPM_PROJECT_DIR`; None when installed."""
     env = os.environ.get("SPM_PROJECT_DIR")
     if env:
         return Path(env).resolve()
     candidate = PACKAGE_DIR.parents[1]  # src/spm -> checkout
-    if (candidate / "sql").is_dir() and (candidate / "dags").is_dir():
+    if (candidate / "pyproject.toml").is_file() and (candidate / "src" / "spm").is_dir():
         return candidate
-    raise ConfigError(
-        "cannot find the project folder (dags/, sql/, expectations/): set SPM_PROJECT_DIR "
-        "to the checkout, or install the package in editable mode from it"
-    )
+    return None
+
+
+def resource_dir(name: str) -> Path:
+    """A folder shipped inside the package (package data): `sql`, `expectations`, `dags`,
+    `templates`. The checkout's top-level folders of the same names link to these, so an editable
+    and a plain `pip install .` read the same files."""
+    path = PACKAGE_DIR / name
+    if not path.is_dir():
+        raise ConfigError(f"package folder {path} is missing: reinstall the spm-pipeline package")
+    return path
 
 
 def spm_home() -> Path:
@@ -38,18 +45,19 @@ def spm_home() -> Path:
     env = os.environ.get("SPM_HOME")
     if env:
         return Path(env).expanduser().resolve()
-    try:
-        return project_dir() / ".spm"
-    except ConfigError:
-        return Path.cwd() / ".spm"
+    return (project_dir() or Path.cwd()) / ".spm"
 
 
 def sql_dir() -> Path:
-    return project_dir() / "sql"
+    return resource_dir("sql")
 
 
 def expectations_dir() -> Path:
-    return project_dir() / "expectations"
+    return resource_dir("expectations")
+
+
+def dags_dir() -> Path:
+    return resource_dir("dags")
 
 
 def default_warehouse_url() -> str:
