@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from spm.errors import SpmError
+from spm.errors import ConfigError, SpmError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +76,27 @@ def cmd_wilayah_load(args) -> int:
         f"{result.closed} closed on {result.berlaku_mulai}; current: "
         + ", ".join(f"{counts.get(t, 0)} {t}" for t in ("provinsi", "kabupaten_kota", "kecamatan", "desa_kelurahan"))
     )
+    return 0
+
+
+def cmd_config_show(args) -> int:
+    """Every effective setting with the file it came from (packaged default or the site folder)."""
+    import json
+
+    from spm.config import CONFIG_DIR, FILES, check_site_config, dotted, effective, site_config_dir, value_at
+
+    site_files = check_site_config()
+    folder = site_config_dir()
+    print(f"site configuration folder: {folder} "
+          f"({', '.join(p.name for p in site_files) if site_files else 'no override files'})")
+    for name in FILES if not args.file else [args.file]:
+        if name not in FILES:
+            raise ConfigError(f"{name!r} is not a configuration file (one of {', '.join(FILES)})")
+        data, sources = effective(name)
+        print(f"\n# {name}")
+        for key in sorted(sources):
+            origin = "packaged" if Path(sources[key]).parent == CONFIG_DIR else "site"
+            print(f"{dotted(key)} = {json.dumps(value_at(data, key), ensure_ascii=False)}  [{origin}: {sources[key]}]")
     return 0
 
 
@@ -193,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--berlaku-mulai", type=_date, help="date the list takes effect (needed with --file)")
     load.add_argument("--sumber", help="where the list comes from, e.g. the decree number")
     load.set_defaults(func=cmd_wilayah_load)
+
+    cfg = sub.add_parser("config", help="configuration: packaged defaults and the site's overrides")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser, required=True)
+    show = cfg_sub.add_parser("show", help="print every effective setting and where it came from "
+                                           "(site folder: SPM_CONFIG_DIR, else $SPM_HOME/config)")
+    show.add_argument("file", nargs="?", help="only this file, e.g. faktor_sasaran.yaml")
+    show.set_defaults(func=cmd_config_show)
 
     status = sub.add_parser("status", help="recent batches and their quality")
     status.add_argument("--limit", type=_positive_int, default=20, help="how many batches (default 20)")
