@@ -3,8 +3,7 @@
 For one kab/kota's full-year backfill (`_lastUpdated` window of a calendar year, WIB) at the
 simulator's full scale (or `--scale`), measures in the same run:
 - end to end, FHIR resources/second: HTTP pages (OAuth2, paging) → parsed and flattened rows → GX
-  validation and staging chunk by chunk (in the chunk worker process while the next pages
-  download) → the window's verdict → upsert into the four fact tables, with the real connector and
+  validation and staging chunk by chunk (while the next pages download) → the window's verdict → upsert into the four fact tables, with the real connector and
   warehouse code (the DAG's three steps: spm.ingest.kesehatan.extract, validate_window, publish_window);
 - the source alone: the same pages fetched over HTTP and kept as bytes (how fast the simulated hub
   can serve; the end to end cannot beat it);
@@ -12,9 +11,8 @@ simulator's full scale (or `--scale`), measures in the same run:
   and bulk-loaded into staging with insert_rows (COPY on PostgreSQL), no HTTP, no validation;
 - a naive baseline on the same bytes: stdlib `json.loads`, the same flattening, `DataFrame.to_sql`
   per page;
-- peak memory of the ingest process (resident set) before, after extract and at the end, and of the
-  GX worker process when the extract used one;
-- CPU seconds of the end to end in the ingest process, the GX worker and the hub: on a small machine
+- peak memory of the ingest process (resident set) before, after extract and at the end;
+- CPU seconds of the end to end in the ingest process and the hub: on a small machine
   their sum, not the ingest alone, bounds the end to end (the hub here shares the machine; a real
   hub does not).
 The simulator runs in a child process (its JSON rendering must not share this process's GIL or
@@ -26,7 +24,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import resource
 import struct
 import sys
 import tempfile
@@ -74,9 +71,7 @@ class Timing:
     rss_start_mb: float = 0.0
     rss_extract_mb: float = 0.0
     rss_end_mb: float = 0.0
-    worker_mb: float = 0.0  # peak resident set of the GX worker process (0: validated in process)
     cpu_ingest_s: float = 0.0  # CPU seconds of the end to end: this process (all threads)
-    cpu_worker_s: float = 0.0  # ... the GX worker process
     cpu_hub_s: float = 0.0  # ... the simulated hub (serving the pages while the extract ran)
 
     @property
@@ -194,12 +189,6 @@ def _naive(engine: sa.Engine, window, path: str) -> float:
     return elapsed
 
 
-def _children() -> tuple[float, float]:
-    """(CPU seconds, largest peak resident set in MB) of this process's finished children."""
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024
-
-
 def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str, tahun: int, page_size: int,
             tmp: str, hub_cpu: Callable[[], float]) -> Timing:
     from spm.ingest import kesehatan as k
@@ -210,14 +199,12 @@ def measure(engine: sa.Engine, url: str, client_id: str, secret: str, kode: str,
     _context()  # GX's one-off start-up is not part of a window's cost
     window = k.Window.of(k.windows([kode], f"{tahun}-01-01", f"{tahun + 1}-01-01")[0])
     t = Timing(rss_start_mb=rss_mb())
-    cpu, hub, (children, _) = time.process_time(), hub_cpu(), _children()
+    cpu, hub = time.process_time(), hub_cpu()
     with _client(url, client_id, secret, page_size) as client:
         started = time.perf_counter()
         extracted = k.extract(engine, window.as_dict(), "bench", client, SECRET)
         t.extract_s = time.perf_counter() - started
     t.cpu_hub_s = hub_cpu() - hub
-    t.cpu_worker_s, t.worker_mb = _children()  # the GX worker has ended with the extract
-    t.cpu_worker_s -= children
     t.rss_extract_mb = rss_mb()
     t.resources = {e: b["rows_received"] for e, b in extracted["batches"].items()}
     started = time.perf_counter()
@@ -268,10 +255,9 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
     print(f"  ratios         end to end = {e2e / ceiling:.2f} x ceiling, {e2e / naive:.1f} x naive; "
           f"ceiling = {ceiling / naive:.1f} x naive")
     print(f"  peak memory    {t.rss_start_mb:.0f} MB before, {t.rss_extract_mb:.0f} MB after extract, "
-          f"{t.rss_end_mb:.0f} MB at the end (resident set)" + (
-              f"; GX worker process {t.worker_mb:.0f} MB" if t.worker_mb else ""))
-    busy = t.cpu_ingest_s + t.cpu_worker_s + t.cpu_hub_s
-    print(f"  CPU            end to end: ingest {t.cpu_ingest_s:.1f}s + GX worker {t.cpu_worker_s:.1f}s + hub "
+          f"{t.rss_end_mb:.0f} MB at the end (resident set)")
+    busy = t.cpu_ingest_s + t.cpu_hub_s
+    print(f"  CPU            end to end: ingest {t.cpu_ingest_s:.1f}s + hub "
           f"{t.cpu_hub_s:.1f}s = {busy:.1f}s in {t.end_to_end_s:.1f}s on {os.cpu_count()} cores "
           f"({busy / t.end_to_end_s:.2f} cores busy on average)")
     return 0
