@@ -44,3 +44,8 @@ def test_reports_follow_the_quarters_of_the_index_events():
     assert laporan_quarters({}, RUN, extras) == [
         {"kode_kab_kota": "32.71", "tahun": 2026, "triwulan": 1}, {"kode_kab_kota": "32.71", "tahun": 2026, "triwulan": 2},
         {"kode_kab_kota": "32.72", "tahun": 2026, "triwulan": 3}]
+
+
+def test_a_kab_kota_listed_twice_is_one_partition():
+    assert capaian_targets({"kode_wilayah": ["32.71", "32.71"], "tahun": 2026, "triwulan": 1}, RUN) == [
+        {"kode_kab_kota": "32.71", "kuartal": [[2026, 1]]}]

@@ -43,6 +43,7 @@ def test_gx_results_kept_without_personal_data_and_rendered_as_data_docs(engine,
     load_wilayah(engine)
     sync_dim_layanan(engine)
     monkeypatch.setattr("spm.ingest.wap.quarantine_limit_percent", lambda: -1.0)
+    monkeypatch.setattr("spm.ingest.wap.quarantine_min_rows", lambda: -1)
     with SimulatorServers(SimulatorConfig(kode_wilayah=(KODE,), scale=0.002, seed=SEED)) as sim:
         sim.faults.set(**vars(Faults(invalid_nik_share=0.3, transfer_share=0.05)))
         with pytest.raises(InputError), _client(sim) as client:

@@ -37,6 +37,7 @@ def test_no_alert_or_page_contains_personal_data(sqlite_url, kotak, monkeypatch,
     sync_dim_layanan(engine)
     # Every row over the limit: the learner batch is rejected and its quarantine holds real rows' data.
     monkeypatch.setattr("spm.ingest.wap.quarantine_limit_percent", lambda: -1.0)
+    monkeypatch.setattr("spm.ingest.wap.quarantine_min_rows", lambda: -1)
     with SimulatorServers(SimulatorConfig(kode_wilayah=(KODE,), scale=0.002, seed=SEED)) as sim:
         sim.faults.set(**vars(Faults(invalid_nik_share=0.3, transfer_share=0.05)))
         with pytest.raises(InputError), _client(sim) as client:

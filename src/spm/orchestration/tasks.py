@@ -93,7 +93,7 @@ def kode_wilayah_list(params: dict[str, Any]) -> list[str]:
                           "or the run param kode_wilayah")
     if isinstance(codes, str):
         codes = [codes]
-    return list(codes)
+    return list(dict.fromkeys(codes))  # a code listed twice would map two tasks onto one partition
 
 
 @fail_fast
