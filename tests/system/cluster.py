@@ -42,27 +42,28 @@ def sqlalchemy_url(url: str, database: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def fresh_database(admin_url: str, name: str) -> str:
-    """Drop and create database `name`; its URL."""
-    admin = sa.create_engine(sqlalchemy_url(admin_url, sa.engine.make_url(admin_url).database or "postgres"),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n "
-                             "AND pid <> pg_backend_pid()"), {"n": name})
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return sqlalchemy_url(admin_url, name)
+def _admin(admin_url: str) -> sa.Engine:
+    return sa.create_engine(sqlalchemy_url(admin_url, sa.engine.make_url(admin_url).database or "postgres"),
+                            isolation_level="AUTOCOMMIT")
 
 
 def drop_database(admin_url: str, name: str) -> None:
-    admin = sa.create_engine(sqlalchemy_url(admin_url, sa.engine.make_url(admin_url).database or "postgres"),
-                             isolation_level="AUTOCOMMIT")
+    admin = _admin(admin_url)
     with admin.connect() as conn:
         conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n "
                              "AND pid <> pg_backend_pid()"), {"n": name})
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and create database `name`; its URL."""
+    drop_database(admin_url, name)
+    admin = _admin(admin_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return sqlalchemy_url(admin_url, name)
 
 
 @dataclass
