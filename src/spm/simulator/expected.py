@@ -6,9 +6,16 @@
   31 December Y-1 for numerator and denominator alike; `kes_bbl` infants are those born in Y;
 - events count by clinical date within Y up to the quarter's end (encounter period.start,
   observation effectiveDateTime; a record's date is the same in WIB and UTC); a Condition counts
-  when its clinicalStatus is active, whatever its onset;
+  when its clinicalStatus is active (or recurrence, relapse), whatever its onset;
+- FHIR statuses decide what happened: an Encounter counts when its status is arrived, triaged,
+  in-progress, onleave or finished (never planned, cancelled, entered-in-error, unknown: booked
+  follow-up appointments never count); an Observation when final, amended or corrected; a
+  Condition only when its verificationStatus, if present, is not refuted or entered-in-error. With
+  `fhir_updates=True` the served (second) versions decide, in every quarter of the year;
 - a person counts once; residence is the patient's village, or the learner's
-  kode_wilayah_domisili, else the school's desa; patients living outside the area are not counted;
+  kode_wilayah_domisili, else the school's desa. A hub's patients living outside its area (its
+  outsiders) count for the kabupaten/kota they live in, when that one's figures are computed with
+  the visiting hub loaded (`visitors`);
 - education uses Dapodik semester (Y-1)2 for quarters 1-2 and Y1 for quarters 3-4;
 - estimated sasaran = factor x the desa's population (per sex), unrounded.
 It describes clean data: the transport faults change nothing, `transfers` adds only `mutasi` rows
@@ -18,6 +25,7 @@ It describes clean data: the transport faults change nothing, `transfers` adds o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -26,7 +34,14 @@ import pandas as pd
 from spm.simulator.config import semester_date
 from spm.simulator.determinism import age_on, date_parts, days
 from spm.simulator.education import AKTIF, B, BENTUK, KESETARAAN_BENTUK, PAUD, STATUS
-from spm.simulator.health import DAY, ICD_CODES
+from spm.simulator.health import (
+    CLINICAL_STATUS,
+    DAY,
+    ENCOUNTER_STATUS,
+    ICD_CODES,
+    OBSERVATION_STATUS,
+    VERIFICATION_STATUS,
+)
 from spm.simulator.population import MAX_AGE, SEXES
 from spm.simulator.world import KabKotaWorld
 
@@ -53,6 +68,11 @@ KODE_LAYANAN = (
 )
 NEVER = np.iinfo(np.int64).max
 GLUCOSE = ("2339-0", "15074-8")
+# DESIGN §5: the FHIR statuses that count (this oracle's own reading of the rule).
+COUNTED_ENCOUNTER_STATUS = ("arrived", "triaged", "in-progress", "onleave", "finished")
+COUNTED_OBSERVATION_STATUS = ("final", "amended", "corrected")
+COUNTED_CLINICAL_STATUS = ("active", "recurrence", "relapse")
+REFUSED_VERIFICATION_STATUS = ("refuted", "entered-in-error")
 
 
 def quarter_end(tahun: int, triwulan: int) -> date:
@@ -148,30 +168,49 @@ def _factor(faktor: dict, kode: str) -> np.ndarray:
     return np.array([float(value), float(value)])
 
 
+def _counted(index: np.ndarray | None, names: tuple[str, ...], counted: tuple[str, ...]) -> np.ndarray | bool:
+    """Rows whose status (an index into `names`) is one of `counted`; all rows without a status."""
+    if index is None:
+        return True
+    return np.isin(index, [i for i, name in enumerate(names) if name in counted])
+
+
 class _HealthFacts:
-    """Per patient: residence, sex, age on the reference date, and the day each standard was met."""
+    """Per patient of a hub: residence (a desa of `target`), sex, age on the reference date, and the
+    day each standard was met. With `target` another kabupaten/kota, only the hub's patients living
+    outside the hub's own area in a desa of `target` are residents."""
 
     def __init__(self, world: KabKotaWorld, tahun: int, faktor_codes: tuple[tuple[str, ...], tuple[str, ...]],
-                 fhir_updates: bool):
+                 fhir_updates: bool, target: KabKotaWorld | None = None):
         h = world.kesehatan
         pt = h.patients
         n = len(pt)
-        self.n_desa = len(world.penduduk.desa)
-        self.resident = pt.village < self.n_desa
-        self.desa = pt.village
+        own_desa = len(world.penduduk.desa)
+        if target is None or target.kode == world.kode:
+            self.n_desa = own_desa
+            self.resident = pt.village < own_desa
+            self.desa = pt.village
+        else:
+            desa_of = {kode: i for i, kode in enumerate(target.penduduk.desa_kode)}
+            lookup = np.array([desa_of.get(kode, -1) for kode in pt.villages], dtype=np.int64)
+            desa = lookup[pt.village]
+            self.n_desa = len(target.penduduk.desa)
+            self.resident = (pt.village >= own_desa) & (desa >= 0)
+            self.desa = np.where(self.resident, desa, 0)
         self.sex = pt.sex
         year, month, day_ = date_parts(pt.birth)
         self.age = age_on(year, month, day_, reference_date(tahun))
         first, last = days(date(tahun, 1, 1)), days(date(tahun, 12, 31))
 
-        def in_year(res):
+        def in_year(res, names, counted):
             _, code, status = res.current(fhir_updates)
+            fhir_status, _ = res.current_statuses(fhir_updates)
             d = res.time // DAY
-            keep = (d >= first) & (d <= last)
+            keep = (d >= first) & (d <= last) & _counted(fhir_status, names, counted)
             return res.patient[keep], d[keep], code[keep], (status[keep] if status is not None else None)
 
-        e_pat, e_day, e_code, _ = in_year(h.encounters)
-        o_pat, o_day, o_code, _ = in_year(h.observations)
+        e_pat, e_day, e_code, _ = in_year(h.encounters, ENCOUNTER_STATUS, COUNTED_ENCOUNTER_STATUS)
+        o_pat, o_day, o_code, _ = in_year(h.observations, OBSERVATION_STATUS, COUNTED_OBSERVATION_STATUS)
         loinc = np.array(h.loinc_codes)
 
         def obs(codes) -> np.ndarray:
@@ -183,7 +222,11 @@ class _HealthFacts:
             return _kth_day(e_pat[mask], e_day[mask], k, n)
 
         _, c_code, c_status = h.conditions.current(fhir_updates)
-        active = c_status == 0
+        _, c_verification = h.conditions.current_statuses(fhir_updates)
+        active = _counted(c_status, CLINICAL_STATUS, COUNTED_CLINICAL_STATUS)
+        if c_verification is not None:
+            refused = _counted(c_verification, VERIFICATION_STATUS, REFUSED_VERIFICATION_STATUS)
+            active = active & ~(refused & (c_verification >= 0))
 
         def has_condition(prefixes) -> np.ndarray:
             out = np.zeros(n, dtype=bool)
@@ -225,6 +268,17 @@ class _HealthFacts:
         met = self.resident & (self.met[kode] <= until)
         cell = self.desa[met].astype(np.int64) * 2 + self.sex[met]
         return np.bincount(cell, minlength=self.n_desa * 2).reshape(self.n_desa, 2)
+
+
+def _health_facts(world: KabKotaWorld, tahun: int, tb_test_loinc, hiv_test_loinc, fhir_updates: bool,
+                  visitors: Sequence[KabKotaWorld]) -> list[_HealthFacts]:
+    """The facts of `world`'s own hub, then those of each visiting hub for `world`'s residents."""
+    codes = (tb_test_loinc or world.config.tb_test_loinc, hiv_test_loinc or world.config.hiv_test_loinc)
+    facts = [_HealthFacts(world, tahun, codes, fhir_updates)]
+    for hub in visitors:
+        if hub.kode != world.kode:
+            facts.append(_HealthFacts(hub, tahun, codes, fhir_updates, target=world))
+    return facts
 
 
 def _education_terlayani(world: KabKotaWorld, semester_id: int, tahun: int):
@@ -291,12 +345,19 @@ def expected_capaian(
     hiv_test_loinc: tuple[str, ...] | None = None,
     fhir_updates: bool = False,
     population_semester: tuple[int, int] | None = None,
+    visitors: Sequence[KabKotaWorld] = (),
 ) -> pd.DataFrame:
     """Sasaran and terlayani of every jenis layanan per desa and sex, year-to-date through a quarter.
 
     Columns: tahun, triwulan, kode_wilayah (desa), jenis_kelamin (L, P, semua; `semua` only for
     kes_ibu_hamil and kes_ibu_bersalin), kode_layanan, sasaran (float), terlayani (int),
     population_semester ("YYYY-S" used). One row per desa, sex and layanan, zeros included.
+
+    `visitors`: other FHIR hubs loaded in the same warehouse. Their patients who live outside the
+    hub's own kabupaten/kota (outsiders) in a desa of `world` count for `world`, in that desa, by
+    their own records, age and sex under the same rules. Outsiders are distinct persons (their NIKs
+    are never those of `world`'s natives, nor of another hub's outsiders), so their counts are simply
+    added to those of `world`'s own hub.
     """
     faktor = {**DEFAULT_FAKTOR, **(faktor or {})}
     end = days(quarter_end(tahun, triwulan))
@@ -304,12 +365,11 @@ def expected_capaian(
     pop = world.penduduk.counts_on(semester_date(*population_semester))
     education = _education_terlayani(world, dapodik_semester_for(tahun, triwulan), tahun)
     sasaran = _sasaran(world, tahun, faktor, pop, education.pop("formal_7_18"))
-    health = _HealthFacts(world, tahun, (tb_test_loinc or world.config.tb_test_loinc,
-                                         hiv_test_loinc or world.config.hiv_test_loinc), fhir_updates)
+    health = _health_facts(world, tahun, tb_test_loinc, hiv_test_loinc, fhir_updates, visitors)
     desa = world.penduduk.desa_kode
     frames = []
     for kode in KODE_LAYANAN:
-        served = education[kode] if kode in education else health.count(kode, end)
+        served = education[kode] if kode in education else sum(h.count(kode, end) for h in health)
         target = sasaran[kode]
         if kode in NO_SEX_SPLIT:
             cuts = [("semua", target.sum(axis=1), served.sum(axis=1))]
@@ -334,24 +394,26 @@ def expected_terlayani_bulanan(
     tb_test_loinc: tuple[str, ...] | None = None,
     hiv_test_loinc: tuple[str, ...] | None = None,
     fhir_updates: bool = False,
+    visitors: Sequence[KabKotaWorld] = (),
 ) -> pd.DataFrame:
     """Health layanan: persons per desa and sex whose standard was first met in each month of the year.
 
     Columns: tahun, bulan, kode_wilayah, jenis_kelamin (L/P, or semua for ibu hamil/bersalin),
     kode_layanan, terlayani_baru. Only non-zero cells. The months add up to the year's terlayani.
+    `visitors` as in `expected_capaian`: the outsiders of those hubs living in `world` are added
+    (distinct persons), each in the month their own standard was first met.
     """
-    health = _HealthFacts(world, tahun, (tb_test_loinc or world.config.tb_test_loinc,
-                                         hiv_test_loinc or world.config.hiv_test_loinc), fhir_updates)
-    desa = world.penduduk.desa_kode
+    desa = np.asarray(world.penduduk.desa_kode)
     last = days(date(tahun, 12, 31))
     frames = []
-    for kode, met in health.met.items():
-        ok = health.resident & (met <= last)
-        month = date_parts(met[ok])[1]
-        sex = np.array(SEXES)[health.sex[ok]] if kode not in NO_SEX_SPLIT else np.full(ok.sum(), "semua")
-        frames.append(pd.DataFrame({
-            "bulan": month, "kode_wilayah": desa[health.desa[ok]], "jenis_kelamin": sex, "kode_layanan": kode,
-        }))
+    for health in _health_facts(world, tahun, tb_test_loinc, hiv_test_loinc, fhir_updates, visitors):
+        for kode, met in health.met.items():
+            ok = health.resident & (met <= last)
+            month = date_parts(met[ok])[1]
+            sex = np.array(SEXES)[health.sex[ok]] if kode not in NO_SEX_SPLIT else np.full(ok.sum(), "semua")
+            frames.append(pd.DataFrame({
+                "bulan": month, "kode_wilayah": desa[health.desa[ok]], "jenis_kelamin": sex, "kode_layanan": kode,
+            }))
     rows = pd.concat(frames, ignore_index=True)
     out = rows.groupby(["bulan", "kode_wilayah", "jenis_kelamin", "kode_layanan"], as_index=False).size()
     out = out.rename(columns={"size": "terlayani_baru"})

@@ -10,6 +10,18 @@ clinical time by hours, sometimes by weeks (late synchronisation).
 
 A share of resources (`SimulatorConfig.update_share`) has a second version: later lastUpdated, and
 for some a different code or clinical status. The fault `fhir_updates` serves those versions.
+
+FHIR statuses (DESIGN §5) are drawn from a stream of their own (`fhir_status`), so every other
+array is the same as without them: an Encounter `status` (`ENCOUNTER_STATUS`, mostly `finished`),
+an Observation `status` (`OBSERVATION_STATUS`, mostly `final`), a Condition `verificationStatus`
+(`VERIFICATION_STATUS`, or none). A tenth of the second versions says `entered-in-error` (Encounter,
+Observation) or `refuted` (Condition). About 1% of visits book a follow-up: an extra `planned`
+Encounter, dated 7-60 days later and saved at the visit; these rows follow all the others in the
+Encounter table (`Resources.n_first`), so the other rows keep their index and id.
+
+Patients living in a neighbouring kabupaten/kota (the previous one by code in the province, the
+last for the first) use this area's facilities too; their `village` is a desa of that kabupaten/kota,
+and they count there when its figures are computed with this hub loaded.
 """
 
 from __future__ import annotations
@@ -90,6 +102,23 @@ LOINC = {
 }
 CLINICAL_STATUS = ("active", "resolved", "inactive")
 ENCOUNTER_CLASS = ("AMB", "IMP")
+# FHIR R4 status codes, in the order of their value sets; arrays hold indices into these tuples.
+ENCOUNTER_STATUS = ("planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
+                    "entered-in-error", "unknown")
+OBSERVATION_STATUS = ("registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                      "entered-in-error", "unknown")
+# Condition verificationStatus; -1 in the array: the element is absent.
+VERIFICATION_STATUS = ("unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error")
+VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+# Shares of the first versions' statuses.
+ENCOUNTER_STATUS_SHARES = {"finished": 0.93, "in-progress": 0.01, "arrived": 0.005, "triaged": 0.005,
+                           "onleave": 0.005, "cancelled": 0.025, "entered-in-error": 0.015, "unknown": 0.005}
+OBSERVATION_STATUS_SHARES = {"final": 0.94, "amended": 0.015, "corrected": 0.01, "preliminary": 0.015,
+                             "registered": 0.005, "cancelled": 0.008, "entered-in-error": 0.005, "unknown": 0.002}
+VERIFICATION_SHARES = {None: 0.20, "confirmed": 0.70, "provisional": 0.03, "differential": 0.02,
+                       "unconfirmed": 0.02, "refuted": 0.02, "entered-in-error": 0.01}
+V2_WITHDRAWN_SHARE = 0.10  # second versions saying entered-in-error (Encounter, Observation) or refuted
+PLANNED_SHARE = 0.01  # visits that book a follow-up appointment (a planned Encounter)
 # Result of a TB/HIV test observation: value 0 or 1.
 TEST_RESULT = (("LA6577-6", "Negative"), ("LA6576-8", "Positive"))
 
@@ -107,15 +136,39 @@ class Resources:
     value2: np.ndarray | None = None
     status: np.ndarray | None = None  # Condition clinical status / Encounter class
     org: np.ndarray | None = None  # serviceProvider (Encounter), index into organizations
+    # FHIR `status` (Encounter: ENCOUNTER_STATUS, Observation: OBSERVATION_STATUS), and Condition
+    # verificationStatus (VERIFICATION_STATUS, -1 absent).
+    fhir_status: np.ndarray | None = None
+    verification: np.ndarray | None = None
     # Second versions: rows that have one, and their lastUpdated, code and status.
     v2_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     v2_last_updated: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     v2_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     v2_status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    v2_fhir_status: np.ndarray | None = None
+    v2_verification: np.ndarray | None = None
+    # Rows from n_first on are planned encounters (follow-up bookings) added after the others.
+    n_first: int | None = None
     _orders: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.patient)
+
+    @property
+    def planned_rows(self) -> np.ndarray:
+        """Rows of the booked (planned) encounters: they never count."""
+        first = len(self) if self.n_first is None else self.n_first
+        return np.arange(first, len(self), dtype=np.int64)
+
+    def current_statuses(self, updates: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """FHIR status and verificationStatus of the version served (second versions when `updates`)."""
+        out = []
+        for first, second in ((self.fhir_status, self.v2_fhir_status), (self.verification, self.v2_verification)):
+            if first is not None and updates and len(self.v2_rows) and second is not None:
+                first = first.copy()
+                first[self.v2_rows] = second
+            out.append(first)
+        return out[0], out[1]
 
     def current(self, updates: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """lastUpdated, code and status of the version served (second versions when `updates`)."""
@@ -140,6 +193,16 @@ class Resources:
     def is_updated(self, row: int) -> bool:
         i = np.searchsorted(self.v2_rows, row)
         return bool(i < len(self.v2_rows) and self.v2_rows[i] == row)
+
+
+def neighbour_of(kode: str) -> str | None:
+    """The previous kabupaten/kota by code in the province of `kode`, wrapping to the last one for
+    the first; None when the province has no other."""
+    prov = kode.split(".")[0]
+    codes = sorted(w.kode for w in reference.children(prov, "kabupaten_kota"))
+    if kode not in codes or len(codes) < 2:
+        return None
+    return codes[codes.index(kode) - 1]
 
 
 @dataclass
@@ -384,9 +447,10 @@ class Kesehatan:
             third_to = group[full | partial] if lo == 15 else group[full]
             third_day = day[full | partial] if lo == 15 else day[full]
             if third == "39156-5":
-                value = np.round(gen.normal(24.5, 4.0, len(third_to)), 1)
+                # Clipped to plausible bodies: clean data stays inside kualitas.yaml's physiological bounds.
+                value = np.clip(np.round(gen.normal(24.5, 4.0, len(third_to)), 1), 13.0, 60.0)
             else:
-                value = np.round(gen.normal(195, 35, len(third_to)))
+                value = np.clip(np.round(gen.normal(195, 35, len(third_to))), 90.0, 400.0)
             self._observe(third_to, third_day, third, value)
 
     def _bp(self, person, day):
@@ -403,7 +467,7 @@ class Kesehatan:
         moles = ~a1c & ~mass
         self._observe(person[mass], day[mass], "2339-0", mg[mass])
         self._observe(person[moles], day[moles], "15074-8", np.round(mg[moles] / 18.0, 1))
-        self._observe(person[a1c], day[a1c], "4548-4", np.round(gen.normal(7.2, 1.2, a1c.sum()), 1))
+        self._observe(person[a1c], day[a1c], "4548-4", np.clip(np.round(gen.normal(7.2, 1.2, a1c.sum()), 1), 4.0, 15.0))
 
     def _chronic(self):
         """Hypertension, diabetes and severe mental illness: one Condition each, yearly follow-up."""
@@ -468,20 +532,29 @@ class Kesehatan:
         owner, day = self._months(sick, gen.integers(1, 3, len(sick)), year)
         self._encounter(owner, day, self._pick(("J06.9", "K30", "M79.1", "R51"), (0.5, 0.2, 0.15, 0.15), len(owner)))
 
+    def neighbour(self) -> str | None:
+        """The kabupaten/kota the outsiders live in: the previous one by code in the province (the
+        last one for the first), None when the province has no other."""
+        return neighbour_of(self.kode)
+
     def _outsiders(self):
-        """Patients living in a neighbouring kabupaten/kota who use this area's facilities."""
+        """Patients living in a neighbouring kabupaten/kota (`neighbour`) who use this area's
+        facilities: distinct persons (NIK serials 9001+), never natives of this area's Penduduk."""
         p, gen = self.penduduk, self._gen
         prov = self.kode.split(".")[0]
         neighbours = [w.kode for w in reference.children(prov, "kabupaten_kota") if w.kode != self.kode]
-        if not neighbours:
+        other = self.neighbour()
+        if not neighbours or other is None:
             self._outside = None
             return
-        other = neighbours[int(gen.integers(0, len(neighbours)))]
+        # This draw once chose the neighbour; it stays (unused) so the stream's later draws stay the same.
+        drawn = neighbours[int(gen.integers(0, len(neighbours)))]
         villages = reference.desa_of(other)
         n = max(1, int(0.01 * p.present_on(date(2024, 12, 31)).sum()))
         birth = gen.integers(days(date(1965, 1, 1)), days(date(2004, 1, 1)), n)
         sex = gen.integers(0, 2, n).astype(np.int8)
-        village = gen.integers(0, len(villages), n)
+        gen.integers(0, len(reference.desa_of(drawn)), n)  # likewise: the villages once drawn here
+        village = rng(self.config.seed, self.kode, "outsider_village").integers(0, len(villages), n)
         year, month, day = date_parts(birth)
         kec = np.array([int(villages[v].kode_induk.replace(".", "")) for v in village], dtype=np.int64)
         # Serials from 9001 up: never used by the natives of that kecamatan in this simulator.
@@ -496,7 +569,7 @@ class Kesehatan:
                       value=np.round(gen.normal(125, 15, n)), value2=np.round(gen.normal(80, 8, n)))
         self._obs.add(person=who, time=self._instant(visit_day), code=self.loinc["2339-0"], value=mg, value2=np.nan)
         self._obs.add(person=who, time=self._instant(visit_day), code=self.loinc["39156-5"],
-                      value=np.round(gen.normal(24, 3, n), 1), value2=np.nan)
+                      value=np.clip(np.round(gen.normal(24, 3, n), 1), 13.0, 60.0), value2=np.nan)
         pregnant = who[(sex == 1) & (gen.random(n) < 0.2)]
         owner = np.repeat(pregnant, 6)
         anc_day = gen.integers(HEALTH_START, HEALTH_END + 1, len(owner))
@@ -589,7 +662,58 @@ class Kesehatan:
             org=cols.get("org"),
         )
         self._second_versions(res)
+        self._fhir_statuses(res)
         return res
+
+    def _fhir_statuses(self, res: Resources):
+        """Statuses, their second versions and the planned encounters, from a stream of their own
+        (the main stream's arrays stay as they were without them)."""
+        gen = rng(self.config.seed, self.kode, "fhir_status", res.kind)
+        n, v2 = len(res), len(res.v2_rows)
+
+        def draw(names: tuple[str, ...], shares: dict, size: int) -> np.ndarray:
+            keys = list(shares)
+            p = np.array([shares[k] for k in keys])
+            index = np.array([-1 if k is None else names.index(k) for k in keys], dtype=np.int8)
+            return index[gen.choice(len(keys), size, p=p / p.sum())]
+
+        if res.kind == "Condition":
+            res.verification = draw(VERIFICATION_STATUS, VERIFICATION_SHARES, n)
+            refuted = gen.random(v2) < V2_WITHDRAWN_SHARE
+            res.v2_verification = np.where(refuted, VERIFICATION_STATUS.index("refuted"),
+                                           res.verification[res.v2_rows]).astype(np.int8)
+            return
+        names, shares = ((ENCOUNTER_STATUS, ENCOUNTER_STATUS_SHARES) if res.kind == "Encounter"
+                         else (OBSERVATION_STATUS, OBSERVATION_STATUS_SHARES))
+        res.fhir_status = draw(names, shares, n)
+        withdrawn = gen.random(v2) < V2_WITHDRAWN_SHARE
+        res.v2_fhir_status = np.where(withdrawn, names.index("entered-in-error"),
+                                      res.fhir_status[res.v2_rows]).astype(np.int8)
+        if res.kind == "Encounter":
+            self._planned(res, gen)
+
+    def _planned(self, res: Resources, gen: np.random.Generator):
+        """Follow-up appointments booked at ~1% of visits: a `planned` Encounter of the same patient,
+        reason, class and serviceProvider, 7-60 days later at the same time of day, saved a minute
+        and a few hours after the visit started. Appended after every other row."""
+        n = len(res)
+        rows = np.flatnonzero((gen.random(n) < PLANNED_SHARE) & (res.fhir_status == ENCOUNTER_STATUS.index("finished")))
+        m = len(rows)
+        time = res.time[rows] + gen.integers(7, 61, m) * DAY
+        last_updated = res.time[rows] + 60 + gen.integers(3600, 4 * 3600, m)
+        res.n_first = n
+        res.patient = np.concatenate([res.patient, res.patient[rows]])
+        res.time = np.concatenate([res.time, time])
+        res.code = np.concatenate([res.code, res.code[rows]])
+        res.last_updated = np.concatenate([res.last_updated, last_updated])
+        res.status = np.concatenate([res.status, res.status[rows]])
+        res.org = np.concatenate([res.org, res.org[rows]])
+        planned = np.full(m, ENCOUNTER_STATUS.index("planned"), dtype=np.int8)
+        res.fhir_status = np.concatenate([res.fhir_status, planned])
+        for name in ("value", "value2"):
+            values = getattr(res, name)
+            if values is not None:
+                setattr(res, name, np.concatenate([values, values[rows]]))
 
     def _second_versions(self, res: Resources):
         """A share of resources is updated later; some updates change what the record says."""

@@ -10,7 +10,18 @@ import numpy as np
 from spm.simulator.determinism import from_days, hash_uniform, person_name, stream_key, uuid_text, uuid_texts
 from spm.simulator.education import BENTUK, PAUD, PROGRAM, STATUS, Learners
 from spm.simulator.faults import NIK_MALFORMED, NIK_MISSING, malformed_nik, nik_fault
-from spm.simulator.health import CLINICAL_STATUS, ENCOUNTER_CLASS, ICD10, ICD_CODES, LOINC, TEST_RESULT
+from spm.simulator.health import (
+    CLINICAL_STATUS,
+    ENCOUNTER_CLASS,
+    ENCOUNTER_STATUS,
+    ICD10,
+    ICD_CODES,
+    LOINC,
+    OBSERVATION_STATUS,
+    TEST_RESULT,
+    VERIFICATION_STATUS,
+    VERIFICATION_SYSTEM,
+)
 from spm.simulator.population import N_AGES, SEXES
 from spm.simulator.world import KabKotaWorld
 
@@ -125,9 +136,12 @@ def _patient_refs(patients, index) -> list[str]:
 
 
 def _served(res, rows: np.ndarray, updates: bool):
-    """(version, lastUpdated, code, status) lists of the served version of each row."""
+    """(version, lastUpdated, code, status, fhir status, verificationStatus) of the served version of
+    each row (lists, lastUpdated an array; None for a column the type lacks)."""
     lu, code = res.last_updated[rows], res.code[rows]
     status = res.status[rows] if res.status is not None else None
+    fhir_status = res.fhir_status[rows] if res.fhir_status is not None else None
+    verification = res.verification[rows] if res.verification is not None else None
     version = np.ones(len(rows), dtype=np.int64)
     if updates and len(res.v2_rows):
         j = np.minimum(np.searchsorted(res.v2_rows, rows), len(res.v2_rows) - 1)
@@ -136,8 +150,16 @@ def _served(res, rows: np.ndarray, updates: bool):
         code = np.where(second, res.v2_code[j], code)
         if status is not None:
             status = np.where(second, res.v2_status[j], status)
+        if fhir_status is not None:
+            fhir_status = np.where(second, res.v2_fhir_status[j], fhir_status)
+        if verification is not None:
+            verification = np.where(second, res.v2_verification[j], verification)
         version[second] = 2
-    return version.tolist(), lu, code.tolist(), None if status is None else status.tolist()
+
+    def listed(values):
+        return None if values is None else values.tolist()
+
+    return version.tolist(), lu, code.tolist(), listed(status), listed(fhir_status), listed(verification)
 
 
 def _meta(last_updated: str, version: int) -> dict:
@@ -196,15 +218,16 @@ def _page(world: KabKotaWorld, kind: str, rows, updates: bool):
     codes and statuses, ids, `meta` and `subject` references."""
     res = world.kesehatan.all_resources[kind]
     rows = np.asarray(rows, dtype=np.int64)
-    versions, lu, codes, statuses = _served(res, rows, updates)
+    versions, lu, codes, statuses, fhir_statuses, verifications = _served(res, rows, updates)
     ids = uuid_texts(stream_key(world.config.seed, world.kode, kind), rows)
     metas = [_meta(u, v) for u, v in zip(_iso_utc(lu), versions)]
-    return res, rows, versions, codes, statuses, ids, metas, _patient_refs(world.kesehatan.patients, res.patient[rows])
+    subjects = _patient_refs(world.kesehatan.patients, res.patient[rows])
+    return res, rows, versions, codes, statuses, fhir_statuses, verifications, ids, metas, subjects
 
 
 def encounter_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
     h = world.kesehatan
-    res, rows, _, codes, classes, ids, metas, subjects = _page(world, "Encounter", rows, updates)
+    res, rows, _, codes, classes, fhir_statuses, _, ids, metas, subjects = _page(world, "Encounter", rows, updates)
     inpatient = np.array([k == "IMP" for k in ENCOUNTER_CLASS])[np.asarray(classes, dtype=np.int64)]
     start = res.time[rows].astype(np.int64)
     starts, ends = _iso_wib(start), _iso_wib(start + np.where(inpatient, 86_400, 1_800))
@@ -215,7 +238,7 @@ def encounter_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
             "resourceType": "Encounter",
             "id": ids[n],
             "meta": metas[n],
-            "status": "finished",
+            "status": ENCOUNTER_STATUS[fhir_statuses[n]],
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": ENCOUNTER_CLASS[klass],
                       "display": "inpatient encounter" if ENCOUNTER_CLASS[klass] == "IMP" else "ambulatory"},
             "subject": {"reference": subjects[n]},
@@ -228,7 +251,7 @@ def encounter_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
 
 def observation_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
     h = world.kesehatan
-    res, rows, versions, codes, _, ids, metas, subjects = _page(world, "Observation", rows, updates)
+    res, rows, versions, codes, _, fhir_statuses, _, ids, metas, subjects = _page(world, "Observation", rows, updates)
     effective = _iso_wib(res.time[rows])
     first_codes = res.code[rows].tolist()
     values = res.value[rows].tolist()
@@ -250,7 +273,7 @@ def observation_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict
             "resourceType": "Observation",
             "id": ids[n],
             "meta": metas[n],
-            "status": "final",
+            "status": OBSERVATION_STATUS[fhir_statuses[n]],
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                                       "code": category}]}],
             "code": {"coding": [{"system": LOINC_SYSTEM, "code": code, "display": display}]},
@@ -274,17 +297,22 @@ def observation_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict
 
 
 def condition_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
-    res, rows, _, codes, statuses, ids, metas, subjects = _page(world, "Condition", rows, updates)
+    res, rows, _, codes, statuses, _, verifications, ids, metas, subjects = _page(world, "Condition", rows, updates)
     onsets = _iso_wib(res.time[rows])
     recorded = _iso_wib(res.last_updated[rows].astype(np.int64) - 60)  # first recorded a minute before saving
     out = []
     for n, status in enumerate(statuses):
-        out.append({
+        resource = {
             "resourceType": "Condition",
             "id": ids[n],
             "meta": metas[n],
             "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
                                            "code": CLINICAL_STATUS[status]}]},
+        }
+        if verifications[n] >= 0:
+            resource["verificationStatus"] = {"coding": [{"system": VERIFICATION_SYSTEM,
+                                                          "code": VERIFICATION_STATUS[verifications[n]]}]}
+        resource.update({
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category",
                                       "code": "encounter-diagnosis"}]}],
             "code": _icd(codes[n]),
@@ -292,6 +320,7 @@ def condition_resources(world: KabKotaWorld, rows, updates: bool) -> list[dict]:
             "onsetDateTime": onsets[n],
             "recordedDate": recorded[n],
         })
+        out.append(resource)
     return out
 
 
