@@ -16,7 +16,9 @@ from spm.simulator.expected import expected_resource_count
 from spm.sources.connections import SourceConnection
 from spm.sources.http import SourceUnavailable
 from spm.sources.satusehat import Page, SatusehatClient
-from spm.warehouse.tables import etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien, quarantine
+from spm.warehouse.tables import (
+    dq_result, etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien, quarantine, rujukan_pasien_tertunda,
+)
 from spm.warehouse.wilayah import load_wilayah
 
 from tests.ingest.test_kesehatan_unit import BLOOD_PRESSURE, CONDITION, ENCOUNTER, NIK, PATIENT
@@ -94,7 +96,7 @@ def test_two_versions_in_one_batch_keep_the_newest(wh):
         assert conn.execute(sa.select(fact_observasi.c.status)).scalars().all() == ["amended"]
 
 
-def test_unknown_patient_and_bad_values_are_quarantined_without_personal_data(wh):
+def test_bad_values_are_quarantined_without_personal_data_and_a_late_patient_is_kept(wh):
     stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-2", "subject": {"reference": "Patient/P99999999999"}}
     heavy = {**copy.deepcopy(BLOOD_PRESSURE), "id": "obs-2", "component": None,
              "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
@@ -115,15 +117,24 @@ def test_unknown_patient_and_bad_values_are_quarantined_without_personal_data(wh
     hub.resources["Patient"] = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}")
                                             for i in range(30)] + [late]
     out = k.ingest(wh, window, "r2", hub, SECRET)
-    assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == dict.fromkeys(k.SPECS, 1)
+    assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == {
+        "pasien": 1, "kunjungan": 0, "observasi": 1, "kondisi": 1}
     with wh.connect() as conn:
         q = conn.execute(sa.select(quarantine).join(etl_batch, etl_batch.c.batch_id == quarantine.c.batch_id)
                          .where(etl_batch.c.run_id == "r2")).all()
         published = conn.execute(sa.select(fact_kunjungan.c.kunjungan_id)).scalars().all()
+        waiting = conn.execute(sa.select(rujukan_pasien_tertunda.c.resource_id, rujukan_pasien_tertunda.c.pasien_id)
+                               ).all()
+        reported = conn.execute(sa.select(dq_result.c.unexpected_count, dq_result.c.success).where(
+            dq_result.c.expectation == "rujukan_pasien_tertunda",
+            dq_result.c.batch_id == out["batches"]["kunjungan"]["batch_id"])).all()
     reasons = {r.natural_key: set(r.failed_expectations.split(",")) for r in q}
-    assert reasons == {"P2": {"last_updated_dalam_jendela"}, "enc-2": {"pasien_dikenal"},
+    assert reasons == {"P2": {"last_updated_dalam_jendela"},
                        "obs-2": {"nilai_berat_badan_fisiologis"}, "cond-2": {"kode_sistem_icd10", "kode_icd10"}}
-    assert "enc-2" not in published and len(published) == 41
+    # A patient not loaded (yet) is no error of the encounter: it is published and waits for them.
+    assert "enc-2" in published and len(published) == 42
+    assert waiting == [("enc-2", "P99999999999")] and reported == [(1, True)]
+    assert out["batches"]["kunjungan"]["rujukan_tertunda"]["tertunda"] == 1
     dumped = orjson.dumps([r.row_data for r in q]).decode()
     assert NIK not in dumped and "Siti" not in dumped
 
@@ -226,7 +237,7 @@ def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, ann
     staged batch gives."""
     monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "7")
     caplog.set_level(logging.INFO, logger="spm.ingest.kesehatan")
-    stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-x", "subject": {"reference": "Patient/P99999999999"}}
+    stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-x", "status": "booked"}  # not an Encounter status
     patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(30)]
     encounters = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}", "subject": {"reference": f"Patient/P-{i}"}}
                   for i in range(30)] + [stranger]
@@ -241,7 +252,7 @@ def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, ann
     assert {e: b["rows_quarantined"] for e, b in out["batches"].items()} == {
         "pasien": 0, "kunjungan": 1, "observasi": 0, "kondisi": 0}
     assert out["batches"]["observasi"]["rows_duplicate"] == 1
-    assert _quarantine_reasons(wh, "r1") == {"enc-x": {"pasien_dikenal"}}
+    assert _quarantine_reasons(wh, "r1") == {"enc-x": {"status_dikenal"}}
     with wh.connect() as conn:
         assert conn.execute(sa.select(fact_observasi.c.status).where(
             fact_observasi.c.observasi_id == "obs-dup")).scalar_one() == "amended"
@@ -303,12 +314,43 @@ def test_benchmark_runs_and_reports_every_figure(capsys):
 
 
 def test_a_small_batch_is_not_stopped_by_the_share_of_a_few_odd_rows(wh):
-    """2 of 3 encounters with an unknown patient (a short nightly window on a fresh warehouse): the two
-    are quarantined with their reason, the rest is published; the share applies above 10 rows."""
-    strangers = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-x{i}", "subject": {"reference": "Patient/P99999999999"}}
-                 for i in range(2)]
-    out = k.ingest(wh, _window(), "r1", FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER, *strangers]}), SECRET)
+    """2 of 3 encounters wrong in themselves (a short nightly window): the two are quarantined with
+    their reason, the rest is published; the share applies above 10 rows."""
+    odd = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-x{i}", "status": "booked"} for i in range(2)]
+    out = k.ingest(wh, _window(), "r1", FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER, *odd]}), SECRET)
     assert out["batches"]["kunjungan"]["status"] == "published"
     assert out["batches"]["kunjungan"]["rows_quarantined"] == 2
-    assert _quarantine_reasons(wh, "r1") == {"enc-x0": {"pasien_dikenal"}, "enc-x1": {"pasien_dikenal"}}
+    assert _quarantine_reasons(wh, "r1") == {"enc-x0": {"status_dikenal"}, "enc-x1": {"status_dikenal"}}
     assert len(_rows(wh, fact_kunjungan)) == 1
+
+
+def test_encounters_before_their_patient_are_published_and_resolved_when_the_patient_arrives(wh):
+    """A nightly window on a fresh warehouse: the hub sent the patient long ago. Nothing is
+    quarantined; the encounters wait (reported per batch), and the window that brings the patient
+    resolves them and names the kab/kota and year whose figures change."""
+    visits = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}"} for i in range(6)]
+    first = k.ingest(wh, _window(), "r1", FakeHub({"Encounter": visits}), SECRET)
+    assert first["batches"]["kunjungan"]["rows_quarantined"] == 0
+    assert first["batches"]["kunjungan"]["rows_published"] == 6
+    assert first["batches"]["kunjungan"]["rujukan_tertunda"]["tertunda"] == 6
+    assert first["partitions"] == []  # nobody's figures change yet: whose visits are they?
+    assert len(_rows(wh, rujukan_pasien_tertunda)) == 6
+    patient = _version(PATIENT, "2025-04-02T00:00:00+00:00")
+    second = k.ingest(wh, _window("2025-04-01", "2025-05-01"), "r2", FakeHub({"Patient": [patient]}), SECRET)
+    assert second["batches"]["kunjungan"]["rujukan_tertunda"]["tertunda"] == 0
+    assert second["partitions"] == [{"kode_kab_kota": "32.71", "tahun_layanan": [2025]}]
+    assert not _rows(wh, rujukan_pasien_tertunda)
+    with wh.connect() as conn:
+        reported = conn.execute(sa.select(dq_result.c.batch_id, dq_result.c.unexpected_count).where(
+            dq_result.c.expectation == "rujukan_pasien_tertunda", dq_result.c.suite == "fhir_encounter")
+            .order_by(dq_result.c.batch_id)).all()
+    assert [n for _, n in reported] == [6, 0]
+
+
+def test_a_planned_encounter_after_the_window_is_valid_data(wh):
+    booked = {**copy.deepcopy(ENCOUNTER), "id": "enc-booked", "status": "planned",
+              "period": {"start": "2025-06-10T09:00:00+07:00"}}  # booked in March for June
+    late = {**copy.deepcopy(ENCOUNTER), "id": "enc-future", "period": {"start": "2025-06-10T09:00:00+07:00"}}
+    out = k.ingest(wh, _window(), "r1", FakeHub({"Patient": [PATIENT], "Encounter": [booked, late]}), SECRET)
+    assert _quarantine_reasons(wh, "r1") == {"enc-future": {"tanggal_mulai_tidak_melewati_jendela"}}
+    assert out["batches"]["kunjungan"]["rows_published"] == 1

@@ -168,6 +168,11 @@ def test_observation_components_quantities_and_coded_results():
     assert k.flatten_observation({**weight, "valueQuantity": {"value": "12,4"}})[7] is None  # text is no number
 
 
+def test_condition_without_verification_status():
+    bare = {k_: v for k_, v in CONDITION.items() if k_ != "verificationStatus"}
+    assert dict(zip(k.KONDISI.columns, k.flatten_condition(bare)))["status_verifikasi"] is None
+
+
 def test_condition_every_field():
     row = dict(zip(k.KONDISI.columns, k.flatten_condition(CONDITION)))
     assert row == {
@@ -175,6 +180,7 @@ def test_condition_every_field():
         "last_updated": datetime(2025, 3, 5, 1, 2, 3, tzinfo=timezone.utc),
         "pasien_id": "P00012345678",
         "status_klinis": "active",
+        "status_verifikasi": "confirmed",
         "tanggal_onset": datetime(2019, 7, 1, 10, tzinfo=WIB),
         "kode": "I10",
         "sistem_kode": "http://hl7.org/fhir/sid/icd-10",

@@ -6,9 +6,11 @@ together, is published whole or not at all: one `etl_batch` per type (entity `pa
 `observasi`, `kondisi`; periode `<dari>/<sampai>` in UTC), and one transaction merges all four into
 the published tables. A type whose pages cannot all be fetched (after the client's bounded retries),
 a critical expectation that fails, or a quarantined share above `batas_karantina_persen` fails all
-four batches: nothing of the window is published and a rerun starts over. Patients are validated
-first, so that the other types' references resolve against the patients already published plus
-those of the same window.
+four batches: nothing of the window is published and a rerun starts over. A clinical resource whose
+patient is not loaded yet (it comes in a later window, or was loaded before this warehouse existed)
+is valid data: it is published, counted as soon as its patient arrives (the indicators join
+patients when they compute), and reported per batch while it stays unresolved
+(spm.ingest.kesehatan_rujukan), with an alert past `kesehatan.batas_umur_rujukan_hari`.
 
 Extract streams and validates, in three stages joined by bounded queues: a download thread follows
 the `next` links and parses each page (orjson, collector paused), asking for the next page as soon as
@@ -57,6 +59,7 @@ import sqlalchemy as sa
 
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
+from spm.ingest import kesehatan_rujukan as rujukan
 from spm.ingest.wap import BatchOutcome, EntitySpec, _plain, quarantine_rejection
 from spm.privacy import nik_valid, person_key, pseudonym_secret
 from spm.sources.http import SourceUnavailable
@@ -78,13 +81,14 @@ ADMINISTRATIVE_CODE = "https://fhir.kemkes.go.id/r4/StructureDefinition/administ
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 LOINC_SYSTEM = "http://loinc.org"
 LOINC_SISTOLIK, LOINC_DIASTOLIK = "8480-6", "8462-4"
+CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 FLUSH_ROWS = 20_000  # staged rows per transaction (a batch left to validate after the download)
 PARSED_PAGES = 4  # downloaded and parsed pages (~5 MB of dicts each) waiting to be flattened
 PREFETCH_PAGES = 64  # flattened pages (~0.5 MB each) waiting while the loader validates and stages a chunk
 VALIDATE_CHUNK = 100_000  # rows validated (then staged) at once: small enough to overlap the download, few GX runs
 CHUNK_ENV = "SPM_HEALTH_VALIDATE_CHUNK_ROWS"  # a smaller chunk (tests: several chunks from a small window)
-LOOKUP_SLICE = 5_000  # patient ids looked up per query
 
 PASIEN = EntitySpec(
     source=SOURCE, entity="pasien", staging=staging_pasien,
@@ -108,11 +112,12 @@ OBSERVASI = EntitySpec(
 )
 KONDISI = EntitySpec(
     source=SOURCE, entity="kondisi", staging=staging_kondisi,
-    columns=("kondisi_id", "last_updated", "pasien_id", "status_klinis", "tanggal_onset", "kode", "sistem_kode"),
+    columns=("kondisi_id", "last_updated", "pasien_id", "status_klinis", "status_verifikasi", "tanggal_onset", "kode",
+             "sistem_kode"),
     suite="fhir_condition", publish_sql="core/fact_kondisi_merge.sql", natural_key=("kondisi_id",),
     fact=fact_kondisi,
 )
-# Patients first: the other types' references are checked against them.
+# Patients first: the window's published patients resolve its other types' references.
 SPECS = {"pasien": PASIEN, "kunjungan": KUNJUNGAN, "observasi": OBSERVASI, "kondisi": KONDISI}
 ENTITY_OF = dict(zip(RESOURCE_TYPES, SPECS))  # Patient -> pasien, ...
 TYPE_OF = {entity: kind for kind, entity in ENTITY_OF.items()}
@@ -409,10 +414,11 @@ def flatten_observation(resource: dict) -> tuple:
 def flatten_condition(resource: dict) -> tuple:
     """KONDISI.columns of a Condition."""
     kode, sistem = _coding(resource.get("code"), ICD10_SYSTEM)
-    status = _coding(resource.get("clinicalStatus"), "http://terminology.hl7.org/CodeSystem/condition-clinical")[0]
+    status = _coding(resource.get("clinicalStatus"), CLINICAL_SYSTEM)[0]
+    verifikasi = _coding(resource.get("verificationStatus"), VERIFICATION_SYSTEM)[0]
     return (
         _text(resource.get("id"), 64), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
-        status, parse_datetime(resource.get("onsetDateTime")), kode, sistem,
+        status, verifikasi, parse_datetime(resource.get("onsetDateTime")), kode, sistem,
     )
 
 
@@ -486,9 +492,8 @@ class _StreamValidation:
 
     Same checks and the same results as validating the staged batch afterwards (validate_batch):
     a chunk keeps one row per resource id (the newest meta.lastUpdated, then the last received) and
-    only those rows are validated; the reference columns are resolved against the same tables the
-    staged-batch query joins (current desa of dim_wilayah; published patients of the kab/kota and
-    the window's patients that passed); rows failing warning expectations go to quarantine in the
+    only those rows are validated; a patient's desa is resolved against the same table the
+    staged-batch query joins (current desa of dim_wilayah); rows failing warning expectations go to quarantine in the
     transaction that stages the chunk, and every row is staged with its `lolos` already decided
     (_validate_and_stage).
     An id met again in a later chunk (rare: a resource updated while the window was paged) is found
@@ -497,10 +502,9 @@ class _StreamValidation:
     written by validate_window."""
 
     def __init__(self, engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
-                 patient_batch_id: int | None, known_desa: frozenset[str] | None) -> None:
+                 known_desa: frozenset[str] | None) -> None:
         self.engine, self.spec, self.w, self.batch_id = engine, spec, w, batch_id
         self.parameters = parameters
-        self.patient_batch_id = patient_batch_id
         self.known_desa = known_desa
         self.results = _Results(spec, parameters, keep_gx=False)  # each chunk stores its own GX result
         self.duplicates = 0
@@ -535,24 +539,10 @@ class _StreamValidation:
         gone = set(dropped)
         return [row for pos, row in enumerate(rows) if pos not in gone]
 
-    def _derived(self, conn: sa.Connection, frame) -> tuple[str, list[bool]]:
+    def _derived(self, frame) -> None:
         if self.spec is PASIEN:
             known = self.known_desa
-            return "desa_dikenal", [code in known for code in frame["kode_desa"].tolist()]
-        ids = frame["pasien_id"].tolist()
-        wanted = sorted({i for i in ids if i is not None})
-        found: set[str] = set()
-        for i in range(0, len(wanted), LOOKUP_SLICE):
-            part = wanted[i:i + LOOKUP_SLICE]
-            found.update(conn.execute(sa.select(staging_pasien.c.pasien_id).where(
-                staging_pasien.c.batch_id == (self.patient_batch_id or -1), staging_pasien.c.lolos.is_(True),
-                staging_pasien.c.pasien_id.in_(part))).scalars())
-            rest = [p for p in part if p not in found]
-            if rest:
-                found.update(conn.execute(sa.select(fact_pasien.c.pasien_id).where(
-                    fact_pasien.c.kode_kab_kota == self.w.kode_kab_kota,
-                    fact_pasien.c.pasien_id.in_(rest))).scalars())
-        return "pasien_dikenal", [i in found for i in ids]
+            frame["desa_dikenal"] = [code in known for code in frame["kode_desa"].tolist()]
 
     def chunk(self, rows: list[tuple]) -> None:
         """Validate `rows` ((row_id, *spec.columns) tuples), then stage them and quarantine the bad
@@ -563,9 +553,7 @@ class _StreamValidation:
         self.chunks += 1
         frame = _frame(rows, ["row_id", *self.spec.columns])
         del rows
-        with self.engine.connect() as conn:
-            name, values = self._derived(conn, frame)
-        frame[name] = values
+        self._derived(frame)
         w = self.w
         report = _validate_and_stage(self.engine, self.spec.entity, frame, self.parameters,
                                      (self.batch_id, w.kode_kab_kota, w.periode), self.results.checked_at,
@@ -829,9 +817,9 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
             download(entities[0])
             for n, (entity, spec) in enumerate(SPECS.items()):
                 validation = None
-                if parameters is not None and (entity == "pasien" or counts["pasien"][2] is not None):
+                if parameters is not None:
                     validation = _StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity],
-                                                   batch_ids["pasien"], known_desa)
+                                                   known_desa)
                 following = entities[n + 1] if n + 1 < len(entities) else None
                 counts[entity] = stream_type(
                     engine, w, entity, batch_ids[entity], client, producers[entity].flatten, validation,
@@ -881,9 +869,11 @@ def dedup_batch(conn: sa.Connection, spec: EntitySpec, batch_id: int) -> int:
     return conn.execute(sa.delete(t).where(t.c.batch_id == batch_id, t.c[id_col].is_not(None), superseded)).rowcount
 
 
-def chunk_query(spec: EntitySpec, w: Window, batch_id: int, patient_batch_id: int | None) -> sa.Select:
-    """The validation frame's columns: the staged ones plus the reference checks, resolved by a join
-    (a value set of every known patient would be far costlier for GX than a boolean)."""
+def chunk_query(spec: EntitySpec, w: Window, batch_id: int) -> sa.Select:
+    """The validation frame's columns: the staged ones, and for patients whether the desa exists,
+    resolved by a join (a value set of every desa would be far costlier for GX than a boolean).
+    A clinical resource's patient is not checked: a reference to a patient not loaded yet is valid
+    data (a late arrival), published and counted once the patient arrives (spm.ingest.kesehatan_rujukan)."""
     t = spec.staging
     cols = [t.c.row_id, *(t.c[c] for c in spec.columns)]
     if spec is PASIEN:
@@ -894,12 +884,7 @@ def chunk_query(spec: EntitySpec, w: Window, batch_id: int, patient_batch_id: in
         desa = sa.and_(d.c.kode == t.c.kode_desa, d.c.berlaku_sampai.is_(None))
         return (sa.select(*cols, (d.c.tingkat == "desa_kelurahan").label("desa_dikenal"))
                 .select_from(t.outerjoin(d, desa)).where(t.c.batch_id == batch_id))
-    fp, sp = fact_pasien, staging_pasien
-    known = sa.or_(fp.c.pasien_id.is_not(None), sp.c.pasien_id.is_not(None))
-    joined = (t.outerjoin(fp, sa.and_(fp.c.kode_kab_kota == w.kode_kab_kota, fp.c.pasien_id == t.c.pasien_id))
-              .outerjoin(sp, sa.and_(sp.c.batch_id == (patient_batch_id or -1), sp.c.lolos.is_(True),
-                                     sp.c.pasien_id == t.c.pasien_id)))
-    return sa.select(*cols, known.label("pasien_dikenal")).select_from(joined).where(t.c.batch_id == batch_id)
+    return sa.select(*cols).where(t.c.batch_id == batch_id)
 
 
 DERIVED = {"pasien": "desa_dikenal"}
@@ -916,7 +901,7 @@ def _frame(rows: list, columns: list[str]):
         if c in DATETIME_COLUMNS:
             # SQLite gives naive UTC, PostgreSQL and the flattened rows aware: one dtype for the window comparisons.
             frame[c] = pd.to_datetime(frame[c], utc=True)
-        elif c in ("desa_dikenal", "pasien_dikenal"):
+        elif c == "desa_dikenal":
             frame[c] = frame[c].astype(bool)
         elif c == "tanggal_lahir":
             frame[c] = pd.to_datetime(frame[c]).dt.tz_localize("UTC")
@@ -1024,7 +1009,7 @@ class _Results:
 
 
 def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int, parameters: dict[str, Any],
-                   patient_batch_id: int | None = None, dropped_before: int = 0) -> BatchOutcome:
+                   dropped_before: int = 0) -> BatchOutcome:
     """Run the entity's suite over the staged batch in chunks; store dq_result and quarantine; mark
     `lolos`; decide whether the batch may be published (like spm.ingest.wap.validate, chunked).
     The path of a batch the stream could not validate; `dropped_before` older versions were
@@ -1033,7 +1018,7 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
 
     with engine.begin() as conn:
         duplicates = dedup_batch(conn, spec, batch_id) + dropped_before
-    query = chunk_query(spec, w, batch_id, patient_batch_id)
+    query = chunk_query(spec, w, batch_id)
     columns = [c.name for c in query.selected_columns]
     results = _Results(spec, parameters)
     last = -1
@@ -1225,7 +1210,6 @@ def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, A
                 result = _conclude(engine, spec, staged["batch_id"], streamed)
             else:
                 result = validate_batch(engine, spec, w, staged["batch_id"], validation_parameters(entity, w),
-                                        patient_batch_id=ids["pasien"],
                                         dropped_before=staged.get("dropped", 0))
             out["batches"][entity] = {**result.as_dict(), "rows_received": staged["rows_received"]}
             if result.status != "validated":
@@ -1270,7 +1254,10 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
     if problem:
         raise InputError(problem)
     out = {**validated, "batches": dict(validated["batches"])}
+    ids = {e: r["batch_id"] for e, r in validated["batches"].items()}
+    limit_days = rujukan.age_limit_days()
     with engine.begin() as conn:
+        before = rujukan.affected(conn, w.kode_kab_kota, ids)
         for entity, spec in SPECS.items():
             r = validated["batches"][entity]
             batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == r["batch_id"])).one()
@@ -1290,24 +1277,14 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
             finish_batch(conn, batch.batch_id, "published", rows_published=published, message=message)
             out["batches"][entity] = {**r, "status": "published", "rows_published": published,
                                       "rows_duplicate": batch.rows_duplicate, "message": message}
-        out["tahun_layanan"] = service_years(conn, {e: r["batch_id"] for e, r in validated["batches"].items()})
+        published_at = now()
+        rujukan.update_pending(conn, w.kode_kab_kota, ids, published_at)
+        waiting = rujukan.report(conn, w.kode_kab_kota, ids, published_at, limit_days)
+        for entity, observed in waiting.items():
+            out["batches"][entity]["rujukan_tertunda"] = observed
+        # Whose figures may have changed: where the window's persons live, in which service years.
+        out["partitions"] = rujukan.merge_affected(before, rujukan.affected(conn, w.kode_kab_kota, ids))
     return out
-
-
-SERVICE_DATES = {"kunjungan": "tanggal_mulai", "observasi": "tanggal_efektif", "kondisi": "tanggal_onset"}
-
-
-def service_years(conn: sa.Connection, batch_ids: dict[str, int]) -> list[int]:
-    """The years of the services a window's batches brought (an update may concern any past year):
-    the capaian of those years, and only those, may have changed."""
-    years: set[int] = set()
-    for entity, column in SERVICE_DATES.items():
-        t = SPECS[entity].staging
-        years.update(int(y) for y in conn.execute(
-            sa.select(sa.extract("year", t.c[column])).distinct()
-            .where(t.c.batch_id == batch_ids[entity], t.c.lolos.is_(True), t.c[column].is_not(None))).scalars()
-            if y is not None)
-    return sorted(years)
 
 
 def ingest(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,

@@ -342,6 +342,21 @@ fact_pasien = sa.Table(
     sa.Index("ix_fact_pasien_desa", "kode_desa"),
 )
 
+# Clinical resources published before their patient (same hub, `subject` Patient/<id> not loaded
+# yet): one row per resource while the reference is unresolved, `sejak` = when it was first
+# published so. Deleted when the patient arrives (spm.ingest.kesehatan_rujukan).
+rujukan_pasien_tertunda = sa.Table(
+    "rujukan_pasien_tertunda",
+    metadata,
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),  # the hub
+    sa.Column("entitas", sa.String(16), primary_key=True),  # kunjungan | observasi | kondisi
+    sa.Column("resource_id", sa.String(64), primary_key=True),
+    sa.Column("pasien_id", sa.String(64), nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),  # first published by
+    sa.Column("sejak", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_rujukan_pasien_tertunda_pasien", "kode_kab_kota", "pasien_id"),
+)
+
 staging_kunjungan = _fhir_staging(
     "staging_kunjungan", "kunjungan_id",
     sa.Column("pasien_id", sa.String(64), nullable=True),  # subject Patient/<id>
@@ -410,6 +425,7 @@ staging_kondisi = _fhir_staging(
     "staging_kondisi", "kondisi_id",
     sa.Column("pasien_id", sa.String(64), nullable=True),
     sa.Column("status_klinis", sa.String(32), nullable=True),  # clinicalStatus
+    sa.Column("status_verifikasi", sa.String(32), nullable=True),  # verificationStatus (absent: NULL)
     sa.Column("tanggal_onset", sa.DateTime(timezone=True), nullable=True),  # onsetDateTime
     sa.Column("kode", sa.String(32), nullable=True),  # code.coding (ICD-10 preferred)
     sa.Column("sistem_kode", sa.String(128), nullable=True),
@@ -422,6 +438,7 @@ fact_kondisi = sa.Table(
     sa.Column("kondisi_id", sa.String(64), primary_key=True),
     sa.Column("pasien_id", sa.String(64), nullable=False),
     sa.Column("status_klinis", sa.String(32), nullable=True),
+    sa.Column("status_verifikasi", sa.String(32), nullable=True),
     sa.Column("tanggal_onset", sa.DateTime(timezone=True), nullable=True),
     sa.Column("kode", sa.String(32), nullable=False),
     sa.Column("sistem_kode", sa.String(128), nullable=False),

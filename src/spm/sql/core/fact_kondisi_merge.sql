@@ -12,9 +12,9 @@ WHERE kode_kab_kota = :kode_kab_kota
                      WHERE s.batch_id = :batch_id AND s.lolos = :lolos
                        AND s.last_updated > f.last_updated);
 
-INSERT INTO fact_kondisi (kode_kab_kota, kondisi_id, pasien_id, status_klinis, tanggal_onset, kode,
+INSERT INTO fact_kondisi (kode_kab_kota, kondisi_id, pasien_id, status_klinis, status_verifikasi, tanggal_onset, kode,
                           sistem_kode, last_updated, batch_id)
-SELECT s.kode_kab_kota, s.kondisi_id, s.pasien_id, s.status_klinis, s.tanggal_onset, s.kode,
+SELECT s.kode_kab_kota, s.kondisi_id, s.pasien_id, s.status_klinis, s.status_verifikasi, s.tanggal_onset, s.kode,
        s.sistem_kode, s.last_updated, s.batch_id
 FROM staging_kondisi s
 WHERE s.batch_id = :batch_id AND s.lolos = :lolos

@@ -1,0 +1,157 @@
+"""Late-arriving patients and who a health window's publication concerns (DESIGN §5, issue 16).
+
+A FHIR Encounter, Observation or Condition names its patient (`subject` Patient/<id>, resolved in the
+same hub). A hub may send a resource before its patient, or a warehouse may start loading after the
+patient was sent: such a resource is valid data. It is published like any other, it counts as soon
+as its patient is loaded (the indicators join patients when they compute; nothing is rerun), and
+until then it is listed in `rujukan_pasien_tertunda` with the time it was first published so. Every
+published batch reports in dq_result (`rujukan_pasien_tertunda`) how many of the hub's resources of
+its type are waiting and the age of the oldest; past `kesehatan.batas_umur_rujukan_hari` the check
+fails (a warning: the batch is published) and the alert scan tells the hub's owner.
+
+`affected` says which kab/kota (where the patients live: any hub may serve a resident) and which
+service years a window's publication may change, so that only those capaian are recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.config import load_yaml
+from spm.errors import ConfigError
+from spm.warehouse.tables import (
+    dq_result, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien, rujukan_pasien_tertunda,
+    staging_kondisi, staging_kunjungan, staging_observasi, staging_pasien,
+)
+
+EXPECTATION = "rujukan_pasien_tertunda"
+# entity -> (staging, fact, resource id column, service date column, GX suite)
+CLINICAL = {
+    "kunjungan": (staging_kunjungan, fact_kunjungan, "kunjungan_id", "tanggal_mulai", "fhir_encounter"),
+    "observasi": (staging_observasi, fact_observasi, "observasi_id", "tanggal_efektif", "fhir_observation"),
+    "kondisi": (staging_kondisi, fact_kondisi, "kondisi_id", "tanggal_onset", "fhir_condition"),
+}
+
+
+def age_limit_days() -> float:
+    value = (load_yaml("kualitas.yaml").get("kesehatan") or {}).get("batas_umur_rujukan_hari")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError("kualitas.yaml: kesehatan.batas_umur_rujukan_hari (days a resource may wait for its "
+                          f"patient before the owner is alerted) must be a positive number, not {value!r}")
+    return float(value)
+
+
+def _patient_known(hub_column, pasien_column):
+    p = fact_pasien.c
+    return sa.exists().where(p.kode_kab_kota == hub_column, p.pasien_id == pasien_column)
+
+
+def update_pending(conn: sa.Connection, hub: str, batch_ids: dict[str, int], published_at: datetime) -> None:
+    """After the window's merges: list its resources whose patient is missing, and strike those whose
+    patient is now loaded (the window's own patients, or a reference the window changed)."""
+    t = rujukan_pasien_tertunda
+    patients = sa.select(staging_pasien.c.pasien_id).where(
+        staging_pasien.c.batch_id == batch_ids["pasien"], staging_pasien.c.lolos.is_(True))
+    for entity, (staging, fact, id_col, _, _) in CLINICAL.items():
+        s, f = staging.c, fact.c
+        ids = sa.select(s[id_col]).where(s.batch_id == batch_ids[entity], s.lolos.is_(True))
+        # A newer version may name another patient: follow the published row.
+        conn.execute(sa.update(t).where(t.c.kode_kab_kota == hub, t.c.entitas == entity, t.c.resource_id.in_(ids))
+                     .values(pasien_id=sa.select(f.pasien_id).where(f.kode_kab_kota == hub, f[id_col] == t.c.resource_id)
+                             .scalar_subquery()))
+        conn.execute(sa.delete(t).where(
+            t.c.kode_kab_kota == hub, t.c.entitas == entity,
+            sa.or_(t.c.pasien_id.in_(patients), t.c.resource_id.in_(ids)),
+            _patient_known(t.c.kode_kab_kota, t.c.pasien_id)))
+        pending = sa.select(
+            sa.literal(hub, sa.String), sa.literal(entity, sa.String), f[id_col], f.pasien_id,
+            sa.literal(batch_ids[entity], sa.Integer), sa.literal(published_at, sa.DateTime(timezone=True)),
+        ).where(f.kode_kab_kota == hub, f[id_col].in_(ids), ~_patient_known(f.kode_kab_kota, f.pasien_id),
+                ~sa.exists().where(t.c.kode_kab_kota == hub, t.c.entitas == entity, t.c.resource_id == f[id_col]))
+        conn.execute(sa.insert(t).from_select(
+            ["kode_kab_kota", "entitas", "resource_id", "pasien_id", "batch_id", "sejak"], pending))
+
+
+def pending_summary(conn: sa.Connection, hub: str | None = None) -> list[dict[str, Any]]:
+    """Per hub and type: resources waiting for their patient and since when the oldest waits."""
+    t = rujukan_pasien_tertunda.c
+    q = sa.select(t.kode_kab_kota, t.entitas, sa.func.count(), sa.func.min(t.sejak)) \
+        .group_by(t.kode_kab_kota, t.entitas).order_by(t.kode_kab_kota, t.entitas)
+    if hub is not None:
+        q = q.where(t.kode_kab_kota == hub)
+    return [{"kode_kab_kota": k, "entitas": e, "jumlah": n, "sejak": _aware(m)} for k, e, n, m in conn.execute(q)]
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    from datetime import timezone
+
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
+def report(conn: sa.Connection, hub: str, batch_ids: dict[str, int], checked_at: datetime,
+           limit_days: float) -> dict[str, dict[str, Any]]:
+    """One dq_result row per clinical batch: the hub's resources of its type still waiting for their
+    patient, and the oldest one's age against the limit. Returns them per entity."""
+    waiting = {r["entitas"]: r for r in pending_summary(conn, hub)}
+    out = {}
+    for entity, (_, _, _, _, suite) in CLINICAL.items():
+        r = waiting.get(entity)
+        count = r["jumlah"] if r else 0
+        age = (checked_at - r["sejak"]).total_seconds() / 86_400 if r else 0.0
+        ok = age <= limit_days
+        observed = {"tertunda": count, "umur_maks_hari": round(age, 2), "batas_hari": limit_days}
+        conn.execute(sa.insert(dq_result).values(
+            batch_id=batch_ids[entity], suite=suite, expectation=EXPECTATION, kolom="pasien_id", severity="warning",
+            success=ok, element_count=None, unexpected_count=count, unexpected_percent=None,
+            observed_value=json.dumps(observed), details=None, checked_at=checked_at))
+        out[entity] = observed
+    return out
+
+
+def affected(conn: sa.Connection, hub: str, batch_ids: dict[str, int]) -> dict[str, set[int]]:
+    """kab/kota of residence -> service years that the window's rows may change, as the warehouse
+    stands now (run before and after the merge: before finds the old residence of a patient who
+    moved, after the new one). A deliberate over-approximation: every kab/kota where a person the
+    window concerns lives (the village of any of their Patient records, in any hub) × every year
+    of the window's services and of the published services of its patients and of the patients of
+    its conditions (a patient arriving late, moving or getting a diagnosis changes figures of
+    earlier services; a condition counts with the year's events, whatever its onset)."""
+    rekam = fact_pasien.alias("rekam")
+    p, rec = fact_pasien.c, rekam.c
+    referenced = [sa.select(staging_pasien.c.pasien_id).where(
+        staging_pasien.c.batch_id == batch_ids["pasien"], staging_pasien.c.lolos.is_(True))]
+    for entity, (staging, _, _, _, _) in CLINICAL.items():
+        s = staging.c
+        referenced.append(sa.select(s.pasien_id).where(s.batch_id == batch_ids[entity], s.lolos.is_(True)))
+    persons = sa.select(p.person_key).where(p.kode_kab_kota == hub, p.pasien_id.in_(sa.union(*referenced)))
+    kabs = {k for k in conn.execute(sa.select(sa.func.substr(rec.kode_desa, 1, 5)).distinct()
+                                    .where(rec.person_key.in_(persons))).scalars() if k}
+    if not kabs:
+        return {}
+    history = sa.union(referenced[0], referenced[3])  # the window's patients, its conditions' patients
+    history_persons = sa.select(p.person_key).where(p.kode_kab_kota == hub, p.pasien_id.in_(history))
+    years: set[int] = set()
+    for entity, (staging, fact, _, date_col, _) in CLINICAL.items():
+        s, f = staging.c, fact.c
+        queries = [sa.select(sa.extract("year", s[date_col])).distinct().where(
+            s.batch_id == batch_ids[entity], s.lolos.is_(True), s[date_col].is_not(None))]
+        if entity != "kondisi":
+            queries.append(sa.select(sa.extract("year", f[date_col])).distinct().select_from(fact).join(
+                rekam, sa.and_(rec.kode_kab_kota == f.kode_kab_kota, rec.pasien_id == f.pasien_id))
+                .where(rec.person_key.in_(history_persons)))
+        for q in queries:
+            years.update(int(y) for y in conn.execute(q).scalars() if y is not None)
+    return {k: set(years) for k in kabs}
+
+
+def merge_affected(*parts: dict[str, set[int]]) -> list[dict[str, Any]]:
+    """Event partitions: [{"kode_kab_kota", "tahun_layanan"}], one per kab/kota."""
+    merged: dict[str, set[int]] = {}
+    for part in parts:
+        for kode, years in part.items():
+            merged.setdefault(kode, set()).update(years)
+    return [{"kode_kab_kota": k, "tahun_layanan": sorted(v)} for k, v in sorted(merged.items())]
