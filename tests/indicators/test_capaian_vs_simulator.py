@@ -118,3 +118,69 @@ def test_health_marts_equal_the_simulators_expected_figures(engine, sim):
     assert {k: v for k, v in got_months.items() if k[2] != "semua" or k[3] in no_split} == want_months
     assert sum(v for k, v in got_months.items() if k[2] == "semua") == sum(
         v for k, v in want_months.items() if k[2] != "semua" or k[3] in no_split)
+
+
+@pytest.fixture(scope="module")
+def two_hubs():
+    from dataclasses import replace
+
+    config = SimulatorConfig(kode_wilayah=("32.71", "32.72"), scale=0.002, seed=5)
+    hubs = [SimulatorServers(replace(config, fhir_kode_wilayah=kode)) for kode in config.kode_wilayah]
+    for hub in hubs:
+        hub.start()
+    try:
+        yield hubs
+    finally:
+        for hub in hubs:
+            hub.stop()
+
+
+def test_two_hubs_loaded_newest_window_first_count_every_resident_where_they_live(engine, two_hubs):
+    """Kota Bogor's and Kota Sukabumi's hubs in one warehouse, each loaded one year-window at a
+    time from the newest back, so most encounters arrive before their patient: nothing is
+    quarantined for it, nothing is rerun, and at the end every figure of both kab/kota equals the
+    simulator's, with each hub's outsiders counted where they live and no reference left waiting."""
+    from spm.ingest import kesehatan
+    from spm.ingest.kesehatan_rujukan import pending_summary
+    from spm.sources.satusehat import SatusehatClient
+
+    load_wilayah(engine)
+    sync_dim_layanan(engine)
+    kodes = [hub.config.fhir_kode_wilayah for hub in two_hubs]
+    for hub, kode in zip(two_hubs, kodes):
+        dukcapil = DukcapilClient(SourceConnection("spm_dukcapil", hub.dukcapil_url,
+                                                   password=hub.credentials["dukcapil_api_key"]))
+        for part in kependudukan.partitions([kode], 2025, 2):
+            kependudukan.publish_partition(engine, kependudukan.validate_partition(
+                engine, kependudukan.extract_api(engine, part, "t", dukcapil)))
+        fhir = SatusehatClient(SourceConnection("spm_satusehat", hub.fhir_url, login=hub.credentials["fhir_client_id"],
+                                                password=hub.credentials["fhir_client_secret"]))
+        waited = 0
+        for year in (2027, 2026, 2025, 2024, 2023):
+            [window] = kesehatan.windows([kode], f"{year}-01-01T00:00:00Z", f"{year + 1}-01-01T00:00:00Z",
+                                         {kode: "spm_satusehat"})
+            out = kesehatan.ingest(engine, window, "t", fhir)
+            assert not any(b["rows_quarantined"] for b in out["batches"].values()), out["batches"]  # clean data
+            waited = max(waited, out["batches"]["kunjungan"]["rujukan_tertunda"]["tertunda"])
+        assert waited > 0  # the newest windows did bring encounters before their patients
+    with engine.connect() as conn:
+        assert pending_summary(conn) == []
+
+    worlds = {kode: two_hubs[0].world[kode] for kode in kodes}
+    m = mart_capaian_spm.c
+    visiting = 0
+    for kode in kodes:
+        result = compute_capaian(engine, kode, 2026, 4, "t")
+        assert set(HEALTH) <= set(result["computed"]), result["skipped"]
+        others = [w for k, w in worlds.items() if k != kode]
+        want = expected_capaian(worlds[kode], 2026, 4, visitors=others)
+        alone = expected_capaian(worlds[kode], 2026, 4)
+        visiting += int(want.terlayani.sum() - alone.terlayani.sum())
+        want = roll_up(want[want.kode_layanan.isin(HEALTH)], "kabupaten_kota")
+        with engine.connect() as conn:
+            got = {(r.jenis_kelamin, r.kode_layanan): r.terlayani for r in conn.execute(
+                sa.select(m.jenis_kelamin, m.kode_layanan, m.terlayani).where(
+                    m.tahun == 2026, m.triwulan == 4, m.kode_wilayah == kode, m.kode_layanan.in_(HEALTH)))}
+        assert got == {(r.jenis_kelamin, r.kode_layanan): r.terlayani for r in want.itertuples()
+                       if (r.jenis_kelamin, r.kode_layanan) in got or r.terlayani}, kode
+    assert visiting > 0  # Sukabumi's outsiders live in Bogor: they add to Bogor's figures

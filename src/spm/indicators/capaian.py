@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from spm.config import load_yaml
 from spm.errors import ConfigError
-from spm.indicators.catalog import Layanan, faktor, load_catalog
+from spm.indicators.catalog import Layanan, faktor, fhir_statuses, load_catalog
 from spm.warehouse.audit import finish_batch, now, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import (
@@ -70,6 +70,7 @@ class _Context:
     lineage: set[int]
     skipped: dict[str, str]
     health_met: dict[str, sa.Subquery] = field(default_factory=dict)
+    persons: Any = None  # spm.indicators.kesehatan.Persons, filled with the first health layanan
 
     def literals(self, kode_layanan: str) -> list:
         return [sa.literal(self.batch_id, sa.Integer), sa.literal(self.kode, sa.String),
@@ -172,14 +173,13 @@ def _terlayani(ctx: _Context, layanan: Layanan) -> bool:
     if not kesehatan.has_fhir_data(ctx.conn, ctx.kode):
         ctx.skipped[layanan.kode] = f"no FHIR data from the {ctx.kode} hub"
         return False
-    met = kesehatan.met_dates(ctx.conn.dialect.name, layanan.kode, rule, ctx.kode, ctx.tahun).subquery()
-    p = fact_pasien.c
-    ctx.insert(layanan.kode, p.kode_desa, p.jenis_kelamin, sa.literal(0.0, sa.Float),
-               sa.func.count(sa.distinct(p.person_key)),
-               sa.select(p.kode_desa).select_from(fact_pasien.join(met, sa.and_(
-                   met.c.pasien_id == p.pasien_id, p.kode_kab_kota == ctx.kode)))
-               .where(kesehatan.until_quarter(met, ctx.tahun, ctx.triwulan))
-               .group_by(p.kode_desa, p.jenis_kelamin))
+    if ctx.persons is None:
+        ctx.persons = kesehatan.fill_persons(ctx.conn, ctx.kode, fhir_statuses())
+    met = kesehatan.met_dates(ctx.conn.dialect.name, layanan.kode, rule, ctx.persons, ctx.tahun).subquery()
+    ctx.insert(layanan.kode, met.c.kode_desa, met.c.jenis_kelamin, sa.literal(0.0, sa.Float),
+               sa.func.count(sa.distinct(met.c.person_key)),
+               sa.select(met.c.kode_desa).where(kesehatan.until_quarter(met, ctx.tahun, ctx.triwulan))
+               .group_by(met.c.kode_desa, met.c.jenis_kelamin))
     ctx.health_met[layanan.kode] = met
     return True
 
@@ -190,15 +190,13 @@ def _terlayani_bulanan(ctx: _Context) -> None:
 
     w = work_terlayani_bulanan_desa
     ctx.conn.execute(sa.delete(w).where(w.c.kode_kab_kota == ctx.kode, w.c.tahun == ctx.tahun))
-    p = fact_pasien.c
     for kode_layanan, met in ctx.health_met.items():
         bulan = month_of(ctx.conn.dialect.name, met.c.tanggal_tercapai)
         select = sa.select(
             sa.literal(ctx.batch_id, sa.Integer), sa.literal(ctx.kode, sa.String), sa.literal(ctx.tahun, sa.Integer),
-            bulan, sa.literal(kode_layanan, sa.String), p.kode_desa, p.jenis_kelamin,
-            sa.func.count(sa.distinct(p.person_key)),
-        ).select_from(fact_pasien.join(met, sa.and_(met.c.pasien_id == p.pasien_id, p.kode_kab_kota == ctx.kode))
-                      ).group_by(bulan, p.kode_desa, p.jenis_kelamin)
+            bulan, sa.literal(kode_layanan, sa.String), met.c.kode_desa, met.c.jenis_kelamin,
+            sa.func.count(sa.distinct(met.c.person_key)),
+        ).group_by(bulan, met.c.kode_desa, met.c.jenis_kelamin)
         ctx.conn.execute(sa.insert(w).from_select(
             ["batch_id", "kode_kab_kota", "tahun", "bulan", "kode_layanan", "kode_desa", "jenis_kelamin",
              "terlayani_baru"], select))
@@ -217,9 +215,12 @@ def _lineage(ctx: _Context) -> str:
     ]
     if ctx.health_met:
         from spm.warehouse.tables import fact_kondisi, fact_kunjungan, fact_observasi
+        from spm.indicators.kesehatan import pasien_domisili
 
+        # Every hub holding a record of a resident feeds the figures.
+        hubs = sa.select(pasien_domisili.c.kode_hub).distinct()
         for table in (fact_pasien, fact_kunjungan, fact_observasi, fact_kondisi):
-            queries.append(sa.select(table.c.batch_id).distinct().where(table.c.kode_kab_kota == ctx.kode))
+            queries.append(sa.select(table.c.batch_id).distinct().where(table.c.kode_kab_kota.in_(hubs)))
     for q in queries:
         ctx.lineage.update(ctx.conn.execute(q).scalars())
     return ",".join(str(b) for b in sorted(ctx.lineage))
@@ -261,6 +262,10 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
         run_sql_file(conn, "marts/mart_capaian_spm.sql", {
             "kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan, "batch_id": batch_id,
             "semester_penduduk": semester_penduduk, "batch_ids": _lineage(ctx), "benar": True})
+        if ctx.persons is not None:
+            from spm.indicators.kesehatan import clear_persons
+
+            clear_persons(conn)
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
             mart_capaian_spm.c.batch_id == batch_id)).scalar_one()
         flagged = _flag_jumps(conn, batch_id, kode, tahun, triwulan)

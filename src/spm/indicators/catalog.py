@@ -47,6 +47,27 @@ def load_catalog() -> list[Layanan]:
     return out
 
 
+STATUS_KEYS = ("kunjungan", "observasi", "kondisi_klinis", "kondisi_verifikasi_tidak_dihitung")
+
+
+def fhir_statuses() -> dict[str, tuple[str, ...]]:
+    """katalog_layanan.yaml `status_fhir`: which FHIR statuses count (DESIGN §5), checked."""
+    data = load_yaml(CATALOG_FILE).get("status_fhir")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CATALOG_FILE}: status_fhir (the FHIR statuses that count) is missing")
+    out = {}
+    for key in STATUS_KEYS:
+        values = data.get(key)
+        if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values) or (
+                not values and key != "kondisi_verifikasi_tidak_dihitung"):
+            raise ConfigError(f"{CATALOG_FILE}: status_fhir.{key} must be a list of FHIR status codes")
+        out[key] = tuple(values)
+    unknown = sorted(set(data) - set(STATUS_KEYS))
+    if unknown:
+        raise ConfigError(f"{CATALOG_FILE}: status_fhir.{unknown[0]} is not a known key ({', '.join(STATUS_KEYS)})")
+    return out
+
+
 @dataclass(frozen=True)
 class Faktor:
     L: float
