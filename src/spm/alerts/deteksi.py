@@ -10,6 +10,9 @@ free-text batch messages, which may quote personal data).
   (the task failure callback and the freshness check cover those).
 - `berkas_ditolak`: inbox files refused before any batch existed (unreadable, wrong layout).
 - `periksa_kesegaran`: feeds without a successful load within their maximum age at the deadline.
+- `periksa_rujukan`: FHIR resources waiting for their patient longer than
+  `kesehatan.batas_umur_rujukan_hari` (`rujukan_tertunda`, per hub and type; resolved when they no
+  longer wait that long).
 """
 
 from __future__ import annotations
@@ -298,3 +301,34 @@ def periksa_kesegaran(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[st
     cakupan = sa.and_(c.jenis == "terlambat", sa.or_(*(
         sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k) for s, e, k in checked))) if checked else sa.false()
     return masalah, cakupan
+
+
+FHIR_SOURCE = "satusehat"
+
+
+def periksa_rujukan(engine: sa.Engine, cfg: Konfigurasi, waktu: datetime, base: str | None):
+    """Hub × type with resources whose patient has not arrived within the configured age.
+
+    Returns (problems, where-clause of the rujukan_tertunda problems checked: all of them)."""
+    from spm.ingest.kesehatan_rujukan import age_limit_days, pending_summary
+
+    limit = age_limit_days()
+    masalah = []
+    with engine.connect() as conn:
+        for r in pending_summary(conn):
+            umur = (waktu - r["sejak"]).total_seconds() / 86_400
+            if umur <= limit:
+                continue
+            masalah.append(Masalah(
+                f"rujukan_tertunda:{FHIR_SOURCE}:{r['entitas']}:{r['kode_kab_kota']}", "rujukan_tertunda",
+                cfg.pemilik_sumber(FHIR_SOURCE, r["entitas"]),
+                f"{FHIR_SOURCE}/{r['entitas']} {r['kode_kab_kota']}: {r['jumlah']} rekam menunggu data pasiennya, "
+                f"terlama {umur:.0f} hari",
+                (f"{r['jumlah']} resource {r['entitas']} merujuk pasien (Patient) yang belum dikirim hub; "
+                 f"yang terlama sejak {_waktu(r['sejak'])}, di atas batas {limit:g} hari.",
+                 "Rekam ini sudah disimpan dan akan dihitung begitu pasiennya tiba; periksa pengiriman Patient "
+                 "dari hub (`spm status`)."),
+                FHIR_SOURCE, r["entitas"], r["kode_kab_kota"], None, None, isi="rujukan_tertunda",
+                tautan=tautan_kualitas(base, FHIR_SOURCE),
+                detail={"tertunda": r["jumlah"], "sejak": r["sejak"].isoformat(), "batas_hari": limit}))
+    return masalah, peringatan.c.jenis == "rujukan_tertunda"

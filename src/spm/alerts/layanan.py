@@ -42,6 +42,10 @@ def pindai_dan_kirim(engine: sa.Engine, cfg: Konfigurasi | None = None, waktu: d
                 peringatan.c.fingerprint.in_([m.fingerprint for m in berkas]), peringatan.c.last_sent.is_not(None))
                 .values(status=STATUS_RESOLVED, resolved_at=waktu))
 
+    # Resources waiting too long for their patient: a state of the hub, checked at every scan.
+    rujukan, cakupan_rujukan = deteksi.periksa_rujukan(engine, cfg, waktu, base)
+    counts_rujukan = rekonsiliasi(engine, cfg, rujukan, cakupan_rujukan, pengirim)
+
     pengingat = kirim_pengingat(engine, cfg, pengirim)
     with engine.begin() as conn:
         conn.execute(sa.insert(peringatan_pindai).values(jenis="batch", batch_id_sampai=hasil.batch_id_sampai,
@@ -50,6 +54,7 @@ def pindai_dan_kirim(engine: sa.Engine, cfg: Konfigurasi | None = None, waktu: d
     summary = {
         "dari_batch": dari, "sampai_batch": hasil.batch_id_sampai, "partisi": len(hasil.partisi),
         "masalah": len(hasil.masalah), **counts, "berkas_ditolak": counts_berkas["baru"],
+        "rujukan_tertunda": counts_rujukan["baru"],
         "pengingat_tertunda": pengingat, "ringkasan": ringkasan,
         "terkirim": len(pengirim.terkirim), "tidak_terkirim": len(pengirim.gagal),
         "tanpa_saluran": len(pengirim.tanpa_saluran),

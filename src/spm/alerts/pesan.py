@@ -24,6 +24,7 @@ JUDUL_JENIS = {
     "penyebut_hilang": "Capaian tidak dihitung: data penduduk (penyebut) tidak ada",
     "lonjakan_capaian": "Lonjakan capaian",
     "terlambat": "Data belum masuk",
+    "rujukan_tertunda": "Rekam kesehatan menunggu data pasien",
     "berkas_ditolak": "Berkas inbox ditolak",
     "teknis": "Kegagalan teknis",
 }

@@ -48,8 +48,11 @@ A kab/kota × window is published whole or not at all: if one resource type cann
 end, or a batch fails its suite (`expectations/fhir_*.json`), nothing of the window is published.
 Resources are upserted by id: a newer `meta.lastUpdated` replaces the row, an older or equal one
 changes nothing, so rerunning a window changes nothing (and publishes no Asset event). Rows failing
-warning expectations (unknown patient, code outside ICD-10/LOINC, value outside the physiological
-bounds of `config/kualitas.yaml`, ...) go to `quarantine`. Patients are pseudonymised at ingest:
+warning expectations (unknown status, code outside ICD-10/LOINC, value outside the physiological
+bounds of `config/kualitas.yaml`, ...) go to `quarantine`. A resource whose patient is not loaded
+yet is published and counts once the patient arrives; it waits in `rujukan_pasien_tertunda` and
+Dinkes is alerted when it waits longer than `kesehatan.batas_umur_rujukan_hari`. The Asset events
+name the kab/kota where the window's patients live and the service years that may have changed. Patients are pseudonymised at ingest:
 `person_key` = HMAC of the NIK; NIK and names never reach the warehouse.
 
 Owner of the data: Dinas Kesehatan (SATUSEHAT hub). Run by: the Pemda data team.
@@ -122,7 +125,9 @@ def publish(validated: dict) -> dict:
 def asset_extra(result: dict, entity: str) -> dict:
     return {**tasks.asset_extra({**result["batches"][entity], "kode_kab_kota": result["kode_kab_kota"],
                                  "periode": result["periode"]}),
-            "dari": result["dari"], "sampai": result["sampai"], "tahun_layanan": result.get("tahun_layanan", []),
+            "dari": result["dari"], "sampai": result["sampai"],
+            # The kab/kota (where the window's persons live) and service years whose figures may change.
+            "partitions": [{**part, "periode": result["periode"]} for part in result.get("partitions", [])],
             "rows_duplicate": result["batches"][entity].get("rows_duplicate", 0)}
 
 
