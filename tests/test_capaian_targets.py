@@ -27,6 +27,9 @@ def test_events_name_only_the_kab_kota_and_quarters_their_partitions_feed():
         ("fact_penduduk", {"kode_kab_kota": "32.72", "periode": "2026-1"}),  # feeds 2027 only: not yet
         ("fact_peserta_didik", {"kode_kab_kota": "32.73", "periode": "20252"}),  # quarters 1-2 of 2026
         ("fact_kunjungan", {"kode_kab_kota": "32.74", "tahun_layanan": [2025]}),  # a late update of 2025
+        # A hub's window: where its persons live (a resident of 32.76 served by 32.77's hub), which years.
+        ("fact_observasi", {"kode_kab_kota": "32.77", "partitions": [
+            {"kode_kab_kota": "32.76", "tahun_layanan": [2026]}, {"kode_kab_kota": "32.77", "tahun_layanan": []}]}),
         ("fact_input_mutu", {"partitions": [{"kode_kab_kota": "32.75", "periode": "2026-T3"}]}),
     ]
     assert _quarters(capaian_targets({}, RUN, events)) == {
@@ -34,6 +37,7 @@ def test_events_name_only_the_kab_kota_and_quarters_their_partitions_feed():
         "32.73": [(2026, 1), (2026, 2)],
         "32.74": [(2025, 1), (2025, 2), (2025, 3), (2025, 4)],
         "32.75": [(2026, 3)],
+        "32.76": [(2026, 1), (2026, 2), (2026, 3), (2026, 4)],
     }
     assert capaian_targets({}, RUN, [("fact_penduduk", {"kode_kab_kota": "32.72", "periode": "2026-1"})]) == []
 

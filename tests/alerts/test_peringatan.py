@@ -230,3 +230,23 @@ def test_no_channel_configured_keeps_the_problem_for_later(engine, kotak, monkey
     monkeypatch.setenv("AIRFLOW_VAR_SPM_PERINGATAN_EMAIL_DISDUKCAPIL", "disdukcapil@pemda.example")
     pindai_dan_kirim(engine, waktu=NIGHT + timedelta(hours=1))
     assert summary(kotak.take()) == Counter({("email", "disdukcapil", "[SPM] MASALAH BARU"): 1})
+
+
+def test_resources_waiting_too_long_for_their_patient_alert_dinkes_until_the_patient_arrives(engine, kotak):
+    from spm.warehouse.tables import rujukan_pasien_tertunda
+
+    bid = batch(engine, "satusehat", "kunjungan", "32.71", "2026-11-10/2026-11-11", "published")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(rujukan_pasien_tertunda), [
+            {"kode_kab_kota": "32.71", "entitas": "kunjungan", "resource_id": f"enc-{i}", "pasien_id": "P1",
+             "batch_id": bid, "sejak": NIGHT - timedelta(days=3)} for i in range(2)])
+    pindai_dan_kirim(engine, waktu=NIGHT)  # 3 days: within the 7 allowed, no alert
+    assert kotak.take() == []
+    s = pindai_dan_kirim(engine, waktu=NIGHT + timedelta(days=5))
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("dinkes", "MASALAH BARU") and s["rujukan_tertunda"] == 1
+    assert all("2 rekam menunggu data pasiennya" in a.teks and "P1" not in a.teks for a in alerts)
+    with engine.begin() as conn:  # the patient arrived: what the health publish does
+        conn.execute(sa.delete(rujukan_pasien_tertunda))
+    pindai_dan_kirim(engine, waktu=NIGHT + timedelta(days=5, hours=1))
+    assert summary(kotak.take()) == every_channel("dinkes", "SELESAI")

@@ -347,6 +347,13 @@ def test_encounters_before_their_patient_are_published_and_resolved_when_the_pat
     assert [n for _, n in reported] == [6, 0]
 
 
+def test_a_window_of_another_hub_names_the_kab_kota_where_its_patients_live(wh):
+    """Kota Sukabumi's hub served a Kota Bogor resident: Bogor's figures are the ones that change."""
+    [window] = k.windows(["32.72"], "2025-03-01", "2025-04-01")
+    out = k.ingest(wh, window, "r1", FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER]}), SECRET)
+    assert out["partitions"] == [{"kode_kab_kota": "32.71", "tahun_layanan": [2025]}]
+
+
 def test_a_planned_encounter_after_the_window_is_valid_data(wh):
     booked = {**copy.deepcopy(ENCOUNTER), "id": "enc-booked", "status": "planned",
               "period": {"start": "2025-06-10T09:00:00+07:00"}}  # booked in March for June
