@@ -236,7 +236,7 @@ def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, ann
     the whole-batch fallback when an id recurs in a later chunk, all give what one validation of the
     staged batch gives."""
     monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "7")
-    caplog.set_level(logging.INFO, logger="spm.ingest.kesehatan")
+    caplog.set_level(logging.INFO, logger="spm.ingest")
     stranger = {**copy.deepcopy(ENCOUNTER), "id": "enc-x", "status": "booked"}  # not an Encounter status
     patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(30)]
     encounters = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}", "subject": {"reference": f"Patient/P-{i}"}}
