@@ -62,24 +62,31 @@ def test_education_marts_equal_the_simulators_expected_figures(engine, sim, triw
     assert checked > 100
 
 
+def _population_and_fhir_client(engine, servers, kode):
+    """Publish population semester 2025-2 of `kode` from the simulator; a client of its FHIR hub."""
+    from spm.sources.satusehat import SatusehatClient
+
+    dukcapil = DukcapilClient(SourceConnection("spm_dukcapil", servers.dukcapil_url,
+                                               password=servers.credentials["dukcapil_api_key"]))
+    for part in kependudukan.partitions([kode], 2025, 2):
+        kependudukan.publish_partition(engine, kependudukan.validate_partition(
+            engine, kependudukan.extract_api(engine, part, "t", dukcapil)))
+    return SatusehatClient(SourceConnection("spm_satusehat", servers.fhir_url,
+                                            login=servers.credentials["fhir_client_id"],
+                                            password=servers.credentials["fhir_client_secret"]))
+
+
 HEALTH = ("kes_ibu_hamil", "kes_ibu_bersalin", "kes_bbl", "kes_balita", "kes_usia_dikdas", "kes_usia_produktif",
           "kes_usia_lanjut", "kes_hipertensi", "kes_dm", "kes_odgj_berat", "kes_terduga_tb", "kes_risiko_hiv")
 
 
 def test_health_marts_equal_the_simulators_expected_figures(engine, sim):
     from spm.ingest import kesehatan
-    from spm.sources.satusehat import SatusehatClient
     from spm.warehouse.tables_marts import mart_terlayani_bulanan
 
     load_wilayah(engine)
     sync_dim_layanan(engine)
-    dukcapil = DukcapilClient(SourceConnection("spm_dukcapil", sim.dukcapil_url,
-                                               password=sim.credentials["dukcapil_api_key"]))
-    for part in kependudukan.partitions([KODE], 2025, 2):
-        kependudukan.publish_partition(engine, kependudukan.validate_partition(
-            engine, kependudukan.extract_api(engine, part, "t", dukcapil)))
-    fhir = SatusehatClient(SourceConnection("spm_satusehat", sim.fhir_url, login=sim.credentials["fhir_client_id"],
-                                            password=sim.credentials["fhir_client_secret"]))
+    fhir = _population_and_fhir_client(engine, sim, KODE)
     # One window over every record, so every reference resolves within it.
     [window] = kesehatan.windows([KODE], "2023-01-01T00:00:00Z", "2027-07-01T00:00:00Z", {KODE: "spm_satusehat"})
     kesehatan.ingest(engine, window, "t", fhir)
@@ -142,19 +149,12 @@ def test_two_hubs_loaded_newest_window_first_count_every_resident_where_they_liv
     simulator's, with each hub's outsiders counted where they live and no reference left waiting."""
     from spm.ingest import kesehatan
     from spm.ingest.kesehatan_rujukan import pending_summary
-    from spm.sources.satusehat import SatusehatClient
 
     load_wilayah(engine)
     sync_dim_layanan(engine)
     kodes = [hub.config.fhir_kode_wilayah for hub in two_hubs]
     for hub, kode in zip(two_hubs, kodes):
-        dukcapil = DukcapilClient(SourceConnection("spm_dukcapil", hub.dukcapil_url,
-                                                   password=hub.credentials["dukcapil_api_key"]))
-        for part in kependudukan.partitions([kode], 2025, 2):
-            kependudukan.publish_partition(engine, kependudukan.validate_partition(
-                engine, kependudukan.extract_api(engine, part, "t", dukcapil)))
-        fhir = SatusehatClient(SourceConnection("spm_satusehat", hub.fhir_url, login=hub.credentials["fhir_client_id"],
-                                                password=hub.credentials["fhir_client_secret"]))
+        fhir = _population_and_fhir_client(engine, hub, kode)
         waited = 0
         for year in (2027, 2026, 2025, 2024, 2023):
             [window] = kesehatan.windows([kode], f"{year}-01-01T00:00:00Z", f"{year + 1}-01-01T00:00:00Z",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from spm.alerts.konfigurasi import Konfigurasi
 from spm.alerts.pesan import Masalah
 from spm.warehouse.tables import dim_layanan, dq_result, etl_batch, inbox_file, quarantine
 from spm.warehouse.tables_peringatan import peringatan
+from spm.warehouse.audit import aware
 
 JENIS_PINDAI = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian")
 CAPAIAN_SOURCE, CAPAIAN_ENTITY = "spm", "mart_capaian_spm"
@@ -37,8 +38,7 @@ STATUS_SEGAR = ("published", "unchanged")
 RUNNING_STALE = timedelta(days=1)  # a batch "running" longer than this crashed; it no longer holds the watermark
 
 
-def _aware(t: datetime | None) -> datetime | None:
-    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+_aware = aware  # the warehouse's one reading of stored timestamps
 
 
 def _waktu(t: datetime | None) -> str:

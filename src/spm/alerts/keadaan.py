@@ -20,6 +20,7 @@ from spm.alerts import saluran
 from spm.alerts.konfigurasi import Konfigurasi
 from spm.alerts.pesan import Masalah, Pesan, pesan_masalah, pesan_ringkasan, pesan_selesai
 from spm.warehouse.tables_peringatan import STATUS_OPEN, STATUS_RESOLVED, peringatan, peringatan_kirim
+from spm.warehouse.audit import aware
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,7 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _aware(t: datetime | None) -> datetime | None:
-    # SQLite gives naive datetimes back; everything stored is UTC.
-    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+_aware = aware  # the warehouse's one reading of stored timestamps
 
 
 @dataclass

@@ -27,6 +27,7 @@ from spm.warehouse.tables import (
     dq_result, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien, rujukan_pasien_tertunda,
     staging_kondisi, staging_kunjungan, staging_observasi, staging_pasien,
 )
+from spm.warehouse.audit import aware
 
 EXPECTATION = "rujukan_pasien_tertunda"
 # entity -> (staging, fact, resource id column, service date column, GX suite)
@@ -86,10 +87,7 @@ def pending_summary(conn: sa.Connection, hub: str | None = None) -> list[dict[st
     return [{"kode_kab_kota": k, "entitas": e, "jumlah": n, "sejak": _aware(m)} for k, e, n, m in conn.execute(q)]
 
 
-def _aware(t: datetime | None) -> datetime | None:
-    from datetime import timezone
-
-    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+_aware = aware  # the warehouse's one reading of stored timestamps
 
 
 def report(conn: sa.Connection, hub: str, batch_ids: dict[str, int], checked_at: datetime,

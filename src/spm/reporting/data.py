@@ -20,6 +20,7 @@ from spm.reference import Wilayah
 from spm.warehouse.tables import dim_layanan, dim_wilayah, etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
+from spm.warehouse.audit import aware
 
 BULAN = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 NAMA_BIDANG = {"pendidikan": "Pendidikan", "kesehatan": "Kesehatan"}
@@ -178,8 +179,7 @@ class LaporanData:
         return next((r for r in self.indeks if r["kode_layanan"] == kode_layanan), None)
 
 
-def _aware(t: datetime | None) -> datetime | None:
-    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+_aware = aware  # the warehouse's one reading of stored timestamps
 
 
 def _ids(text: str | None) -> set[int]:

@@ -33,6 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.warehouse.tables import dq_result, etl_batch, quarantine
+from spm.warehouse.audit import aware
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,7 @@ def nama_berkas(periode: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", periode).strip("_") or "_"
 
 
-def _aware(t: datetime | None) -> datetime | None:
-    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+_aware = aware  # the warehouse's one reading of stored timestamps
 
 
 @dataclass

@@ -14,6 +14,12 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(t: datetime | None) -> datetime | None:
+    """A timestamp read back from the warehouse, zone-aware: SQLite gives naive datetimes, and
+    everything stored is UTC."""
+    return t.replace(tzinfo=timezone.utc) if t is not None and t.tzinfo is None else t
+
+
 def start_batch(
     conn: sa.Connection, source: str, entity: str, kode_wilayah: str, periode: str, run_id: str | None
 ) -> int:
