@@ -260,6 +260,15 @@ def capaian_targets(params: dict[str, Any], run_after, events: list[tuple[str, d
 @fail_fast
 def capaian_plan(params: dict[str, Any], run_after, events: list[tuple[str, dict]] | None = None) -> list[dict]:
     targets = capaian_targets(params, run_after, events)
+    if events and not params.get("kode_wilayah"):
+        # A hub's patients may live in a kab/kota this Pemda does not report (a neighbour): its
+        # events name that one too, but only the configured kab/kota are computed.
+        from airflow.sdk import Variable
+
+        configured = Variable.get("spm_kode_wilayah", default=None, deserialize_json=True)
+        if configured:
+            wanted = {configured} if isinstance(configured, str) else set(configured)
+            targets = [t for t in targets if t["kode_kab_kota"] in wanted]
     if not targets:
         from airflow.sdk.exceptions import AirflowSkipException
 
