@@ -34,19 +34,32 @@ def test_quarters_of_a_past_year_are_all_computed(engine, airflow_db, warehouse_
 
 def test_kab_kota_without_population_is_a_skip_with_its_reason_recorded(engine, airflow_db, warehouse_url,
                                                                        monkeypatch):
-    """No denominator: no capaian, the task skipped (not a red run), the batch `missing` for the alert scan."""
+    """No denominator: no capaian, that kab/kota's tasks skipped (not a red run), the batch `missing` for
+    the alert scan; another kab/kota of the same run still gets its capaian and its index."""
     from spm.warehouse.tables import etl_batch
+    from spm.warehouse.tables_opd import mart_indeks_spm
 
     monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
     sync_dim_layanan(engine)
-    run = _dag().test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
+    with engine.begin() as conn:
+        _facts(conn)  # 32.71 only; 32.72 has no population
+    run = _dag().test(run_conf={"kode_wilayah": ["32.71", "32.72"], "tahun": 2026, "triwulan": 3})
     assert run.state == "success"
-    states = {t.task_id: t.state for t in run.get_task_instances()}
-    assert states["compute_capaian"] == "skipped" and states["compute_indeks"] == "skipped"
     with engine.connect() as conn:
-        status, message = conn.execute(sa.select(etl_batch.c.status, etl_batch.c.message).where(
-            etl_batch.c.entity == "mart_capaian_spm")).one()
-    assert status == "missing" and "no population of 32.71" in message
+        by_kode = dict(conn.execute(sa.select(etl_batch.c.kode_wilayah, etl_batch.c.status).where(
+            etl_batch.c.entity == "mart_capaian_spm")).all())
+        message = conn.execute(sa.select(etl_batch.c.message).where(
+            etl_batch.c.entity == "mart_capaian_spm", etl_batch.c.status == "missing")).scalar_one()
+        indexed = set(conn.execute(sa.select(mart_indeks_spm.c.kode_wilayah).distinct()).scalars())
+    states = {(t.task_id, t.map_index): t.state for t in run.get_task_instances()}
+    skipped = {k for k, v in states.items() if v == "skipped"}
+    done = {k for k, v in states.items() if v == "success" and k[0].startswith("kab_kota.")}
+    assert {task for task, _ in skipped} == {"kab_kota.compute_capaian", "kab_kota.compute_indeks"}
+    assert {task for task, _ in done} == {"kab_kota.compute_capaian", "kab_kota.compute_indeks"}
+    assert len({i for _, i in skipped}) == 1 and len({i for _, i in done}) == 1
+    assert sorted(by_kode.values()) == ["missing", "published"], by_kode
+    assert "no population of 32.72" in message
+    assert indexed == {"32.71"}
 
 
 def test_index_follows_the_capaian(engine, airflow_db, warehouse_url, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Param, task, task_group
 
 from spm.orchestration import tasks
 from spm.orchestration.assets import FACT_KELAHIRAN, FACT_PENDUDUK, table_asset
@@ -48,7 +48,7 @@ warehouse, from the rules of the versioned catalog `config/katalog_layanan.yaml`
 Runs when `fact_penduduk`, `fact_kelahiran`, `fact_peserta_didik`, the FHIR facts or `fact_input_mutu` is
 published, for the kab/kota and quarters the published partitions feed (named in the events), or by
 hand with params `kode_wilayah`, `tahun`, `triwulan` (default: every quarter of the run's year up to
-the run's quarter). One mapped task per kab/kota computes its quarters in turn, so runs never write
+the run's quarter). One mapped task group per kab/kota computes its quarters in turn, then its index, so runs never write
 the same rows at once. Gates: no population for the reference semester or an earlier one means no
 capaian for that quarter (the batch says `missing`, the task is skipped when no quarter has one); a jenis layanan whose source has no data for the period is left out;
 a capaian moving more than the bound in `config/kualitas.yaml` is flagged in `dq_result`.
@@ -88,7 +88,13 @@ def create_hitung_capaian_dag() -> DAG:
             outlet_events[MART_INDEKS_SPM].extra = tasks.asset_extra(result)
             return result
 
+        @task_group
+        def kab_kota(target: dict):
+            # One mapped group per kab/kota: a kab/kota skipped for lack of population skips only
+            # its own index, never the others' (a task mapped over all capaian would skip with it).
+            compute_indeks(compute_capaian(target))
+
         targets = resolve_targets()
         check_warehouse_schema() >> targets
-        compute_indeks.expand(capaian=compute_capaian.expand(target=targets))
+        kab_kota.expand(target=targets)
     return dag
