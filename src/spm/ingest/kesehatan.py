@@ -63,6 +63,7 @@ from spm.sources.fhir_resources import (  # noqa: F401
     ICD10_SYSTEM, LOINC_SYSTEM, flatten_condition, flatten_encounter, flatten_observation, flatten_patient, flattener, parse_date,
     parse_datetime,
 )
+from spm.sources.fhir_typed import page_flattener
 from spm.sources.satusehat import CONN_ID, SatusehatClient, gc_paused
 from spm.warehouse.audit import finish_batch, now, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
@@ -148,7 +149,7 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
     entities = list(SPECS)
 
     def download(entity: str) -> None:
-        producers[entity] = PageProducer(client, w, entity, flattener(entity, secret, w.kode_kab_kota)).start()
+        producers[entity] = PageProducer(client, w, entity, page_flattener(entity, secret, w.kode_kab_kota)).start()
 
     try:
         # The next type downloads while the last chunk of this one is validated and staged. The

@@ -25,7 +25,7 @@ from spm.ingest.kesehatan_spec import (
 from spm.ingest.kesehatan_validasi import QUARANTINE_COLUMNS, BatchResults, frame_of, quarantine_rows
 from spm.ingest.wap import EntitySpec
 from spm.sources.http import SourceUnavailable
-from spm.sources.satusehat import SatusehatClient, gc_paused
+from spm.sources.satusehat import Page, SatusehatClient, gc_paused
 from spm.warehouse.bulk import insert_rows
 from spm.warehouse.tables import quarantine
 
@@ -205,7 +205,7 @@ class PageProducer:
     validates the ones before. Items on `pages`: ("page", rows, Page), then ("done", None, None), or
     ("error", exception, None)."""
 
-    def __init__(self, client: SatusehatClient, w: Window, entity: str, flatten: Callable[[dict], tuple]) -> None:
+    def __init__(self, client: SatusehatClient, w: Window, entity: str, flatten: Callable[[Page], list[tuple]]) -> None:
         self.client, self.w, self.kind, self.flatten = client, w, TYPE_OF[entity], flatten
         self.parsed: queue.Queue = queue.Queue(maxsize=PARSED_PAGES)
         self.pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
@@ -266,7 +266,7 @@ class PageProducer:
         while True:
             what, payload, page = self._get(self.parsed)
             if what == "page":
-                self._put(self.pages, ("page", [flatten(r) for r in page.resources], page))
+                self._put(self.pages, ("page", flatten(page), page))
                 continue
             self._put(self.pages, (what, payload, page))
             return

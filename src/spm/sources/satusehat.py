@@ -8,7 +8,8 @@ revoked early); a token request that is itself refused fails at once naming the 
 Search: `GET /fhir-r4/v1/<Type>?_lastUpdated=ge<dari>&_lastUpdated=lt<sampai>&_count=<n>`, then the
 Bundle's `next` link to the end. 5xx, timeouts and dropped connections are retried with bounded
 exponential backoff and 429 waits for `Retry-After` (spm.sources.http); a page whose JSON is cut short
-or is not a searchset Bundle is asked again within the same bounds. Pages are parsed with orjson with
+or is not a searchset Bundle is asked again within the same bounds. Pages are decoded into the kept fields
+(msgspec typed Structs, spm.sources.fhir_typed); a page that does not fit is parsed with orjson with
 the garbage collector paused (a page is thousands of small dicts that all stay alive until the page
 is flattened: collecting in between only costs time).
 
@@ -72,17 +73,18 @@ def fhir_instant(moment: datetime) -> str:
 @dataclass(frozen=True)
 class Page:
     """One searchset page: the resources of the asked type, and the server's `total` (if given)."""
-    resources: list[dict]
+    resources: list  # dicts; or, when `typed`, spm.sources.fhir_typed Structs of the kept fields
     total: int | None
     next_url: str | None
     sha256: str = ""  # of the page body: the batch checksum is made of these
+    typed: bool = False
 
 
 class SatusehatClient(SourceClient):
     """A session with the hub's token. One thread uses it at a time (the ingest's download thread)."""
 
     def __init__(self, conn: SourceConnection, *, page_size: int | None = None,
-                 clock=time.monotonic, **kwargs) -> None:
+                 clock=time.monotonic, typed_pages: bool = True, **kwargs) -> None:
         kwargs.setdefault("timeout", (5.0, conn.extra_number("timeout", 60.0, 1.0, float)))
         kwargs.setdefault("max_attempts", conn.extra_number("max_attempts", 5, 1))
         kwargs.setdefault("backoff_seconds", conn.extra_number("backoff_seconds", 0.5, 0.0, float))
@@ -96,6 +98,7 @@ class SatusehatClient(SourceClient):
         self._token_expires = 0.0
         self._requesting_token = False
         self.tokens_fetched = 0
+        self.typed_pages = typed_pages  # pages' resources as fhir_typed Structs where they fit (parse_page)
 
     # -- OAuth2 client credentials ----------------------------------------------------------------
     def _fetch_token(self) -> None:
@@ -146,7 +149,7 @@ class SatusehatClient(SourceClient):
             attempt += 1
             resp = self.get(url)
             try:
-                return parse_page(resp.content, resource_type, self.conn.conn_id)
+                return parse_page(resp.content, resource_type, self.conn.conn_id, self.typed_pages)
             except _BrokenPage as exc:
                 if attempt >= self.max_attempts:
                     raise SourceUnavailable(f"{self.conn.conn_id}: {resource_type} page answered {exc} "
@@ -175,9 +178,19 @@ class _BrokenPage(Exception):
     """A 200 whose body is not a complete searchset Bundle (cut short in transit, most often)."""
 
 
-def parse_page(content: bytes, resource_type: str, conn_id: str = CONN_ID) -> Page:
+def parse_page(content: bytes, resource_type: str, conn_id: str = CONN_ID, typed: bool = False) -> Page:
     """The resources of one Bundle page. A body that is not JSON or not a searchset Bundle is a
-    broken page (asked again); a resource of another type breaks the contract."""
+    broken page (asked again); a resource of another type breaks the contract. `typed`: decode a
+    well-formed page straight into the kept fields (spm.sources.fhir_typed, ~2.5x faster); any
+    other page is read the general way below, which says what is wrong with it."""
+    if typed:
+        from spm.sources.fhir_typed import NotTyped, decode_page
+
+        try:
+            resources, total, next_url = decode_page(content, resource_type)
+            return Page(resources, total, next_url, hashlib.sha256(content).hexdigest(), typed=True)
+        except NotTyped:
+            pass
     with gc_paused():
         try:
             bundle = orjson.loads(content)
