@@ -308,7 +308,7 @@ def test_benchmark_runs_and_reports_every_figure(capsys):
 
     assert run(scale=0.002, page_size=200) == 0
     out = capsys.readouterr().out
-    for figure in ("end to end", "extract only", "source only", "ceiling", "naive", "ratios", "peak memory", "CPU"):
+    for figure in ("end to end", "source only", "limit", "FHIR-PYrate", "ratios", "peak memory", "CPU"):
         assert f"  {figure}" in out, figure
     assert "hub" in out.split("  CPU")[1]
 

@@ -23,10 +23,30 @@ from spm.warehouse.db import describe, get_engine, upgrade
 START_TIMEOUT_S = 1800
 
 
-def rss_mb() -> float:
-    """Peak resident set of this process so far, in MB."""
+def rss_mb(pid: int | str = "self") -> float:
+    """Peak resident set of a process (this one by default) since it started or since reset_peak, in
+    MB: Linux's VmHWM, which belongs to the process's own memory (`ru_maxrss` is inherited through
+    fork, so a child would report its parent's peak). Elsewhere: this process's ru_maxrss."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    if pid != "self":
+        return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, kB on Linux
+
+
+def reset_peak(pid: int | str = "self") -> None:
+    """Start a process's peak (VmHWM) again from its current resident set (Linux; else a no-op)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
 
 
 @contextmanager
