@@ -53,26 +53,35 @@ def _patient_known(hub_column, pasien_column):
 
 def update_pending(conn: sa.Connection, hub: str, batch_ids: dict[str, int], published_at: datetime) -> None:
     """After the window's merges: list its resources whose patient is missing, and strike those whose
-    patient is now loaded (the window's own patients, or a reference the window changed)."""
+    patient is now loaded (the window's own patients, or a reference the window changed).
+
+    Every statement is driven by the small side: the waiting list (few rows) probes the window's
+    staging through its (batch_id, id) index, and the window's rows probe the patients' primary key
+    before any fact row is read (random probes into a large fact table were most of a backfill's
+    publish time)."""
     t = rujukan_pasien_tertunda
-    patients = sa.select(staging_pasien.c.pasien_id).where(
-        staging_pasien.c.batch_id == batch_ids["pasien"], staging_pasien.c.lolos.is_(True))
+    sp = staging_pasien.c
+    window_patient = sa.exists().where(sp.batch_id == batch_ids["pasien"], sp.pasien_id == t.c.pasien_id,
+                                       sp.lolos.is_(True))
     for entity, (staging, fact, id_col, _, _) in CLINICAL.items():
         s, f = staging.c, fact.c
-        ids = sa.select(s[id_col]).where(s.batch_id == batch_ids[entity], s.lolos.is_(True))
+        in_window = sa.exists().where(s.batch_id == batch_ids[entity], s[id_col] == t.c.resource_id, s.lolos.is_(True))
         # A newer version may name another patient: follow the published row.
-        conn.execute(sa.update(t).where(t.c.kode_kab_kota == hub, t.c.entitas == entity, t.c.resource_id.in_(ids))
+        conn.execute(sa.update(t).where(t.c.kode_kab_kota == hub, t.c.entitas == entity, in_window)
                      .values(pasien_id=sa.select(f.pasien_id).where(f.kode_kab_kota == hub, f[id_col] == t.c.resource_id)
                              .scalar_subquery()))
         conn.execute(sa.delete(t).where(
-            t.c.kode_kab_kota == hub, t.c.entitas == entity,
-            sa.or_(t.c.pasien_id.in_(patients), t.c.resource_id.in_(ids)),
+            t.c.kode_kab_kota == hub, t.c.entitas == entity, sa.or_(window_patient, in_window),
             _patient_known(t.c.kode_kab_kota, t.c.pasien_id)))
+        # The window's rows whose own patient is unknown, then their published version's patient
+        # (a newer version published before may name another one).
         pending = sa.select(
             sa.literal(hub, sa.String), sa.literal(entity, sa.String), f[id_col], f.pasien_id,
             sa.literal(batch_ids[entity], sa.Integer), sa.literal(published_at, sa.DateTime(timezone=True)),
-        ).where(f.kode_kab_kota == hub, f[id_col].in_(ids), ~_patient_known(f.kode_kab_kota, f.pasien_id),
-                ~sa.exists().where(t.c.kode_kab_kota == hub, t.c.entitas == entity, t.c.resource_id == f[id_col]))
+        ).select_from(staging).join(fact, sa.and_(f.kode_kab_kota == hub, f[id_col] == s[id_col])).where(
+            s.batch_id == batch_ids[entity], s.lolos.is_(True), ~_patient_known(sa.literal(hub), s.pasien_id),
+            ~_patient_known(f.kode_kab_kota, f.pasien_id),
+            ~sa.exists().where(t.c.kode_kab_kota == hub, t.c.entitas == entity, t.c.resource_id == f[id_col]))
         conn.execute(sa.insert(t).from_select(
             ["kode_kab_kota", "entitas", "resource_id", "pasien_id", "batch_id", "sejak"], pending))
 
@@ -120,30 +129,58 @@ def affected(conn: sa.Connection, hub: str, batch_ids: dict[str, int]) -> dict[s
     earlier services; a condition counts with the year's events, whatever its onset)."""
     rekam = fact_pasien.alias("rekam")
     p, rec = fact_pasien.c, rekam.c
-    referenced = [sa.select(staging_pasien.c.pasien_id).where(
-        staging_pasien.c.batch_id == batch_ids["pasien"], staging_pasien.c.lolos.is_(True))]
-    for entity, (staging, _, _, _, _) in CLINICAL.items():
-        s = staging.c
-        referenced.append(sa.select(s.pasien_id).where(s.batch_id == batch_ids[entity], s.lolos.is_(True)))
-    persons = sa.select(p.person_key).where(p.kode_kab_kota == hub, p.pasien_id.in_(sa.union(*referenced)))
-    kabs = {k for k in conn.execute(sa.select(sa.func.substr(rec.kode_desa, 1, 5)).distinct()
-                                    .where(rec.person_key.in_(persons))).scalars() if k}
+    sp = staging_pasien.c
+    window = [(staging_pasien, "pasien")] + [(staging, entity) for entity, (staging, *_) in CLINICAL.items()]
+    # kab/kota of residence: each kab/kota with a patient record is asked whether a person the window
+    # names has a record there, table by table, stopping at the first such person (a backfill names
+    # every patient of the hub: one IN over all of them cost seconds).
+    candidates = sorted(k for k in conn.execute(sa.select(sa.func.substr(p.kode_desa, 1, 5)).distinct()).scalars()
+                        if k)
+    kabs = set()
+    for kab in candidates:
+        for staging, entity in window:
+            s = staging.c
+            named = sa.select(sa.literal(1)).select_from(staging).join(
+                fact_pasien, sa.and_(p.kode_kab_kota == hub, p.pasien_id == s.pasien_id)).join(
+                rekam, rec.person_key == p.person_key).where(
+                s.batch_id == batch_ids[entity], s.lolos.is_(True), sa.func.substr(rec.kode_desa, 1, 5) == kab).limit(1)
+            if conn.execute(named).first() is not None:
+                kabs.add(kab)
+                break
     if not kabs:
         return {}
-    history = sa.union(referenced[0], referenced[3])  # the window's patients, its conditions' patients
+    referenced = [sa.select(sp.pasien_id).where(sp.batch_id == batch_ids["pasien"], sp.lolos.is_(True)),
+                  sa.select(staging_kondisi.c.pasien_id).where(staging_kondisi.c.batch_id == batch_ids["kondisi"],
+                                                               staging_kondisi.c.lolos.is_(True))]
+    history = sa.union(*referenced)  # the window's patients, its conditions' patients
     history_persons = sa.select(p.person_key).where(p.kode_kab_kota == hub, p.pasien_id.in_(history))
     years: set[int] = set()
     for entity, (staging, fact, _, date_col, _) in CLINICAL.items():
-        s, f = staging.c, fact.c
-        queries = [sa.select(sa.extract("year", s[date_col])).distinct().where(
-            s.batch_id == batch_ids[entity], s.lolos.is_(True), s[date_col].is_not(None))]
-        if entity != "kondisi":
-            queries.append(sa.select(sa.extract("year", f[date_col])).distinct().select_from(fact).join(
-                rekam, sa.and_(rec.kode_kab_kota == f.kode_kab_kota, rec.pasien_id == f.pasien_id))
-                .where(rec.person_key.in_(history_persons)))
-        for q in queries:
-            years.update(int(y) for y in conn.execute(q).scalars() if y is not None)
+        s = staging.c
+        years.update(int(y) for y in conn.execute(sa.select(sa.extract("year", s[date_col])).distinct().where(
+            s.batch_id == batch_ids[entity], s.lolos.is_(True), s[date_col].is_not(None))).scalars() if y is not None)
+    for entity, (_, fact, _, date_col, _) in CLINICAL.items():
+        if entity == "kondisi" or _published_years(conn, fact, date_col) <= years:
+            continue  # nothing published outside the years already named: no need to look
+        f = fact.c
+        q = sa.select(sa.extract("year", f[date_col])).distinct().select_from(fact).join(
+            rekam, sa.and_(rec.kode_kab_kota == f.kode_kab_kota, rec.pasien_id == f.pasien_id)).where(
+            rec.person_key.in_(history_persons))
+        years.update(int(y) for y in conn.execute(q).scalars() if y is not None)
     return {k: set(years) for k in kabs}
+
+
+def _published_years(conn: sa.Connection, fact: sa.Table, date_col: str) -> set[int]:
+    """Every year from the earliest to the latest published service of each hub (its (kab/kota,
+    date) index answers this without reading the rows; the years are read as in `affected`)."""
+    f = fact.c
+    spans = sa.select(sa.func.min(f[date_col]).label("first"), sa.func.max(f[date_col]).label("last")) \
+        .group_by(f.kode_kab_kota).subquery()
+    out: set[int] = set()
+    for first, last in conn.execute(sa.select(sa.extract("year", spans.c.first), sa.extract("year", spans.c.last))):
+        if first is not None and last is not None:
+            out.update(range(int(first), int(last) + 1))
+    return out
 
 
 def merge_affected(*parts: dict[str, set[int]]) -> list[dict[str, Any]]:
