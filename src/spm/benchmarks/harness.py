@@ -23,6 +23,18 @@ from spm.warehouse.db import describe, get_engine, upgrade
 START_TIMEOUT_S = 1800
 
 
+def current_rss_mb(pid: int | str = "self") -> float:
+    """Resident set of a process now (VmRSS), in MB; NaN where /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def rss_mb(pid: int | str = "self") -> float:
     """Peak resident set of a process (this one by default) since it started or since reset_peak, in
     MB: Linux's VmHWM, which belongs to the process's own memory (`ru_maxrss` is inherited through

@@ -43,7 +43,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from spm.benchmarks.harness import reset_peak, rss_mb, scratch_warehouse, simulator_process
+from spm.benchmarks.harness import current_rss_mb, reset_peak, rss_mb, scratch_warehouse, simulator_process
 
 DEFAULT_KODE = "32.71"
 DEFAULT_TAHUN = 2024  # the hub's first year: a backfill starts there (patients are registered from 2024)
@@ -80,7 +80,7 @@ class Timing:
     pages: int = 0
     page_bytes: int = 0
     base_mb: float = 0.0  # this process before the end to end (GX loaded, warehouse open)
-    peak_mb: dict[str, float] = field(default_factory=dict)  # measurement -> this process's peak
+    peak_mb: dict[str, tuple[float, float]] = field(default_factory=dict)  # measurement -> (start, peak)
     hub_peak_mb: float = 0.0
     cpu_ingest_s: float = 0.0  # CPU seconds of the end to end: this process (all threads)
     cpu_hub_s: float = 0.0  # ... the simulated hub (serving the pages while the extract ran)
@@ -291,7 +291,7 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
     gc.collect()
     reset_peak()
     reset_peak(hub_pid)
-    t = Timing(base_mb=rss_mb())
+    t = Timing(base_mb=current_rss_mb())
     cpu, hub_cpu_before = time.process_time(), hub_cpu()
     with _client(url, client_id, secret, page_size) as client:
         started = time.perf_counter()
@@ -310,7 +310,7 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
     published = k.publish_window(engine, validated)
     t.publish_s = time.perf_counter() - started
     t.cpu_ingest_s = time.process_time() - cpu
-    t.peak_mb["end to end"] = rss_mb()
+    t.peak_mb["end to end"] = (t.base_mb, rss_mb())
     t.published = sum(b["rows_published"] for b in published["batches"].values())
     del extracted, validated, published
 
@@ -322,14 +322,16 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
         t.source_s = time.perf_counter() - started
         gc.collect()
         reset_peak()
+        start = current_rss_mb()
         t.limit_s = _limit(engine, window, path)
-        t.peak_mb["limit"] = rss_mb()
+        t.peak_mb["limit"] = (start, rss_mb())
         os.remove(path)
         if peer:
             gc.collect()
             reset_peak()
+            start = current_rss_mb()
             t.peer_s, t.peer_rows = _peer(engine, client, window, page_size)
-            t.peak_mb["FHIR-PYrate"] = rss_mb()
+            t.peak_mb["FHIR-PYrate"] = (start, rss_mb())
     return t
 
 
@@ -360,8 +362,8 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
               f"{'' if same else f'; ROWS DIFFER: {t.peer_rows}'})")
         ratios += f", {e2e / peer_rate:.1f} x FHIR-PYrate; limit = {limit / peer_rate:.0f} x FHIR-PYrate"
     print(f"  ratios         {ratios}")
-    peaks = ", ".join(f"{name} {mb:,.0f} MB" for name, mb in t.peak_mb.items())
-    print(f"  peak memory    this process (VmHWM, reset before each; {t.base_mb:,.0f} MB at the start): {peaks}; "
+    peaks = ", ".join(f"{name} {peak:,.0f} MB (+{peak - start:,.0f})" for name, (start, peak) in t.peak_mb.items())
+    print(f"  peak memory    this process (VmHWM reset before each; + over its resident set then): {peaks}; "
           f"the hub {t.hub_peak_mb:,.0f} MB")
     busy = t.cpu_ingest_s + t.cpu_hub_s
     print(f"  CPU            end to end: ingest {t.cpu_ingest_s:.1f}s + hub "

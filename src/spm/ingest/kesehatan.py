@@ -13,8 +13,9 @@ patients when they compute), and reported per batch while it stays unresolved
 (spm.ingest.kesehatan_rujukan), with an alert past `kesehatan.batas_umur_rujukan_hari`.
 
 Extract streams and validates, in three stages joined by bounded queues: a download thread follows
-the `next` links and parses each page (orjson, collector paused), asking for the next page as soon as
-one is parsed; a flatten thread turns pages into typed rows; the loading thread gathers them in
+the `next` links and decodes each page (straight into the kept fields with msgspec typed Structs;
+a page that does not fit them is parsed the general way, with orjson), asking for the next page as
+soon as one is decoded; a flatten thread turns pages into typed rows; the loading thread gathers them in
 chunks of `VALIDATE_CHUNK` rows, validates each chunk with the GX suite, then stages it (COPY on
 PostgreSQL) with its quarantined rows in one short transaction, while the next pages download. No
 process is started: under Celery's prefork pool a task may not have children, and a child of an
