@@ -354,6 +354,20 @@ def test_a_window_of_another_hub_names_the_kab_kota_where_its_patients_live(wh):
     assert out["partitions"] == [{"kode_kab_kota": "32.71", "tahun_layanan": [2025]}]
 
 
+def test_a_patient_who_moves_later_names_both_kab_kota_and_the_years_of_earlier_services(wh):
+    """A 2026 window brings only the patient's new record (moved to Kota Sukabumi): the figures of
+    the years of their published services (2025) change, in the old and the new kab/kota, although
+    the window itself holds no service."""
+    k.ingest(wh, _window(), "r1", FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER]}), SECRET)
+    moved = _version(PATIENT, "2026-02-03T00:00:00+00:00")
+    village = moved["address"][0]["extension"][0]["extension"]
+    for part, code in zip(village, ("32", "3272", "327201", "3272011001")):
+        part["valueCode"] = code
+    out = k.ingest(wh, _window("2026-02-01", "2026-03-01"), "r2", FakeHub({"Patient": [moved]}), SECRET)
+    assert out["partitions"] == [{"kode_kab_kota": "32.71", "tahun_layanan": [2025]},
+                                 {"kode_kab_kota": "32.72", "tahun_layanan": [2025]}]
+
+
 def test_a_planned_encounter_after_the_window_is_valid_data(wh):
     booked = {**copy.deepcopy(ENCOUNTER), "id": "enc-booked", "status": "planned",
               "period": {"start": "2025-06-10T09:00:00+07:00"}}  # booked in March for June
