@@ -156,6 +156,8 @@ def affected(conn: sa.Connection, hub: str, batch_ids: dict[str, int]) -> dict[s
     history_persons = sa.select(p.person_key).where(p.kode_kab_kota == hub, p.pasien_id.in_(history))
     years: set[int] = set()
     for entity, (staging, fact, _, date_col, _) in CLINICAL.items():
+        if entity == "kondisi":
+            continue  # a condition counts with its patient's services of a year, not in its onset year
         s = staging.c
         years.update(int(y) for y in conn.execute(sa.select(sa.extract("year", s[date_col])).distinct().where(
             s.batch_id == batch_ids[entity], s.lolos.is_(True), s[date_col].is_not(None))).scalars() if y is not None)
