@@ -33,7 +33,8 @@ For each kab/kota and quarter, from the published tables only (`mart_capaian_spm
 - the CSV extract of `mart_capaian_spm`, and `manifest.json` (checksums, batches used).
 
 Files are replaced atomically; rerunning a quarter reproduces the same content. Runs when
-`mart_indeks_spm` is published (the quarters named by the event), or by hand with params
+`mart_indeks_spm` is published (the quarters named by the event, and any quarter whose index is newer
+than its report, should an event have reached no run), or by hand with params
 `kode_wilayah`, `tahun`, `triwulan` for any past quarter.
 """,
     params=quarter_params(),
@@ -50,7 +51,7 @@ def create_terbitkan_laporan_dag() -> DAG:
         @task
         def resolve_quarters(params=None, dag_run=None, triggering_asset_events=None) -> list[dict[str, Any]]:
             events = triggering_asset_events.get(MART_INDEKS_SPM, []) if triggering_asset_events else []
-            return tasks.laporan_quarters(dict(params), dag_run.run_after, [dict(e.extra or {}) for e in events])
+            return tasks.laporan_plan(dict(params), dag_run.run_after, [dict(e.extra or {}) for e in events])
 
         @task
         def publish_report(quarter: dict):

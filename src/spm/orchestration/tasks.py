@@ -339,6 +339,25 @@ def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> l
 
 
 @fail_fast
+def laporan_plan(params: dict[str, Any], run_after, extras: list[dict]) -> list[dict]:
+    """laporan_quarters, and on Asset events also every quarter whose index was published after its
+    report was written (or that has none): Airflow hands a run the events stamped within its own
+    window, so an event stamped just before another run was created but committed after it reaches
+    no run; the next report run catches that quarter up instead."""
+    quarters = laporan_quarters(params, run_after, extras)
+    if params.get("tahun") or params.get("kode_wilayah") or params.get("triwulan") or not extras:
+        return quarters
+    from spm.reporting.terbit import stale_quarters
+
+    named = {(q["kode_kab_kota"], q["tahun"], q["triwulan"]) for q in quarters}
+    late = [q for q in stale_quarters(warehouse_engine()) if (q["kode_kab_kota"], q["tahun"], q["triwulan"]) not in named]
+    for q in late:
+        log.info("laporan %s %s triwulan %s: its index is newer than its report (an event no run received)",
+                 q["kode_kab_kota"], q["tahun"], q["triwulan"])
+    return sorted(quarters + late, key=lambda q: (q["kode_kab_kota"], q["tahun"], q["triwulan"]))
+
+
+@fail_fast
 def laporan_publish(quarter: dict) -> dict:
     from spm.reporting.terbit import terbitkan
 

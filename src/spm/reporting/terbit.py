@@ -153,3 +153,27 @@ def baca_manifest(t: Terbitan) -> dict | None:
         return json.loads(t.manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def stale_quarters(engine: sa.Engine, root: Path | None = None) -> list[dict]:
+    """(kab/kota, year, quarter) whose latest published mart_indeks_spm batch finished after its report's
+    manifest was written, or that has no complete report."""
+    from datetime import datetime, timezone
+
+    from spm.warehouse.audit import aware
+    from spm.warehouse.tables import etl_batch
+
+    b = etl_batch.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(b.kode_wilayah, b.periode, sa.func.max(b.finished_at)).where(
+            b.entity == "mart_indeks_spm", b.status == "published").group_by(b.kode_wilayah, b.periode)).all()
+    out = []
+    for kode, periode, finished in rows:
+        if "-T" not in str(periode) or finished is None:
+            continue
+        tahun, triwulan = (int(x) for x in str(periode).split("-T"))
+        t = terbitan(kode, tahun, triwulan, root)
+        written = datetime.fromtimestamp(t.manifest.stat().st_mtime, timezone.utc) if t.ada() else None
+        if written is None or written < aware(finished):
+            out.append({"kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan})
+    return sorted(out, key=lambda q: (q["kode_kab_kota"], q["tahun"], q["triwulan"]))
