@@ -23,29 +23,31 @@ from spm.warehouse.db import describe, get_engine, upgrade
 START_TIMEOUT_S = 1800
 
 
-def current_rss_mb(pid: int | str = "self") -> float:
-    """Resident set of a process now (VmRSS), in MB; NaN where /proc is missing."""
+def _status_mb(pid: int | str, field: str) -> float | None:
+    """A memory line (VmRSS, VmHWM) of /proc/<pid>/status in MB; None where /proc is missing."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return float("nan")
+    return None
+
+
+def current_rss_mb(pid: int | str = "self") -> float:
+    """Resident set of a process now (VmRSS), in MB; NaN where /proc is missing."""
+    now = _status_mb(pid, "VmRSS")
+    return float("nan") if now is None else now
 
 
 def rss_mb(pid: int | str = "self") -> float:
     """Peak resident set of a process (this one by default) since it started or since reset_peak, in
     MB: Linux's VmHWM, which belongs to the process's own memory (`ru_maxrss` is inherited through
     fork, so a child would report its parent's peak). Elsewhere: this process's ru_maxrss."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = _status_mb(pid, "VmHWM")
+    if peak is not None:
+        return peak
     if pid != "self":
         return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

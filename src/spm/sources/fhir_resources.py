@@ -135,19 +135,23 @@ def _nik(resource: dict) -> str | None:
 GENDER = {"male": "L", "female": "P"}
 
 
+def patient_identity(secret: bytes, kode_kab_kota: str, pid: str | None, nik: str | None, lahir, jk: str | None
+                     ) -> tuple[str | None, str | None, bool]:
+    """(person_key, jenis_id, nik_valid): the HMAC of a valid NIK, else of the hub's resource id."""
+    if nik_valid(nik, lahir, None if jk is None else jk == "P"):
+        return person_key(secret, nik), "nik", True
+    if pid:
+        return person_key(secret, f"{kode_kab_kota}:{pid}", "satusehat"), "fhir", False
+    return None, None, False
+
+
 def flatten_patient(resource: dict, secret: bytes, kode_kab_kota: str) -> tuple:
     """PASIEN.columns of a Patient; the NIK is only hashed, the name never read."""
     pid = _text(resource.get("id"), 64)
     lahir = parse_date(resource.get("birthDate"))
     gender = resource.get("gender")
     jk = GENDER.get(gender) if isinstance(gender, str) else None
-    nik = _nik(resource)
-    if nik_valid(nik, lahir, None if jk is None else jk == "P"):
-        key, jenis_id, valid = person_key(secret, nik), "nik", True
-    elif pid:
-        key, jenis_id, valid = person_key(secret, f"{kode_kab_kota}:{pid}", "satusehat"), "fhir", False
-    else:
-        key, jenis_id, valid = None, None, False
+    key, jenis_id, valid = patient_identity(secret, kode_kab_kota, pid, _nik(resource), lahir, jk)
     if jk is None and isinstance(gender, str):
         jk = _text(gender, 8)  # other/unknown: kept so the suite can name it
     return (pid, _last_updated(resource), key, jenis_id, valid, jk, lahir, _village(resource))

@@ -14,10 +14,9 @@ from collections.abc import Callable
 
 import msgspec
 
-from spm.privacy import nik_valid, person_key
 from spm.sources.fhir_resources import (
     ADMINISTRATIVE_CODE, CLINICAL_SYSTEM, GENDER, ICD10_SYSTEM, LOINC_DIASTOLIK, LOINC_SISTOLIK, LOINC_SYSTEM,
-    NIK_SYSTEM, VERIFICATION_SYSTEM, _text, dotted_desa, parse_date, parse_datetime,
+    NIK_SYSTEM, VERIFICATION_SYSTEM, _text, dotted_desa, parse_date, parse_datetime, patient_identity,
 )
 
 Text = str | None
@@ -215,12 +214,7 @@ def flatten_patient(resource: Patient, secret: bytes, kode_kab_kota: str) -> tup
         if ident.system == NIK_SYSTEM:
             nik = ident.value.strip() if ident.value is not None else None
             break
-    if nik_valid(nik, lahir, None if jk is None else jk == "P"):
-        key, jenis_id, valid = person_key(secret, nik), "nik", True
-    elif pid:
-        key, jenis_id, valid = person_key(secret, f"{kode_kab_kota}:{pid}", "satusehat"), "fhir", False
-    else:
-        key, jenis_id, valid = None, None, False
+    key, jenis_id, valid = patient_identity(secret, kode_kab_kota, pid, nik, lahir, jk)
     if jk is None and gender is not None:
         jk = _text(gender, 8)
     return (pid, _last_updated(resource), key, jenis_id, valid, jk, lahir, _village(resource))
