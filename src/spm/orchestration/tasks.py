@@ -341,9 +341,9 @@ def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> l
 @fail_fast
 def laporan_plan(params: dict[str, Any], run_after, extras: list[dict]) -> list[dict]:
     """laporan_quarters, and on Asset events also every quarter whose index was published after its
-    report was written (or that has none): Airflow hands a run the events stamped within its own
-    window, so an event stamped just before another run was created but committed after it reaches
-    no run; the next report run catches that quarter up instead."""
+    report was written (or that has none). Under Celery a quarter's report was sometimes never
+    written although its index was (an index event that, it seems, reached no report run; the cause
+    is not confirmed): the next report run catches such a quarter up."""
     quarters = laporan_quarters(params, run_after, extras)
     if params.get("tahun") or params.get("kode_wilayah") or params.get("triwulan") or not extras:
         return quarters
