@@ -249,3 +249,37 @@ def test_observation_bounds_come_from_config_and_match_the_suite():
     assert params["loinc_29463_7_min"] == 0.3 and params["loinc_8480_6_maks"] == 300
     with pytest.raises(ConfigError, match="min 5.0 is not below maks 1.0"):
         k.observation_bounds({"batas_fisiologis": {"29463-7": {"min": 5, "maks": 1}}})
+
+
+def test_each_physiological_bound_applies_to_its_own_loinc_code_only():
+    """The bounds are checked on derived columns (nilai where kode is the code): a value is judged
+    by its own code's bound only, and a row with no bounded code is never judged by any of them."""
+    from spm.ingest.kesehatan_spec import OBSERVASI
+    from spm.ingest.kesehatan_validasi import add_derived, frame_of, loinc_value_columns
+    from spm.quality.gx_runner import validate_frame
+
+    w = k.Window.of(k.windows(["32.71"], "2025-01-01", "2025-01-02")[0])
+    params = k.validation_parameters("observasi", w)
+    derived = loinc_value_columns(OBSERVASI.suite)
+    assert set(derived.values()) == {"29463-7", "8302-2", "39156-5", "2339-0", "15074-8", "2093-3", "4548-4"}
+    when = datetime(2025, 1, 1, 3, tzinfo=timezone.utc)
+    rows, expected = [], {}
+    for i, (code, value, fails) in enumerate([
+            ("29463-7", 400.0, "nilai_berat_badan_fisiologis"),  # above 350 kg
+            ("2339-0", 400.0, None),  # 400 mg/dL glucose: fine, although above the weight bound
+            ("8302-2", 10.0, "nilai_tinggi_badan_fisiologis"),
+            ("4548-4", 30.0, "nilai_hba1c_fisiologis"),
+            ("4548-4", 6.5, None),
+            ("2093-3", None, None),  # no value: not a bound's business
+            ("94500-6", 99999.0, None),  # a test code without a bound
+    ], start=1):
+        rows.append((i, f"obs-{i}", when, "P1", "final", when, code, "http://loinc.org", value, None, None, None, None))
+        if fails:
+            expected[i] = [fails]
+    frame = frame_of(rows, ["row_id", *OBSERVASI.columns])
+    add_derived(OBSERVASI, frame)
+    report = validate_frame(OBSERVASI.suite, frame, params)
+    assert not report.critical_failures
+    assert report.rows_to_quarantine() == expected
+    assert frame.loc[frame["kode"] == "2339-0", "nilai_loinc_2339_0"].tolist() == [400.0]
+    assert frame["nilai_loinc_29463_7"].notna().sum() == 1

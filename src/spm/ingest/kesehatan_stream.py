@@ -22,7 +22,9 @@ import sqlalchemy as sa
 from spm.ingest.kesehatan_spec import (
     FLUSH_ROWS, PARSED_PAGES, PASIEN, PREFETCH_PAGES, SPECS, TYPE_OF, Window, validate_chunk_rows,
 )
-from spm.ingest.kesehatan_validasi import QUARANTINE_COLUMNS, BatchResults, frame_of, quarantine_rows
+from spm.ingest.kesehatan_validasi import (
+    QUARANTINE_COLUMNS, BatchResults, add_derived, frame_of, quarantine_rows,
+)
 from spm.ingest.wap import EntitySpec
 from spm.sources.http import SourceUnavailable
 from spm.sources.satusehat import Page, SatusehatClient, gc_paused
@@ -102,6 +104,7 @@ class StreamValidation:
         return [row for pos, row in enumerate(rows) if pos not in gone]
 
     def _derived(self, frame) -> None:
+        add_derived(self.spec, frame)
         if self.spec is PASIEN:
             known = self.known_desa
             frame["desa_dikenal"] = [code in known for code in frame["kode_desa"].tolist()]
