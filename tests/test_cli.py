@@ -74,4 +74,4 @@ def test_wilayah_load_bad_file_exit_code(sqlite_url, tmp_path, capsys):
     assert main(["--warehouse-url", sqlite_url, "wilayah", "load", "--file", str(bad),
                  "--berlaku-mulai", "2026-01-01"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("spm: error: bad.csv: 1 problem(s), nothing loaded: line 2, kode: '99.1'")
+    assert err.startswith("spm: error: bad.csv: 1 problem(s), nothing loaded: line 2, kode: not a provinsi code")

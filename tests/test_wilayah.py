@@ -87,18 +87,51 @@ def test_bad_file_lists_lines_and_loads_nothing(engine, tmp_path):
         load_wilayah(engine, _write(tmp_path / "bad.csv", bad), date(2025, 1, 1))
     msg = str(info.value)
     assert "nothing loaded" in msg
-    assert "line 7, kode: '32.71.01.10' is not a desa_kelurahan code" in msg
+    assert "line 7, kode: not a desa_kelurahan code (NN.NN.NN.NNNN)" in msg
     assert "parent 32.71.02 of 32.71.02.1001 is not in the file" in msg
     assert "line 9, kode: 32.71.01.1001 repeats line 5" in msg
-    assert "line 10, tingkat: 'dusun'" in msg
+    assert "line 10, tingkat: not one of" in msg
+    assert "32.71.01.10'" not in msg and "dusun" not in msg  # a value not accepted is never repeated
     assert current_count(engine) == {}
 
 
 def test_missing_columns_are_named(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("kode,nama\n32,Jawa Barat\n")
-    with pytest.raises(InputError, match="missing column.*tingkat, kode_induk"):
+    with pytest.raises(InputError, match="missing column.*tingkat, kode_induk") as info:
         read_code_list(path)
+    assert "Jawa Barat" not in str(info.value)
+
+
+@pytest.mark.parametrize("content", [b"0123456789abcdef-the-hmac-secret-value\n", b"\xff\xfe\x00secret-bytes\n",
+                                     b"kode,nama,tingkat,kode_induk\nsecret-value-0123456789,x,y,z\n"])
+def test_no_error_repeats_what_the_file_holds(tmp_path, content):
+    """Whatever file a code list is read from (a secret, a binary), the error says what is wrong
+    without quoting it."""
+    path = tmp_path / "secret"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_code_list(path)
+    assert "secret-" not in str(info.value) and "hmac" not in str(info.value)
+
+
+def test_the_dag_reads_code_lists_only_from_its_folder(tmp_path, monkeypatch):
+    from spm.orchestration.tasks import code_list_path, wilayah_inbox
+
+    monkeypatch.setenv("SPM_HOME", str(tmp_path / "home"))
+    folder = wilayah_inbox()
+    folder.mkdir(parents=True)
+    (folder / "kode-2026.csv").write_text("kode,nama,tingkat,kode_induk\n")
+    secret = tmp_path / "secret.csv"
+    secret.write_text("the-hmac-secret\n")
+    (folder / "link.csv").symlink_to(secret)
+    assert code_list_path("kode-2026.csv") == folder / "kode-2026.csv"
+    for name in (str(secret), "../secret.csv", "sub/kode.csv", "kode.txt", ".hidden.csv", "", "x" * 5000 + ".csv"):
+        with pytest.raises(InputError, match="no folder or path"):
+            code_list_path(name)
+    for name in ("link.csv", "absent.csv"):
+        with pytest.raises(InputError, match="no such code list"):
+            code_list_path(name)
 
 
 def test_shipped_file_is_valid():

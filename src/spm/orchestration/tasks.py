@@ -53,6 +53,32 @@ def check_warehouse_schema() -> str:
     return current_revision(engine)
 
 
+CODE_LIST_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.csv$"  # a file name in the code-list folder, no path
+
+
+def wilayah_inbox() -> Path:
+    """Where operators put a Kemendagri code list for spm_muat_wilayah: the only folder its `file` param reads."""
+    from spm.settings import spm_home
+
+    return spm_home() / "inbox" / "wilayah"
+
+
+def code_list_path(name: str) -> Path:
+    """The code list `name` in wilayah_inbox(). A path, a name of another shape, or a link leading out of
+    the folder is refused: a run's conf must not make a worker read any other file (the
+    pseudonymisation secret, say)."""
+    import re
+
+    folder = wilayah_inbox()
+    if not isinstance(name, str) or not re.fullmatch(CODE_LIST_NAME, name):
+        raise InputError(f"file {name[:80]!r}: give the name of a .csv code list in {folder} (letters, digits, . _ -; "
+                         "no folder or path)")
+    path = folder / name
+    if not path.resolve().is_relative_to(folder.resolve()) or not path.is_file():
+        raise InputError(f"file {name!r}: no such code list in {folder}")
+    return path
+
+
 @fail_fast
 def load_dim_wilayah(params: dict[str, Any]) -> dict[str, Any]:
     """Merge the code list named by the run's params (default: the shipped list) into dim_wilayah."""
@@ -62,7 +88,7 @@ def load_dim_wilayah(params: dict[str, Any]) -> dict[str, Any]:
     berlaku = params.get("berlaku_mulai") or None
     result = load_wilayah(
         warehouse_engine(),
-        Path(file) if file else None,
+        code_list_path(file) if file else None,
         date.fromisoformat(berlaku) if berlaku else None,
         params.get("sumber") or None,
     )

@@ -40,38 +40,31 @@ class WilayahLoadResult:
 
 
 def read_code_list(path: Path) -> list[tuple[str, str, str, str | None]]:
-    """Read and check a code list; raise InputError listing what is wrong (file, line, column)."""
+    """Read and check a code list; raise InputError listing what is wrong (file, line, column).
+
+    A message names the line, the column and what was expected, never a value it could not accept:
+    whatever file it was pointed at, no error repeats that file's contents. Codes are quoted only
+    once they have the shape of a Kemendagri code."""
     if not path.is_file():
-        raise InputError(f"code list {path} does not exist")
+        raise InputError(f"code list {path.name} does not exist")
     errors: list[str] = []
     rows: list[tuple[str, str, str, str | None]] = []
     seen: dict[str, int] = {}
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
+        try:
+            header = reader.fieldnames or []
+        except (UnicodeDecodeError, csv.Error):
+            raise InputError(f"{path.name}: not a UTF-8 CSV file with the header {','.join(COLUMNS)}") from None
         missing = [c for c in COLUMNS if c not in header]
         if missing:
-            raise InputError(f"{path.name}: missing column(s) {', '.join(missing)} (header is {','.join(header)})")
-        for line, rec in enumerate(reader, start=2):
-            kode = (rec["kode"] or "").strip()
-            nama = (rec["nama"] or "").strip()
-            tingkat = (rec["tingkat"] or "").strip()
-            induk = (rec["kode_induk"] or "").strip() or None
-            if tingkat not in TINGKAT:
-                errors.append(f"line {line}, tingkat: {tingkat!r} is not one of {', '.join(TINGKAT)}")
-                continue
-            if not KODE_PATTERN[tingkat].match(kode):
-                errors.append(f"line {line}, kode: {kode!r} is not a {tingkat} code")
-                continue
-            if not nama:
-                errors.append(f"line {line}, nama: empty for {kode}")
-            expected_induk = kode.rsplit(".", 1)[0] if "." in kode else None
-            if induk != expected_induk:
-                errors.append(f"line {line}, kode_induk: {induk!r} for {kode}, expected {expected_induk!r}")
-            if kode in seen:
-                errors.append(f"line {line}, kode: {kode} repeats line {seen[kode]}")
-            seen[kode] = line
-            rows.append((kode, nama, tingkat, induk))
+            raise InputError(f"{path.name}: missing column(s) {', '.join(missing)} in its first line (expected the "
+                             f"header {','.join(COLUMNS)})")
+        try:
+            for line, rec in enumerate(reader, start=2):
+                _check_row(line, rec, rows, seen, errors)
+        except (UnicodeDecodeError, csv.Error):
+            raise InputError(f"{path.name}: not a UTF-8 CSV file (after line {reader.line_num})") from None
     for kode, _nama, _tingkat, induk in rows:
         if induk is not None and induk not in seen:
             errors.append(f"line {seen[kode]}, kode_induk: parent {induk} of {kode} is not in the file")
@@ -82,6 +75,31 @@ def read_code_list(path: Path) -> list[tuple[str, str, str, str | None]]:
     if not rows:
         raise InputError(f"{path.name}: no rows")
     return rows
+
+
+CODE_SHAPE = {"provinsi": "NN", "kabupaten_kota": "NN.NN", "kecamatan": "NN.NN.NN", "desa_kelurahan": "NN.NN.NN.NNNN"}
+
+
+def _check_row(line: int, rec: dict, rows: list, seen: dict[str, int], errors: list[str]) -> None:
+    kode = (rec["kode"] or "").strip()
+    nama = (rec["nama"] or "").strip()
+    tingkat = (rec["tingkat"] or "").strip()
+    induk = (rec["kode_induk"] or "").strip() or None
+    if tingkat not in TINGKAT:
+        errors.append(f"line {line}, tingkat: not one of {', '.join(TINGKAT)}")
+        return
+    if not KODE_PATTERN[tingkat].match(kode):
+        errors.append(f"line {line}, kode: not a {tingkat} code ({CODE_SHAPE[tingkat]})")
+        return
+    if not nama:
+        errors.append(f"line {line}, nama: empty for {kode}")
+    expected_induk = kode.rsplit(".", 1)[0] if "." in kode else None
+    if induk != expected_induk:
+        errors.append(f"line {line}, kode_induk: expected {expected_induk or 'empty'} for {kode}")
+    if kode in seen:
+        errors.append(f"line {line}, kode: {kode} repeats line {seen[kode]}")
+    seen[kode] = line
+    rows.append((kode, nama, tingkat, induk))
 
 
 def load_wilayah(
