@@ -80,3 +80,41 @@ def test_no_task_pushes_its_result_key_by_key(dagbag):
     split = [f"{dag.dag_id}.{t.task_id}" for dag in dagbag.dags.values() for t in dag.tasks
              if getattr(t, "multiple_outputs", False)]
     assert split == []
+
+
+def _refusal(dag, conf: dict) -> str | None:
+    """Airflow's verdict on a run conf (as at trigger time): None if accepted, else its message."""
+    from airflow.sdk.definitions.param import ParamsDict
+
+    params = ParamsDict(dag.params)
+    try:
+        params.update(conf)
+        params.validate()
+    except Exception as exc:  # noqa: BLE001 - ParamValidationError
+        return str(exc)
+    return None
+
+
+BAD_CONFS = [  # (param, value): refused by every DAG that has the param
+    ("kode_wilayah", ["32.71", "3271"]), ("kode_wilayah", ["32.71"] * 5000), ("kode_wilayah", "32.71"),
+    ("tahun", -1), ("tahun", 25), ("tahun", 20251), ("tahun", "2025"),
+    ("semester", 3), ("triwulan", 5), ("dari", "kemarin"), ("sampai", "2025-13-01x"),
+    ("file", "/etc/passwd"), ("file", "../secret.csv"), ("sumber", "x" * 300),
+]
+
+
+def test_every_param_has_a_schema_that_refuses_a_bad_conf_by_name(dagbag):
+    checked = set()
+    for dag_id, dag in dagbag.dags.items():
+        for name, value in BAD_CONFS:
+            if name in dag.params:
+                refusal = _refusal(dag, {name: value})
+                assert refusal is not None and f"param {name}" in refusal, (dag_id, name, value)
+                checked.add(name)
+        assert _refusal(dag, {}) is None, dag_id  # the defaults stand
+    assert checked == {name for name, _ in BAD_CONFS}
+    good = {"kode_wilayah": ["32.71", "32.72"], "tahun": 2026, "semester": 1, "triwulan": 3,
+            "dari": "2024-01-01T00:00:00Z", "sampai": "2026-11-22T00:00:00+07:00", "file": "kode-2026.csv"}
+    for dag_id, dag in dagbag.dags.items():
+        conf = {k: v for k, v in good.items() if k in dag.params}
+        assert _refusal(dag, conf) is None, (dag_id, conf)

@@ -283,3 +283,9 @@ def test_each_physiological_bound_applies_to_its_own_loinc_code_only():
     assert report.rows_to_quarantine() == expected
     assert frame.loc[frame["kode"] == "2339-0", "nilai_loinc_2339_0"].tolist() == [400.0]
     assert frame["nilai_loinc_29463_7"].notna().sum() == 1
+
+
+def test_a_window_longer_than_configured_is_refused_naming_the_limit():
+    assert len(k.windows(["32.71"], "2016-12-01", "2026-11-22")) == 1  # a hub's whole history: fine
+    with pytest.raises(ConfigError, match="spans 36525 days, more than kualitas.yaml kesehatan.jendela_maks_hari"):
+        k.windows(["32.71"], "1926-01-01", "2026-01-01")

@@ -12,6 +12,7 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 from typing import Any
 
 
+from spm.config import load_yaml
 from spm.errors import ConfigError
 from spm.ingest.wap import EntitySpec
 from spm.sources.fhir_resources import WIB
@@ -161,11 +162,22 @@ def hub_connections(kode_wilayah: list[str], defined: Callable[[str], bool] = co
     return out
 
 
+def max_window_days() -> int:
+    value = (load_yaml("kualitas.yaml").get("kesehatan") or {}).get("jendela_maks_hari")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"kualitas.yaml: kesehatan.jendela_maks_hari {value!r} is not a positive number of days")
+    return value
+
+
 def windows(kode_wilayah: list[str], dari: Any, sampai: Any, conn_ids: dict[str, str] | None = None) -> list[dict]:
     """One window per kab/kota (same bounds for all)."""
     start, end = parse_instant(dari, "dari"), parse_instant(sampai, "sampai")
     if start >= end:
         raise ConfigError(f"dari {start.isoformat()} must be before sampai {end.isoformat()}")
+    longest = max_window_days()
+    if end - start > timedelta(days=longest):
+        raise ConfigError(f"dari {start.date()} .. sampai {end.date()} spans {(end - start).days} days, more than "
+                          f"kualitas.yaml kesehatan.jendela_maks_hari ({longest}): load it in shorter windows")
     out = []
     for kode in kode_wilayah:
         _check_kab_kota(kode)

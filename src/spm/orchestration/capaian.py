@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, task, task_group
+from airflow.sdk import DAG, task, task_group
 
 from spm.orchestration import tasks
 from spm.orchestration.assets import FACT_KELAHIRAN, FACT_PENDUDUK, table_asset
+from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 
 FACT_PESERTA_DIDIK = table_asset("fact_peserta_didik")
@@ -20,11 +21,9 @@ MART_INDEKS_SPM = table_asset("mart_indeks_spm")
 def quarter_params() -> dict[str, Param]:
     """Run conf of the quarterly DAGs (DESIGN §10): kab/kota, year and quarter, any past one included."""
     return {
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes; empty = Variable spm_kode_wilayah"),
-        "tahun": Param(None, type=["null", "integer"], description="report year"),
-        "triwulan": Param(None, type=["null", "integer"], enum=[None, 1, 2, 3, 4],
-                          description="quarter (year-to-date); empty = every quarter up to the run's"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes; empty = Variable spm_kode_wilayah"),
+        "tahun": params.tahun("report year"),
+        "triwulan": params.pilihan([1, 2, 3, 4], "quarter (year-to-date); empty = every quarter up to the run's"),
     }
 
 

@@ -6,6 +6,7 @@ from airflow.sdk import DAG, Param, task
 
 from spm.orchestration import tasks
 from spm.orchestration.assets import DIM_WILAYAH
+from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 
 MUAT_WILAYAH = SpmDagParams(
@@ -21,14 +22,16 @@ change are closed on `berlaku_mulai`, new versions are opened, unchanged codes a
 rerun with the same list changes nothing. With no params it loads the list shipped with the project
 (Kepmendagri 300.2.2-2138 Tahun 2025). Also refreshes `dim_layanan` from the versioned catalog.
 
-Params: `file` (CSV `kode,nama,tingkat,kode_induk` readable by the workers), `berlaku_mulai`
-(YYYY-MM-DD, needed with `file`), `sumber` (e.g. the decree number).
+Params: `file` (the name of a CSV `kode,nama,tingkat,kode_induk` put in `$SPM_HOME/inbox/wilayah`
+on the workers; no other folder is read), `berlaku_mulai` (YYYY-MM-DD, needed with `file`),
+`sumber` (e.g. the decree number).
 """,
     params={
-        "file": Param(None, type=["null", "string"], description="code list CSV; empty = shipped list"),
+        "file": Param(None, type=["null", "string"], pattern=tasks.CODE_LIST_NAME,
+                      description="name of a code list CSV in $SPM_HOME/inbox/wilayah; empty = shipped list"),
         "berlaku_mulai": Param(None, type=["null", "string"], format="date",
                                description="date the list takes effect (needed with file)"),
-        "sumber": Param(None, type=["null", "string"], description="source of the list, e.g. decree"),
+        "sumber": Param(None, type=["null", "string"], maxLength=255, description="source of the list, e.g. decree"),
     },
 )
 
@@ -78,11 +81,9 @@ nothing (the publish task is skipped, no Asset event).
 Owner of the data: Disdukcapil. Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
-        "tahun": Param(None, type=["null", "integer"], description="year of the semester (and of the births)"),
-        "semester": Param(None, type=["null", "integer"], enum=[None, 1, 2],
-                          description="1 = state at 30 June, 2 = state at 31 December"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
+        "tahun": params.tahun("year of the semester (and of the births)"),
+        "semester": params.pilihan([1, 2], "1 = state at 30 June, 2 = state at 31 December"),
     },
 )
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from spm.orchestration import tasks
 from spm.orchestration.assets import table_asset
+from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 
 FACT_INPUT_MUTU = table_asset("fact_input_mutu")
@@ -54,8 +55,7 @@ empty = every workbook.
 Owner of the data: the OPD (Dinas Pendidikan, Dinas Kesehatan). Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes, e.g. [\"32.71\"]; empty = every workbook in the inbox"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = every workbook in the inbox"),
     },
 )
 

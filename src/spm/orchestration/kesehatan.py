@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from spm.errors import InputError
 from spm.orchestration import tasks
 from spm.orchestration.assets import table_asset
+from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 from spm.sources.http import SourceAuthError, SourceError, SourceUnavailable
 
@@ -58,12 +59,9 @@ name the kab/kota where the window's patients live and the service years that ma
 Owner of the data: Dinas Kesehatan (SATUSEHAT hub). Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
-        "dari": Param(None, type=["null", "string"],
-                      description="window start (inclusive), ISO date or date-time; empty = the day before the run"),
-        "sampai": Param(None, type=["null", "string"],
-                        description="window end (exclusive), ISO date or date-time; empty = the run's date"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
+        "dari": params.instant("window start (inclusive), ISO date or date-time; empty = the day before the run"),
+        "sampai": params.instant("window end (exclusive), ISO date or date-time; empty = the run's date"),
     },
 )
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, task
 
 from spm.errors import InputError
 from spm.orchestration import tasks
 from spm.orchestration.assets import table_asset
+from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 from spm.sources.http import SourceAuthError, SourceError, SourceUnavailable
 
@@ -52,12 +53,9 @@ Schools fetched at once: extra `paralel` of the `spm_dapodik` connection (defaul
 Owner of the data: Dinas Pendidikan (Dapodik operators). Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
-        "tahun": Param(None, type=["null", "integer"],
-                       description="first calendar year of the school year (2025 for 2025/2026)"),
-        "semester": Param(None, type=["null", "integer"], enum=[None, 1, 2],
-                          description="1 = ganjil (from July), 2 = genap (from January of the next year)"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
+        "tahun": params.tahun("first calendar year of the school year (2025 for 2025/2026)"),
+        "semester": params.pilihan([1, 2], "1 = ganjil (from July), 2 = genap (from January of the next year)"),
     },
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 from airflow.sdk import DAG, Param, task
 
 from spm.orchestration import tasks
+from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 
 
@@ -76,8 +77,7 @@ its owner once (reminders after `pengingat_jam`); when it is fresh again the res
 announced once. Nothing depends on the wall clock: the check is made as of the run's `run_after`.
 """,
     params={
-        "kode_wilayah": Param(None, type=["null", "array"], items={"type": "string"},
-                              description="kab/kota codes; empty = Variable spm_kode_wilayah"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes; empty = Variable spm_kode_wilayah"),
     },
 )
 
