@@ -250,3 +250,27 @@ def test_resources_waiting_too_long_for_their_patient_alert_dinkes_until_the_pat
         conn.execute(sa.delete(rujukan_pasien_tertunda))
     pindai_dan_kirim(engine, waktu=NIGHT + timedelta(days=5, hours=1))
     assert summary(kotak.take()) == every_channel("dinkes", "SELESAI")
+
+
+def test_an_inbox_file_that_breaks_its_load_is_told_to_its_owner_by_name(engine, kotak, tmp_path, monkeypatch):
+    """A population file whose load stops on an unexpected error is refused alone and Disdukcapil is
+    told which file (not only the data team, without the name, through a failed task)."""
+    import spm.ingest.kependudukan as kependudukan
+    from spm.warehouse.wilayah import load_wilayah
+    from tests.ingest.test_kependudukan_inbox import penduduk_lines
+
+    load_wilayah(engine)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "dkb_3271_2024-2.csv").write_text("\n".join(penduduk_lines()) + "\n")
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(kependudukan, "validation_parameters", broken)
+    [result] = kependudukan.ingest_inbox(engine, inbox, "run-1")
+    assert result["status"] == "rejected"
+    pindai_dan_kirim(engine, waktu=datetime.now(timezone.utc))
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
+    assert all("dkb_3271_2024-2.csv" in a.teks for a in alerts)

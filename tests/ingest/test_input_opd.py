@@ -276,3 +276,32 @@ def test_kode_wilayah_param_leaves_other_kab_kota_in_the_inbox(wh_sqlite, inbox)
     assert (inbox / NAME).exists()
     [result] = ingest_inbox(wh_sqlite, inbox, "run-2", kode_wilayah=[KAB])
     assert result["status"] == "published"
+
+
+@pytest.mark.parametrize("step", ["read_workbook", "_validate", "_publish"])
+def test_a_workbook_that_breaks_any_step_is_refused_alone(wh, inbox, monkeypatch, step):
+    """An unexpected error while reading, validating or publishing one workbook refuses that
+    workbook (rejected/ with its .errors.txt, no batch left running) and the next one still loads."""
+    import time
+
+    import spm.ingest.input_opd as opd
+
+    real, calls = getattr(opd, step), {"n": 0}
+
+    def broken_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError("injected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(opd, step, broken_once)
+    write_workbook(inbox / "a_first.xlsx")
+    time.sleep(0.01)  # drop order is by modification time
+    write_workbook(inbox / "b_second.xlsx", identitas=["32.71", "pendidikan", 2026, 2, "Dinas Pendidikan"])
+    results = {r["file"]: r for r in ingest_inbox(wh, inbox, "run-1")}
+    assert results["a_first.xlsx"]["status"] == "rejected"
+    assert "KeyError" in results["a_first.xlsx"]["message"]
+    assert results["b_second.xlsx"]["status"] == "published", results["b_second.xlsx"]
+    assert (inbox / "rejected" / "a_first.xlsx.errors.txt").exists()
+    with wh.connect() as conn:
+        assert "running" not in set(conn.execute(sa.select(etl_batch.c.status)).scalars())

@@ -92,7 +92,7 @@ def test_critical_failure_publishes_nothing_and_keeps_previous_data(loaded, inbo
     assert _total(loaded) == before
     errors = (inbox / "rejected" / "v2.csv.errors.txt").read_text()
     assert "tanpa_duplikat_desa_jk_umur (critical): 2 row(s) at line(s) 6, 608" in errors
-    assert "Nothing from this file was loaded" in errors
+    assert "Tidak ada isi berkas ini yang dimuat" in errors
 
 
 def test_too_many_quarantined_rows_reject_the_batch(loaded, inbox):
@@ -144,3 +144,64 @@ def test_file_mixing_kab_kota_is_rejected(loaded, inbox):
     _drop(inbox, "campur.csv", lines)
     [r] = ingest_inbox(loaded, inbox, "run-1")
     assert r["status"] == "rejected" and "one kab/kota" in r["message"]
+
+
+@pytest.mark.parametrize("semester,column", [("2025/1", "semester"), ("2025-3", "semester"), ("25-1", "semester")])
+def test_a_malformed_period_rejects_its_file_alone(loaded, inbox, semester, column):
+    _drop(inbox, "a_bad.csv", penduduk_lines(semester=semester))
+    _drop(inbox, "b_good.csv", penduduk_lines())
+    results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
+    assert results["a_bad.csv"]["status"] == "rejected"
+    assert f"column {column}: expected YYYY-1" in results["a_bad.csv"]["message"]
+    assert results["b_good.csv"]["status"] == "published"
+    errors = (inbox / "rejected" / "a_bad.csv.errors.txt").read_text()
+    assert "Alasan:" in errors and "Tidak ada isi berkas ini yang dimuat" in errors
+    with loaded.connect() as conn:
+        assert conn.execute(sa.select(etl_batch.c.status)).scalars().all() == ["published"]
+
+
+def test_a_file_of_an_unknown_kab_kota_is_rejected_not_retried(loaded, inbox):
+    _drop(inbox, "a.csv", [HEADER, "2024-2,32.99.01.1001,L,5,3"])
+    _drop(inbox, "b.csv", penduduk_lines())
+    results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
+    assert "kab/kota 32.99 is not a current Kemendagri kab/kota" in results["a.csv"]["message"]
+    assert results["b.csv"]["status"] == "published"
+    assert not list(inbox.glob("*.csv"))  # nothing left to block the next run
+
+
+# Each step of a file's load, broken once: (module attribute, what it replaces).
+STEPS = ["spm.ingest.kependudukan.parse_table", "spm.ingest.wap.replace_partition",
+         "spm.ingest.kependudukan.validation_parameters", "spm.quality.gx_runner.validate_frame",
+         "spm.ingest.wap.run_sql_file"]
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.rsplit(".", 1)[1])
+def test_an_exception_at_any_step_rejects_the_file_and_leaves_no_batch_running(loaded, inbox, monkeypatch, step):
+    import importlib
+
+    module_name, attr = step.rsplit(".", 1)
+    module = importlib.import_module(module_name)
+    real = getattr(module, attr)
+    calls = {"n": 0}
+
+    def broken_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, attr, broken_once)
+    _drop(inbox, "a_first.csv", penduduk_lines(jumlah=lambda d, jk, u: 11))
+    _drop(inbox, "b_second.csv", [line.replace("2024-2", "2024-1") for line in penduduk_lines()])
+    results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
+    assert results["a_first.csv"]["status"] == "rejected"
+    assert "RuntimeError: injected failure" in results["a_first.csv"]["message"]
+    assert results["b_second.csv"]["status"] == "published"
+    assert (inbox / "rejected" / "a_first.csv.errors.txt").exists()
+    with loaded.connect() as conn:
+        statuses = conn.execute(sa.select(etl_batch.c.periode, etl_batch.c.status)).all()
+        refused = conn.execute(sa.select(inbox_file).where(inbox_file.c.file_name == "a_first.csv")).one()
+    assert ("2024-1", "published") in statuses
+    assert "running" not in {s for _, s in statuses}
+    assert _total(loaded, 2024, 2) is None  # nothing of the broken file published
+    assert refused.status == "rejected" and refused.batch_id is None  # alerted to Disdukcapil by name

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.errors import ConfigError
-from spm.ingest.wap import EntitySpec, staged_frame
+from spm.ingest.wap import EntitySpec, load_or_refuse, settled_on_error, staged_frame
 from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
 from spm.warehouse.audit import finish_batch, last_published_checksum, now, start_batch
 from spm.warehouse.bulk import insert_rows, replace_partition
@@ -224,13 +224,14 @@ def ingest_workbook(engine: sa.Engine, content: bytes, file_name: str, run_id: s
     if status == "unchanged":
         return {**base, "status": "unchanged",
                 "message": f"{ident.label()}: same figures as published; nothing changed"}
-    errors, warnings = _validate(engine, book, batch_id)
-    seen = {p.key for p in book.problems}  # an unreadable cell is reported once, not again by GX
-    book.problems.extend(p for p in errors if p.key not in seen)
-    base["warnings"] = [str(w) for w in warnings]
-    if book.problems:
-        return _reject(engine, book, base, batch_id, run_id)
-    return {**base, **_publish(engine, book, batch_id, warnings)}
+    with settled_on_error(engine, batch_id, f"{file_name} ({ident.label()})"):
+        errors, warnings = _validate(engine, book, batch_id)
+        seen = {p.key for p in book.problems}  # an unreadable cell is reported once, not again by GX
+        book.problems.extend(p for p in errors if p.key not in seen)
+        base["warnings"] = [str(w) for w in warnings]
+        if book.problems:
+            return _reject(engine, book, base, batch_id, run_id)
+        return {**base, **_publish(engine, book, batch_id, warnings)}
 
 
 def _reject(engine: sa.Engine, book: OpdWorkbook, base: dict, batch_id: int | None, run_id: str | None) -> dict:
@@ -279,6 +280,24 @@ def write_errors(rejected_dir: Path, file_name: str, result: dict[str, Any]) -> 
     return path
 
 
+def _load_workbook(engine: sa.Engine, file_name: str, content: bytes, run_id: str | None,
+                   kode_wilayah: list[str] | None) -> dict[str, Any] | None:
+    """Read and load one workbook; None when it belongs to a kab/kota outside `kode_wilayah`."""
+    if not file_name.lower().endswith(".xlsx"):
+        suffix = Path(file_name).suffix or "a file without extension"
+        book = OpdWorkbook(file_name, problems=[Problem(None, None, None, (
+            f"{suffix} is not accepted: use the template and save it as Excel Workbook (.xlsx)"))], structural=True)
+    else:
+        book = read_workbook(content, file_name)
+    # A workbook of another kab/kota waits for its own run; one without a readable identitas
+    # belongs to nobody in particular and is rejected by whichever run meets it.
+    if kode_wilayah and book.identitas is not None and book.identitas.kode_wilayah not in kode_wilayah:
+        log.info("%s is for %s, not in this run's kode_wilayah; left in the inbox", file_name,
+                 book.identitas.kode_wilayah)
+        return None
+    return ingest_workbook(engine, content, file_name, run_id, book)
+
+
 def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None,
                  kode_wilayah: list[str] | None = None) -> list[dict[str, Any]]:
     """Take every workbook of the inbox (of `kode_wilayah` only, when given) in drop order; move it to
@@ -287,19 +306,9 @@ def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None,
     results = []
     for path in inbox_files(inbox):
         content = path.read_bytes()
-        if path.suffix.lower() != ".xlsx":
-            book = OpdWorkbook(path.name, problems=[Problem(None, None, None, (
-                f"{path.suffix or 'a file without extension'} is not accepted: use the template and save it as "
-                "Excel Workbook (.xlsx)"))], structural=True)
-        else:
-            book = read_workbook(content, path.name)
-        # A workbook of another kab/kota waits for its own run; one without a readable identitas
-        # belongs to nobody in particular and is rejected by whichever run meets it.
-        if kode_wilayah and book.identitas is not None and book.identitas.kode_wilayah not in kode_wilayah:
-            log.info("%s is for %s, not in this run's kode_wilayah; left in the inbox", path.name,
-                     book.identitas.kode_wilayah)
+        result = load_or_refuse(path.name, lambda: _load_workbook(engine, path.name, content, run_id, kode_wilayah))
+        if result is None:
             continue
-        result = ingest_workbook(engine, content, path.name, run_id, book)
         if result["status"] == "rejected":
             write_errors(rejected_dir, path.name, result)
             _move(path, rejected_dir)

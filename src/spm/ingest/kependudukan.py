@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ import sqlalchemy as sa
 
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
-from spm.ingest.wap import BatchOutcome, EntitySpec, fail, publish, record_status, stage, validate
+from spm.ingest.wap import (
+    BatchOutcome, EntitySpec, load_or_refuse, publish, record_status, settled_on_error, stage, validate,
+)
 from spm.sources.dukcapil import CONN_ID, DukcapilClient, ParsedTable, parse_table
 from spm.sources.http import SourceAuthError, SourceNotFound
 from spm.warehouse.audit import now
@@ -43,6 +46,9 @@ KELAHIRAN = EntitySpec(
     natural_key=("tahun", "bulan", "kode_desa", "jenis_kelamin"), fact=fact_kelahiran,
 )
 SPECS = {"penduduk": PENDUDUK, "kelahiran": KELAHIRAN}
+PERIODE_PENDUDUK = re.compile(r"\d{4}-[12]")  # DKB semester: 1 = state at 30 June, 2 = at 31 December
+TAHUN_MIN, TAHUN_MAX = 2000, 2100
+WIB = timezone(timedelta(hours=7))  # times OPD staff and Disdukcapil read
 
 
 @dataclass(frozen=True)
@@ -171,11 +177,8 @@ def validate_partition(engine: sa.Engine, staged: dict[str, Any]) -> dict[str, A
     if staged["status"] != "staged":
         return staged
     p = Partition(staged["entity"], staged["kode_kab_kota"], staged["periode"])
-    try:
+    with settled_on_error(engine, staged["batch_id"], f"validation of {p.label()}"):
         params = validation_parameters(engine, p)
-    except ConfigError as exc:
-        fail(engine, staged["batch_id"], str(exc))
-        raise
     return {**p.as_dict(), **validate(engine, p.spec, staged["batch_id"], params).as_dict()}
 
 
@@ -214,16 +217,37 @@ def _partition_of(parsed: ParsedTable, file_name: str) -> Partition:
         raise InputError(f"{file_name}: a file must hold one kab/kota and one period; found kab/kota "
                          f"{sorted(kab) or 'none'} and periods {sorted(periods) or 'none'}")
     kode, periode = kab.pop(), periods.pop()
-    _check_kab_kota(kode)
+    try:
+        _check_kab_kota(kode)
+    except ConfigError:
+        raise InputError(f"{file_name}: column kode_desa: the codes do not start with a kab/kota code "
+                         "(PP.KK.CC.DDDD, e.g. 32.71.01.1001)") from None
+    if parsed.entity == "penduduk" and not PERIODE_PENDUDUK.fullmatch(periode):
+        raise InputError(f"{file_name}: column semester: expected YYYY-1 (state at 30 June) or YYYY-2 (31 "
+                         "December), e.g. 2025-1")
+    if parsed.entity == "kelahiran" and not (periode.isdigit() and TAHUN_MIN <= int(periode) <= TAHUN_MAX):
+        raise InputError(f"{file_name}: column tahun: expected a year from {TAHUN_MIN} to {TAHUN_MAX}")
     return Partition(parsed.entity, kode, periode)
+
+
+def _known_kab_kota(engine: sa.Engine, kode: str, file_name: str) -> None:
+    """A file's kab/kota must be a current one of dim_wilayah; an empty dim_wilayah is the
+    deployment's problem (ConfigError: the file stays in the inbox), not the file's."""
+    with engine.connect() as conn:
+        kab = conn.execute(sa.select(dim_wilayah.c.kode).where(
+            dim_wilayah.c.tingkat == "kabupaten_kota", dim_wilayah.c.berlaku_sampai.is_(None))).scalars().all()
+    if not kab:
+        raise ConfigError("dim_wilayah is empty: run `spm wilayah load` (or DAG spm_muat_wilayah) before loading files")
+    if kode not in set(kab):
+        raise InputError(f"{file_name}: column kode_desa: kab/kota {kode} is not a current Kemendagri kab/kota")
 
 
 def _write_errors(rejected_dir: Path, file_name: str, reason: str, details: list[str]) -> Path:
     path = rejected_dir / f"{file_name}.errors.txt"
-    lines = [f"File: {file_name}", f"Rejected: {now():%Y-%m-%d %H:%M:%S} UTC", f"Reason: {reason}"]
+    lines = [f"Berkas: {file_name}", f"Ditolak: {now().astimezone(WIB):%Y-%m-%d %H:%M:%S} WIB", f"Alasan: {reason}"]
     if details:
-        lines += ["", "Problems:"] + [f"  - {d}" for d in details]
-    lines += ["", "Nothing from this file was loaded. Fix the file and drop it in the inbox again."]
+        lines += ["", "Masalah:"] + [f"  - {d}" for d in details]
+    lines += ["", "Tidak ada isi berkas ini yang dimuat. Perbaiki berkasnya, lalu letakkan lagi di inbox."]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -258,7 +282,8 @@ def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None) -> list[dic
             results.append({"file": path.name, "status": "duplicate",
                             "message": f"same content as {seen.file_name}, loaded before; moved aside"})
             continue
-        result = _ingest_file(engine, path, content, run_id)
+        # A batch the error stopped was failed with it by settled_on_error.
+        result = load_or_refuse(path.name, lambda: _ingest_file(engine, path, content, run_id))
         target = processed_dir if result["status"] in ("published", "unchanged") else rejected_dir
         if target is rejected_dir:
             details = _problem_lines(engine, result["batch_id"]) if result.get("batch_id") else []
@@ -278,6 +303,7 @@ def _ingest_file(engine: sa.Engine, path: Path, content: bytes, run_id: str | No
     try:
         parsed = parse_table(content, path.name)
         p = _partition_of(parsed, path.name)
+        _known_kab_kota(engine, p.kode_kab_kota, path.name)
     except InputError as exc:
         return {"status": "rejected", "message": str(exc)}
     staged = {**p.as_dict(), **stage(engine, p.spec, p.kode_kab_kota, p.periode, parsed.rows,

@@ -14,13 +14,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from spm.config import load_yaml
+from spm.errors import ConfigError
 from spm.quality.gx_hasil import simpan as simpan_hasil_gx
 from spm.warehouse.audit import finish_batch, last_published_checksum, now, start_batch
 from spm.warehouse.bulk import insert_rows, replace_partition
@@ -110,6 +112,43 @@ def fail(engine: sa.Engine, batch_id: int, message: str, status: str = "failed")
         finish_batch(conn, batch_id, status, message=message)
 
 
+@contextmanager
+def settled_on_error(engine: sa.Engine, batch_id: int, step: str) -> Iterator[None]:
+    """Whatever stops `step` of a batch, the batch does not stay `running`: it is failed with the
+    error named (its staged rows stay for the audit until the partition's next batch), and the
+    error goes on to the caller."""
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id,
+                                                        etl_batch.c.status == "running")
+                             .values(status="failed", finished_at=now(),
+                                     message=f"{step} stopped: {type(exc).__name__}: {exc}"[:2000]))
+        except Exception:  # noqa: BLE001 - the warehouse itself may be what failed; the first error matters
+            log.warning("batch %s could not be marked failed after %s stopped", batch_id, step, exc_info=True)
+        raise
+
+
+# Errors of the deployment, not of a file: the file stays in its inbox and the task fails (retried).
+DEPLOYMENT_ERRORS = (ConfigError, sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def load_or_refuse(file_name: str, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Load one inbox file with `load`. Anything but a deployment error that stops it refuses this file
+    alone (status `rejected`, the error named, no batch: the alert for a refused file goes to its
+    owner by name), so one bad file never blocks the files after it, night after night."""
+    try:
+        return load()
+    except DEPLOYMENT_ERRORS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the file did, it must not stay in the inbox
+        log.warning("inbox file %s could not be loaded: %s", file_name, type(exc).__name__)
+        message = f"{file_name}: could not be loaded ({type(exc).__name__}: {exc})"[:2000]
+        return {"file": file_name, "status": "rejected", "message": message, "problems": [message], "warnings": []}
+
+
 def staged_frame(engine: sa.Engine, spec: EntitySpec, batch_id: int):
     import pandas as pd
 
@@ -129,6 +168,12 @@ def staged_frame(engine: sa.Engine, spec: EntitySpec, batch_id: int):
 def validate(engine: sa.Engine, spec: EntitySpec, batch_id: int, parameters: dict[str, Any],
              row_data: Callable[[dict], dict] | None = None) -> BatchOutcome:
     """Run the suite, store results and quarantine; decide whether the batch may be published."""
+    with settled_on_error(engine, batch_id, f"validation of {spec.entity}"):
+        return _validate(engine, spec, batch_id, parameters, row_data)
+
+
+def _validate(engine: sa.Engine, spec: EntitySpec, batch_id: int, parameters: dict[str, Any],
+              row_data: Callable[[dict], dict] | None) -> BatchOutcome:
     from spm.quality.gx_runner import validate_frame
 
     frame = staged_frame(engine, spec, batch_id)
@@ -185,6 +230,11 @@ def validate(engine: sa.Engine, spec: EntitySpec, batch_id: int, parameters: dic
 
 def publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dict[str, Any]) -> BatchOutcome:
     """Replace the fact partition with the batch's passing rows, in one transaction."""
+    with settled_on_error(engine, batch_id, f"publication of {spec.entity}"):
+        return _publish(engine, spec, batch_id, sql_params)
+
+
+def _publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dict[str, Any]) -> BatchOutcome:
     with engine.begin() as conn:
         batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == batch_id)).one()
         if batch.status != "running":
