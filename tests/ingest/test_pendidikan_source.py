@@ -66,3 +66,38 @@ def test_a_page_failing_for_good_gives_up_after_bounded_attempts(sim):
     with _client(sim, max_attempts=3) as client, pytest.raises(SourceUnavailable, match="truncated or invalid JSON"):
         _all(client.sekolah_pages(KODE, SEMESTER))
     assert client.requests_made == 3
+
+
+class _Listing(DapodikClient):
+    """A client whose pages come from a list of rows and an announced `results` (no server)."""
+
+    def __init__(self, rows: int, results: int, page_size: int, cap: int | None = None):
+        self.conn = SourceConnection("spm_dapodik", "http://unused")
+        self.page_size, self.rows, self.results, self.cap, self.asked = page_size, rows, results, cap, []
+
+    def _page(self, endpoint, params):
+        start, limit = params["start"], min(params["limit"], self.cap or params["limit"])
+        self.asked.append(start)
+        rows = [{"i": i} for i in range(start, min(start + limit, self.rows))]
+        return {"results": self.results, "start": start, "limit": limit, "rows": rows}
+
+
+@pytest.mark.parametrize("rows,results,page_size,cap", [
+    (2852, 2852, 100, None), (2800, 2800, 100, None), (5, 5, 100, None), (0, 0, 100, None),
+    (130, 130, 100, 40),  # a server that serves fewer rows per page than asked
+])
+def test_a_listing_is_read_whole(rows, results, page_size, cap):
+    listing = _Listing(rows, results, page_size, cap)
+    assert [r["i"] for r in _all(listing._pages("getPesertaDidik", {"npsn": "20200001"}))] == list(range(rows))
+
+
+@pytest.mark.parametrize("rows,results", [(2852, 2794), (2852, 3000), (10, 0)])
+def test_a_listing_that_holds_other_than_it_announces_is_refused(rows, results):
+    """An understated `results` no longer hides the rows past it (2,852 learners announced as
+    2,794 lost 58 silently); an overstated one no longer passes for complete: either way the
+    listing is refused, naming both counts."""
+    from spm.sources.http import SourceError
+
+    listing = _Listing(rows, results, 100)
+    with pytest.raises(SourceError, match=f"announced results={results} but its pages held {rows} rows"):
+        _all(listing._pages("getPesertaDidik", {"npsn": "20200001"}))

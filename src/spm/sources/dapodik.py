@@ -58,18 +58,21 @@ class DapodikClient(SourceClient):
         return self._pages("getPesertaDidik", {"npsn": npsn, "semester_id": str(semester_id)})
 
     def _pages(self, endpoint: str, params: dict[str, str]) -> Iterator[list[dict]]:
+        """The listing's pages, until a page is empty or short with `results` reached, so rows beyond an
+        understated `results` are still fetched; then the rows received must equal the announced
+        `results`, both ways (a listing that holds more or fewer rows than it says is not loaded)."""
         start = 0
         while True:
             page = self._page(endpoint, {**params, "start": start, "limit": self.page_size})
             rows, total = page["rows"], page["results"]
             if rows:
                 yield rows
-            if start + len(rows) >= total:
-                return
-            if not rows:
-                raise SourceError(f"{self.conn.conn_id}: {endpoint} {params} answered no rows at start={start} "
-                                  f"although results={total}; the listing is inconsistent")
             start += len(rows)
+            if not rows or (start >= total and len(rows) < self.page_size):
+                break
+        if start != total:
+            raise SourceError(f"{self.conn.conn_id}: {endpoint} {params} announced results={total} but its pages "
+                              f"held {start} rows; the listing is inconsistent, nothing of it is loaded")
 
     def _page(self, endpoint: str, params: dict[str, Any]) -> dict:
         attempt = 0
