@@ -375,3 +375,25 @@ def test_a_planned_encounter_after_the_window_is_valid_data(wh):
     out = k.ingest(wh, _window(), "r1", FakeHub({"Patient": [PATIENT], "Encounter": [booked, late]}), SECRET)
     assert _quarantine_reasons(wh, "r1") == {"enc-future": {"tanggal_mulai_tidak_melewati_jendela"}}
     assert out["batches"]["kunjungan"]["rows_published"] == 1
+
+
+def test_an_overlong_id_is_rejected_whole_never_cut_into_another(wh):
+    """Two patients whose ids share their first 64 characters were cut to one id and merged; now
+    each is staged whole, quarantined by name with its whole id, and neither is published; a
+    resource naming such a patient is quarantined too."""
+    stem = "P" * 64
+    long_a, long_b = (_version(PATIENT, "2025-03-04T05:06:07+00:00", id=stem + s) for s in ("A", "B"))
+    others = [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(30)]
+    visit = {**copy.deepcopy(ENCOUNTER), "id": "enc-long", "subject": {"reference": f"Patient/{stem}A"}}
+    visits = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}", "subject": {"reference": f"Patient/P-{i}"}}
+              for i in range(30)]
+    out = k.ingest(wh, _window(), "r1", FakeHub({"Patient": [long_a, long_b, *others],
+                                                  "Encounter": [visit, *visits]}), SECRET)
+    assert (out["batches"]["pasien"]["rows_published"], out["batches"]["pasien"]["rows_quarantined"]) == (30, 2)
+    assert out["batches"]["kunjungan"]["rows_quarantined"] == 1
+    with wh.connect() as conn:
+        q = {r.natural_key: r.failed_expectations for r in conn.execute(sa.select(quarantine))}
+        ids = conn.execute(sa.select(fact_pasien.c.pasien_id)).scalars().all()
+    assert q == {stem + "A": "id_panjang_maks_64", stem + "B": "id_panjang_maks_64",
+                 "enc-long": "pasien_id_panjang_maks_64"}
+    assert not any(i.startswith(stem) for i in ids) and len(ids) == 30

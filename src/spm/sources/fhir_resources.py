@@ -27,13 +27,13 @@ CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 
-def _text(value: Any, size: int) -> str | None:
-    """A value as stored text: blank or structured is NULL; cut to the staging column size (an
-    overlong value is invalid anyway and the suite says so, but must not break the bulk load)."""
+def _text(value: Any) -> str | None:
+    """A value as stored text: blank or structured is NULL. Never cut: an overlong id cut to its
+    column would merge distinct resources; staging holds it whole and the suite rejects it by name."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None
     text = value if isinstance(value, str) else str(value)
-    return text.strip()[:size] or None
+    return text.strip() or None
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -67,7 +67,7 @@ def _ref_id(reference: Any, kind: str) -> str | None:
     parts = ref.rstrip("/").split("/")
     if len(parts) < 2 or parts[-2] != kind:
         return None
-    return parts[-1][:64] or None
+    return parts[-1] or None
 
 
 def _coding(concept: Any, system: str) -> tuple[str | None, str | None]:
@@ -82,12 +82,12 @@ def _coding(concept: Any, system: str) -> tuple[str | None, str | None]:
         if not isinstance(coding, dict):
             continue
         if coding.get("system") == system:
-            return _text(coding.get("code"), 32), system
+            return _text(coding.get("code")), system
         if first is None:
             first = coding
     if first is None:
         return None, None
-    return _text(first.get("code"), 32), _text(first.get("system"), 128)
+    return _text(first.get("code")), _text(first.get("system"))
 
 
 def _number(value: Any) -> float | None:
@@ -103,8 +103,8 @@ def _last_updated(resource: dict) -> datetime | None:
 
 def dotted_desa(code: Any) -> str | None:
     """An undotted village code `3271011001` in the dotted Kemendagri form `32.71.01.1001`; any other
-    shape is kept as it came (cut to size) so that the suite names it."""
-    text = _text(code, 32)
+    shape is kept as it came so that the suite names it."""
+    text = _text(code)
     if text is None:
         return None
     if len(text) == 10 and text.isdigit():
@@ -147,13 +147,13 @@ def patient_identity(secret: bytes, kode_kab_kota: str, pid: str | None, nik: st
 
 def flatten_patient(resource: dict, secret: bytes, kode_kab_kota: str) -> tuple:
     """PASIEN.columns of a Patient; the NIK is only hashed, the name never read."""
-    pid = _text(resource.get("id"), 64)
+    pid = _text(resource.get("id"))
     lahir = parse_date(resource.get("birthDate"))
     gender = resource.get("gender")
     jk = GENDER.get(gender) if isinstance(gender, str) else None
     key, jenis_id, valid = patient_identity(secret, kode_kab_kota, pid, _nik(resource), lahir, jk)
     if jk is None and isinstance(gender, str):
-        jk = _text(gender, 8)  # other/unknown: kept so the suite can name it
+        jk = _text(gender)  # other/unknown: kept so the suite can name it
     return (pid, _last_updated(resource), key, jenis_id, valid, jk, lahir, _village(resource))
 
 
@@ -169,8 +169,8 @@ def flatten_encounter(resource: dict) -> tuple:
         if sistem == ICD10_SYSTEM:
             break
     return (
-        _text(resource.get("id"), 64), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
-        _text(resource.get("status"), 32), _text(klass.get("code"), 16) if isinstance(klass, dict) else None,
+        _text(resource.get("id")), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
+        _text(resource.get("status")), _text(klass.get("code")) if isinstance(klass, dict) else None,
         parse_datetime(period.get("start")) if isinstance(period, dict) else None,
         _ref_id(resource.get("serviceProvider"), "Organization"), kode, sistem,
     )
@@ -183,7 +183,7 @@ def flatten_observation(resource: dict) -> tuple:
     quantity = resource.get("valueQuantity")
     if isinstance(quantity, dict):
         nilai = _number(quantity.get("value"))
-        satuan = _text(quantity.get("code") or quantity.get("unit"), 32)
+        satuan = _text(quantity.get("code") or quantity.get("unit"))
     concept = resource.get("valueCodeableConcept")
     if isinstance(concept, dict):
         nilai_kode = _coding(concept, LOINC_SYSTEM)[0]
@@ -201,8 +201,8 @@ def flatten_observation(resource: dict) -> tuple:
     if effective is None and isinstance(resource.get("effectivePeriod"), dict):
         effective = resource["effectivePeriod"].get("start")
     return (
-        _text(resource.get("id"), 64), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
-        _text(resource.get("status"), 32), parse_datetime(effective), kode, sistem, nilai, satuan, sistolik,
+        _text(resource.get("id")), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
+        _text(resource.get("status")), parse_datetime(effective), kode, sistem, nilai, satuan, sistolik,
         diastolik, nilai_kode,
     )
 
@@ -213,7 +213,7 @@ def flatten_condition(resource: dict) -> tuple:
     status = _coding(resource.get("clinicalStatus"), CLINICAL_SYSTEM)[0]
     verifikasi = _coding(resource.get("verificationStatus"), VERIFICATION_SYSTEM)[0]
     return (
-        _text(resource.get("id"), 64), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
+        _text(resource.get("id")), _last_updated(resource), _ref_id(resource.get("subject"), "Patient"),
         status, verifikasi, parse_datetime(resource.get("onsetDateTime")), kode, sistem,
     )
 

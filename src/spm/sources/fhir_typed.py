@@ -175,7 +175,7 @@ def _ref_id(reference: Reference | None, kind: str) -> str | None:
     parts = ref.rstrip("/").split("/")
     if len(parts) < 2 or parts[-2] != kind:
         return None
-    return parts[-1][:64] or None
+    return parts[-1] or None
 
 
 def _coding(concept: Concept | None, system: str) -> tuple[str | None, str | None]:
@@ -184,9 +184,9 @@ def _coding(concept: Concept | None, system: str) -> tuple[str | None, str | Non
         return None, None
     for coding in codings:
         if coding.system == system:
-            return _text(coding.code, 32), system
+            return _text(coding.code), system
     first = codings[0]
-    return _text(first.code, 32), _text(first.system, 128)
+    return _text(first.code), _text(first.system)
 
 
 def _last_updated(resource) -> object:
@@ -205,7 +205,7 @@ def _village(resource: Patient) -> str | None:
 
 
 def flatten_patient(resource: Patient, secret: bytes, kode_kab_kota: str) -> tuple:
-    pid = _text(resource.id, 64)
+    pid = _text(resource.id)
     lahir = parse_date(resource.birthDate)
     gender = resource.gender
     jk = GENDER.get(gender) if gender is not None else None
@@ -216,7 +216,7 @@ def flatten_patient(resource: Patient, secret: bytes, kode_kab_kota: str) -> tup
             break
     key, jenis_id, valid = patient_identity(secret, kode_kab_kota, pid, nik, lahir, jk)
     if jk is None and gender is not None:
-        jk = _text(gender, 8)
+        jk = _text(gender)
     return (pid, _last_updated(resource), key, jenis_id, valid, jk, lahir, _village(resource))
 
 
@@ -230,8 +230,8 @@ def flatten_encounter(resource: Encounter) -> tuple:
             break
     period = resource.period
     return (
-        _text(resource.id, 64), _last_updated(resource), _ref_id(resource.subject, "Patient"),
-        _text(resource.status, 32), _text(resource.klass.code, 16) if resource.klass is not None else None,
+        _text(resource.id), _last_updated(resource), _ref_id(resource.subject, "Patient"),
+        _text(resource.status), _text(resource.klass.code) if resource.klass is not None else None,
         parse_datetime(period.start) if period is not None else None,
         _ref_id(resource.serviceProvider, "Organization"), kode, sistem,
     )
@@ -243,7 +243,7 @@ def flatten_observation(resource: Observation) -> tuple:
     quantity = resource.valueQuantity
     if quantity is not None:
         nilai = quantity.value
-        satuan = _text(quantity.code or quantity.unit, 32)
+        satuan = _text(quantity.code or quantity.unit)
     if resource.valueCodeableConcept is not None:
         nilai_kode = _coding(resource.valueCodeableConcept, LOINC_SYSTEM)[0]
     for component in resource.component or ():
@@ -257,8 +257,8 @@ def flatten_observation(resource: Observation) -> tuple:
     if effective is None and resource.effectivePeriod is not None:
         effective = resource.effectivePeriod.start
     return (
-        _text(resource.id, 64), _last_updated(resource), _ref_id(resource.subject, "Patient"),
-        _text(resource.status, 32), parse_datetime(effective), kode, sistem, nilai, satuan, sistolik,
+        _text(resource.id), _last_updated(resource), _ref_id(resource.subject, "Patient"),
+        _text(resource.status), parse_datetime(effective), kode, sistem, nilai, satuan, sistolik,
         diastolik, nilai_kode,
     )
 
@@ -266,7 +266,7 @@ def flatten_observation(resource: Observation) -> tuple:
 def flatten_condition(resource: Condition) -> tuple:
     kode, sistem = _coding(resource.code, ICD10_SYSTEM)
     return (
-        _text(resource.id, 64), _last_updated(resource), _ref_id(resource.subject, "Patient"),
+        _text(resource.id), _last_updated(resource), _ref_id(resource.subject, "Patient"),
         _coding(resource.clinicalStatus, CLINICAL_SYSTEM)[0], _coding(resource.verificationStatus, VERIFICATION_SYSTEM)[0],
         parse_datetime(resource.onsetDateTime), kode, sistem,
     )

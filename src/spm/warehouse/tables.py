@@ -298,6 +298,9 @@ fact_peserta_didik = sa.Table(
 
 
 def _fhir_staging(name: str, id_column: str, *columns: sa.Column) -> sa.Table:
+    """A FHIR type's staging table. Text received is staged whole (TEXT): a value longer than its
+    published column is rejected by the suite with its reason, never cut to fit (a cut id merged
+    distinct resources)."""
     return sa.Table(
         name,
         metadata,
@@ -305,7 +308,7 @@ def _fhir_staging(name: str, id_column: str, *columns: sa.Column) -> sa.Table:
         sa.Column("kode_kab_kota", sa.String(5), nullable=False),
         sa.Column("periode", sa.String(64), nullable=False),
         sa.Column("row_id", sa.Integer, nullable=False),  # order of arrival in the batch
-        sa.Column(id_column, sa.String(64), nullable=True),  # the FHIR resource id
+        sa.Column(id_column, sa.Text, nullable=True),  # the FHIR resource id, whole (the suite checks its length)
         sa.Column("last_updated", sa.DateTime(timezone=True), nullable=True),  # meta.lastUpdated
         *columns,
         sa.Column("lolos", sa.Boolean, nullable=True),
@@ -320,9 +323,9 @@ staging_pasien = _fhir_staging(
     sa.Column("person_key", sa.String(64), nullable=True),  # HMAC of the NIK (else of the resource id)
     sa.Column("jenis_id", sa.String(8), nullable=True),  # nik | fhir: what person_key was made from
     sa.Column("nik_valid", sa.Boolean, nullable=True),
-    sa.Column("jenis_kelamin", sa.String(8), nullable=True),  # L | P from gender male | female
+    sa.Column("jenis_kelamin", sa.Text, nullable=True),  # L | P from gender male | female
     sa.Column("tanggal_lahir", sa.Date, nullable=True),
-    sa.Column("kode_desa", sa.String(32), nullable=True),  # village, dotted Kemendagri form
+    sa.Column("kode_desa", sa.Text, nullable=True),  # village, dotted Kemendagri form
 )
 
 fact_pasien = sa.Table(
@@ -359,13 +362,13 @@ rujukan_pasien_tertunda = sa.Table(
 
 staging_kunjungan = _fhir_staging(
     "staging_kunjungan", "kunjungan_id",
-    sa.Column("pasien_id", sa.String(64), nullable=True),  # subject Patient/<id>
-    sa.Column("status", sa.String(32), nullable=True),
-    sa.Column("kelas", sa.String(16), nullable=True),  # class.code (AMB, IMP, ...)
+    sa.Column("pasien_id", sa.Text, nullable=True),  # subject Patient/<id>
+    sa.Column("status", sa.Text, nullable=True),
+    sa.Column("kelas", sa.Text, nullable=True),  # class.code (AMB, IMP, ...)
     sa.Column("tanggal_mulai", sa.DateTime(timezone=True), nullable=True),  # period.start
-    sa.Column("organisasi_id", sa.String(64), nullable=True),  # serviceProvider Organization/<id>
-    sa.Column("kode_alasan", sa.String(32), nullable=True),  # reasonCode coding (ICD-10 preferred)
-    sa.Column("sistem_alasan", sa.String(128), nullable=True),
+    sa.Column("organisasi_id", sa.Text, nullable=True),  # serviceProvider Organization/<id>
+    sa.Column("kode_alasan", sa.Text, nullable=True),  # reasonCode coding (ICD-10 preferred)
+    sa.Column("sistem_alasan", sa.Text, nullable=True),
 )
 
 fact_kunjungan = sa.Table(
@@ -388,16 +391,16 @@ fact_kunjungan = sa.Table(
 
 staging_observasi = _fhir_staging(
     "staging_observasi", "observasi_id",
-    sa.Column("pasien_id", sa.String(64), nullable=True),
-    sa.Column("status", sa.String(32), nullable=True),
+    sa.Column("pasien_id", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=True),
     sa.Column("tanggal_efektif", sa.DateTime(timezone=True), nullable=True),  # effectiveDateTime
-    sa.Column("kode", sa.String(32), nullable=True),  # code.coding (LOINC preferred)
-    sa.Column("sistem_kode", sa.String(128), nullable=True),
+    sa.Column("kode", sa.Text, nullable=True),  # code.coding (LOINC preferred)
+    sa.Column("sistem_kode", sa.Text, nullable=True),
     sa.Column("nilai", sa.Float, nullable=True),  # valueQuantity.value
-    sa.Column("satuan", sa.String(32), nullable=True),  # valueQuantity.code (UCUM), else .unit
+    sa.Column("satuan", sa.Text, nullable=True),  # valueQuantity.code (UCUM), else .unit
     sa.Column("nilai_sistolik", sa.Float, nullable=True),  # component LOINC 8480-6
     sa.Column("nilai_diastolik", sa.Float, nullable=True),  # component LOINC 8462-4
-    sa.Column("nilai_kode", sa.String(32), nullable=True),  # valueCodeableConcept (test results)
+    sa.Column("nilai_kode", sa.Text, nullable=True),  # valueCodeableConcept (test results)
 )
 
 fact_observasi = sa.Table(
@@ -423,12 +426,12 @@ fact_observasi = sa.Table(
 
 staging_kondisi = _fhir_staging(
     "staging_kondisi", "kondisi_id",
-    sa.Column("pasien_id", sa.String(64), nullable=True),
-    sa.Column("status_klinis", sa.String(32), nullable=True),  # clinicalStatus
-    sa.Column("status_verifikasi", sa.String(32), nullable=True),  # verificationStatus (absent: NULL)
+    sa.Column("pasien_id", sa.Text, nullable=True),
+    sa.Column("status_klinis", sa.Text, nullable=True),  # clinicalStatus
+    sa.Column("status_verifikasi", sa.Text, nullable=True),  # verificationStatus (absent: NULL)
     sa.Column("tanggal_onset", sa.DateTime(timezone=True), nullable=True),  # onsetDateTime
-    sa.Column("kode", sa.String(32), nullable=True),  # code.coding (ICD-10 preferred)
-    sa.Column("sistem_kode", sa.String(128), nullable=True),
+    sa.Column("kode", sa.Text, nullable=True),  # code.coding (ICD-10 preferred)
+    sa.Column("sistem_kode", sa.Text, nullable=True),
 )
 
 fact_kondisi = sa.Table(
