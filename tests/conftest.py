@@ -99,3 +99,25 @@ def airflow_db():
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return _SESSION_HOME / "airflow"
+
+
+@pytest.fixture
+def break_once(monkeypatch):
+    """break_once("pkg.module.attr", exc): the attribute raises `exc` on its first call, then works
+    as before (an error injected into one step of one file's load)."""
+    import importlib
+
+    def install(path: str, exc: BaseException) -> None:
+        module_name, attr = path.rsplit(".", 1)
+        module = importlib.import_module(module_name)
+        real, calls = getattr(module, attr), []
+
+        def broken(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                raise exc
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, attr, broken)
+
+    return install

@@ -279,22 +279,12 @@ def test_kode_wilayah_param_leaves_other_kab_kota_in_the_inbox(wh_sqlite, inbox)
 
 
 @pytest.mark.parametrize("step", ["read_workbook", "_validate", "_publish"])
-def test_a_workbook_that_breaks_any_step_is_refused_alone(wh, inbox, monkeypatch, step):
+def test_a_workbook_that_breaks_any_step_is_refused_alone(wh, inbox, break_once, step):
     """An unexpected error while reading, validating or publishing one workbook refuses that
     workbook (rejected/ with its .errors.txt, no batch left running) and the next one still loads."""
     import time
 
-    import spm.ingest.input_opd as opd
-
-    real, calls = getattr(opd, step), {"n": 0}
-
-    def broken_once(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise KeyError("injected")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(opd, step, broken_once)
+    break_once(f"spm.ingest.input_opd.{step}", KeyError("injected"))
     write_workbook(inbox / "a_first.xlsx")
     time.sleep(0.01)  # drop order is by modification time
     write_workbook(inbox / "b_second.xlsx", identitas=["32.71", "pendidikan", 2026, 2, "Dinas Pendidikan"])

@@ -176,21 +176,8 @@ STEPS = ["spm.ingest.kependudukan.parse_table", "spm.ingest.wap.replace_partitio
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.rsplit(".", 1)[1])
-def test_an_exception_at_any_step_rejects_the_file_and_leaves_no_batch_running(loaded, inbox, monkeypatch, step):
-    import importlib
-
-    module_name, attr = step.rsplit(".", 1)
-    module = importlib.import_module(module_name)
-    real = getattr(module, attr)
-    calls = {"n": 0}
-
-    def broken_once(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("injected failure")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, attr, broken_once)
+def test_an_exception_at_any_step_rejects_the_file_and_leaves_no_batch_running(loaded, inbox, break_once, step):
+    break_once(step, RuntimeError("injected failure"))
     _drop(inbox, "a_first.csv", penduduk_lines(jumlah=lambda d, jk, u: 11))
     _drop(inbox, "b_second.csv", [line.replace("2024-2", "2024-1") for line in penduduk_lines()])
     results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
