@@ -192,3 +192,22 @@ def test_an_exception_at_any_step_rejects_the_file_and_leaves_no_batch_running(l
     assert "running" not in {s for _, s in statuses}
     assert _total(loaded, 2024, 2) is None  # nothing of the broken file published
     assert refused.status == "rejected" and refused.batch_id is None  # alerted to Disdukcapil by name
+
+
+def test_a_lost_warehouse_connection_keeps_the_file_and_the_next_run_supersedes_its_batch(loaded, inbox, break_once):
+    """A transient warehouse error is no fault of the file: it stays in the inbox and the task fails
+    (to be retried); the next load of the partition closes the batch left running as superseded."""
+    lost = sa.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+    break_once("spm.ingest.wap.run_sql_file", lost)
+    _drop(inbox, "a.csv", penduduk_lines())
+    with pytest.raises(sa.exc.OperationalError):
+        ingest_inbox(loaded, inbox, "run-1")
+    assert (inbox / "a.csv").exists()
+    with loaded.connect() as conn:
+        assert conn.execute(sa.select(etl_batch.c.status)).scalars().all() == ["running"]
+    [result] = ingest_inbox(loaded, inbox, "run-2")
+    assert result["status"] == "published"
+    with loaded.connect() as conn:
+        rows = conn.execute(sa.select(etl_batch.c.status, etl_batch.c.message).order_by(etl_batch.c.batch_id)).all()
+    assert [r.status for r in rows] == ["failed", "published"]
+    assert rows[0].message.startswith(f"superseded by batch {result['batch_id']}")

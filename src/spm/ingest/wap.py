@@ -83,6 +83,14 @@ def stage(
 ) -> BatchOutcome:
     with engine.begin() as conn:
         batch_id = start_batch(conn, spec.source, spec.entity, kode_kab_kota, periode, run_id)
+        # This batch replaces the partition's staging rows: an earlier batch still `running` (its task
+        # gave up, or another load of the partition) can never publish and is closed as superseded.
+        conn.execute(sa.update(etl_batch).where(
+            etl_batch.c.source == spec.source, etl_batch.c.entity == spec.entity,
+            etl_batch.c.kode_wilayah == kode_kab_kota, etl_batch.c.periode == periode,
+            etl_batch.c.status == "running", etl_batch.c.batch_id != batch_id,
+        ).values(status="failed", finished_at=now(),
+                 message=f"superseded by batch {batch_id}, a newer load of the partition; not published"))
         published = last_published_checksum(conn, spec.source, spec.entity, kode_kab_kota, periode)
         if published == checksum:
             msg = "source unchanged since the published batch (same checksum); nothing republished"
@@ -112,14 +120,21 @@ def fail(engine: sa.Engine, batch_id: int, message: str, status: str = "failed")
         finish_batch(conn, batch_id, status, message=message)
 
 
+# The warehouse connection failed: the task's retry carries on with the same `running` batch (a
+# batch left behind by the last retry is failed by the partition's next stage, `superseded`).
+TRANSIENT_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
 @contextmanager
 def settled_on_error(engine: sa.Engine, batch_id: int, step: str) -> Iterator[None]:
-    """Whatever stops `step` of a batch, the batch does not stay `running`: it is failed with the
-    error named (its staged rows stay for the audit until the partition's next batch), and the
-    error goes on to the caller."""
+    """Whatever error stops `step` of a batch, the batch does not stay `running`: it is failed with
+    the error named (its staged rows stay for the audit until the partition's next batch), and the
+    error goes on to the caller. A lost warehouse connection is left to the task's retry."""
     try:
         yield
-    except BaseException as exc:
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
         try:
             with engine.begin() as conn:
                 conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id,
@@ -132,7 +147,7 @@ def settled_on_error(engine: sa.Engine, batch_id: int, step: str) -> Iterator[No
 
 
 # Errors of the deployment, not of a file: the file stays in its inbox and the task fails (retried).
-DEPLOYMENT_ERRORS = (ConfigError, sa.exc.OperationalError, sa.exc.InterfaceError)
+DEPLOYMENT_ERRORS = (ConfigError, *TRANSIENT_ERRORS)
 
 
 def load_or_refuse(file_name: str, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
