@@ -84,9 +84,9 @@ def test_no_task_pushes_its_result_key_by_key(dagbag):
 
 def _refusal(dag, conf: dict) -> str | None:
     """Airflow's verdict on a run conf (as at trigger time): None if accepted, else its message."""
-    from airflow.sdk.definitions.param import ParamsDict
+    import copy
 
-    params = ParamsDict(dag.params)
+    params = copy.deepcopy(dag.params)  # the DAG's own Params keep their defaults for later tests
     try:
         params.update(conf)
         params.validate()
