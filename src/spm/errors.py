@@ -15,3 +15,7 @@ class InputError(SpmError):
 
 class WarehouseError(SpmError):
     """The warehouse cannot be reached or is not in the expected state."""
+
+
+class RowAccountingError(SpmError):
+    """A batch's rows do not add up: received ≠ published + quarantined + duplicates + unchanged."""

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from spm.errors import ConfigError
 from spm.ingest.wap import EntitySpec, load_or_refuse, settled_on_error, staged_frame
 from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
-from spm.warehouse.audit import finish_batch, last_published_checksum, now, start_batch
+from spm.warehouse.audit import close_published, finish_batch, last_published_checksum, now, start_batch
 from spm.warehouse.bulk import insert_rows, replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah, dq_result, etl_batch, inbox_file
@@ -198,7 +198,7 @@ def _publish(engine: sa.Engine, book: OpdWorkbook, batch_id: int, warnings: list
                    f"{counts[1]} anggaran rows")
         if warnings:
             message += f"; {len(warnings)} warning(s): " + "; ".join(str(w) for w in warnings[:10])
-        finish_batch(conn, batch_id, "published", rows_published=sum(counts), message=message)
+        close_published(conn, batch_id, sum(counts), message)
     return {"status": "published", "batch_id": batch_id, "message": message, "rows_published": sum(counts),
             "warnings": [str(w) for w in warnings]}
 

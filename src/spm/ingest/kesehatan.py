@@ -47,7 +47,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spm.errors import ConfigError, InputError
+from spm.errors import ConfigError, InputError, RowAccountingError
 from spm.ingest import kesehatan_rujukan as rujukan
 # The window's parts stay importable from here (tests, benchmarks, the DAG's tasks).
 from spm.ingest.kesehatan_spec import (  # noqa: F401
@@ -66,7 +66,7 @@ from spm.sources.fhir_resources import (  # noqa: F401
 )
 from spm.sources.fhir_typed import page_flattener
 from spm.sources.satusehat import CONN_ID, SatusehatClient, gc_paused
-from spm.warehouse.audit import finish_batch, now, start_batch
+from spm.warehouse.audit import close_published, finish_batch, now, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah, etl_batch, quarantine
 
@@ -265,6 +265,20 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
     out = {**validated, "batches": dict(validated["batches"])}
     ids = {e: r["batch_id"] for e, r in validated["batches"].items()}
     limit_days = rujukan.age_limit_days()
+    try:
+        return _merge_window(engine, w, validated, out, ids, limit_days)
+    except RowAccountingError as exc:
+        # Rolled back; the batches are closed (their staging kept for the audit): a retry would
+        # find the same rows missing.
+        with engine.begin() as conn:
+            conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id.in_(list(ids.values())),
+                                                    etl_batch.c.status == "running")
+                         .values(status="failed", finished_at=now(), message=f"{w.label()}: {exc}"[:2000]))
+        raise
+
+
+def _merge_window(engine: sa.Engine, w: Window, validated: dict[str, Any], out: dict[str, Any],
+                  ids: dict[str, int], limit_days: int) -> dict[str, Any]:
     with engine.begin() as conn:
         before = rujukan.affected(conn, w.kode_kab_kota, ids)
         for entity, spec in SPECS.items():
@@ -277,15 +291,21 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
                 spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(None))).scalar_one()
             if unvalidated:
                 raise RuntimeError(f"batch {batch.batch_id} has {unvalidated} staged rows not yet validated")
+            passing = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
+                spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(True))).scalar_one()
             _, published = run_sql_file(conn, spec.publish_sql, {
                 "batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota, "lolos": True})
             # The merge's INSERT wrote every row of this batch (the published ones it replaced were
-            # deleted first); counting them back would scan the whole table.
+            # deleted first); counting them back would scan the whole table. A passing row it did not
+            # write has a published version as new or newer (the merge's NOT EXISTS).
+            unchanged = passing - published
             message = (batch.message + "; " if batch.message else "") + f"{published} new or newer rows merged" + (
+                f"; {unchanged} already published as they are" if unchanged else "") + (
                 f"; {batch.rows_duplicate} older version(s) within the batch dropped" if batch.rows_duplicate else "")
-            finish_batch(conn, batch.batch_id, "published", rows_published=published, message=message)
+            close_published(conn, batch.batch_id, published, message, unchanged=unchanged)
             out["batches"][entity] = {**r, "status": "published", "rows_published": published,
-                                      "rows_duplicate": batch.rows_duplicate, "message": message}
+                                      "rows_duplicate": batch.rows_duplicate, "rows_unchanged": unchanged,
+                                      "message": message}
         published_at = now()
         rujukan.update_pending(conn, w.kode_kab_kota, ids, published_at)
         waiting = rujukan.report(conn, w.kode_kab_kota, ids, published_at, limit_days)

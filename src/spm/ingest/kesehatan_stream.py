@@ -26,7 +26,7 @@ from spm.ingest.kesehatan_validasi import (
     QUARANTINE_COLUMNS, BatchResults, add_derived, frame_of, quarantine_rows,
 )
 from spm.ingest.wap import EntitySpec
-from spm.sources.http import SourceUnavailable
+from spm.sources.http import SourceError, SourceUnavailable
 from spm.sources.satusehat import Page, SatusehatClient, gc_paused
 from spm.warehouse.bulk import insert_rows
 from spm.warehouse.tables import quarantine
@@ -330,7 +330,13 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                 flush()
         finally:
             producer.close()
+    # Bundle.total, where the hub gives it, must match both ways: fewer is a page lost in paging, more
+    # is paging that repeated or reached past the announced set (either way the window is not the
+    # hub's answer, and is not published).
     if total is not None and received < total:
         raise SourceUnavailable(f"{client.conn.conn_id}: {kind} search announced {total} resources but its pages "
                                 f"held {received}; paging incomplete")
+    if total is not None and received > total:
+        raise SourceError(f"{client.conn.conn_id}: {kind} search announced {total} resources but its pages "
+                          f"held {received}, more than announced; paging inconsistent, window not published")
     return received, digest.hexdigest(), validation.finish() if validation is not None else None

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError
 from spm.quality.gx_hasil import simpan as simpan_hasil_gx
-from spm.warehouse.audit import finish_batch, last_published_checksum, now, start_batch
+from spm.warehouse.audit import close_published, finish_batch, last_published_checksum, now, start_batch
 from spm.warehouse.bulk import insert_rows, replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dq_result, etl_batch, quarantine
@@ -265,8 +265,7 @@ def _publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dic
         ).scalar_one()
         message = f"published {published} rows" + (
             f"; {batch.rows_quarantined} quarantined" if batch.rows_quarantined else "")
-        finish_batch(conn, batch_id, "published", rows_published=published,
-                     message=(batch.message + "; " if batch.message else "") + message)
+        close_published(conn, batch_id, published, (batch.message + "; " if batch.message else "") + message)
         # Older batches' staging rows of this partition were replaced at stage time; this batch's stay
         # for the audit until the next one.
     return BatchOutcome(batch_id, "published", message, batch.rows_received, published, batch.rows_quarantined)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from spm.errors import RowAccountingError
 from spm.warehouse.tables import BATCH_STATUSES, dq_result, etl_batch, quarantine
 
 
@@ -39,6 +40,46 @@ def finish_batch(conn: sa.Connection, batch_id: int, status: str, **fields) -> N
         sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id)
         .values(status=status, finished_at=now(), **fields)
     )
+
+
+@dataclass(frozen=True)
+class RowAccount:
+    """Where every received row of a batch went. Published only when they add up."""
+    received: int
+    published: int
+    quarantined: int
+    duplicate: int  # merged into another row of the same record (same person, older FHIR version)
+    unchanged: int = 0  # its published version was already as new
+
+    def problem(self) -> str | None:
+        accounted = self.published + self.quarantined + self.duplicate + self.unchanged
+        if accounted == self.received:
+            return None
+        return (f"rows do not add up: {self.received} received, but {self.published} published + "
+                f"{self.quarantined} quarantined + {self.duplicate} merged duplicates + {self.unchanged} "
+                f"already published = {accounted}; nothing published")
+
+
+def close_published(conn: sa.Connection, batch_id: int, published: int, message: str, *,
+                    unchanged: int = 0) -> RowAccount:
+    """Close a batch as published, inside its publishing transaction, once its rows add up (DESIGN §7:
+    rows received / published / quarantined). Raises RowAccountingError otherwise, so the caller's
+    transaction, and with it the publication, is rolled back: a row that vanished between the source
+    and the published table stops the batch instead of shrinking a figure unnoticed. The quarantine
+    count is checked against the quarantine table itself."""
+    batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == batch_id)).one()
+    held = conn.execute(sa.select(sa.func.count()).select_from(quarantine)
+                        .where(quarantine.c.batch_id == batch_id)).scalar_one()
+    where = f"batch {batch_id} ({batch.source}/{batch.entity} {batch.kode_wilayah} {batch.periode})"
+    if held != batch.rows_quarantined:
+        raise RowAccountingError(f"{where}: {batch.rows_quarantined} rows counted as quarantined but the "
+                                 f"quarantine holds {held}; nothing published")
+    account = RowAccount(batch.rows_received, published, batch.rows_quarantined, batch.rows_duplicate, unchanged)
+    problem = account.problem()
+    if problem:
+        raise RowAccountingError(f"{where}: {problem}")
+    finish_batch(conn, batch_id, "published", rows_published=published, rows_unchanged=unchanged, message=message)
+    return account
 
 
 def last_published_checksum(

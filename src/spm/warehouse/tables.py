@@ -76,6 +76,8 @@ etl_batch = sa.Table(
     sa.Column("rows_published", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_quarantined", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_duplicate", sa.Integer, nullable=False, server_default="0"),
+    # Rows whose published version was already as new (a FHIR merge leaves them as they are).
+    sa.Column("rows_unchanged", sa.Integer, nullable=False, server_default="0"),
     sa.Column("checksum", sa.String(64), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("message", sa.Text, nullable=True),
