@@ -121,3 +121,21 @@ def break_once(monkeypatch):
         monkeypatch.setattr(module, attr, broken)
 
     return install
+
+
+@pytest.fixture
+def site_config(tmp_path, monkeypatch):
+    """site_config({"kualitas.yaml": {...}}): a site configuration folder (SPM_CONFIG_DIR) holding
+    these overrides, as a deployment would."""
+    import yaml
+
+    folder = tmp_path / "site-config"
+
+    def write(files: dict) -> Path:
+        folder.mkdir(exist_ok=True)
+        for name, data in files.items():
+            (folder / name).write_text(yaml.safe_dump(data), encoding="utf-8")
+        monkeypatch.setenv("SPM_CONFIG_DIR", str(folder))
+        return folder
+
+    return write

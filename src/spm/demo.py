@@ -37,6 +37,24 @@ def _done(started: float, detail: str = "") -> None:
     print(f"    done in {time.monotonic() - started:.1f}s{': ' + detail if detail else ''}", flush=True)
 
 
+def _declare_scale(scale: float) -> None:
+    """The simulated population is `scale` of the real one: say so in the site configuration, so the
+    check against the official total (kualitas.yaml kependudukan.skala_total_resmi) compares like with
+    like. A site kualitas.yaml the user wrote is left as it is."""
+    import yaml
+
+    from spm.config import site_config_dir
+
+    path = site_config_dir() / "kualitas.yaml"
+    marker = "# Written by `spm demo`"
+    if path.exists() and not path.read_text(encoding="utf-8").startswith(marker):
+        print(f"==> site configuration {path} kept as it is (kependudukan.skala_total_resmi should be {scale})")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{marker}: the simulated population is this share of the real one.\n"
+                    + yaml.safe_dump({"kependudukan": {"skala_total_resmi": scale}}), encoding="utf-8")
+
+
 def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
     from spm.simulator.config import SimulatorConfig
     from spm.simulator.inbox import write_dukcapil_files, write_opd_files
@@ -65,6 +83,7 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
     dags_test("spm_muat_wilayah", run_date, None, env, log_dir)
     _done(t, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) if (counts := current_count(engine)) else "")
 
+    _declare_scale(scale)
     config = SimulatorConfig(kode_wilayah=(kode_wilayah,), scale=scale, seed=seed)
     with SimulatorServers(config) as sim:
         print(f"==> simulated sources on localhost: Dapodik {sim.dapodik_url}, Dukcapil {sim.dukcapil_url}, "

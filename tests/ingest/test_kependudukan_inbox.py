@@ -13,13 +13,19 @@ DESA = ["32.71.01.1001", "32.71.01.1002", "32.71.01.1003"]
 HEADER = "semester,kode_desa,jenis_kelamin,umur,jumlah"
 
 
+TOTAL = sum(10 + u % 7 for _ in DESA for _ in "LP" for u in range(101))  # of penduduk_lines()
+OFFICIAL = 1_144_108  # Kota Bogor, data/wilayah/penduduk_wilayah.csv
+
+
 def penduduk_lines(semester="2024-2", jumlah=lambda d, jk, u: 10 + u % 7):
     return [HEADER] + [f"{semester},{d},{jk},{u},{jumlah(d, jk, u)}" for d in DESA for jk in "LP" for u in range(101)]
 
 
 @pytest.fixture
-def loaded(engine):
+def loaded(engine, site_config):
     load_wilayah(engine)
+    # These files hold three desa of Kota Bogor: the official-total gate compares with their share.
+    site_config({"kualitas.yaml": {"kependudukan": {"skala_total_resmi": TOTAL / OFFICIAL}}})
     return engine
 
 
@@ -113,8 +119,47 @@ def test_total_jump_is_a_flagged_warning_not_a_rejection(loaded, inbox):
     with loaded.connect() as conn:
         flagged = conn.execute(sa.select(dq_result).where(
             dq_result.c.batch_id == results[1]["batch_id"], dq_result.c.success.is_(False))).all()
-    assert [(f.expectation, f.severity) for f in flagged] == [("total_kab_kota_dekat_semester_lalu", "warning")]
-    assert json.loads(flagged[0].observed_value) == 2 * _total(loaded, 2024, 1)
+    # Doubled: against the previous semester and against the official total alike.
+    assert sorted((f.expectation, f.severity) for f in flagged) == [
+        ("total_kab_kota_dekat_semester_lalu", "warning"), ("total_kab_kota_dekat_total_resmi", "warning")]
+    assert {json.loads(f.observed_value) for f in flagged} == {2 * _total(loaded, 2024, 1)}
+
+
+def test_a_first_semester_with_every_count_tripled_is_flagged_against_the_official_total(loaded, inbox):
+    """No previous semester to compare with: the official total shipped with the region data still is."""
+    _drop(inbox, "s.csv", penduduk_lines(jumlah=lambda d, jk, u: 3 * (10 + u % 7)))
+    [r] = ingest_inbox(loaded, inbox, "run-1")
+    assert r["status"] == "published"
+    with loaded.connect() as conn:
+        flagged = conn.execute(sa.select(dq_result.c.expectation).where(
+            dq_result.c.batch_id == r["batch_id"], dq_result.c.success.is_(False))).scalars().all()
+    assert flagged == ["total_kab_kota_dekat_total_resmi"]
+
+
+def test_a_site_can_make_a_plausibility_gate_critical(loaded, inbox, site_config):
+    site_config({"kualitas.yaml": {"kependudukan": {"skala_total_resmi": TOTAL / OFFICIAL},
+                                   "keparahan": {"dukcapil_penduduk": {"total_kab_kota_dekat_total_resmi": "critical"}}}})
+    _drop(inbox, "s.csv", penduduk_lines(jumlah=lambda d, jk, u: 3 * (10 + u % 7)))
+    [r] = ingest_inbox(loaded, inbox, "run-1")
+    assert r["status"] == "failed" and _total(loaded) is None
+    assert (inbox / "rejected" / "s.csv.errors.txt").exists()
+    with loaded.connect() as conn:
+        b = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == r["batch_id"])).one()
+    assert b.status == "failed" and "total_kab_kota_dekat_total_resmi" in b.message
+
+
+@pytest.mark.parametrize("keparahan, error", [
+    ({"dukcapil_penduduk": {"tidak_ada": "critical"}}, "keparahan.dukcapil_penduduk.tidak_ada is not a setting"),
+    ({"dukcapil_penduduk": {"total_kab_kota_dekat_total_resmi": "fatal"}}, "is 'fatal', not one of"),
+    ({"dukcapil_pendudu": {}}, "keparahan.dukcapil_pendudu is not a setting"),
+])
+def test_a_wrong_severity_override_is_a_config_error_naming_it(keparahan, error, site_config):
+    from spm.errors import ConfigError
+    from spm.quality.gx_runner import load_suite_file
+
+    site_config({"kualitas.yaml": {"keparahan": keparahan}})
+    with pytest.raises(ConfigError, match=error):
+        load_suite_file("dukcapil_penduduk")
 
 
 def test_births_xlsx_and_malformed_file(loaded, inbox):
@@ -211,3 +256,26 @@ def test_a_lost_warehouse_connection_keeps_the_file_and_the_next_run_supersedes_
         rows = conn.execute(sa.select(etl_batch.c.status, etl_batch.c.message).order_by(etl_batch.c.batch_id)).all()
     assert [r.status for r in rows] == ["failed", "published"]
     assert rows[0].message.startswith(f"superseded by batch {result['batch_id']}")
+
+
+def _births(total_per_desa_sex: int) -> list[str]:
+    lines = ["tahun,bulan,kode_desa,jenis_kelamin,jumlah"]
+    for d in DESA:
+        for jk in "LP":
+            per_month = [total_per_desa_sex // 12 + (1 if m <= total_per_desa_sex % 12 else 0) for m in range(1, 13)]
+            lines += [f"2024,{m},{d},{jk},{n}" for m, n in enumerate(per_month, start=1)]
+    return lines
+
+
+@pytest.mark.parametrize("births_per_desa_sex, flagged", [(10, False), (11, False), (40, True), (2, True)])
+def test_births_are_compared_with_the_population_aged_0(loaded, inbox, births_per_desa_sex, flagged):
+    """penduduk_lines() holds 10 children aged 0 per desa and sex at 31 December 2024."""
+    _drop(inbox, "a_penduduk.csv", penduduk_lines())
+    _drop(inbox, "b_lahir.csv", _births(births_per_desa_sex))
+    results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
+    assert results["b_lahir.csv"]["status"] == "published"
+    with loaded.connect() as conn:
+        row = conn.execute(sa.select(dq_result).where(dq_result.c.batch_id == results["b_lahir.csv"]["batch_id"],
+                                                      dq_result.c.expectation == "kelahiran_dekat_penduduk_umur_0")).one()
+    assert row.success is (not flagged)
+    assert json.loads(row.observed_value) == 6 * births_per_desa_sex

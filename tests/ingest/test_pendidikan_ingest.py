@@ -267,3 +267,28 @@ def test_benchmark_runs_end_to_end_at_a_small_scale(capsys):
     assert run(scale=0.002, paralel=2, page_size=100) == 0
     out = capsys.readouterr().out
     assert "learners/s" in out and "bulk ceiling" in out and "peak memory" in out
+
+
+def test_previous_semester_ids_follow_the_school_year():
+    assert pdk.previous_semester_id(20241) == 20232
+    assert pdk.previous_semester_id(20242) == 20241
+
+
+@pytest.mark.parametrize("factor, flagged", [(1.0, False), (1.1, False), (3.0, True), (0.5, True)])
+def test_a_learner_count_far_from_the_previous_semester_is_flagged_and_published(wh, sim, factor, flagged):
+    first = _ingest(wh, sim)
+    received = first["peserta_didik"]["rows_received"]
+    with wh.begin() as conn:  # the previous semester as published, with `factor` times as many rows
+        conn.execute(sa.insert(etl_batch).values(
+            source=pdk.SOURCE, entity="peserta_didik", kode_wilayah=KODE, periode=str(pdk.previous_semester_id(SEMESTER)),
+            status="published", rows_received=round(received * factor), started_at=sa.func.now()))
+        # ... and this semester published from another source state, so that it is validated again
+        conn.execute(sa.update(etl_batch).where(etl_batch.c.source == pdk.SOURCE, etl_batch.c.periode == str(SEMESTER))
+                     .values(checksum="another"))
+    out = _ingest(wh, sim)
+    assert out["peserta_didik"]["status"] == "published"
+    with wh.connect() as conn:
+        ok = conn.execute(sa.select(dq_result.c.success).where(
+            dq_result.c.batch_id == out["peserta_didik"]["batch_id"],
+            dq_result.c.expectation == "jumlah_dekat_semester_lalu")).scalar_one()
+    assert ok is (not flagged)

@@ -168,9 +168,50 @@ def validation_parameters(engine: sa.Engine, p: Partition) -> dict[str, Any]:
                               "total_min": bounds[0], "total_max": bounds[1]}
     if p.entity == "penduduk":
         params["semester_set"] = [p.periode]
+        official = official_total(p.kode_kab_kota) * _number(cfg, "skala_total_resmi", 1e-6, 1)
+        params["total_resmi_min"], params["total_resmi_max"] = _band(official, _number(cfg, "toleransi_total_resmi_persen"))
     else:
         params["tahun_set"] = [int(p.periode)]
+        aged_0 = _aged_0(engine, p.kode_kab_kota, int(p.periode))
+        params["umur_0_min"], params["umur_0_max"] = (0, 10**12) if aged_0 is None else \
+            _band(aged_0, _number(cfg, "toleransi_kelahiran_umur_0_persen"))
     return params
+
+
+def _number(cfg: dict[str, Any], key: str, low: float = 0, high: float = 1000) -> float:
+    try:
+        value = float(cfg[key])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"kualitas.yaml: kependudukan.{key} is missing or not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"kualitas.yaml: kependudukan.{key} {value} is outside {low}..{high}")
+    return value
+
+
+def _band(centre: float, percent: float) -> tuple[float, float]:
+    return centre * (1 - percent / 100.0), centre * (1 + percent / 100.0)
+
+
+def official_total(kode_kab_kota: str) -> int:
+    """The kab/kota's registered population shipped with the region data (Dukcapil, semester 2 2024)."""
+    from spm.reference import penduduk
+
+    try:
+        return penduduk(kode_kab_kota).jumlah
+    except KeyError:
+        raise ConfigError(f"data/wilayah/penduduk_wilayah.csv has no official total for {kode_kab_kota}") from None
+
+
+def _aged_0(engine: sa.Engine, kode_kab_kota: str, tahun: int) -> int | None:
+    """Population aged 0 at 31 December of `tahun`, else of the year before (published), or None."""
+    with engine.connect() as conn:
+        for year in (tahun, tahun - 1):
+            total = conn.execute(sa.select(sa.func.sum(fact_penduduk.c.jumlah)).where(
+                fact_penduduk.c.kode_kab_kota == kode_kab_kota, fact_penduduk.c.tahun == year,
+                fact_penduduk.c.semester == 2, fact_penduduk.c.umur == 0)).scalar_one()
+            if total is not None:
+                return int(total)
+    return None
 
 
 def validate_partition(engine: sa.Engine, staged: dict[str, Any]) -> dict[str, Any]:

@@ -484,14 +484,7 @@ def _close_learner_stage(engine: sa.Engine, p: Partition, batch_id: int, receive
 # --- validate --------------------------------------------------------------------------------------
 
 def nik_valid_min() -> float:
-    cfg = load_yaml("kualitas.yaml").get("pendidikan") or {}
-    try:
-        value = float(cfg["nik_valid_min_persen"])
-    except (KeyError, TypeError, ValueError):
-        raise ConfigError("kualitas.yaml: pendidikan.nik_valid_min_persen (a percentage) is missing or not a number") from None
-    if not 0 <= value <= 100:
-        raise ConfigError(f"kualitas.yaml: pendidikan.nik_valid_min_persen {value} is not between 0 and 100")
-    return value / 100.0
+    return _percent("nik_valid_min_persen", 100) / 100.0
 
 
 def known_desa(engine: sa.Engine, batch_id: int) -> list[str]:
@@ -512,7 +505,38 @@ def validation_parameters(engine: sa.Engine, p: Partition, entity: str, batch_id
         # GX refuses an empty value set; the kab/kota's desa are as good when no used code is known.
         params["desa_dikenal"] = known_desa(engine, batch_id) or params["desa_kab_kota"]
         params["nik_valid_min"] = nik_valid_min()
+        previous = previous_learner_rows(engine, p)
+        tolerance = _percent("toleransi_jumlah_semester_persen") / 100.0
+        params["jumlah_min"], params["jumlah_max"] = (0, 10**12) if previous is None else (
+            int(previous * (1 - tolerance)), int(previous * (1 + tolerance)) + 1)
     return params
+
+
+def _percent(key: str, high: float = 1000) -> float:
+    cfg = load_yaml("kualitas.yaml").get("pendidikan") or {}
+    try:
+        value = float(cfg[key])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(f"kualitas.yaml: pendidikan.{key} (a percentage) is missing or not a number") from None
+    if not 0 <= value <= high:
+        raise ConfigError(f"kualitas.yaml: pendidikan.{key} {value} is not between 0 and {high:g}")
+    return value
+
+
+def previous_semester_id(semester_id: int) -> int:
+    """20241 (2024/2025 ganjil) follows 20232 (2023/2024 genap), which follows 20231."""
+    year, half = divmod(semester_id, 10)
+    return (year - 1) * 10 + 2 if half == 1 else year * 10 + 1
+
+
+def previous_learner_rows(engine: sa.Engine, p: Partition) -> int | None:
+    """Learner rows received for the kab/kota's previous semester, as published, or None."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(etl_batch.c.rows_received).where(
+            etl_batch.c.source == SOURCE, etl_batch.c.entity == PESERTA_DIDIK.entity,
+            etl_batch.c.kode_wilayah == p.kode_kab_kota, etl_batch.c.periode == str(previous_semester_id(p.semester_id)),
+            etl_batch.c.status.in_(("published", "unchanged"))).order_by(etl_batch.c.batch_id.desc()).limit(1)
+        ).scalar_one_or_none()
 
 
 def _quarantine_row(rec: dict) -> dict:

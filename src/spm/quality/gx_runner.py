@@ -87,7 +87,29 @@ def load_suite_file(name: str) -> dict[str, Any]:
             raise ConfigError(f"{path.name}: expectation {i} ({exp.get('type')}) needs meta.severity in {SEVERITIES}")
         if not meta.get("name"):
             raise ConfigError(f"{path.name}: expectation {i} ({exp.get('type')}) needs meta.name")
+    _apply_severities(name, data)
     return data
+
+
+def _apply_severities(suite: str, data: dict[str, Any]) -> None:
+    """kualitas.yaml `keparahan.<suite>.<expectation name>` overrides the suite's meta.severity, so
+    a site decides whether a plausibility gate stops the batch or only warns."""
+    from spm.config import load_yaml
+
+    overrides = load_yaml("kualitas.yaml").get("keparahan") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError("kualitas.yaml: keparahan must map suites to {expectation name: severity}")
+    for named in overrides:
+        if not (expectations_dir() / f"{named}.json").is_file():
+            raise ConfigError(f"kualitas.yaml: keparahan names suite {named!r}, which does not exist")
+    chosen = overrides.get(suite) or {}
+    by_name = {(e.get("meta") or {}).get("name"): e for e in data.get("expectations", [])}
+    for exp_name, severity in chosen.items():
+        if exp_name not in by_name:
+            raise ConfigError(f"kualitas.yaml: keparahan.{suite}.{exp_name}: no such expectation in {suite}.json")
+        if severity not in SEVERITIES:
+            raise ConfigError(f"kualitas.yaml: keparahan.{suite}.{exp_name} is {severity!r}, not one of {SEVERITIES}")
+        by_name[exp_name]["meta"]["severity"] = severity
 
 
 @lru_cache(maxsize=1)
