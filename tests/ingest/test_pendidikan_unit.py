@@ -150,6 +150,7 @@ def test_dedup_rule_keeps_one_row_per_person(engine):
         insert_rows(conn, staging_peserta_didik,
                     ("batch_id", "kode_kab_kota", "periode", *pdk.PESERTA_DIDIK.columns, "row_id", "lolos"),
                     [(batch_id, "32.71", "20241", *r, True) for r in listings])
+        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(rows_received=len(listings)))
     validated = {"kode_kab_kota": "32.71", "semester_id": 20241,
                  "peserta_didik": {"batch_id": batch_id, "status": "validated", "rows_received": len(listings)}}
     result = pdk.publish_peserta_didik(engine, validated)
