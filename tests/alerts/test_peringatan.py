@@ -274,3 +274,50 @@ def test_an_inbox_file_that_breaks_its_load_is_told_to_its_owner_by_name(engine,
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
     assert all("dkb_3271_2024-2.csv" in a.teks for a in alerts)
+
+
+def _row_ids(engine, bid, name, ids, kolom):
+    with engine.begin() as conn:
+        conn.execute(sa.update(dq_result).where(dq_result.c.batch_id == bid, dq_result.c.expectation == name)
+                     .values(kolom=kolom, details={"failed_row_ids": ids}))
+
+
+def test_quarantined_population_rows_of_a_published_batch_tell_disdukcapil_file_row_and_column(engine, kotak):
+    bid = batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "published",
+                dq=[("jumlah_tidak_negatif", "warning", False, 2), ("umur_0_100", "warning", True, 0)],
+                quarantined=["jumlah_tidak_negatif"] * 2, received=606)
+    _row_ids(engine, bid, "jumlah_tidak_negatif", [14, 215], "jumlah")
+    with engine.begin() as conn:
+        conn.execute(sa.insert(inbox_file).values(
+            source="dukcapil", entity="penduduk", file_name="dkb_3271_2025-2.csv", content_hash="h" * 64,
+            kode_wilayah="32.71", periode="2025-2", status="published", batch_id=bid, processed_at=T0))
+    # Quarantined rows of another source below the limit stay in its quality page, as before.
+    batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "published",
+          dq=[("status_dikenal", "warning", False, 1)], quarantined=["status_dikenal"], received=500)
+    pindai_dan_kirim(engine, waktu=NIGHT)
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
+    text = alerts[0].teks
+    assert "dkb_3271_2025-2.csv" in text and "jumlah_tidak_negatif (kolom jumlah): 2 baris" in text
+    assert "baris sumber 14, 215" in text and "dihitung tanpa baris tersebut" in text
+    for a in alerts:
+        assert "Siti" not in a.teks and "3271014502900001" not in a.teks
+
+    # The next semester's file, clean, resolves it.
+    batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "published", dq=[("umur_0_100", "warning", True, 0)])
+    pindai_dan_kirim(engine, waktu=NIGHT + timedelta(hours=1))
+    assert summary(kotak.take()) == every_channel("disdukcapil", "SELESAI")
+
+
+def test_a_failed_plausibility_gate_of_a_published_batch_tells_its_owner(engine, kotak):
+    batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "published",
+          dq=[("jumlah_dekat_semester_lalu", "warning", False, None), ("status_dikenal", "warning", True, 0)])
+    pindai_dan_kirim(engine, waktu=NIGHT)
+    alerts = kotak.take()
+    assert summary(alerts) == every_channel("disdik", "MASALAH BARU")
+    assert "jumlah_dekat_semester_lalu: gagal pada tingkat batch" in alerts[0].teks
+    assert "catatan mutu" in alerts[0].teks
+    # The source answers with the same data: still noted, not resolved, not re-sent.
+    batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "unchanged")
+    pindai_dan_kirim(engine, waktu=NIGHT + timedelta(hours=1))
+    assert kotak.take() == []

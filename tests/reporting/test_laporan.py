@@ -239,3 +239,25 @@ def test_paths_are_predictable(tmp_path):
     assert t.path("xlsx") == tmp_path / "32.71" / "2026" / "triwulan-2" / "spm_3271_2026_tw2.xlsx"
     with pytest.raises(ValueError):
         terbitan("32.71", 2026, 5, tmp_path)
+
+
+def test_a_denominator_short_of_quarantined_rows_is_said_beside_the_services_it_feeds():
+    from spm.reporting.data import catatan_penyebut
+
+    sumber = [
+        {"batch_id": 4, "source": "dukcapil", "entity": "penduduk", "periode": "2025-2", "rows_received": 606,
+         "rows_quarantined": 2},
+        {"batch_id": 5, "source": "dukcapil", "entity": "kelahiran", "periode": "2025", "rows_received": 72,
+         "rows_quarantined": 1},
+        {"batch_id": 6, "source": "dukcapil", "entity": "kelahiran", "periode": "2024", "rows_received": 72,
+         "rows_quarantined": 0},
+        {"batch_id": 7, "source": "dapodik", "entity": "peserta_didik", "periode": "20261", "rows_received": 900,
+         "rows_quarantined": 3},
+    ]
+    notes = catatan_penyebut(sumber, ["pend_paud", "kes_ibu_hamil", "kes_bbl", "kes_balita"])
+    assert notes == [
+        "Sasaran pend_paud, kes_balita dihitung tanpa 2 baris data penduduk semester 2025-2 yang dikarantina "
+        "(batch 4, dari 606 baris diterima); rinciannya di halaman mutu data Dukcapil.",
+        "Sasaran kes_ibu_hamil, kes_bbl dihitung tanpa 1 baris data kelahiran tahun 2025 yang dikarantina "
+        "(batch 5, dari 72 baris diterima); rinciannya di halaman mutu data Dukcapil.",
+    ]

@@ -4,7 +4,9 @@ free-text batch messages, which may quote personal data).
 - `pindai_batch`: the latest finished batch of every partition (source × entity × kab/kota × period)
   that has new batches since the last scan: a failed critical expectation (`kritis`), a rejected
   batch (`karantina`, quarantined share above the limit), a capaian batch without population
-  (`penyebut_hilang`), capaian jumps flagged by the `lintas_sumber` suite (`lonjakan_capaian`).
+  (`penyebut_hilang`), capaian jumps flagged by the `lintas_sumber` suite (`lonjakan_capaian`), a
+  published batch with a failed plausibility gate or, for the population, any quarantined row
+  (`catatan_mutu`).
   Only conclusive outcomes decide about a partition: a batch that failed for a technical reason
   (no failed expectation) or a source answering "not yet" neither raises nor resolves anything here
   (the task failure callback and the freshness check cover those).
@@ -32,7 +34,11 @@ from spm.warehouse.tables import dim_layanan, dq_result, etl_batch, inbox_file, 
 from spm.warehouse.tables_peringatan import peringatan
 from spm.warehouse.audit import aware
 
-JENIS_PINDAI = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian")
+JENIS_PINDAI = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian", "catatan_mutu")
+# Whose quarantined rows alert even below the rejection limit: the denominators (DESIGN §9), which a
+# quarantined row shrinks for every indicator of the kab/kota.
+SUMBER_PENYEBUT = "dukcapil"
+BARIS_DISEBUT = 20  # source rows named per expectation in one alert
 CAPAIAN_SOURCE, CAPAIAN_ENTITY = "spm", "mart_capaian_spm"
 STATUS_SEGAR = ("published", "unchanged")
 RUNNING_STALE = timedelta(days=1)  # a batch "running" longer than this crashed; it no longer holds the watermark
@@ -187,6 +193,46 @@ def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Masalah]:
     return out
 
 
+def _catatan_mutu(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah | None:
+    """A published batch the owner must still hear about: a plausibility gate (a warning expectation
+    on the whole batch) that failed, or, for the population and births, any quarantined row, named by
+    file, source row and column (from dq_result: expectation names, columns and row numbers only)."""
+    rows = conn.execute(sa.select(dq_result).where(
+        dq_result.c.batch_id == b.batch_id, dq_result.c.success.is_(False), dq_result.c.severity == "warning")
+        .order_by(dq_result.c.expectation)).all()
+    gates = [r for r in rows if r.unexpected_count is None]
+    quarantined = [r for r in rows if r.unexpected_count] if b.source == SUMBER_PENYEBUT else []
+    if not gates and not quarantined:
+        return None
+    berkas = conn.execute(sa.select(inbox_file.c.file_name).where(inbox_file.c.batch_id == b.batch_id)).scalar()
+    asal = f"berkas {Path(berkas).name}" if berkas else f"API {b.source}"
+    baris = [f"Batch {b.batch_id} diterbitkan ({asal}); {b.rows_published} dari {b.rows_received} baris dimuat."]
+    for r in gates:
+        baris.append(f"  - {r.expectation}: gagal pada tingkat batch (nilai teramati {r.observed_value})")
+    if quarantined:
+        baris.append(f"Baris dikarantina: {b.rows_quarantined}; sasaran kab/kota ini dihitung tanpa baris tersebut.")
+    for r in quarantined:
+        ids = list((r.details or {}).get("failed_row_ids") or [])
+        disebut = ", ".join(str(i) for i in ids[:BARIS_DISEBUT]) + (" ..." if len(ids) > BARIS_DISEBUT else "")
+        baris.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") +
+                     f": {r.unexpected_count} baris" + (f", baris sumber {disebut}" if disebut else ""))
+    names = sorted({r.expectation for r in gates + quarantined})
+    return Masalah(
+        f"catatan_mutu:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "catatan_mutu",
+        cfg.pemilik_sumber(b.source, b.entity),
+        f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: diterbitkan dengan catatan mutu ({', '.join(names)})",
+        tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=[names, b.rows_quarantined],
+        tautan=tautan_kualitas(base, b.source, b.periode),
+        detail={"ekspektasi": names, "baris_dikarantina": b.rows_quarantined, "berkas": berkas and Path(berkas).name})
+
+
+def _published_of(conn, b):
+    return conn.execute(sa.select(etl_batch).where(
+        etl_batch.c.source == b.source, etl_batch.c.entity == b.entity, etl_batch.c.kode_wilayah == b.kode_wilayah,
+        etl_batch.c.periode == b.periode, etl_batch.c.status == "published")
+        .order_by(etl_batch.c.batch_id.desc()).limit(1)).first()
+
+
 def watermark(conn, dari: int, waktu: datetime) -> int:
     """The highest batch id below which every batch is finished (crashed 'running' ones excepted)."""
     top = conn.execute(sa.select(sa.func.max(etl_batch.c.batch_id))).scalar_one() or dari
@@ -213,6 +259,10 @@ def pindai_batch(engine: sa.Engine, cfg: Konfigurasi, dari_batch_id: int, waktu:
             if b.status in STATUS_SEGAR:
                 if capaian:
                     found = _lonjakan(conn, cfg, b, base)
+                else:  # an unchanged batch leaves the published one, and what it was noted for, standing
+                    shown = b if b.status == "published" else _published_of(conn, b)
+                    m = _catatan_mutu(conn, cfg, shown, base) if shown is not None else None
+                    found = [m] if m is not None else []
             elif b.status == "failed":
                 m = _kritis(conn, cfg, b, base)
                 if m is None:

@@ -23,6 +23,7 @@ JUDUL_JENIS = {
     "karantina": "Batch ditolak: terlalu banyak baris dikarantina",
     "penyebut_hilang": "Capaian tidak dihitung: data penduduk (penyebut) tidak ada",
     "lonjakan_capaian": "Lonjakan capaian",
+    "catatan_mutu": "Data diterbitkan dengan catatan mutu",
     "terlambat": "Data belum masuk",
     "rujukan_tertunda": "Rekam kesehatan menunggu data pasien",
     "berkas_ditolak": "Berkas inbox ditolak",
