@@ -82,3 +82,20 @@ def test_partitions_per_kab_kota_and_bad_codes():
         partitions(["3271"], 2025, 2)
     with pytest.raises(ConfigError, match="semester must be 1 or 2"):
         partitions(["32.71"], 2025, 3)
+
+
+def test_counts_with_thousand_dots_and_semicolon_csv_from_indonesian_excel():
+    content = ("semester;kode_desa;jenis_kelamin;umur;jumlah\n"
+               "2024-2;32.71.01.1001;L;0;1.234\n"
+               "2024-2;32.71.01.1001;P;0;1,234\n"     # ambiguous: left to the integer expectation (quarantined)
+               "2024-2;32.71.01.1001;L;1;\"2.000\"\n").encode()
+    parsed = parse_table(content, "dkb.csv")
+    assert [r["jumlah"] for r in parsed.rows] == [1234, None, 2000]
+    assert parsed.rows[0]["kode_desa"] == "32.71.01.1001"
+
+
+def test_a_fraction_in_a_sheet_cell_is_not_read_as_thousands():
+    content = _xlsx([list(PENDUDUK_COLUMNS), ["2024-2", "32.71.01.1001", "L", 0, 1.234],
+                     ["2024-2", "32.71.01.1001", "P", 0, "1.234"], ["2024-2", "32.71.01.1001", "L", 1, 7.0]])
+    parsed = parse_table(content, "dkb.xlsx")
+    assert [r["jumlah"] for r in parsed.rows] == [None, 1234, 7]

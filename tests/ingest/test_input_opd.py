@@ -130,7 +130,7 @@ EXPECTED_PROBLEM = {
     "missing_sheet": "sheet anggaran: sheet missing; the workbook must have the sheets identitas, mutu, anggaran "
                      "(found identitas, mutu)",
     "bad_header": "sheet mutu, row 1, column F: header 'jml_tersedia' should be 'jumlah_tersedia'",
-    "bad_value": "sheet mutu, row 3, column jumlah_tersedia (F): 'lengkap' is not a whole number",
+    "bad_value": "sheet mutu, row 3, column jumlah_tersedia (F): 'lengkap' bukan angka",
     "unknown_layanan": "sheet anggaran, row 2, column kode_layanan (A): not a jenis layanan of the workbook's bidang "
                        "('kes_tidak_ada') [kode_layanan_bidang]",
 }
@@ -176,7 +176,7 @@ def test_every_problem_listed_at_once(wh_sqlite, inbox):
         "sheet identitas, row 2, column triwulan (D): 1 disagrees with the file name "
         "opd_pendidikan_3271_2026_TW2.xlsx (2); which one is meant?",
         "sheet mutu, row 5, column jumlah_tersedia (F): 2.5 is not a whole number",
-        "sheet anggaran, row 4, column alokasi (B): 'tiga ratus ribu' is not an amount (Rp)",
+        "sheet anggaran, row 4, column alokasi (B): 'tiga ratus ribu' bukan angka",
         "sheet mutu, row 3, column jumlah_dibutuhkan (E): jumlah_dibutuhkan must be 0 or more (-6) "
         "[jumlah_dibutuhkan_tidak_negatif]",
         "sheet mutu, row 3, column uraian (C): the same item is listed twice for this jenis layanan and komponen; "
@@ -295,3 +295,64 @@ def test_a_workbook_that_breaks_any_step_is_refused_alone(wh, inbox, break_once,
     assert (inbox / "rejected" / "a_first.xlsx.errors.txt").exists()
     with wh.connect() as conn:
         assert "running" not in set(conn.execute(sa.select(etl_batch.c.status)).scalars())
+
+
+# --- numbers, formulas, columns and lengths as OPD staff type them ------------------------------------
+
+def test_amounts_typed_as_text_are_read_as_indonesians_write_them(wh_sqlite, inbox):
+    anggaran = [row[:] for row in ANGGARAN]
+    anggaran[0][1] = "1.200.000"        # thousands with dots
+    anggaran[1][1] = "Rp 5.000.000,00"  # with the currency and decimals
+    anggaran[2][2] = "0,0"
+    mutu = [row[:] for row in MUTU]
+    mutu[0][4] = "4"
+    write_workbook(inbox / NAME, mutu=mutu, anggaran=anggaran)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "published", result
+    _, anggaran_facts = _facts(wh_sqlite)
+    assert anggaran_facts["pend_paud"][0] == 1_200_000 and anggaran_facts["pend_dasar"][0] == 5_000_000
+
+
+@pytest.mark.parametrize("typed, reason", [
+    ("1,500", "'1,500' ambigu: bila ribuan, tulis 1.500"),
+    ("1.5", "'1.5' memakai titik sebagai desimal"),
+])
+def test_an_amount_that_reads_two_ways_rejects_the_workbook_naming_the_cell(wh_sqlite, inbox, typed, reason):
+    anggaran = [row[:] for row in ANGGARAN]
+    anggaran[0][1] = typed
+    write_workbook(inbox / NAME, anggaran=anggaran)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "rejected"
+    assert any(p.startswith(f"sheet anggaran, row 2, column alokasi (B): {reason}") for p in result["problems"])
+    assert _facts(wh_sqlite) == ({}, {})
+
+
+def test_a_formula_without_a_saved_value_is_rejected_not_read_as_empty(wh_sqlite, inbox):
+    anggaran = [row[:] for row in ANGGARAN]
+    anggaran[0][3] = "=C2*1.5"  # openpyxl saves the formula only, as a script would
+    write_workbook(inbox / NAME, anggaran=anggaran)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "rejected"
+    assert result["problems"] == ["sheet anggaran, row 2, column realisasi_02 (D): rumus tanpa nilai tersimpan: "
+                                  "buka dan simpan berkas di Excel atau LibreOffice agar hasil rumus ikut "
+                                  "tersimpan, atau ketik nilainya"]
+
+
+def test_a_value_right_of_the_template_columns_is_rejected_not_ignored(wh_sqlite, inbox):
+    mutu = [row[:] for row in MUTU]
+    mutu[2] = mutu[2] + [None, 7]  # column H, which has no header
+    write_workbook(inbox / NAME, mutu=mutu)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "rejected"
+    assert result["problems"] == ["sheet mutu, row 4, column H: nilai di luar kolom template (kolom tanpa judul); "
+                                  "pindahkan ke kolom yang benar atau hapus"]
+
+
+def test_a_text_longer_than_its_column_is_rejected_never_cut(wh_sqlite, inbox):
+    mutu = [row[:] for row in MUTU]
+    mutu[0][2] = "APE " * 2500
+    write_workbook(inbox / NAME, mutu=mutu)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "rejected"
+    assert result["problems"] == ["sheet mutu, row 2, column uraian (C): teks 9999 karakter, lebih dari 255 yang "
+                                  "dapat disimpan; persingkat"]

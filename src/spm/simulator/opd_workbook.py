@@ -41,6 +41,7 @@ class Column:
     kind: str  # "text", "integer" or "number"
     required: bool
     description: str
+    max_length: int = 255  # of a text: its warehouse column; a longer text is refused, never cut
 
 
 SHEETS: dict[str, tuple[Column, ...]] = {
@@ -52,15 +53,15 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("perangkat_daerah", "text", True, "the OPD filling the workbook"),
     ),
     "mutu": (
-        Column("kode_layanan", "text", True, "jenis layanan code of DESIGN §5"),
-        Column("komponen", "text", True, "barang_jasa, sdm or petunjuk_teknis"),
+        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
+        Column("komponen", "text", True, max_length=64, description="barang_jasa, sdm or petunjuk_teknis"),
         Column("uraian", "text", True, "quality item"),
-        Column("satuan", "text", True, "unit of the item"),
+        Column("satuan", "text", True, max_length=64, description="unit of the item"),
         Column("jumlah_dibutuhkan", "integer", True, "needed for the sasaran of the year"),
         Column("jumlah_tersedia", "integer", True, "available at the quarter's end"),
     ),
     "anggaran": (
-        Column("kode_layanan", "text", True, "jenis layanan code of DESIGN §5"),
+        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
         Column("alokasi", "number", True, "budget allocated for the year, Rp"),
         *(Column(f"realisasi_{m:02d}", "number", False, f"spent in month {m}, Rp (empty after the quarter)")
           for m in range(1, 13)),

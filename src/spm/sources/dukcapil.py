@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from spm.errors import InputError
+from spm.sources.angka import AngkaError, parse_angka
 from spm.sources.connections import SourceConnection
 from spm.sources.http import SourceClient
 
@@ -74,7 +75,10 @@ def _read_csv(content: bytes, file_name: str):
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{file_name}: not UTF-8 text (byte {exc.start})") from None
-    lines = list(csv.reader(io.StringIO(text)))
+    # Excel set to Indonesian saves CSV with `;` between fields (the comma is its decimal mark).
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if ";" in first and "," not in first else ","
+    lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if not lines or not any(c.strip() for c in lines[0]):
         raise InputError(f"{file_name}: empty file, no header")
     header = [c.strip().lower() for c in lines[0]]
@@ -104,12 +108,32 @@ def _read_xlsx(content: bytes, file_name: str):
     return header, body
 
 
-def _cell(value) -> str:
+def _cell(value) -> str | int | float:
+    """A sheet cell: numbers stay numbers (1.234 typed in an English-set Excel is the number 1.234, not
+    one thousand two hundred and thirty-four), text is stripped."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return int(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
     return str(value).strip()
+
+
+def _integer(value: str | int | float) -> int | None:
+    """A count as written (`1234`, `1.234`, `-2`: the sign is kept so range checks can name it), or None
+    (quarantined by the suite's integer expectation) for text, a fraction or an ambiguous `1,234`."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return None
+    value = value.strip()
+    if _INTEGER.match(value):
+        return int(value)
+    try:
+        return parse_angka(value, whole=True)
+    except AngkaError:
+        return None
 
 
 def parse_table(content: bytes, file_name: str, expected_entity: str | None = None,
@@ -138,11 +162,11 @@ def parse_table(content: bytes, file_name: str, expected_entity: str | None = No
             continue
         row = {"row_id": line}
         for name in columns:
-            value = cells[index[name]].strip()
+            value = cells[index[name]]
             if name in INTEGER_COLUMNS:
-                row[name] = int(value) if _INTEGER.match(value) else None
+                row[name] = _integer(value)
             else:
-                row[name] = value or None
+                row[name] = str(value).strip() or None
         rows.append(row)
     if problems:
         shown = "; ".join(problems[:MAX_PROBLEMS])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spm.opd_template import BIDANG, SHEETS, Column, header
+from spm.sources.angka import AngkaError, parse_angka
 
 KODE_KAB_KOTA = re.compile(r"^\d{2}\.\d{2}$")
 FILE_NAME = re.compile(r"^opd_(?P<bidang>[a-z]+)_(?P<kab>\d{4})_(?P<tahun>\d{4})_TW(?P<triwulan>\d)(?:\D.*)?\.xlsx$",
@@ -70,6 +71,7 @@ class OpdWorkbook:
     anggaran: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     structural: bool = False  # sheets or headers broken: the rows cannot be read at all
+    formulas: dict[str, frozenset] = field(default_factory=dict, repr=False)  # sheet -> formula cells
 
     def value(self, sheet: str, row_id: int, column: str) -> Any:
         rows = self.mutu if sheet == "mutu" else self.anggaran if sheet == "anggaran" else []
@@ -88,9 +90,15 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _cell(sheet: str, row: int, column: Column, value: Any, problems: list[Problem]) -> Any:
-    """The typed value of a cell, or None with a problem recorded."""
+def _cell(sheet: str, row: int, column: Column, value: Any, problems: list[Problem],
+          formulas: frozenset = frozenset()) -> Any:
+    """The typed value of a cell, or None with a problem recorded. `formulas`: (row, column name) of
+    the sheet's formula cells, whose value is the one the spreadsheet program saved with them."""
     where = (sheet, row, column_label(sheet, column.name))
+    if _is_blank(value) and (row, column.name) in formulas:
+        problems.append(Problem(*where, "rumus tanpa nilai tersimpan: buka dan simpan berkas di Excel atau "
+                                        "LibreOffice agar hasil rumus ikut tersimpan, atau ketik nilainya"))
+        return None
     if _is_blank(value):
         if column.required:
             problems.append(Problem(*where, "empty; this column must be filled"))
@@ -101,17 +109,20 @@ def _cell(sheet: str, row: int, column: Column, value: Any, problems: list[Probl
                 problems.append(Problem(*where, f"{value!r} is stored as a number; type the code as text, e.g. '32.71"))
                 return None
             return str(int(value)) if float(value).is_integer() else str(value)
-        return str(value).strip()
+        text = str(value).strip()
+        if len(text) > column.max_length:
+            problems.append(Problem(*where, f"teks {len(text)} karakter, lebih dari {column.max_length} yang "
+                                            "dapat disimpan; persingkat"))
+            return None
+        return text
     if isinstance(value, bool):
         problems.append(Problem(*where, f"{value!r} is not a number"))
         return None
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "")
+    if isinstance(value, str):  # typed as text: read as Indonesians write numbers (spm.sources.angka)
         try:
-            value = float(text) if column.kind == "number" or "." in text else int(text)
-        except ValueError:
-            kind = "a whole number" if column.kind == "integer" else "an amount (Rp)"
-            problems.append(Problem(*where, f"{value!r} is not {kind}"))
+            value = parse_angka(value, whole=column.kind == "integer", rupiah=column.kind == "number")
+        except AngkaError as exc:
+            problems.append(Problem(*where, str(exc)))
             return None
     if not isinstance(value, (int, float)):
         problems.append(Problem(*where, f"{value!r} is not a number"))
@@ -147,17 +158,47 @@ def _check_header(sheet: str, got: list[Any], problems: list[Problem]) -> bool:
     return ok
 
 
-def _data_rows(ws) -> list[tuple[int, tuple]]:
-    width = None
+def _data_rows(ws, sheet: str, problems: list[Problem]) -> list[tuple[int, tuple]]:
+    """(row number, values of the template's columns) of every filled row; a value right of the
+    template's columns (where no header is) is a problem, never ignored."""
+    from openpyxl.utils import get_column_letter
+
+    width = len(header(sheet))
     out = []
     for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
         if number == 1:
-            width = len(values)
             continue
         if all(_is_blank(v) for v in values):
             continue  # blank rows between items are harmless
-        out.append((number, tuple(values) + (None,) * max(0, (width or 0) - len(values))))
+        for i, v in enumerate(values[width:], start=width + 1):
+            if not _is_blank(v):
+                problems.append(Problem(sheet, number, get_column_letter(i),
+                                        "nilai di luar kolom template (kolom tanpa judul); pindahkan ke kolom "
+                                        "yang benar atau hapus"))
+        values = tuple(values[:width])
+        out.append((number, values + (None,) * (width - len(values))))
     return out
+
+
+def _formula_cells(content: bytes) -> dict[str, frozenset]:
+    """Per sheet, (row, column name) of the template's cells that hold a formula."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    try:
+        out = {}
+        for sheet, columns in SHEETS.items():
+            if sheet not in wb.sheetnames:
+                continue
+            found = set()
+            for number, values in enumerate(wb[sheet].iter_rows(min_row=2, values_only=True), start=2):
+                for column, v in zip(columns, values):
+                    if isinstance(v, str) and v.startswith("="):
+                        found.add((number, column.name))
+            out[sheet] = frozenset(found)
+        return out
+    finally:
+        wb.close()
 
 
 def _identitas(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
@@ -169,7 +210,7 @@ def _identitas(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
         return
     number, values = rows[0]
     before = len(problems)
-    typed = {c.name: _cell("identitas", number, c, v, problems) for c, v in zip(SHEETS["identitas"], values)}
+    typed = _typed_row(book, "identitas", number, values)
 
     def bad(column: str, message: str) -> None:
         problems.append(Problem("identitas", number, column_label("identitas", column), message))
@@ -205,15 +246,20 @@ def _check_file_name(book: OpdWorkbook, number: int) -> None:
                                          f"{book.file_name} ({value!r}); which one is meant?"))
 
 
+def _typed_row(book: OpdWorkbook, sheet: str, number: int, values: tuple) -> dict[str, Any]:
+    formulas = book.formulas.get(sheet, frozenset())
+    return {c.name: _cell(sheet, number, c, v, book.problems, formulas) for c, v in zip(SHEETS[sheet], values)}
+
+
 def _mutu(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
     for number, values in rows:
-        typed = {c.name: _cell("mutu", number, c, v, book.problems) for c, v in zip(SHEETS["mutu"], values)}
+        typed = _typed_row(book, "mutu", number, values)
         book.mutu.append({"row_id": number, **typed})
 
 
 def _anggaran(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
     for number, values in rows:
-        typed = {c.name: _cell("anggaran", number, c, v, book.problems) for c, v in zip(SHEETS["anggaran"], values)}
+        typed = _typed_row(book, "anggaran", number, values)
         filled = [m for m in BULAN if typed.get(f"realisasi_{m:02d}") is not None]
         typed["realisasi"] = sum(typed[f"realisasi_{m:02d}"] for m in filled)
         typed["bulan_terakhir"] = filled[-1] if filled else None
@@ -233,6 +279,7 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
         book.structural = True
         return book
     try:
+        book.formulas = _formula_cells(content)
         missing = [s for s in SHEETS if s not in wb.sheetnames]
         for sheet in missing:
             book.problems.append(Problem(sheet, None, None, f"sheet missing; the workbook must have the sheets "
@@ -245,7 +292,7 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
             first = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
             if not _check_header(sheet, list(first), book.problems):
                 continue
-            rows[sheet] = _data_rows(ws)
+            rows[sheet] = _data_rows(ws, sheet, book.problems)
         if len(rows) < len(SHEETS):
             book.structural = True
         if "identitas" in rows:
