@@ -87,7 +87,7 @@ def test_bad_values_become_null_for_the_suite_to_judge():
              kode_wilayah_domisili="x" * 80), SD, SECRET, date(2024, 7, 1))))
     assert row["tahun_lahir"] is None and row["umur_awal_semester"] is None
     assert row["tingkat_pendidikan_id"] is None and row["status"] is None and row["last_update"] is None
-    assert len(row["kode_wilayah_domisili"]) == 32  # cut to the staging column, still invalid
+    assert row["kode_wilayah_domisili"] == "x" * 80  # staged whole, for the suite to refuse
     assert pdk.umur_pada(date(2012, 7, 1), date(2024, 7, 1)) == 12
     assert pdk.umur_pada(date(2012, 7, 2), date(2024, 7, 1)) == 11
 
@@ -165,3 +165,30 @@ def test_dedup_rule_keeps_one_row_per_person(engine):
     assert "6 duplicate listing(s) merged" in batch.message
     # Semester 20241 serves 2024: age on 31 Dec 2023 of someone born in 2014; no domisili -> school desa.
     assert (fact.tahun_laporan, fact.umur_referensi, fact.kode_desa_tinggal) == (2024, 9, "32.71.01.1001")
+
+
+def test_a_school_name_longer_than_its_column_is_quarantined_whole_never_published_cut(engine):
+    from spm.ingest import wap
+    from spm.warehouse.tables import dim_sekolah, quarantine
+    from spm.warehouse.wilayah import load_wilayah
+
+    load_wilayah(engine)
+    long_name = "SD Negeri " + "Panjang " * 40
+    rows = [pdk.school_row({"sekolah_id": "a" * 36, "npsn": "20212345", "nama": long_name, "bentuk_pendidikan": "SD",
+                            "status_sekolah": "Negeri", "kode_wilayah": "32.71.01.1001"}, 1),
+            pdk.school_row({"sekolah_id": "b" * 70, "npsn": "20212346", "nama": "SD Pendek", "bentuk_pendidikan": "SD",
+                            "status_sekolah": "Negeri", "kode_wilayah": "32.71.01.1001"}, 2),
+            pdk.school_row({"sekolah_id": "c" * 36, "npsn": "20212347", "nama": "SD Baik", "bentuk_pendidikan": "SD",
+                            "status_sekolah": "Swasta", "kode_wilayah": "32.71.01.1002"}, 3)]
+    staged = wap.stage(engine, pdk.SEKOLAH, "32.71", "20241", rows, "sum", "unit")
+    params = pdk.validation_parameters(engine, pdk.Partition("32.71", 20241), "sekolah", staged.batch_id)
+    validated = wap.validate(engine, pdk.SEKOLAH, staged.batch_id, params)
+    assert (validated.status, validated.rows_quarantined) == ("validated", 2)
+    wap.publish(engine, pdk.SEKOLAH, staged.batch_id, {"kode_kab_kota": "32.71", "semester_id": 20241,
+                                                      "tahun_laporan": 2024})
+    with engine.connect() as conn:
+        reasons = {r.row_data["npsn"]: (r.failed_expectations, r.row_data["nama"]) for r in conn.execute(sa.select(quarantine))}
+        published = conn.execute(sa.select(dim_sekolah.c.npsn)).scalars().all()
+    assert reasons == {"20212345": ("nama_sekolah_panjang_maks_255", long_name.strip()),
+                       "20212346": ("sekolah_id_panjang_maks_64", "SD Pendek")}
+    assert published == ["20212347"]

@@ -148,13 +148,12 @@ def partitions(kode_wilayah: list[str], tahun: int, semester: int) -> list[dict[
 
 # --- row shaping -----------------------------------------------------------------------------------
 
-def _text(value: Any, size: int) -> str | None:
-    """A source value as stored text: blank is NULL; cut to the staging column size (an overlong value
-    is invalid anyway and the suite says so, but it must not break the bulk load)."""
+def _text(value: Any) -> str | None:
+    """A source value as staged text, whole (staging columns of received text are TEXT): blank is
+    NULL; a value longer than its published column is the suite's to reject, by name."""
     if value is None or isinstance(value, (dict, list)):
         return None
-    text = str(value).strip()
-    return text[:size] or None
+    return str(value).strip() or None
 
 
 def parse_date(value: Any) -> date | None:
@@ -228,14 +227,14 @@ def learner_row(raw: dict, sekolah: Sekolah, secret: bytes, start: date) -> tupl
     key, jenis_id, valid = identity(raw, secret, lahir)
     return (
         key, jenis_id, valid, sekolah.npsn, sekolah.bentuk_pendidikan, sekolah.kode_wilayah,
-        _text(raw.get("jenis_kelamin"), 8),
+        _text(raw.get("jenis_kelamin")),
         lahir.year if lahir else None,
         lahir.month if lahir else None,
         umur_pada(lahir, start) if lahir else None,
         _int(raw.get("tingkat_pendidikan_id")),
-        _text(raw.get("program_kesetaraan"), 32),
-        _text(raw.get("kode_wilayah_domisili"), 32),
-        _text(raw.get("status"), 16),
+        _text(raw.get("program_kesetaraan")),
+        _text(raw.get("kode_wilayah_domisili")),
+        _text(raw.get("status")),
         parse_last_update(raw.get("last_update")),
     )
 
@@ -243,12 +242,12 @@ def learner_row(raw: dict, sekolah: Sekolah, secret: bytes, start: date) -> tupl
 def school_row(raw: dict, row_id: int) -> dict:
     return {
         "row_id": row_id,
-        "sekolah_id": _text(raw.get("sekolah_id"), 64),
-        "npsn": _text(raw.get("npsn"), 32),
-        "nama": _text(raw.get("nama"), 255),
-        "bentuk_pendidikan": _text(raw.get("bentuk_pendidikan"), 32),
-        "status_sekolah": _text(raw.get("status_sekolah"), 32),
-        "kode_wilayah": _text(raw.get("kode_wilayah"), 32),
+        "sekolah_id": _text(raw.get("sekolah_id")),
+        "npsn": _text(raw.get("npsn")),
+        "nama": _text(raw.get("nama")),
+        "bentuk_pendidikan": _text(raw.get("bentuk_pendidikan")),
+        "status_sekolah": _text(raw.get("status_sekolah")),
+        "kode_wilayah": _text(raw.get("kode_wilayah")),
         "last_update": parse_last_update(raw.get("last_update")),
     }
 

@@ -208,12 +208,12 @@ staging_sekolah = sa.Table(
     sa.Column("kode_kab_kota", sa.String(5), nullable=False),
     sa.Column("periode", sa.String(16), nullable=False),
     sa.Column("row_id", sa.Integer, nullable=False),  # position in the getSekolah listing
-    sa.Column("sekolah_id", sa.String(64), nullable=True),
-    sa.Column("npsn", sa.String(32), nullable=True),
-    sa.Column("nama", sa.String(255), nullable=True),  # the school's name (not personal data)
-    sa.Column("bentuk_pendidikan", sa.String(32), nullable=True),
-    sa.Column("status_sekolah", sa.String(32), nullable=True),
-    sa.Column("kode_wilayah", sa.String(32), nullable=True),
+    sa.Column("sekolah_id", sa.Text, nullable=True),
+    sa.Column("npsn", sa.Text, nullable=True),
+    sa.Column("nama", sa.Text, nullable=True),  # the school's name (not personal data)
+    sa.Column("bentuk_pendidikan", sa.Text, nullable=True),
+    sa.Column("status_sekolah", sa.Text, nullable=True),
+    sa.Column("kode_wilayah", sa.Text, nullable=True),
     sa.Column("last_update", sa.DateTime(timezone=True), nullable=True),
     sa.Column("lolos", sa.Boolean, nullable=True),
     sa.Index("ix_staging_sekolah_partition", "kode_kab_kota", "periode"),
@@ -249,14 +249,14 @@ staging_peserta_didik = sa.Table(
     sa.Column("npsn", sa.String(32), nullable=False),  # the school whose list held the row
     sa.Column("bentuk_pendidikan", sa.String(32), nullable=True),  # of that school
     sa.Column("kode_wilayah_sekolah", sa.String(32), nullable=True),  # desa of that school
-    sa.Column("jenis_kelamin", sa.String(8), nullable=True),
+    sa.Column("jenis_kelamin", sa.Text, nullable=True),
     sa.Column("tahun_lahir", sa.Integer, nullable=True),
     sa.Column("bulan_lahir", sa.Integer, nullable=True),
     sa.Column("umur_awal_semester", sa.Integer, nullable=True),  # NULL: tanggal_lahir not a real date
     sa.Column("tingkat_pendidikan_id", sa.Integer, nullable=True),
-    sa.Column("program_kesetaraan", sa.String(32), nullable=True),
-    sa.Column("kode_wilayah_domisili", sa.String(32), nullable=True),
-    sa.Column("status", sa.String(16), nullable=True),
+    sa.Column("program_kesetaraan", sa.Text, nullable=True),
+    sa.Column("kode_wilayah_domisili", sa.Text, nullable=True),
+    sa.Column("status", sa.Text, nullable=True),
     sa.Column("last_update", sa.DateTime(timezone=True), nullable=True),
     sa.Column("lolos", sa.Boolean, nullable=True),
     sa.Index("ix_staging_peserta_didik_partition", "kode_kab_kota", "periode"),
