@@ -149,7 +149,7 @@ def test_malformed_workbook_rejected_whole_naming_sheet_row_column(wh_sqlite, in
     assert result["status"] == "rejected"
     assert result["problems"] == [EXPECTED_PROBLEM[kind]]
     errors = (inbox / "rejected" / f"{name}.errors.txt").read_text()
-    assert f"  - {EXPECTED_PROBLEM[kind]}" in errors and "Nothing from this workbook was loaded" in errors
+    assert f"  - {EXPECTED_PROBLEM[kind]}" in errors and "Tidak ada isi berkas ini yang dimuat" in errors
     assert (inbox / "rejected" / name).exists() and not (inbox / name).exists()
     assert _facts(wh_sqlite) == ({}, {})
     with wh_sqlite.connect() as conn:
@@ -356,3 +356,16 @@ def test_a_text_longer_than_its_column_is_rejected_never_cut(wh_sqlite, inbox):
     assert result["status"] == "rejected"
     assert result["problems"] == ["sheet mutu, row 2, column uraian (C): teks 9999 karakter, lebih dari 255 yang "
                                   "dapat disimpan; persingkat"]
+
+
+def test_a_workbook_above_the_size_limit_is_rejected_unread(wh_sqlite, inbox, site_config):
+    site_config({"kualitas.yaml": {"inbox": {"ukuran_maks_mb": 0.001}}})  # about 1 KB
+    write_workbook(inbox / NAME)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "rejected" and "lebih besar dari batas" in result["message"]
+    errors = (inbox / "rejected" / f"{NAME}.errors.txt").read_text()
+    assert "Berkas:" in errors and "inbox.ukuran_maks_mb" in errors
+    with wh_sqlite.connect() as conn:
+        recorded = conn.execute(sa.select(inbox_file)).one()
+        assert conn.execute(sa.select(sa.func.count()).select_from(etl_batch)).scalar_one() == 0
+    assert recorded.status == "rejected" and recorded.batch_id is None  # told to its owner by name

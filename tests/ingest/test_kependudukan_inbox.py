@@ -279,3 +279,18 @@ def test_births_are_compared_with_the_population_aged_0(loaded, inbox, births_pe
                                                       dq_result.c.expectation == "kelahiran_dekat_penduduk_umur_0")).one()
     assert row.success is (not flagged)
     assert json.loads(row.observed_value) == 6 * births_per_desa_sex
+
+
+def test_a_file_above_the_size_limit_is_rejected_unread_and_the_next_one_loads(loaded, inbox, site_config):
+    site_config({"kualitas.yaml": {"kependudukan": {"skala_total_resmi": TOTAL / OFFICIAL},
+                                   "inbox": {"ukuran_maks_mb": 0.02}}})  # about 20 KB
+    _drop(inbox, "a_besar.csv", penduduk_lines() + [f"2024-2,32.71.01.1001,L,{u},1" for u in range(101)] * 20)
+    _drop(inbox, "b_biasa.csv", [line.replace("2024-2", "2024-1") for line in penduduk_lines()])
+    results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
+    assert results["a_besar.csv"]["status"] == "rejected"
+    assert "lebih besar dari batas 0.02 MB" in results["a_besar.csv"]["message"]
+    assert "inbox.ukuran_maks_mb" in (inbox / "rejected" / "a_besar.csv.errors.txt").read_text()
+    assert results["b_biasa.csv"]["status"] == "published"
+    with loaded.connect() as conn:
+        refused = conn.execute(sa.select(inbox_file).where(inbox_file.c.file_name == "a_besar.csv")).one()
+    assert refused.status == "rejected" and refused.batch_id is None

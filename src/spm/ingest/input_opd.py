@@ -31,9 +31,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.errors import ConfigError
-from spm.ingest.wap import EntitySpec, load_or_refuse, settled_on_error, staged_frame
+from spm.ingest.wap import EntitySpec, file_sha256, load_or_refuse, oversize, settled_on_error, staged_frame
 from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
-from spm.warehouse.audit import close_published, finish_batch, last_published_checksum, now, start_batch
+from spm.warehouse.audit import WIB, close_published, finish_batch, last_published_checksum, now, start_batch
 from spm.warehouse.bulk import insert_rows, replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah, dq_result, etl_batch, inbox_file
@@ -267,15 +267,15 @@ def _move(path: Path, folder: Path) -> Path:
 def write_errors(rejected_dir: Path, file_name: str, result: dict[str, Any]) -> Path:
     rejected_dir.mkdir(parents=True, exist_ok=True)
     path = rejected_dir / f"{file_name}.errors.txt"
-    lines = [f"File: {file_name}", f"Rejected: {now():%Y-%m-%d %H:%M:%S} UTC"]
+    lines = [f"Berkas: {file_name}", f"Ditolak: {now().astimezone(WIB):%Y-%m-%d %H:%M:%S} WIB"]
     if result.get("periode"):
-        lines.append(f"Workbook: bidang {result['bidang']}, kab/kota {result['kode_kab_kota']}, {result['periode']}")
-    lines += [f"Reason: {result['message']}", "", "Problems:"] + [f"  - {p}" for p in result["problems"]]
+        lines.append(f"Isi: bidang {result['bidang']}, kab/kota {result['kode_kab_kota']}, {result['periode']}")
+    lines += [f"Alasan: {result['message']}", "", "Masalah:"] + [f"  - {p}" for p in result["problems"]]
     if result.get("warnings"):
-        lines += ["", "Also worth checking (these alone would not reject the workbook):"]
+        lines += ["", "Perlu diperiksa juga (tidak menyebabkan penolakan):"]
         lines += [f"  - {w}" for w in result["warnings"]]
-    lines += ["", "Nothing from this workbook was loaded. Fix it (the blank template is templates/opd/"
-                  "input_opd_<bidang>.xlsx) and drop it in the inbox again."]
+    lines += ["", "Tidak ada isi berkas ini yang dimuat. Perbaiki berkasnya (templat kosong: templates/opd/"
+                  "input_opd_<bidang>.xlsx), lalu letakkan lagi di inbox."]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -305,16 +305,19 @@ def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None,
     processed_dir, rejected_dir = inbox / "processed", inbox / "rejected"
     results = []
     for path in inbox_files(inbox):
-        content = path.read_bytes()
-        result = load_or_refuse(path.name, lambda: _load_workbook(engine, path.name, content, run_id, kode_wilayah))
+        too_large = oversize(path)
+        content = b"" if too_large else path.read_bytes()
+        result = {"file": path.name, "status": "rejected", "message": too_large, "problems": [too_large],
+                  "warnings": []} if too_large else \
+            load_or_refuse(path.name, lambda: _load_workbook(engine, path.name, content, run_id, kode_wilayah))
         if result is None:
             continue
         if result["status"] == "rejected":
             write_errors(rejected_dir, path.name, result)
-            _move(path, rejected_dir)
+            path_now = _move(path, rejected_dir)
         else:
-            _move(path, processed_dir)
-        content_hash = hashlib.sha256(content).hexdigest()
+            path_now = _move(path, processed_dir)
+        content_hash = file_sha256(path_now) if too_large else hashlib.sha256(content).hexdigest()
         with engine.begin() as conn:
             conn.execute(sa.delete(inbox_file).where(inbox_file.c.content_hash == content_hash))
             conn.execute(sa.insert(inbox_file).values(

@@ -21,11 +21,12 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
 from spm.ingest.wap import (
-    BatchOutcome, EntitySpec, load_or_refuse, publish, record_status, settled_on_error, stage, validate,
+    BatchOutcome, EntitySpec, file_sha256, load_or_refuse, oversize, publish, record_status, settled_on_error, stage,
+    validate,
 )
 from spm.sources.dukcapil import CONN_ID, DukcapilClient, ParsedTable, parse_table
 from spm.sources.http import SourceAuthError, SourceNotFound
-from spm.warehouse.audit import now
+from spm.warehouse.audit import WIB, now
 from spm.warehouse.tables import (
     dim_wilayah, fact_kelahiran, fact_penduduk, inbox_file, staging_kelahiran, staging_penduduk,
 )
@@ -48,7 +49,6 @@ KELAHIRAN = EntitySpec(
 SPECS = {"penduduk": PENDUDUK, "kelahiran": KELAHIRAN}
 PERIODE_PENDUDUK = re.compile(r"\d{4}-[12]")  # DKB semester: 1 = state at 30 June, 2 = at 31 December
 TAHUN_MIN, TAHUN_MAX = 2000, 2100
-WIB = timezone(timedelta(hours=7))  # times OPD staff and Disdukcapil read
 
 
 @dataclass(frozen=True)
@@ -314,8 +314,9 @@ def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None) -> list[dic
     processed_dir, rejected_dir = inbox_dirs(inbox)
     results = []
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
-        content = path.read_bytes()
-        content_hash = hashlib.sha256(content).hexdigest()
+        too_large = oversize(path)
+        content = b"" if too_large else path.read_bytes()
+        content_hash = file_sha256(path) if too_large else hashlib.sha256(content).hexdigest()
         with engine.connect() as conn:
             seen = conn.execute(sa.select(inbox_file).where(inbox_file.c.content_hash == content_hash)).first()
         if seen is not None and seen.status in ("published", "unchanged"):
@@ -324,7 +325,8 @@ def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None) -> list[dic
                             "message": f"same content as {seen.file_name}, loaded before; moved aside"})
             continue
         # A batch the error stopped was failed with it by settled_on_error.
-        result = load_or_refuse(path.name, lambda: _ingest_file(engine, path, content, run_id))
+        result = {"status": "rejected", "message": too_large} if too_large else \
+            load_or_refuse(path.name, lambda: _ingest_file(engine, path, content, run_id))
         target = processed_dir if result["status"] in ("published", "unchanged") else rejected_dir
         if target is rejected_dir:
             details = _problem_lines(engine, result["batch_id"]) if result.get("batch_id") else []

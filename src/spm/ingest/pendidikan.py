@@ -58,7 +58,7 @@ from spm.ingest.wap import BatchOutcome, EntitySpec, fail, publish, record_statu
 from spm.privacy import nik_valid, person_key, pseudonym_secret
 from spm.sources.dapodik import CONN_ID, DapodikClient
 from spm.sources.http import SourceAuthError, SourceError, SourceNotFound, SourceUnavailable
-from spm.warehouse.audit import finish_batch, last_published_checksum, start_batch
+from spm.warehouse.audit import WIB, finish_batch, last_published_checksum, start_batch
 from spm.warehouse.bulk import insert_rows
 from spm.warehouse.tables import (
     dim_sekolah, dim_wilayah, etl_batch, fact_peserta_didik, staging_peserta_didik, staging_sekolah,
@@ -88,7 +88,6 @@ SPECS = {"sekolah": SEKOLAH, "peserta_didik": PESERTA_DIDIK}
 ROWS_PER_SCHOOL = 50_000
 MAX_ROW_ID = 2**31 - 1
 FLUSH_ROWS = 20_000  # learner rows written to staging per transaction
-WIB = timezone(timedelta(hours=7))  # Dapodik times carry no zone; servers run on WIB
 _NPSN = re.compile(r"^\d{8}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

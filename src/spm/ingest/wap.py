@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,6 +164,36 @@ def load_or_refuse(file_name: str, load: Callable[[], dict[str, Any]]) -> dict[s
         log.warning("inbox file %s could not be loaded: %s", file_name, type(exc).__name__)
         message = f"{file_name}: could not be loaded ({type(exc).__name__}: {exc})"[:2000]
         return {"file": file_name, "status": "rejected", "message": message, "problems": [message], "warnings": []}
+
+
+def inbox_limit_bytes() -> int:
+    """kualitas.yaml inbox.ukuran_maks_mb: the largest inbox file read at all."""
+    value = (load_yaml("kualitas.yaml").get("inbox") or {}).get("ukuran_maks_mb")
+    try:
+        mb = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"kualitas.yaml: inbox.ukuran_maks_mb {value!r} is not a number of megabytes") from None
+    if mb <= 0:
+        raise ConfigError(f"kualitas.yaml: inbox.ukuran_maks_mb {mb} must be above 0")
+    return int(mb * 1024 * 1024)
+
+
+def oversize(path: Path) -> str | None:
+    """Why an inbox file is too large to be read, or None. Checked before a byte of it is read, so a
+    file far larger than any kab/kota's data (a whole province, a dump) cannot exhaust the worker."""
+    size, limit = path.stat().st_size, inbox_limit_bytes()
+    if size <= limit:
+        return None
+    return (f"{path.name}: berkas {size / 1024 / 1024:.3g} MB, lebih besar dari batas {limit / 1024 / 1024:.3g} MB "
+            "(kualitas.yaml inbox.ukuran_maks_mb); tidak dibaca. Kirim satu berkas per kab/kota dan periode")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def staged_frame(engine: sa.Engine, spec: EntitySpec, batch_id: int):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
 from spm.errors import RowAccountingError
 from spm.warehouse.tables import BATCH_STATUSES, dq_result, etl_batch, quarantine
+
+
+WIB = timezone(timedelta(hours=7))  # Western Indonesia Time: what OPD staff and Disdukcapil read
 
 
 def now() -> datetime:
