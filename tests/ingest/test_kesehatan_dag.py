@@ -128,3 +128,18 @@ def test_rejected_client_secret_fails_at_once_and_publishes_nothing(setup, sim, 
     assert len(rows) == 4 and all(r.status == "failed" and "connection 'spm_satusehat_3271'" in r.message
                                   for r in rows)
     assert set(_counts(setup).values()) == {0}
+
+
+def test_a_hub_whose_bundle_total_disagrees_with_its_pages_publishes_nothing_and_keeps_the_data(setup, sim):
+    first = _dag().test(run_conf=CONF)
+    assert first.state == "success", _states(first)
+    published = _counts(setup)
+    for offset, said in ((1, "paging incomplete"), (-1, "more than announced")):
+        sim.faults.set(announced_total_offset=offset)
+        run = _dag().test(run_conf=CONF)
+        assert run.state == "failed"
+        with setup.connect() as conn:
+            failed = conn.execute(sa.select(etl_batch).where(etl_batch.c.run_id == run.run_id)).all()
+        assert failed and len(failed) % 4 == 0 and {b.status for b in failed} == {"failed"}  # each try: 4 batches
+        assert all(said in b.message for b in failed), [b.message for b in failed]
+        assert _counts(setup) == published

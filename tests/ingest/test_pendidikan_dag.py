@@ -132,3 +132,19 @@ def test_school_whose_list_keeps_failing_fails_the_run_naming_its_npsn(setup, si
     with setup.connect() as conn:
         rows = conn.execute(sa.select(etl_batch).where(etl_batch.c.entity == "peserta_didik")).all()
     assert rows and all(r.status == "failed" and f"npsn {npsn}" in r.message for r in rows)
+
+
+def test_a_listing_whose_results_disagree_with_its_rows_publishes_nothing_and_keeps_the_data(setup, sim):
+    first = _dag().test(run_conf=CONF)
+    assert first.state == "success", _states(first)
+    learners, schools = _count(setup, fact_peserta_didik), _count(setup, dim_sekolah)
+    for offset in (1, -1):
+        sim.faults.set(announced_total_offset=offset)
+        run = _dag().test(run_conf=CONF)
+        assert run.state == "failed"
+        with setup.connect() as conn:
+            messages = conn.execute(sa.select(etl_batch.c.message).where(
+                etl_batch.c.status == "failed", etl_batch.c.run_id == run.run_id)).scalars().all()
+        assert messages and all("results" in m or "announced" in m for m in messages), messages
+        assert (_count(setup, fact_peserta_didik), _count(setup, dim_sekolah)) == (learners, schools)
+    sim.faults.set(announced_total_offset=0)

@@ -49,7 +49,8 @@ class DapodikApp(SourceApp):
         return start, min(limit, self.config.max_page_size)
 
     def _page(self, total: int, start: int, limit: int, rows: list) -> Response:
-        return Response.json(200, {"results": total, "start": start, "limit": limit, "rows": rows}, data=True)
+        announced = max(0, total + self.faults.announced_total_offset)
+        return Response.json(200, {"results": announced, "start": start, "limit": limit, "rows": rows}, data=True)
 
     def _sekolah(self, req: Request) -> Response:
         params = req.params(("kode_wilayah", "semester_id", "start", "limit"))

@@ -48,6 +48,9 @@ class Faults:
     fhir_updates: bool = False  # serve the second version of updated FHIR resources
     missing_feeds: set[str] = field(default_factory=set)  # e.g. {"penduduk:2024-2", "dapodik:20241"}
     missing_mode: str = "404"  # "404" or "empty"
+    # Dapodik `results` and FHIR `Bundle.total` announce this many rows more (or, negative, fewer)
+    # than the listing holds: a source whose count and rows disagree.
+    announced_total_offset: int = 0
 
     def __post_init__(self):
         self.validate()

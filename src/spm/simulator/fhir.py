@@ -189,7 +189,7 @@ class FhirApp(SourceApp):
         bundle = {
             "resourceType": "Bundle",
             "type": "searchset",
-            "total": total,
+            "total": max(0, total + self.faults.announced_total_offset),
             "link": links,
             "entry": [
                 {"fullUrl": f"{base}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in resources
