@@ -88,3 +88,52 @@ def test_a_broken_workbook_fails_the_run_and_the_good_ones_still_load(setup, wor
     errors = (inbox / "rejected" / "opd_kesehatan_3271_2025_TW2_rusak.xlsx.errors.txt").read_text()
     assert "sheet anggaran, row 2, column kode_layanan (A)" in errors
     assert len(mutu_per_layanan(engine, KAB, TAHUN, TRIWULAN)) == 12  # the good kesehatan workbook
+
+
+def test_bad_workbooks_through_the_dag_each_rejected_by_name_and_the_good_data_stay(setup, site_config):
+    """The OPD classes of bad input (two-way numbers, formula without value, data outside the
+    template, overlong text, an oversized file), after a good workbook of the same quarter."""
+    from spm.simulator.opd_workbook import workbook_filename
+
+    from tests.ingest.test_input_opd import ANGGARAN, MUTU, write_workbook
+
+    engine, inbox = setup
+    site_config({"kualitas.yaml": {"inbox": {"ukuran_maks_mb": 0.1}}})
+    base = workbook_filename("pendidikan", KAB, 2026, 1).removesuffix(".xlsx")
+    anggaran = [row[:] for row in ANGGARAN]
+    anggaran[0][1] = "1.200.000"
+    write_workbook(inbox / f"{base}.xlsx", anggaran=anggaran)
+
+    def variant(suffix, mutu=MUTU, anggaran=ANGGARAN):
+        return write_workbook(inbox / f"{base}_{suffix}.xlsx", mutu=mutu, anggaran=anggaran)
+
+    ambigu = [row[:] for row in ANGGARAN]
+    ambigu[1][1] = "5,000"
+    variant("ambigu", anggaran=ambigu)
+    rumus = [row[:] for row in ANGGARAN]
+    rumus[1][2] = "=B3/12"
+    variant("rumus", anggaran=rumus)
+    luar = [row[:] for row in MUTU]
+    luar[0] = luar[0] + ["catatan"]
+    variant("luar", mutu=luar)
+    panjang = [row[:] for row in MUTU]
+    panjang[1][2] = "x" * 300
+    variant("panjang", mutu=panjang)
+    besar = variant("besar")
+    besar.write_bytes(besar.read_bytes() + b"\0" * 200_000)
+
+    run = _dag().test(run_conf={})
+    assert run.state == "failed" and _states(run)["check_rejected_workbooks"] == "failed"
+    said = {"ambigu": "column alokasi (B): '5,000' ambigu", "rumus": "column realisasi_01 (C): rumus tanpa nilai",
+            "luar": "column G: nilai di luar kolom template", "panjang": "column uraian (C): teks 300 karakter",
+            "besar": "inbox.ukuran_maks_mb"}
+    for suffix, reason in said.items():
+        errors = (inbox / "rejected" / f"{base}_{suffix}.xlsx.errors.txt").read_text()
+        assert reason in errors, (suffix, errors)
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == [f"{base}.xlsx"]
+    with engine.connect() as conn:
+        alokasi = conn.execute(sa.select(fact_input_anggaran.c.alokasi).where(
+            fact_input_anggaran.c.kode_layanan == "pend_paud")).scalar_one()
+        statuses = conn.execute(sa.select(etl_batch.c.status)).scalars().all()
+    assert alokasi == 1_200_000  # the good workbook, as the OPD typed it
+    assert statuses.count("published") == 1 and "running" not in statuses
