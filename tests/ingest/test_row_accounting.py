@@ -121,3 +121,16 @@ def test_pages_holding_more_than_bundle_total_leave_the_window_unpublished(wh):
     assert {b.status for b in _batches(wh)} == {"failed"}
     with wh.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(fact_pasien)).scalar_one() == 0
+
+
+def test_an_overlong_desa_code_is_quarantined_whole_and_the_rest_loads(wh, inbox):
+    """Staged as TEXT on both warehouses: PostgreSQL refused the whole file at the bulk load before."""
+    long_code = "32.71.01.1001" + "9" * 40
+    _drop(inbox, "a.csv", penduduk_lines() + [f"2024-2,{long_code},L,5,3"])
+    [result] = ingest_inbox(wh, inbox, "run-1")
+    assert result["status"] == "published" and result["rows_quarantined"] == 1
+    from spm.warehouse.tables import quarantine
+
+    with wh.connect() as conn:
+        q = conn.execute(sa.select(quarantine)).one()
+    assert q.failed_expectations == "kode_desa_dikenal_di_kab_kota" and q.row_data["kode_desa"] == long_code
