@@ -13,7 +13,7 @@ from spm.sources.satusehat import Page
 from spm.warehouse.audit import RowAccount
 from spm.warehouse.tables import etl_batch, fact_pasien, fact_penduduk
 
-from tests.ingest.test_kependudukan_inbox import _drop, _total, penduduk_lines
+from tests.ingest.test_kependudukan_inbox import _drop, _total, inbox, penduduk_lines  # noqa: F401 - fixture
 from tests.ingest.test_kesehatan_ingest import SECRET, FakeHub, _window
 from tests.ingest.test_kesehatan_unit import BLOOD_PRESSURE, CONDITION, ENCOUNTER, PATIENT
 
@@ -26,13 +26,6 @@ def wh(engine):
 
     load_wilayah(engine)
     return engine
-
-
-@pytest.fixture
-def inbox(tmp_path):
-    path = tmp_path / "inbox"
-    path.mkdir()
-    return path
 
 
 def _batches(engine):

@@ -9,8 +9,7 @@ Revises: 0010_fhir_status_rujukan
 Create Date: 2026-12-02
 """
 
-import sqlalchemy as sa
-from alembic import op
+from spm.warehouse.migration_ops import staging_to_length, staging_to_text
 
 revision = "0011_fhir_staging_text"
 down_revision = "0010_fhir_status_rujukan"
@@ -30,15 +29,8 @@ COLUMNS = {
 
 
 def upgrade() -> None:
-    for table, columns in COLUMNS.items():
-        with op.batch_alter_table(table) as batch:
-            for column, length in columns.items():
-                batch.alter_column(column, type_=sa.Text, existing_type=sa.String(length), existing_nullable=True)
+    staging_to_text(COLUMNS)
 
 
 def downgrade() -> None:
-    for table, columns in COLUMNS.items():
-        op.execute(sa.text(f"DELETE FROM {table}"))  # staging only serves the batch in flight
-        with op.batch_alter_table(table) as batch:
-            for column, length in columns.items():
-                batch.alter_column(column, type_=sa.String(length), existing_type=sa.Text, existing_nullable=True)
+    staging_to_length(COLUMNS)
