@@ -31,12 +31,12 @@ MATRIX = {
         '2023-2,32.71.01.1003,P,100,"1.017"',      # a thousands dot: read as 1017
     ], "published", None),
     "c_semester_2024-3.csv": ([line.replace("2023-1", "2024-3") for line in _lines("2023-1")], "rejected",
-                              "column semester"),
+                              "kolom semester"),
     "d_garis_miring.csv": ([line.replace("2023-1", "2024/1") for line in _lines("2023-1")], "rejected",
-                           "column semester"),
-    "e_kab_lain.csv": ([line.replace("32.71.", "32.99.") for line in _lines("2022-2")], "rejected", "column kode_desa"),
+                           "kolom semester"),
+    "e_kab_lain.csv": ([line.replace("32.71.", "32.99.") for line in _lines("2022-2")], "rejected", "kolom kode_desa"),
     "f_kolom_salah.csv": (["semester,desa,jk,umur,jumlah", "2022-1,32.71.01.1001,L,0,3"], "rejected",
-                          "matches neither layout"),
+                          "tidak cocok dengan format mana pun"),
     "g_tiga_kali_2022-2.csv": (_lines("2022-2", jumlah=lambda d, jk, u: 3 * (10 + u % 7)), "published", None),
     "h_raksasa.csv": (_lines("2021-2") * 40, "rejected", "inbox.ukuran_maks_mb"),
 }

@@ -45,13 +45,13 @@ def test_xlsx_first_sheet_same_result_and_checksum_as_csv():
 
 
 @pytest.mark.parametrize("content,name,message", [
-    (b"", "e.csv", "empty file"),
-    (b"a,b,c\n1,2,3\n", "h.csv", "matches neither layout"),
-    (b"semester,kode_desa,jenis_kelamin,umur,jumlah,nama\n", "x.csv", "unexpected column(s) nama"),
-    (b"semester,kode_desa,jenis_kelamin,umur,jumlah\n2024-2,32.71.01.1001,L\n", "s.csv", "line 2: 3 fields"),
-    (b"\xff\xfe\x00garbage", "b.csv", "not UTF-8"),
-    (b"PK\x03\x04 not really a workbook", "w.xlsx", "not a readable .xlsx"),
-    (b"whatever", "w.pdf", "only .csv and .xlsx"),
+    (b"", "e.csv", "berkas kosong"),
+    (b"a,b,c\n1,2,3\n", "h.csv", "tidak cocok dengan format mana pun"),
+    (b"semester,kode_desa,jenis_kelamin,umur,jumlah,nama\n", "x.csv", "kolom tidak dikenal nama"),
+    (b"semester,kode_desa,jenis_kelamin,umur,jumlah\n2024-2,32.71.01.1001,L\n", "s.csv", "baris 2: 3 kolom"),
+    (b"\xff\xfe\x00garbage", "b.csv", "bukan teks UTF-8"),
+    (b"PK\x03\x04 not really a workbook", "w.xlsx", "bukan buku kerja .xlsx yang dapat dibaca"),
+    (b"whatever", "w.pdf", "hanya berkas .csv dan .xlsx"),
 ])
 def test_malformed_files_are_rejected_whole_with_a_reason(content, name, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -59,7 +59,7 @@ def test_malformed_files_are_rejected_whole_with_a_reason(content, name, message
 
 
 def test_expected_layout_is_enforced():
-    with pytest.raises(InputError, match="not the kelahiran layout"):
+    with pytest.raises(InputError, match="bukan format kelahiran"):
         parse_table(CSV, "api", expected_entity="kelahiran", file_format="csv")
 
 

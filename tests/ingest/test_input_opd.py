@@ -119,20 +119,20 @@ def test_blank_template_is_not_a_submission():
     book = read_workbook(content, "input_opd_kesehatan.xlsx")
     assert book.identitas is None and book.structural
     messages = [str(p) for p in book.problems]
-    assert "sheet identitas, row 2, column kode_wilayah (A): empty; this column must be filled" in messages
-    assert "sheet mutu, row 2, column jumlah_dibutuhkan (E): empty; this column must be filled" in messages
-    assert not any("header" in m or "sheet missing" in m for m in messages)
+    assert "lembar identitas, baris 2, kolom kode_wilayah (A): kosong; kolom ini wajib diisi" in messages
+    assert "lembar mutu, baris 2, kolom jumlah_dibutuhkan (E): kosong; kolom ini wajib diisi" in messages
+    assert not any("judul kolom" in m or "lembar tidak ada" in m for m in messages)
 
 
 # --- rejection ------------------------------------------------------------------------------------
 
 EXPECTED_PROBLEM = {
-    "missing_sheet": "sheet anggaran: sheet missing; the workbook must have the sheets identitas, mutu, anggaran "
-                     "(found identitas, mutu)",
-    "bad_header": "sheet mutu, row 1, column F: header 'jml_tersedia' should be 'jumlah_tersedia'",
-    "bad_value": "sheet mutu, row 3, column jumlah_tersedia (F): 'lengkap' bukan angka",
-    "unknown_layanan": "sheet anggaran, row 2, column kode_layanan (A): not a jenis layanan of the workbook's bidang "
-                       "('kes_tidak_ada') [kode_layanan_bidang]",
+    "missing_sheet": "lembar anggaran: lembar tidak ada; buku kerja harus memiliki lembar identitas, mutu, anggaran "
+                     "(yang ada: identitas, mutu)",
+    "bad_header": "lembar mutu, baris 1, kolom F: judul kolom 'jml_tersedia' seharusnya 'jumlah_tersedia'",
+    "bad_value": "lembar mutu, baris 3, kolom jumlah_tersedia (F): 'lengkap' bukan angka",
+    "unknown_layanan": "lembar anggaran, baris 2, kolom kode_layanan (A): bukan jenis layanan dari bidang buku kerja "
+                       "ini ('kes_tidak_ada') [kode_layanan_bidang]",
 }
 
 
@@ -173,20 +173,20 @@ def test_every_problem_listed_at_once(wh_sqlite, inbox):
     [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
     assert result["status"] == "rejected"
     assert sorted(result["problems"]) == sorted([
-        "sheet identitas, row 2, column triwulan (D): 1 disagrees with the file name "
-        "opd_pendidikan_3271_2026_TW2.xlsx (2); which one is meant?",
-        "sheet mutu, row 5, column jumlah_tersedia (F): 2.5 is not a whole number",
-        "sheet anggaran, row 4, column alokasi (B): 'tiga ratus ribu' bukan angka",
-        "sheet mutu, row 3, column jumlah_dibutuhkan (E): jumlah_dibutuhkan must be 0 or more (-6) "
+        "lembar identitas, baris 2, kolom triwulan (D): 1 tidak sama dengan nama berkas "
+        "opd_pendidikan_3271_2026_TW2.xlsx (2); mana yang dimaksud?",
+        "lembar mutu, baris 5, kolom jumlah_tersedia (F): 2.5 bukan bilangan bulat",
+        "lembar anggaran, baris 4, kolom alokasi (B): 'tiga ratus ribu' bukan angka",
+        "lembar mutu, baris 3, kolom jumlah_dibutuhkan (E): jumlah_dibutuhkan harus 0 atau lebih (-6) "
         "[jumlah_dibutuhkan_tidak_negatif]",
-        "sheet mutu, row 3, column uraian (C): the same item is listed twice for this jenis layanan and komponen; "
-        "keep one row ('Pendidik PAUD') [item_tidak_ganda]",
-        "sheet mutu, row 9, column uraian (C): the same item is listed twice for this jenis layanan and komponen; "
-        "keep one row ('Pendidik PAUD') [item_tidak_ganda]",
-        "sheet mutu, row 10, column komponen (B): komponen must be barang_jasa, sdm or petunjuk_teknis ('alat') "
+        "lembar mutu, baris 3, kolom uraian (C): item yang sama tercantum dua kali untuk jenis layanan dan komponen "
+        "ini; sisakan satu baris ('Pendidik PAUD') [item_tidak_ganda]",
+        "lembar mutu, baris 9, kolom uraian (C): item yang sama tercantum dua kali untuk jenis layanan dan komponen "
+        "ini; sisakan satu baris ('Pendidik PAUD') [item_tidak_ganda]",
+        "lembar mutu, baris 10, kolom komponen (B): komponen harus barang_jasa, sdm atau petunjuk_teknis ('alat') "
         "[komponen_dikenal]",
-        "sheet anggaran, row 3, column realisasi_05 (G): realisasi filled for a month after the quarter's end; "
-        "leave later months empty (10000.0) [realisasi_dalam_triwulan]",
+        "lembar anggaran, baris 3, kolom realisasi_05 (G): realisasi terisi untuk bulan setelah akhir triwulan; "
+        "kosongkan bulan-bulan sesudahnya (10000.0) [realisasi_dalam_triwulan]",
     ])
     assert _facts(wh_sqlite) == ({}, {})
 
@@ -198,8 +198,8 @@ def test_unknown_kab_kota_and_non_xlsx_are_rejected(wh_sqlite, inbox):
     results = {r["file"]: r for r in ingest_inbox(wh_sqlite, inbox, "run-1")}
     assert set(results) == {"input_pendidikan.xlsx", "mutu.csv"}
     assert results["input_pendidikan.xlsx"]["problems"] == [
-        "sheet identitas, row 2, column kode_wilayah (A): '32.99' is not a current kabupaten/kota code"]
-    assert results["mutu.csv"]["problems"][0].startswith(".csv is not accepted")
+        "lembar identitas, baris 2, kolom kode_wilayah (A): '32.99' bukan kode kabupaten/kota yang berlaku"]
+    assert results["mutu.csv"]["problems"][0].startswith(".csv tidak diterima")
     assert (inbox / "~$input_pendidikan.xlsx").exists()
 
 
@@ -222,10 +222,10 @@ def test_good_workbook_loaded_with_warnings_then_replaced_by_a_newer_one(wh, inb
                    "pend_kesetaraan": pytest.approx(100.0)}
     # warnings are recorded, not blocking
     assert sorted(first["warnings"]) == [
-        "sheet anggaran, row 4, column alokasi (B): realisasi so far exceeds the year's alokasi (300000.0) "
+        "lembar anggaran, baris 4, kolom alokasi (B): realisasi sejauh ini melebihi alokasi setahun (300000.0) "
         "[realisasi_tidak_melebihi_alokasi]",
-        "sheet mutu, row 4, column jumlah_tersedia (F): more available than needed: allowed, the item counts as "
-        "fully met (100 %) in mutu (100) [tersedia_melebihi_dibutuhkan]",
+        "lembar mutu, baris 4, kolom jumlah_tersedia (F): jumlah tersedia melebihi yang dibutuhkan: boleh, item ini "
+        "dihitung terpenuhi penuh (100 %) dalam mutu (100) [tersedia_melebihi_dibutuhkan]",
     ]
     with wh.connect() as conn:
         failed = {r.expectation: r.severity for r in conn.execute(
@@ -323,7 +323,7 @@ def test_an_amount_that_reads_two_ways_rejects_the_workbook_naming_the_cell(wh_s
     write_workbook(inbox / NAME, anggaran=anggaran)
     [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
     assert result["status"] == "rejected"
-    assert any(p.startswith(f"sheet anggaran, row 2, column alokasi (B): {reason}") for p in result["problems"])
+    assert any(p.startswith(f"lembar anggaran, baris 2, kolom alokasi (B): {reason}") for p in result["problems"])
     assert _facts(wh_sqlite) == ({}, {})
 
 
@@ -333,7 +333,7 @@ def test_a_formula_without_a_saved_value_is_rejected_not_read_as_empty(wh_sqlite
     write_workbook(inbox / NAME, anggaran=anggaran)
     [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
     assert result["status"] == "rejected"
-    assert result["problems"] == ["sheet anggaran, row 2, column realisasi_02 (D): rumus tanpa nilai tersimpan: "
+    assert result["problems"] == ["lembar anggaran, baris 2, kolom realisasi_02 (D): rumus tanpa nilai tersimpan: "
                                   "buka dan simpan berkas di Excel atau LibreOffice agar hasil rumus ikut "
                                   "tersimpan, atau ketik nilainya"]
 
@@ -344,7 +344,7 @@ def test_a_value_right_of_the_template_columns_is_rejected_not_ignored(wh_sqlite
     write_workbook(inbox / NAME, mutu=mutu)
     [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
     assert result["status"] == "rejected"
-    assert result["problems"] == ["sheet mutu, row 4, column H: nilai di luar kolom template (kolom tanpa judul); "
+    assert result["problems"] == ["lembar mutu, baris 4, kolom H: nilai di luar kolom template (kolom tanpa judul); "
                                   "pindahkan ke kolom yang benar atau hapus"]
 
 
@@ -354,7 +354,7 @@ def test_a_text_longer_than_its_column_is_rejected_never_cut(wh_sqlite, inbox):
     write_workbook(inbox / NAME, mutu=mutu)
     [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
     assert result["status"] == "rejected"
-    assert result["problems"] == ["sheet mutu, row 2, column uraian (C): teks 9999 karakter, lebih dari 255 yang "
+    assert result["problems"] == ["lembar mutu, baris 2, kolom uraian (C): teks 9999 karakter, lebih dari 255 yang "
                                   "dapat disimpan; persingkat"]
 
 

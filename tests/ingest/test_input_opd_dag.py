@@ -86,7 +86,7 @@ def test_a_broken_workbook_fails_the_run_and_the_good_ones_still_load(setup, wor
     assert states["ingest_workbooks"] == "success" and states["announce_published"] == "success"
     assert states["check_rejected_workbooks"] == "failed"
     errors = (inbox / "rejected" / "opd_kesehatan_3271_2025_TW2_rusak.xlsx.errors.txt").read_text()
-    assert "sheet anggaran, row 2, column kode_layanan (A)" in errors
+    assert "lembar anggaran, baris 2, kolom kode_layanan (A)" in errors
     assert len(mutu_per_layanan(engine, KAB, TAHUN, TRIWULAN)) == 12  # the good kesehatan workbook
 
 
@@ -124,8 +124,8 @@ def test_bad_workbooks_through_the_dag_each_rejected_by_name_and_the_good_data_s
 
     run = _dag().test(run_conf={})
     assert run.state == "failed" and _states(run)["check_rejected_workbooks"] == "failed"
-    said = {"ambigu": "column alokasi (B): '5,000' ambigu", "rumus": "column realisasi_01 (C): rumus tanpa nilai",
-            "luar": "column G: nilai di luar kolom template", "panjang": "column uraian (C): teks 300 karakter",
+    said = {"ambigu": "kolom alokasi (B): '5,000' ambigu", "rumus": "kolom realisasi_01 (C): rumus tanpa nilai",
+            "luar": "kolom G: nilai di luar kolom template", "panjang": "kolom uraian (C): teks 300 karakter",
             "besar": "inbox.ukuran_maks_mb"}
     for suffix, reason in said.items():
         errors = (inbox / "rejected" / f"{base}_{suffix}.xlsx.errors.txt").read_text()

@@ -97,7 +97,7 @@ def test_critical_failure_publishes_nothing_and_keeps_previous_data(loaded, inbo
     assert r["status"] == "failed" and "tanpa_duplikat_desa_jk_umur" in r["message"]
     assert _total(loaded) == before
     errors = (inbox / "rejected" / "v2.csv.errors.txt").read_text()
-    assert "tanpa_duplikat_desa_jk_umur (critical): 2 row(s) at line(s) 6, 608" in errors
+    assert "tanpa_duplikat_desa_jk_umur (critical): 2 baris, yaitu baris 6, 608" in errors
     assert "Tidak ada isi berkas ini yang dimuat" in errors
 
 
@@ -181,14 +181,14 @@ def test_births_xlsx_and_malformed_file(loaded, inbox):
         batches = conn.execute(sa.select(etl_batch.c.entity, etl_batch.c.status)).all()
     assert statuses == {"lahir_2024.xlsx": "published", "rusak.csv": "rejected"}
     assert batches == [("kelahiran", "published")]
-    assert "matches neither layout" in (inbox / "rejected" / "rusak.csv.errors.txt").read_text()
+    assert "tidak cocok dengan format mana pun" in (inbox / "rejected" / "rusak.csv.errors.txt").read_text()
 
 
 def test_file_mixing_kab_kota_is_rejected(loaded, inbox):
     lines = penduduk_lines() + ["2024-2,32.01.01.2001,L,5,3"]
     _drop(inbox, "campur.csv", lines)
     [r] = ingest_inbox(loaded, inbox, "run-1")
-    assert r["status"] == "rejected" and "one kab/kota" in r["message"]
+    assert r["status"] == "rejected" and "satu kab/kota" in r["message"]
 
 
 @pytest.mark.parametrize("semester,column", [("2025/1", "semester"), ("2025-3", "semester"), ("25-1", "semester")])
@@ -197,7 +197,7 @@ def test_a_malformed_period_rejects_its_file_alone(loaded, inbox, semester, colu
     _drop(inbox, "b_good.csv", penduduk_lines())
     results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
     assert results["a_bad.csv"]["status"] == "rejected"
-    assert f"column {column}: expected YYYY-1" in results["a_bad.csv"]["message"]
+    assert f"kolom {column}: seharusnya YYYY-1" in results["a_bad.csv"]["message"]
     assert results["b_good.csv"]["status"] == "published"
     errors = (inbox / "rejected" / "a_bad.csv.errors.txt").read_text()
     assert "Alasan:" in errors and "Tidak ada isi berkas ini yang dimuat" in errors
@@ -209,7 +209,7 @@ def test_a_file_of_an_unknown_kab_kota_is_rejected_not_retried(loaded, inbox):
     _drop(inbox, "a.csv", [HEADER, "2024-2,32.99.01.1001,L,5,3"])
     _drop(inbox, "b.csv", penduduk_lines())
     results = {r["file"]: r for r in ingest_inbox(loaded, inbox, "run-1")}
-    assert "kab/kota 32.99 is not a current Kemendagri kab/kota" in results["a.csv"]["message"]
+    assert "kab/kota 32.99 bukan kab/kota Kemendagri yang berlaku" in results["a.csv"]["message"]
     assert results["b.csv"]["status"] == "published"
     assert not list(inbox.glob("*.csv"))  # nothing left to block the next run
 

@@ -168,9 +168,9 @@ def _locate(book: OpdWorkbook, sheet: str, outcome, meta: dict) -> list[Problem]
     text = meta.get("uraian") or outcome.name
     column = meta.get("kolom") or outcome.kolom
     if outcome.error:
-        return [Problem(sheet, None, None, f"check {outcome.name} could not run: {outcome.error}")]
+        return [Problem(sheet, None, None, f"pemeriksaan {outcome.name} tidak dapat dijalankan: {outcome.error}")]
     if not outcome.failed_row_ids:
-        observed = f" (found {outcome.observed_value})" if outcome.observed_value else ""
+        observed = f" (ditemukan {outcome.observed_value})" if outcome.observed_value else ""
         return [Problem(sheet, None, column_label(sheet, column) if column else None,
                         f"{text}{observed} [{outcome.name}]")]
     out = []
@@ -215,7 +215,7 @@ def ingest_workbook(engine: sa.Engine, content: bytes, file_name: str, run_id: s
                     entity=entity_of(ident.bidang))
         if not _kab_kota_known(engine, ident.kode_wilayah):
             book.problems.append(Problem("identitas", 2, column_label("identitas", "kode_wilayah"),
-                                         f"{ident.kode_wilayah!r} is not a current kabupaten/kota code"))
+                                         f"{ident.kode_wilayah!r} bukan kode kabupaten/kota yang berlaku"))
             book.structural = True
     if book.structural or ident is None:
         return _reject(engine, book, base, None, run_id)
@@ -236,7 +236,7 @@ def ingest_workbook(engine: sa.Engine, content: bytes, file_name: str, run_id: s
 
 def _reject(engine: sa.Engine, book: OpdWorkbook, base: dict, batch_id: int | None, run_id: str | None) -> dict:
     problems = [str(p) for p in book.problems]
-    message = f"{len(problems)} problem(s) in the workbook; nothing from it was loaded"
+    message = f"{len(problems)} masalah dalam buku kerja; tidak ada isinya yang dimuat"
     ident = book.identitas
     if ident is not None:  # the audit trail keeps refused workbooks whose partition is known
         with engine.begin() as conn:
@@ -284,9 +284,9 @@ def _load_workbook(engine: sa.Engine, file_name: str, content: bytes, run_id: st
                    kode_wilayah: list[str] | None) -> dict[str, Any] | None:
     """Read and load one workbook; None when it belongs to a kab/kota outside `kode_wilayah`."""
     if not file_name.lower().endswith(".xlsx"):
-        suffix = Path(file_name).suffix or "a file without extension"
+        suffix = Path(file_name).suffix or "berkas tanpa ekstensi"
         book = OpdWorkbook(file_name, problems=[Problem(None, None, None, (
-            f"{suffix} is not accepted: use the template and save it as Excel Workbook (.xlsx)"))], structural=True)
+            f"{suffix} tidak diterima: pakai templat dan simpan sebagai Excel Workbook (.xlsx)"))], structural=True)
     else:
         book = read_workbook(content, file_name)
     # A workbook of another kab/kota waits for its own run; one without a readable identitas

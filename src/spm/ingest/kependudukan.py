@@ -255,19 +255,19 @@ def _partition_of(parsed: ParsedTable, file_name: str) -> Partition:
     else:
         periods = {str(r["tahun"]) for r in parsed.rows if r.get("tahun") is not None}
     if len(kab) != 1 or len(periods) != 1:
-        raise InputError(f"{file_name}: a file must hold one kab/kota and one period; found kab/kota "
-                         f"{sorted(kab) or 'none'} and periods {sorted(periods) or 'none'}")
+        raise InputError(f"{file_name}: satu berkas harus berisi satu kab/kota dan satu periode; ditemukan "
+                         f"kab/kota {sorted(kab) or 'tidak ada'} dan periode {sorted(periods) or 'tidak ada'}")
     kode, periode = kab.pop(), periods.pop()
     try:
         _check_kab_kota(kode)
     except ConfigError:
-        raise InputError(f"{file_name}: column kode_desa: the codes do not start with a kab/kota code "
-                         "(PP.KK.CC.DDDD, e.g. 32.71.01.1001)") from None
+        raise InputError(f"{file_name}: kolom kode_desa: kodenya tidak diawali kode kab/kota "
+                         "(PP.KK.CC.DDDD, misalnya 32.71.01.1001)") from None
     if parsed.entity == "penduduk" and not PERIODE_PENDUDUK.fullmatch(periode):
-        raise InputError(f"{file_name}: column semester: expected YYYY-1 (state at 30 June) or YYYY-2 (31 "
-                         "December), e.g. 2025-1")
+        raise InputError(f"{file_name}: kolom semester: seharusnya YYYY-1 (keadaan 30 Juni) atau YYYY-2 "
+                         "(keadaan 31 Desember), misalnya 2025-1")
     if parsed.entity == "kelahiran" and not (periode.isdigit() and TAHUN_MIN <= int(periode) <= TAHUN_MAX):
-        raise InputError(f"{file_name}: column tahun: expected a year from {TAHUN_MIN} to {TAHUN_MAX}")
+        raise InputError(f"{file_name}: kolom tahun: seharusnya tahun {TAHUN_MIN} sampai {TAHUN_MAX}")
     return Partition(parsed.entity, kode, periode)
 
 
@@ -280,7 +280,7 @@ def _known_kab_kota(engine: sa.Engine, kode: str, file_name: str) -> None:
     if not kab:
         raise ConfigError("dim_wilayah is empty: run `spm wilayah load` (or DAG spm_muat_wilayah) before loading files")
     if kode not in set(kab):
-        raise InputError(f"{file_name}: column kode_desa: kab/kota {kode} is not a current Kemendagri kab/kota")
+        raise InputError(f"{file_name}: kolom kode_desa: kab/kota {kode} bukan kab/kota Kemendagri yang berlaku")
 
 
 def _write_errors(rejected_dir: Path, file_name: str, reason: str, details: list[str]) -> Path:
@@ -302,9 +302,10 @@ def _problem_lines(engine: sa.Engine, batch_id: int) -> list[str]:
     out = []
     for r in rows:
         ids = (r.details or {}).get("failed_row_ids") or []
-        where = f" at line(s) {', '.join(map(str, ids[:20]))}" + (" …" if len(ids) > 20 else "") if ids else ""
-        col = f", column {r.kolom}" if r.kolom else ""
-        count = f"{r.unexpected_count} row(s)" if r.unexpected_count is not None else f"observed {r.observed_value}"
+        where = f", yaitu baris {', '.join(map(str, ids[:20]))}" + (" …" if len(ids) > 20 else "") if ids else ""
+        col = f", kolom {r.kolom}" if r.kolom else ""
+        count = (f"{r.unexpected_count} baris" if r.unexpected_count is not None
+                 else f"nilai teramati {r.observed_value}")
         out.append(f"{r.expectation} ({r.severity}{col}): {count}{where}")
     return out
 

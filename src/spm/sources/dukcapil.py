@@ -67,20 +67,20 @@ def read_table(content: bytes, file_name: str, file_format: str | None = None):
         return _read_xlsx(content, file_name)
     if fmt == "csv":
         return _read_csv(content, file_name)
-    raise InputError(f"{file_name}: only .csv and .xlsx files are read")
+    raise InputError(f"{file_name}: hanya berkas .csv dan .xlsx yang dapat dibaca")
 
 
 def _read_csv(content: bytes, file_name: str):
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{file_name}: not UTF-8 text (byte {exc.start})") from None
+        raise InputError(f"{file_name}: bukan teks UTF-8 (byte {exc.start})") from None
     # Excel set to Indonesian saves CSV with `;` between fields (the comma is its decimal mark).
     first = text.split("\n", 1)[0]
     delimiter = ";" if ";" in first and "," not in first else ","
     lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     if not lines or not any(c.strip() for c in lines[0]):
-        raise InputError(f"{file_name}: empty file, no header")
+        raise InputError(f"{file_name}: berkas kosong, tidak ada baris judul kolom")
     header = [c.strip().lower() for c in lines[0]]
     body = [(i, row) for i, row in enumerate(lines[1:], start=2) if any(c.strip() for c in row)]
     return header, body
@@ -94,14 +94,14 @@ def _read_xlsx(content: bytes, file_name: str):
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise InputError(f"{file_name}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+        raise InputError(f"{file_name}: bukan buku kerja .xlsx yang dapat dibaca ({type(exc).__name__})") from None
     try:
         sheet = book.worksheets[0]
         rows = list(sheet.iter_rows(values_only=True))
     finally:
         book.close()
     if not rows or not any(c is not None for c in rows[0]):
-        raise InputError(f"{file_name}: first sheet is empty, no header")
+        raise InputError(f"{file_name}: lembar pertama kosong, tidak ada baris judul kolom")
     header = [str(c).strip().lower() if c is not None else "" for c in rows[0]]
     body = [(i, [_cell(c) for c in row]) for i, row in enumerate(rows[1:], start=2)
             if any(c is not None and str(c).strip() for c in row)]
@@ -144,21 +144,21 @@ def parse_table(content: bytes, file_name: str, expected_entity: str | None = No
     entity = next((e for e, cols in LAYOUTS.items() if set(cols) <= set(header)), None)
     if expected_entity and entity != expected_entity:
         want = ",".join(LAYOUTS[expected_entity])
-        raise InputError(f"{file_name}: header {','.join(header)} is not the {expected_entity} layout ({want})")
+        raise InputError(f"{file_name}: judul kolom {','.join(header)} bukan format {expected_entity} ({want})")
     if entity is None:
         raise InputError(
-            f"{file_name}: header {','.join(header)} matches neither layout: "
-            f"penduduk ({','.join(PENDUDUK_COLUMNS)}) or kelahiran ({','.join(KELAHIRAN_COLUMNS)})"
+            f"{file_name}: judul kolom {','.join(header)} tidak cocok dengan format mana pun: "
+            f"penduduk ({','.join(PENDUDUK_COLUMNS)}) atau kelahiran ({','.join(KELAHIRAN_COLUMNS)})"
         )
     columns = LAYOUTS[entity]
     extra = [h for h in header if h not in columns]
     if extra:
-        raise InputError(f"{file_name}: unexpected column(s) {', '.join(extra)} in the {entity} layout")
+        raise InputError(f"{file_name}: kolom tidak dikenal {', '.join(extra)} dalam format {entity}")
     index = {name: header.index(name) for name in columns}
     problems, rows = [], []
     for line, cells in body:
         if len(cells) != len(header):
-            problems.append(f"line {line}: {len(cells)} fields, header has {len(header)}")
+            problems.append(f"baris {line}: {len(cells)} kolom, sedangkan judul kolom ada {len(header)}")
             continue
         row = {"row_id": line}
         for name in columns:
@@ -170,6 +170,6 @@ def parse_table(content: bytes, file_name: str, expected_entity: str | None = No
         rows.append(row)
     if problems:
         shown = "; ".join(problems[:MAX_PROBLEMS])
-        more = f" (and {len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
-        raise InputError(f"{file_name}: {len(problems)} malformed line(s): {shown}{more}")
+        more = f" (dan {len(problems) - MAX_PROBLEMS} lainnya)" if len(problems) > MAX_PROBLEMS else ""
+        raise InputError(f"{file_name}: {len(problems)} baris rusak: {shown}{more}")
     return ParsedTable(entity, rows)

@@ -35,11 +35,11 @@ class Problem:
     def __str__(self) -> str:
         where = []
         if self.sheet:
-            where.append(f"sheet {self.sheet}")
+            where.append(f"lembar {self.sheet}")
         if self.row:
-            where.append(f"row {self.row}")
+            where.append(f"baris {self.row}")
         if self.column:
-            where.append(f"column {self.column}")
+            where.append(f"kolom {self.column}")
         return (", ".join(where) + ": " if where else "") + self.message
 
     @property
@@ -101,12 +101,13 @@ def _cell(sheet: str, row: int, column: Column, value: Any, problems: list[Probl
         return None
     if _is_blank(value):
         if column.required:
-            problems.append(Problem(*where, "empty; this column must be filled"))
+            problems.append(Problem(*where, "kosong; kolom ini wajib diisi"))
         return None
     if column.kind == "text":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if column.name == "kode_wilayah":  # 32.10 typed as a number reads back as 32.1
-                problems.append(Problem(*where, f"{value!r} is stored as a number; type the code as text, e.g. '32.71"))
+                problems.append(Problem(*where, f"{value!r} tersimpan sebagai angka; ketik kode sebagai teks, "
+                                                "misalnya '32.71"))
                 return None
             return str(int(value)) if float(value).is_integer() else str(value)
         text = str(value).strip()
@@ -116,7 +117,7 @@ def _cell(sheet: str, row: int, column: Column, value: Any, problems: list[Probl
             return None
         return text
     if isinstance(value, bool):
-        problems.append(Problem(*where, f"{value!r} is not a number"))
+        problems.append(Problem(*where, f"{value!r} bukan angka"))
         return None
     if isinstance(value, str):  # typed as text: read as Indonesians write numbers (spm.sources.angka)
         try:
@@ -125,12 +126,12 @@ def _cell(sheet: str, row: int, column: Column, value: Any, problems: list[Probl
             problems.append(Problem(*where, str(exc)))
             return None
     if not isinstance(value, (int, float)):
-        problems.append(Problem(*where, f"{value!r} is not a number"))
+        problems.append(Problem(*where, f"{value!r} bukan angka"))
         return None
     if column.kind == "integer":
         if float(value).is_integer():
             return int(value)
-        problems.append(Problem(*where, f"{value!r} is not a whole number"))
+        problems.append(Problem(*where, f"{value!r} bukan bilangan bulat"))
         return None
     return float(value)
 
@@ -149,11 +150,11 @@ def _check_header(sheet: str, got: list[Any], problems: list[Problem]) -> bool:
             ok = False
             letter = get_column_letter(i + 1)
             if expected is None:
-                msg = f"unexpected column {have!r}; the template has {len(want)} columns"
+                msg = f"kolom {have!r} tidak dikenal; templat hanya memiliki {len(want)} kolom"
             elif have is None:
-                msg = f"header missing; expected {expected!r}"
+                msg = f"judul kolom kosong; seharusnya {expected!r}"
             else:
-                msg = f"header {have!r} should be {expected!r}"
+                msg = f"judul kolom {have!r} seharusnya {expected!r}"
             problems.append(Problem(sheet, 1, letter, msg))
     return ok
 
@@ -205,7 +206,7 @@ def _identitas(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
     problems = book.problems
     if len(rows) != 1:
         problems.append(Problem("identitas", None, None,
-                                f"must have exactly one filled row under the header, found {len(rows)}"))
+                                f"harus berisi tepat satu baris terisi di bawah judul kolom, ditemukan {len(rows)}"))
         book.structural = True
         return
     number, values = rows[0]
@@ -217,13 +218,13 @@ def _identitas(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
 
     kode, bidang, tahun, triwulan = (typed.get(k) for k in ("kode_wilayah", "bidang", "tahun", "triwulan"))
     if kode is not None and not KODE_KAB_KOTA.match(kode):
-        bad("kode_wilayah", f"{kode!r} is not a kabupaten/kota code (PP.KK, e.g. 32.71)")
+        bad("kode_wilayah", f"{kode!r} bukan kode kabupaten/kota (PP.KK, misalnya 32.71)")
     if bidang is not None and bidang not in BIDANG:
-        bad("bidang", f"{bidang!r} must be one of {', '.join(BIDANG)}")
+        bad("bidang", f"{bidang!r} harus salah satu dari {', '.join(BIDANG)}")
     if tahun is not None and not TAHUN_MIN <= tahun <= TAHUN_MAX:
-        bad("tahun", f"{tahun} is not a plausible year")
+        bad("tahun", f"{tahun} bukan tahun yang wajar")
     if triwulan is not None and triwulan not in (1, 2, 3, 4):
-        bad("triwulan", f"{triwulan} must be 1, 2, 3 or 4")
+        bad("triwulan", f"{triwulan} harus 1, 2, 3 atau 4")
     if len(problems) > before:
         book.structural = True  # without a valid identitas the partition is unknown
         return
@@ -242,8 +243,8 @@ def _check_file_name(book: OpdWorkbook, number: int) -> None:
     for column, value in named.items():
         if getattr(ident, column) != value:
             book.problems.append(Problem("identitas", number, column_label("identitas", column),
-                                         f"{getattr(ident, column)!r} disagrees with the file name "
-                                         f"{book.file_name} ({value!r}); which one is meant?"))
+                                         f"{getattr(ident, column)!r} tidak sama dengan nama berkas "
+                                         f"{book.file_name} ({value!r}); mana yang dimaksud?"))
 
 
 def _typed_row(book: OpdWorkbook, sheet: str, number: int, values: tuple) -> dict[str, Any]:
@@ -274,16 +275,18 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the sender's problem, said plainly
-        book.problems.append(Problem(None, None, None, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc}); "
-                                                       "save it from the template as Excel Workbook (.xlsx)"))
+        book.problems.append(Problem(None, None, None, f"bukan buku kerja .xlsx yang dapat dibaca "
+                                                       f"({type(exc).__name__}: {exc}); simpan dari templat sebagai "
+                                                       "Excel Workbook (.xlsx)"))
         book.structural = True
         return book
     try:
         book.formulas = _formula_cells(content)
         missing = [s for s in SHEETS if s not in wb.sheetnames]
         for sheet in missing:
-            book.problems.append(Problem(sheet, None, None, f"sheet missing; the workbook must have the sheets "
-                                                            f"{', '.join(SHEETS)} (found {', '.join(wb.sheetnames)})"))
+            book.problems.append(Problem(sheet, None, None, f"lembar tidak ada; buku kerja harus memiliki lembar "
+                                                            f"{', '.join(SHEETS)} "
+                                                            f"(yang ada: {', '.join(wb.sheetnames)})"))
         rows: dict[str, list] = {}
         for sheet in SHEETS:
             if sheet in missing:
