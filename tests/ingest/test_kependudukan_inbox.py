@@ -108,7 +108,10 @@ def test_too_many_quarantined_rows_reject_the_batch(loaded, inbox):
     [r] = ingest_inbox(loaded, inbox, "run-1")
     assert r["status"] == "rejected" and "above the 5.0 % limit" in r["message"]
     assert _total(loaded) is None
-    assert (inbox / "rejected" / "x.csv.errors.txt").exists()
+    errors = (inbox / "rejected" / "x.csv.errors.txt").read_text()
+    assert "Alasan: 303 dari 606 baris dikarantina (50.0 %), di atas batas 5.0 %" in errors
+    assert "jenis_kelamin_l_p (warning, kolom jenis_kelamin): 303 baris" in errors
+    assert "Pesan teknis (untuk tim data): 303 of 606 rows" in errors
 
 
 def test_total_jump_is_a_flagged_warning_not_a_rejection(loaded, inbox):

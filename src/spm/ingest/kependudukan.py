@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
 from spm.ingest.wap import (
-    BatchOutcome, EntitySpec, file_sha256, load_or_refuse, oversize, publish, record_status, settled_on_error, stage,
-    validate,
+    BatchOutcome, EntitySpec, file_sha256, load_or_refuse, oversize, publish, quarantine_limit_percent, record_status,
+    settled_on_error, stage, validate,
 )
 from spm.sources.dukcapil import CONN_ID, DukcapilClient, ParsedTable, parse_table
 from spm.sources.http import SourceAuthError, SourceNotFound
@@ -283,11 +283,28 @@ def _known_kab_kota(engine: sa.Engine, kode: str, file_name: str) -> None:
         raise InputError(f"{file_name}: kolom kode_desa: kab/kota {kode} bukan kab/kota Kemendagri yang berlaku")
 
 
-def _write_errors(rejected_dir: Path, file_name: str, reason: str, details: list[str]) -> Path:
+def alasan(result: dict[str, Any]) -> str:
+    """Why a file was refused, as Disdukcapil reads it (the batch message stays for the data team)."""
+    if result.get("batch_id") is None:
+        return result["message"]  # refused before any batch: the message is the file's own problem
+    if result["status"] == "failed":
+        return "ekspektasi kritis gagal (lihat Masalah); tidak ada yang diterbitkan, data lama tetap berlaku"
+    received, quarantined = result.get("rows_received") or 0, result.get("rows_quarantined") or 0
+    if result["status"] == "rejected" and received:
+        return (f"{quarantined} dari {received} baris dikarantina ({100 * quarantined / received:.1f} %), di atas "
+                f"batas {quarantine_limit_percent():.1f} % (kualitas.yaml batas_karantina_persen); tidak ada yang "
+                "diterbitkan, data lama tetap berlaku")
+    return result["message"]
+
+
+def _write_errors(rejected_dir: Path, file_name: str, reason: str, details: list[str],
+                  technical: str | None = None) -> Path:
     path = rejected_dir / f"{file_name}.errors.txt"
     lines = [f"Berkas: {file_name}", f"Ditolak: {now().astimezone(WIB):%Y-%m-%d %H:%M:%S} WIB", f"Alasan: {reason}"]
     if details:
         lines += ["", "Masalah:"] + [f"  - {d}" for d in details]
+    if technical and technical != reason:
+        lines += ["", f"Pesan teknis (untuk tim data): {technical}"]
     lines += ["", "Tidak ada isi berkas ini yang dimuat. Perbaiki berkasnya, lalu letakkan lagi di inbox."]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -331,7 +348,7 @@ def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None) -> list[dic
         target = processed_dir if result["status"] in ("published", "unchanged") else rejected_dir
         if target is rejected_dir:
             details = _problem_lines(engine, result["batch_id"]) if result.get("batch_id") else []
-            _write_errors(rejected_dir, path.name, result["message"], details)
+            _write_errors(rejected_dir, path.name, alasan(result), details, result["message"])
         shutil.move(str(path), target / path.name)
         with engine.begin() as conn:
             conn.execute(sa.delete(inbox_file).where(inbox_file.c.content_hash == content_hash))

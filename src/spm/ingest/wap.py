@@ -162,7 +162,7 @@ def load_or_refuse(file_name: str, load: Callable[[], dict[str, Any]]) -> dict[s
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the file did, it must not stay in the inbox
         log.warning("inbox file %s could not be loaded: %s", file_name, type(exc).__name__)
-        message = f"{file_name}: could not be loaded ({type(exc).__name__}: {exc})"[:2000]
+        message = f"{file_name}: tidak dapat dimuat ({type(exc).__name__}: {exc})"[:2000]
         return {"file": file_name, "status": "rejected", "message": message, "problems": [message], "warnings": []}
 
 
