@@ -14,7 +14,7 @@ CSV = b"semester,kode_desa,jenis_kelamin,umur,jumlah\n2024-2,32.71.01.1001,L,0,1
 def test_csv_rows_keep_source_lines_and_bad_integers_become_null():
     parsed = parse_table(CSV, "a.csv")
     assert parsed.entity == "penduduk"
-    assert parsed.rows == [
+    assert list(parsed.rows) == [
         {"row_id": 2, "semester": "2024-2", "kode_desa": "32.71.01.1001", "jenis_kelamin": "L", "umur": 0, "jumlah": 12},
         {"row_id": 3, "semester": "2024-2", "kode_desa": "32.71.01.1001", "jenis_kelamin": "P", "umur": 1, "jumlah": None},
     ]
@@ -22,7 +22,7 @@ def test_csv_rows_keep_source_lines_and_bad_integers_become_null():
 
 def test_negative_numbers_are_kept_for_the_range_check():
     parsed = parse_table(b"tahun,bulan,kode_desa,jenis_kelamin,jumlah\n2024,3,32.71.01.1001,L,-4\n", "k.csv")
-    assert parsed.entity == "kelahiran" and parsed.rows[0]["jumlah"] == -4
+    assert parsed.entity == "kelahiran" and list(parsed.rows)[0]["jumlah"] == -4
 
 
 def _xlsx(rows) -> bytes:
@@ -39,8 +39,8 @@ def test_xlsx_first_sheet_same_result_and_checksum_as_csv():
                      ["2024-2", "32.71.01.1001", "P", 1, "x"]])
     from_xlsx = parse_table(content, "a.xlsx")
     from_csv = parse_table(CSV, "a.csv")
-    assert from_xlsx == from_csv
-    reordered = list(reversed(from_csv.rows))
+    assert from_xlsx.entity == from_csv.entity and list(from_xlsx.rows) == list(from_csv.rows)
+    reordered = list(reversed(list(from_csv.rows)))
     assert rows_checksum(reordered, PENDUDUK_COLUMNS) == rows_checksum(from_csv.rows, PENDUDUK_COLUMNS)
 
 
@@ -91,7 +91,7 @@ def test_counts_with_thousand_dots_and_semicolon_csv_from_indonesian_excel():
                "2024-2;32.71.01.1001;L;1;\"2.000\"\n").encode()
     parsed = parse_table(content, "dkb.csv")
     assert [r["jumlah"] for r in parsed.rows] == [1234, None, 2000]
-    assert parsed.rows[0]["kode_desa"] == "32.71.01.1001"
+    assert list(parsed.rows)[0]["kode_desa"] == "32.71.01.1001"
 
 
 def test_a_fraction_in_a_sheet_cell_is_not_read_as_thousands():
@@ -99,3 +99,11 @@ def test_a_fraction_in_a_sheet_cell_is_not_read_as_thousands():
                      ["2024-2", "32.71.01.1001", "P", 0, "1.234"], ["2024-2", "32.71.01.1001", "L", 1, 7.0]])
     parsed = parse_table(content, "dkb.xlsx")
     assert [r["jumlah"] for r in parsed.rows] == [None, 1234, 7]
+
+
+def test_rows_are_read_again_on_each_pass_and_broken_lines_counted_whole():
+    parsed = parse_table(CSV, "a.csv")
+    assert len(parsed.rows) == 2 and list(parsed.rows) == list(parsed.rows)
+    broken = b"semester,kode_desa,jenis_kelamin,umur,jumlah\n" + b"2024-2,32.71.01.1001\n" * 120
+    with pytest.raises(InputError, match=r"120 baris rusak: baris 2: 2 kolom.*\(dan 70 lainnya\)"):
+        parse_table(broken, "b.csv")

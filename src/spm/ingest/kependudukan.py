@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from pathlib import Path
@@ -91,14 +92,15 @@ def _check_kab_kota(kode: str) -> None:
         raise ConfigError(f"{kode!r} is not a kabupaten/kota code (PP.KK, e.g. 32.71)")
 
 
-def rows_checksum(rows: list[dict], columns: tuple[str, ...]) -> str:
-    """Checksum of the content, independent of row order and file format (CSV or XLSX)."""
-    canonical = sorted(json.dumps([r[c] for c in columns], default=str) for r in rows)
-    digest = hashlib.sha256()
-    for line in canonical:
-        digest.update(line.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+def rows_checksum(rows: Iterable[dict], columns: tuple[str, ...]) -> str:
+    """Checksum of the content, independent of row order and file format (CSV or XLSX), in one pass
+    holding nothing: the sum of the rows' hashes (a multiset hash) with their count."""
+    total, count = 0, 0
+    for r in rows:
+        line = json.dumps([r[c] for c in columns], default=str).encode()
+        total = (total + int.from_bytes(hashlib.sha256(line).digest(), "big")) % 2**256
+        count += 1
+    return hashlib.sha256(f"{count}:{total:064x}".encode()).hexdigest()
 
 
 # --- extract -------------------------------------------------------------------------------------
@@ -249,11 +251,13 @@ def inbox_dirs(inbox: Path) -> tuple[Path, Path]:
 
 def _partition_of(parsed: ParsedTable, file_name: str) -> Partition:
     """A file holds one kab/kota and one period; mixing them is rejected."""
-    kab = {r["kode_desa"][:5] for r in parsed.rows if r.get("kode_desa")}
-    if parsed.entity == "penduduk":
-        periods = {r["semester"] for r in parsed.rows if r.get("semester")}
-    else:
-        periods = {str(r["tahun"]) for r in parsed.rows if r.get("tahun") is not None}
+    kab, periods = set(), set()
+    for r in parsed.rows:
+        if r.get("kode_desa"):
+            kab.add(r["kode_desa"][:5])
+        period = r.get("semester") if parsed.entity == "penduduk" else r.get("tahun")
+        if period is not None and period != "":
+            periods.add(str(period))
     if len(kab) != 1 or len(periods) != 1:
         raise InputError(f"{file_name}: satu berkas harus berisi satu kab/kota dan satu periode; ditemukan "
                          f"kab/kota {sorted(kab) or 'tidak ada'} dan periode {sorted(periods) or 'tidak ada'}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from spm.errors import InputError
@@ -53,15 +54,38 @@ def _csv_body(resp, what: str) -> bytes:
     return resp.content
 
 
+class ParsedRows:
+    """The rows of a parsed table: row_id (source line) + the layout's columns, integers parsed or
+    None. Read again from the file's bytes on each pass, so that no list of a file's rows or lines
+    is ever held: parsing takes the same memory for a file of 100 rows or of a million."""
+
+    def __init__(self, body: Callable[[], Iterator[tuple[int, list]]], columns: tuple[str, ...],
+                 index: dict[str, int], count: int) -> None:
+        self._body, self._columns, self._index, self._count = body, columns, index, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[dict]:
+        columns, index = self._columns, self._index
+        for line, cells in self._body():
+            row = {"row_id": line}
+            for name in columns:
+                value = cells[index[name]]
+                row[name] = _integer(value) if name in INTEGER_COLUMNS else (str(value).strip() or None)
+            yield row
+
+
 @dataclass(frozen=True)
 class ParsedTable:
     entity: str  # penduduk | kelahiran
-    rows: list[dict]  # row_id (source line) + the layout's columns, integers parsed or None
+    rows: ParsedRows
 
 
 def read_table(content: bytes, file_name: str, file_format: str | None = None):
-    """Header and (line number, cells) of a CSV or the first sheet of an XLSX file; the format is
-    given (API answers are CSV) or taken from the file name."""
+    """Header and a function giving, on each call, a fresh iterator of (line number, cells) of a CSV
+    or the first sheet of an XLSX file; the format is given (API answers are CSV) or taken from the
+    file name."""
     fmt = file_format or file_name.lower().rsplit(".", 1)[-1]
     if fmt == "xlsx":
         return _read_xlsx(content, file_name)
@@ -72,17 +96,27 @@ def read_table(content: bytes, file_name: str, file_format: str | None = None):
 
 def _read_csv(content: bytes, file_name: str):
     try:
-        text = content.decode("utf-8-sig")
+        content.decode("utf-8-sig")  # checked once, whole; the passes decode as they read
     except UnicodeDecodeError as exc:
         raise InputError(f"{file_name}: bukan teks UTF-8 (byte {exc.start})") from None
     # Excel set to Indonesian saves CSV with `;` between fields (the comma is its decimal mark).
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if ";" in first and "," not in first else ","
-    lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    if not lines or not any(c.strip() for c in lines[0]):
+    first = content[:4096].split(b"\n", 1)[0]
+    delimiter = ";" if b";" in first and b"," not in first else ","
+
+    def lines() -> Iterator[list[str]]:
+        return csv.reader(io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline=""),
+                          delimiter=delimiter)
+
+    head = next(lines(), None)
+    if not head or not any(c.strip() for c in head):
         raise InputError(f"{file_name}: berkas kosong, tidak ada baris judul kolom")
-    header = [c.strip().lower() for c in lines[0]]
-    body = [(i, row) for i, row in enumerate(lines[1:], start=2) if any(c.strip() for c in row)]
+    header = [c.strip().lower() for c in head]
+
+    def body() -> Iterator[tuple[int, list]]:
+        reader = lines()
+        next(reader)
+        return ((i, row) for i, row in enumerate(reader, start=2) if any(c.strip() for c in row))
+
     return header, body
 
 
@@ -91,20 +125,30 @@ def _read_xlsx(content: bytes, file_name: str):
 
     import openpyxl
 
+    def open_sheet():
+        try:
+            return openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except (BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise InputError(f"{file_name}: bukan buku kerja .xlsx yang dapat dibaca ({type(exc).__name__})") from None
+
+    book = open_sheet()
     try:
-        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise InputError(f"{file_name}: bukan buku kerja .xlsx yang dapat dibaca ({type(exc).__name__})") from None
-    try:
-        sheet = book.worksheets[0]
-        rows = list(sheet.iter_rows(values_only=True))
+        head = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), None)
     finally:
         book.close()
-    if not rows or not any(c is not None for c in rows[0]):
+    if not head or not any(c is not None for c in head):
         raise InputError(f"{file_name}: lembar pertama kosong, tidak ada baris judul kolom")
-    header = [str(c).strip().lower() if c is not None else "" for c in rows[0]]
-    body = [(i, [_cell(c) for c in row]) for i, row in enumerate(rows[1:], start=2)
-            if any(c is not None and str(c).strip() for c in row)]
+    header = [str(c).strip().lower() if c is not None else "" for c in head]
+
+    def body() -> Iterator[tuple[int, list]]:
+        book = open_sheet()
+        try:
+            for i, row in enumerate(book.worksheets[0].iter_rows(min_row=2, values_only=True), start=2):
+                if any(c is not None and str(c).strip() for c in row):
+                    yield i, [_cell(c) for c in row]
+        finally:
+            book.close()
+
     return header, body
 
 
@@ -155,21 +199,14 @@ def parse_table(content: bytes, file_name: str, expected_entity: str | None = No
     if extra:
         raise InputError(f"{file_name}: kolom tidak dikenal {', '.join(extra)} dalam format {entity}")
     index = {name: header.index(name) for name in columns}
-    problems, rows = [], []
-    for line, cells in body:
+    problems, broken, count = [], 0, 0
+    for line, cells in body():  # the first pass: the file's shape, before anything is staged
         if len(cells) != len(header):
-            problems.append(f"baris {line}: {len(cells)} kolom, sedangkan judul kolom ada {len(header)}")
-            continue
-        row = {"row_id": line}
-        for name in columns:
-            value = cells[index[name]]
-            if name in INTEGER_COLUMNS:
-                row[name] = _integer(value)
-            else:
-                row[name] = str(value).strip() or None
-        rows.append(row)
-    if problems:
-        shown = "; ".join(problems[:MAX_PROBLEMS])
-        more = f" (dan {len(problems) - MAX_PROBLEMS} lainnya)" if len(problems) > MAX_PROBLEMS else ""
-        raise InputError(f"{file_name}: {len(problems)} baris rusak: {shown}{more}")
-    return ParsedTable(entity, rows)
+            broken += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(f"baris {line}: {len(cells)} kolom, sedangkan judul kolom ada {len(header)}")
+        count += 1
+    if broken:
+        more = f" (dan {broken - MAX_PROBLEMS} lainnya)" if broken > MAX_PROBLEMS else ""
+        raise InputError(f"{file_name}: {broken} baris rusak: {'; '.join(problems)}{more}")
+    return ParsedTable(entity, ParsedRows(body, columns, index, count))
