@@ -201,14 +201,13 @@ def has_fhir_data(conn: sa.Connection, kode: str) -> bool:
 
 def fill_persons(conn: sa.Connection, kode: str, statuses: dict[str, tuple[str, ...]]) -> Persons:
     """Fill tmp_pasien_domisili for the computation (sql/intermediate/int_pasien_domisili.sql)."""
+    from spm.warehouse.bulk import refresh_statistics
     from spm.warehouse.sqlfiles import run_sql_file
 
     clear_persons(conn)
     pasien_domisili.create(conn)
     run_sql_file(conn, "intermediate/int_pasien_domisili.sql", {"awalan_desa": f"{kode}.%"})
-    if conn.dialect.name == "postgresql":
-        # Just filled: without statistics the planner would take it for a few rows and nest loops.
-        conn.exec_driver_sql(f"ANALYZE {pasien_domisili.name}")
+    refresh_statistics(conn, pasien_domisili)  # just filled
     return Persons(statuses, conn.dialect.name)
 
 

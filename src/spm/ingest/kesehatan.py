@@ -67,10 +67,15 @@ from spm.sources.fhir_resources import (  # noqa: F401
 from spm.sources.fhir_typed import page_flattener
 from spm.sources.satusehat import CONN_ID, SatusehatClient, gc_paused
 from spm.warehouse.audit import close_published, finish_batch, now, start_batch
+from spm.warehouse.bulk import refresh_statistics
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah, etl_batch, quarantine
 
 log = logging.getLogger(__name__)
+# A merge this large (a backfill) leaves the fact table's statistics stale for the queries after it
+# in the same transaction. Smaller ones (nightly windows) do not ANALYZE: its lock would make two
+# hubs' publications wait for each other.
+ANALYZE_AFTER_ROWS = 50_000
 
 # --- extract ---------------------------------------------------------------------------------------
 
@@ -183,6 +188,7 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
         for entity, (received, checksum, _) in counts.items():
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_ids[entity])
                          .values(rows_received=received, checksum=checksum))
+        refresh_statistics(conn, *(spec.staging for spec in SPECS.values()))  # for the verdict and the merge
     batches = {}
     for entity, (received, _, results) in counts.items():
         batches[entity] = BatchOutcome(batch_ids[entity], "staged", rows_received=received).as_dict()
@@ -303,6 +309,8 @@ def _merge_window(engine: sa.Engine, w: Window, validated: dict[str, Any], out: 
                 f"; {unchanged} already published as they are" if unchanged else "") + (
                 f"; {batch.rows_duplicate} older version(s) within the batch dropped" if batch.rows_duplicate else "")
             close_published(conn, batch.batch_id, published, message, unchanged=unchanged)
+            if published >= ANALYZE_AFTER_ROWS:
+                refresh_statistics(conn, spec.fact)  # the residence and waiting-list queries below read it
             out["batches"][entity] = {**r, "status": "published", "rows_published": published,
                                       "rows_duplicate": batch.rows_duplicate, "rows_unchanged": unchanged,
                                       "message": message}
