@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
