@@ -254,10 +254,32 @@ def test_a_denominator_short_of_quarantined_rows_is_said_beside_the_services_it_
         {"batch_id": 7, "source": "dapodik", "entity": "peserta_didik", "periode": "20261", "rows_received": 900,
          "rows_quarantined": 3},
     ]
-    notes = catatan_penyebut(sumber, ["pend_paud", "kes_ibu_hamil", "kes_bbl", "kes_balita"])
+    notes, short = catatan_penyebut(sumber, ["pend_paud", "kes_ibu_hamil", "kes_bbl", "kes_balita"])
+    assert short == {"pend_paud": 2, "kes_balita": 2, "kes_ibu_hamil": 1, "kes_bbl": 1}
     assert notes == [
-        "Sasaran pend_paud, kes_balita dihitung tanpa 2 baris data penduduk semester 2025-2 yang dikarantina "
+        "Sasaran pend_paud, kes_balita (bertanda *) dihitung tanpa 2 baris data penduduk semester 2025-2 yang dikarantina "
         "(batch 4, dari 606 baris diterima); rinciannya di halaman mutu data Dukcapil.",
-        "Sasaran kes_ibu_hamil, kes_bbl dihitung tanpa 1 baris data kelahiran tahun 2025 yang dikarantina "
+        "Sasaran kes_ibu_hamil, kes_bbl (bertanda *) dihitung tanpa 1 baris data kelahiran tahun 2025 yang dikarantina "
         "(batch 5, dari 72 baris diterima); rinciannya di halaman mutu data Dukcapil.",
     ]
+
+
+def test_a_sasaran_short_of_quarantined_rows_is_marked_beside_it_in_the_html_and_the_workbook(laporan_engine,
+                                                                                               tmp_path):
+    from openpyxl import load_workbook
+
+    from spm.reporting.laporan import render_html
+    from spm.reporting.workbook import tulis_workbook
+
+    data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
+    data.sasaran_kurang = {"pend_paud": 3}
+    html = render_html(data)
+    row = re.search(r'<tr data-layanan="pend_paud">(.*?)</tr>', html, re.S).group(1)
+    assert 'title="dihitung tanpa 3 baris data Dukcapil yang dikarantina">*</sup>' in row
+    other = re.search(r'<tr data-layanan="pend_dasar">(.*?)</tr>', html, re.S).group(1)
+    assert "<sup" not in other
+    tulis_workbook(data, tmp_path / "w.xlsx")
+    book = load_workbook(tmp_path / "w.xlsx")
+    names = [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    paud = next(lay.nama for lay in data.layanan if lay.kode == "pend_paud")
+    assert f"{paud} *" in names

@@ -108,6 +108,8 @@ class LaporanData:
     batch_ids: list[int]  # every source batch the figures come from
     sumber: list[dict[str, Any]]  # those batches: source, entity, periode, checksum, counts (lineage)
     catatan: list[str] = field(default_factory=list)
+    # jenis layanan whose sasaran were computed without quarantined denominator rows -> those rows
+    sasaran_kurang: dict[str, int] = field(default_factory=dict)
 
     # --- views used by the outputs ------------------------------------------------------------------
 
@@ -289,27 +291,32 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
     if semester and semester != [f"{tahun - 1}-2"]:
         data.catatan.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
                             f"{tahun - 1}-2 belum tersedia.")
-    data.catatan.extend(catatan_penyebut(sumber, [lay.kode for lay in layanan]))
+    notes, short = catatan_penyebut(sumber, [lay.kode for lay in layanan])
+    data.catatan.extend(notes)
+    data.sasaran_kurang = short
     return data
 
 
-def catatan_penyebut(sumber: list[dict[str, Any]], shown: list[str]) -> list[str]:
-    """A note per denominator batch the figures used that had quarantined rows: its sasaran are short of
-    those rows, and the reader is told so beside the jenis layanan they feed (DESIGN §9)."""
+def catatan_penyebut(sumber: list[dict[str, Any]], shown: list[str]) -> tuple[list[str], dict[str, int]]:
+    """A note per denominator batch the figures used that had quarantined rows (its sasaran are short
+    of those rows), and per jenis layanan it feeds the rows missing, which the outputs mark beside the
+    sasaran (DESIGN §9)."""
     from spm.indicators.catalog import load_catalog
 
     from_births = {lay.kode for lay in load_catalog() if lay.sasaran.get("jenis") == "kelahiran_tahun_lalu"}
-    out = []
+    out, short = [], {}
     for b in sumber:
         if b["source"] != "dukcapil" or not b["rows_quarantined"]:
             continue
         births = b["entity"] == "kelahiran"
         fed = [k for k in shown if (k in from_births) == births]
+        for k in fed:
+            short[k] = short.get(k, 0) + b["rows_quarantined"]
         what = f"kelahiran tahun {b['periode']}" if births else f"penduduk semester {b['periode']}"
-        out.append(f"Sasaran {', '.join(fed)} dihitung tanpa {b['rows_quarantined']} baris data {what} yang "
+        out.append(f"Sasaran {', '.join(fed)} (bertanda *) dihitung tanpa {b['rows_quarantined']} baris data {what} yang "
                    f"dikarantina (batch {b['batch_id']}, dari {b['rows_received']} baris diterima); "
                    "rinciannya di halaman mutu data Dukcapil.")
-    return out
+    return out, short
 
 
 def kuartal_tersedia(engine: sa.Engine, kode_kab_kota: str | None = None) -> list[tuple[str, int, int]]:

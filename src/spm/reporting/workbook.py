@@ -93,7 +93,8 @@ def _bagian_a(sheet: _Lembar, data: LaporanData, bidang: str) -> None:
         if c is None:
             continue
         months = data.bulanan.get(lay.kode, [None] * 12)
-        sheet.baris([no, lay.nama, lay.satuan, c.sasaran, *months, c.terlayani, c.belum_terlayani, c.capaian], fmt)
+        nama = f"{lay.nama} *" if lay.kode in data.sasaran_kurang else lay.nama  # * explained in the notes
+        sheet.baris([no, nama, lay.satuan, c.sasaran, *months, c.terlayani, c.belum_terlayani, c.capaian], fmt)
     snapshot = [lay.nama for lay in data.layanan_bidang(bidang) if lay.kode not in data.bulanan]
     if snapshot:
         sheet.teks("Kolom bulan kosong untuk " + "; ".join(snapshot) + ": sumbernya (Dapodik) mencatat peserta didik "
