@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
 from spm.ingest.wap import (
-    BatchOutcome, EntitySpec, file_sha256, load_or_refuse, oversize, publish, quarantine_limit_percent, record_status,
+    BatchOutcome, EntitySpec, RowsChecksum, file_sha256, load_or_refuse, oversize, publish, quarantine_limit_percent, record_status,
     settled_on_error, stage, validate,
 )
 from spm.sources.dukcapil import CONN_ID, DukcapilClient, ParsedTable, parse_table
@@ -94,13 +94,11 @@ def _check_kab_kota(kode: str) -> None:
 
 def rows_checksum(rows: Iterable[dict], columns: tuple[str, ...]) -> str:
     """Checksum of the content, independent of row order and file format (CSV or XLSX), in one pass
-    holding nothing: the sum of the rows' hashes (a multiset hash) with their count."""
-    total, count = 0, 0
+    holding nothing (a multiset hash of the rows)."""
+    checksum = RowsChecksum()
     for r in rows:
-        line = json.dumps([r[c] for c in columns], default=str).encode()
-        total = (total + int.from_bytes(hashlib.sha256(line).digest(), "big")) % 2**256
-        count += 1
-    return hashlib.sha256(f"{count}:{total:064x}".encode()).hexdigest()
+        checksum.add_bytes(json.dumps([r[c] for c in columns], default=str).encode())
+    return checksum.hexdigest()
 
 
 # --- extract -------------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ age is taken on 31 December of the year before: `umur_referensi = tahun_laporan 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import re
@@ -54,6 +53,7 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
 from spm.ingest.kependudukan import desa_codes, rows_checksum
+from spm.ingest.wap import RowsChecksum  # noqa: F401 - used below and by tests as pdk.RowsChecksum
 from spm.ingest.wap import BatchOutcome, EntitySpec, fail, publish, record_status, stage, validate
 from spm.privacy import nik_valid, person_key, pseudonym_secret
 from spm.sources.dapodik import CONN_ID, DapodikClient
@@ -268,24 +268,6 @@ def dedup_schools(rows: list[dict]) -> tuple[list[dict], int]:
     kept += best.values()
     kept.sort(key=lambda r: r["row_id"])
     return kept, len(rows) - len(kept)
-
-
-class RowsChecksum:
-    """Order-independent checksum of a multiset of rows (threads deliver pages in any order)."""
-
-    MOD = 2**256
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.count = 0
-
-    def add(self, row: tuple) -> None:
-        digest = hashlib.sha256(repr(row).encode()).digest()
-        self.total = (self.total + int.from_bytes(digest, "big")) % self.MOD
-        self.count += 1
-
-    def hexdigest(self) -> str:
-        return hashlib.sha256(f"{self.count}:{self.total:064x}".encode()).hexdigest()
 
 
 # --- extract ---------------------------------------------------------------------------------------

@@ -166,6 +166,27 @@ def load_or_refuse(file_name: str, load: Callable[[], dict[str, Any]]) -> dict[s
         return {"file": file_name, "status": "rejected", "message": message, "problems": [message], "warnings": []}
 
 
+class RowsChecksum:
+    """Order-independent checksum of a multiset of rows, in one pass holding nothing (threads
+    deliver pages in any order; a file is checksummed as it is read)."""
+
+    MOD = 2**256
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.count = 0
+
+    def add(self, row: tuple) -> None:
+        self.add_bytes(repr(row).encode())
+
+    def add_bytes(self, line: bytes) -> None:
+        self.total = (self.total + int.from_bytes(hashlib.sha256(line).digest(), "big")) % self.MOD
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        return hashlib.sha256(f"{self.count}:{self.total:064x}".encode()).hexdigest()
+
+
 def inbox_limit_bytes() -> int:
     """kualitas.yaml inbox.ukuran_maks_mb: the largest inbox file read at all."""
     value = (load_yaml("kualitas.yaml").get("inbox") or {}).get("ukuran_maks_mb")
