@@ -2,7 +2,8 @@
 
 from datetime import datetime, timezone
 
-from spm.orchestration.tasks import capaian_targets, laporan_quarters
+from spm.orchestration.capaian import capaian_targets
+from spm.orchestration.laporan import laporan_quarters
 
 RUN = datetime(2026, 11, 22, 1, tzinfo=timezone.utc)  # quarter 4 of 2026
 

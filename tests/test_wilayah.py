@@ -116,7 +116,7 @@ def test_no_error_repeats_what_the_file_holds(tmp_path, content):
 
 
 def test_the_dag_reads_code_lists_only_from_its_folder(tmp_path, monkeypatch):
-    from spm.orchestration.tasks import code_list_path, wilayah_inbox
+    from spm.orchestration.wilayah import code_list_path, wilayah_inbox
 
     monkeypatch.setenv("SPM_HOME", str(tmp_path / "home"))
     folder = wilayah_inbox()

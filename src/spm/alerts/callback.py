@@ -134,9 +134,9 @@ def masalah_teknis(cfg, context):
 
 
 def _engine():
-    from spm.orchestration.tasks import warehouse_engine
+    from spm.warehouse.db import airflow_engine
 
-    return warehouse_engine()
+    return airflow_engine()
 
 
 def catat_kegagalan(context, engine=None, cfg=None) -> dict | None:

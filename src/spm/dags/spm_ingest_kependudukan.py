@@ -1,5 +1,5 @@
-"""Airflow DAG spm_ingest_kependudukan: Dukcapil population and births (spm.orchestration.dags)."""
+"""Airflow DAG spm_ingest_kependudukan: Dukcapil population and births (spm.orchestration.kependudukan)."""
 
-from spm.orchestration.dags import create_ingest_kependudukan_dag
+from spm.orchestration.kependudukan import create_ingest_kependudukan_dag
 
 dag = create_ingest_kependudukan_dag()

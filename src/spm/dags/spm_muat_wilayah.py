@@ -1,5 +1,5 @@
-"""Airflow DAG spm_muat_wilayah: region dimension refresh (spm.orchestration.dags.MUAT_WILAYAH)."""
+"""Airflow DAG spm_muat_wilayah: region dimension refresh (spm.orchestration.wilayah)."""
 
-from spm.orchestration.dags import create_muat_wilayah_dag
+from spm.orchestration.wilayah import create_muat_wilayah_dag
 
 dag = create_muat_wilayah_dag()

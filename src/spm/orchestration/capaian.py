@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from airflow.sdk import DAG, task, task_group
+from airflow.sdk import DAG, Param, task, task_group
 
-from spm.orchestration import tasks
-from spm.orchestration.assets import FACT_KELAHIRAN, FACT_PENDUDUK, table_asset
-from spm.orchestration import params
+from spm.orchestration import params, tasks
+from spm.orchestration.assets import (
+    FACT_INPUT_MUTU, FACT_KELAHIRAN, FACT_KUNJUNGAN, FACT_OBSERVASI, FACT_PENDUDUK, FACT_PESERTA_DIDIK,
+    MART_CAPAIAN_SPM, MART_INDEKS_SPM, emit,
+)
 from spm.orchestration.factory import SpmDagParams, create_dag
 
-FACT_PESERTA_DIDIK = table_asset("fact_peserta_didik")
-FACT_INPUT_MUTU = table_asset("fact_input_mutu")
-FACT_OBSERVASI = table_asset("fact_observasi")
-FACT_KUNJUNGAN = table_asset("fact_kunjungan")
-MART_CAPAIAN_SPM = table_asset("mart_capaian_spm")
-MART_INDEKS_SPM = table_asset("mart_indeks_spm")
+log = logging.getLogger(__name__)
+
 
 def quarter_params() -> dict[str, Param]:
     """Run conf of the quarterly DAGs (DESIGN §10): kab/kota, year and quarter, any past one included."""
@@ -73,18 +72,18 @@ def create_hitung_capaian_dag() -> DAG:
 
         @task
         def resolve_targets(params=None, dag_run=None, triggering_asset_events=None) -> list[dict[str, Any]]:
-            return tasks.capaian_plan(dict(params), dag_run.run_after, asset_event_extras(triggering_asset_events))
+            return capaian_plan(dict(params), dag_run.run_after, asset_event_extras(triggering_asset_events))
 
         @task(outlets=[MART_CAPAIAN_SPM])
         def compute_capaian(target: dict, run_id=None, outlet_events=None):
-            result = tasks.capaian_compute(target, run_id)
-            outlet_events[MART_CAPAIAN_SPM].extra = tasks.asset_extra(result)
+            result = capaian_compute(target, run_id)
+            emit(outlet_events, {MART_CAPAIAN_SPM: tasks.asset_extra(result)})
             return result
 
         @task(outlets=[MART_INDEKS_SPM])
         def compute_indeks(capaian: dict, run_id=None, outlet_events=None):
-            result = tasks.indeks_compute(capaian, run_id)
-            outlet_events[MART_INDEKS_SPM].extra = tasks.asset_extra(result)
+            result = indeks_compute(capaian, run_id)
+            emit(outlet_events, {MART_INDEKS_SPM: tasks.asset_extra(result)})
             return result
 
         @task_group
@@ -97,3 +96,131 @@ def create_hitung_capaian_dag() -> DAG:
         check_warehouse_schema() >> targets
         kab_kota.expand(target=targets)
     return dag
+
+
+# --- the plain functions its tasks call ----------------------------------------
+
+def quarters_of_year(tahun: int, run_after) -> list[int]:
+    """Every quarter of a past year; of the run's year, those begun by the run's date."""
+    if tahun < run_after.year:
+        return [1, 2, 3, 4]
+    if tahun > run_after.year:
+        return []
+    return list(range(1, (run_after.month - 1) // 3 + 2))
+
+
+def _years_touched(asset: str, extra: dict[str, Any], run_year: int) -> set[int]:
+    """The report years whose figures a published source partition feeds (DESIGN §5: sasaran of year
+    T from population semester T-1/2 or earlier and births of T-1; Dapodik semester TTTT1 feeds
+    quarters 3-4 of TTTT and TTTT2 quarters 1-2 of the next year; FHIR the years of its services)."""
+    periode = str(extra.get("periode") or "")
+    if asset == "fact_penduduk" and periode[:4].isdigit():
+        return set(range(int(periode[:4]) + 1, run_year + 1))
+    if asset == "fact_kelahiran" and periode[:4].isdigit():
+        return {int(periode[:4]) + 1}
+    if asset == "fact_peserta_didik" and periode.isdigit() and len(periode) == 5:
+        tahun, semester = int(periode[:4]), int(periode[4])
+        return {tahun} if semester == 1 else {tahun + 1}
+    if asset in ("fact_kunjungan", "fact_observasi"):
+        return {int(y) for y in extra.get("tahun_layanan") or []}
+    if asset == "fact_input_mutu" and "-T" in periode:
+        return {int(periode.split("-T")[0])}
+    return set()
+
+
+def _quarters_touched(asset: str, extra: dict[str, Any], tahun: int, run_after) -> list[int]:
+    quarters = quarters_of_year(tahun, run_after)
+    periode = str(extra.get("periode") or "")
+    if asset == "fact_peserta_didik" and periode.isdigit():
+        wanted = {3, 4} if periode.endswith("1") else {1, 2}
+        return [q for q in quarters if q in wanted]
+    if asset == "fact_input_mutu" and "-T" in periode:
+        return [q for q in quarters if q == int(periode.split("-T")[1])]
+    return quarters
+
+
+def capaian_targets(params: dict[str, Any], run_after, events: list[tuple[str, dict]] | None = None) -> list[dict]:
+    """What spm_hitung_capaian computes: one entry per kab/kota, {"kode_kab_kota", "kuartal": [[tahun,
+    triwulan], ...]}, so that one task writes all of a kab/kota's rows (the quarters of a year share
+    its mart_terlayani_bulanan rows). By hand: the params (default: every quarter of the run's year
+    so far). On Asset events: only the kab/kota and quarters the published partitions feed."""
+    if params.get("tahun") or params.get("kode_wilayah") or params.get("triwulan") or not events:
+        tahun = int(params.get("tahun") or run_after.year)
+        if params.get("triwulan"):
+            quarters = [int(params["triwulan"])]
+        else:
+            quarters = quarters_of_year(tahun, run_after) if tahun <= run_after.year else []
+        return [{"kode_kab_kota": kode, "kuartal": [[tahun, q] for q in quarters]}
+                for kode in tasks.kode_wilayah_list(params) if quarters]
+    wanted: dict[str, set[tuple[int, int]]] = {}
+    for asset, extra in events:
+        for part in extra.get("partitions") or [extra]:
+            kode = part.get("kode_kab_kota")
+            if not kode:
+                continue
+            for tahun in sorted(_years_touched(asset, part, run_after.year)):
+                for q in _quarters_touched(asset, part, tahun, run_after):
+                    wanted.setdefault(kode, set()).add((tahun, q))
+    return [{"kode_kab_kota": kode, "kuartal": [list(k) for k in sorted(quarters)]}
+            for kode, quarters in sorted(wanted.items()) if quarters]
+
+
+@tasks.fail_fast
+def capaian_plan(params: dict[str, Any], run_after, events: list[tuple[str, dict]] | None = None) -> list[dict]:
+    targets = capaian_targets(params, run_after, events)
+    if events and not params.get("kode_wilayah"):
+        # A hub's patients may live in a kab/kota this Pemda does not report (a neighbour): its
+        # events name that one too, but only the configured kab/kota are computed.
+        from airflow.sdk import Variable
+
+        configured = Variable.get("spm_kode_wilayah", default=None, deserialize_json=True)
+        if configured:
+            wanted = {configured} if isinstance(configured, str) else set(configured)
+            targets = [t for t in targets if t["kode_kab_kota"] in wanted]
+    if not targets:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("the published partitions feed no quarter up to the run's date: nothing to compute")
+    for t in targets:
+        log.info("capaian %s: %s", t["kode_kab_kota"], ", ".join(f"{y}-T{q}" for y, q in t["kuartal"]))
+    return targets
+
+
+@tasks.fail_fast
+def capaian_compute(target: dict, run_id: str) -> dict:
+    """The target's quarters one after another, each in its own transaction. A quarter without its
+    denominator is recorded as `missing` and left out (never computed against a missing sasaran);
+    when none has one, the task is skipped with the reason."""
+    from spm.indicators.capaian import compute_capaian
+
+    engine = tasks.warehouse_engine()
+    kode = target["kode_kab_kota"]
+    published, missing = [], []
+    for tahun, triwulan in target["kuartal"]:
+        result = compute_capaian(engine, kode, int(tahun), int(triwulan), run_id)
+        (published if result["status"] == "published" else missing).append(result)
+    for r in missing:
+        log.warning("capaian %s %s not computed: %s", kode, r["periode"], r["message"])
+    if not published:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"{kode}: no capaian computed: " + "; ".join(
+            f"{r['periode']}: {r['message']}" for r in missing))
+    return {"kode_kab_kota": kode, "periode": [r["periode"] for r in published],
+            "batch_id": [r["batch_id"] for r in published],
+            "rows_published": sum(r["rows_published"] for r in published),
+            "missing": [r["periode"] for r in missing]}
+
+
+@tasks.fail_fast
+def indeks_compute(capaian: dict, run_id: str) -> dict:
+    from spm.indicators.indeks import compute_indeks
+
+    engine = tasks.warehouse_engine()
+    results = []
+    for periode in capaian["periode"]:
+        tahun, triwulan = (int(x) for x in periode.split("-T"))
+        results.append(compute_indeks(engine, capaian["kode_kab_kota"], tahun, triwulan, run_id))
+    return {"kode_kab_kota": capaian["kode_kab_kota"], "periode": list(capaian["periode"]),
+            "batch_id": [r.get("batch_id") for r in results],
+            "rows_published": sum(r.get("rows_published") or 0 for r in results)}

@@ -14,12 +14,9 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from spm.orchestration import tasks
-from spm.orchestration.assets import table_asset
+from spm.orchestration.assets import FACT_INPUT_ANGGARAN, FACT_INPUT_MUTU, emit
 from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
-
-FACT_INPUT_MUTU = table_asset("fact_input_mutu")
-FACT_INPUT_ANGGARAN = table_asset("fact_input_anggaran")
 
 INGEST_INPUT_OPD = SpmDagParams(
     dag_id="spm_ingest_input_opd",
@@ -82,13 +79,9 @@ def published_event(results: list[dict], outlet_events) -> dict:
     """Set the Asset events' extra to the published workbooks, or skip (no event) when there is none."""
     published = [{k: r.get(k) for k in ("file", "kode_kab_kota", "bidang", "periode", "batch_id", "rows_published")}
                  for r in results if r["status"] == "published"]
-    if not published:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        raise AirflowSkipException("no OPD workbook published in this run: no Asset event")
     extra = {"partitions": published}  # each names kode_kab_kota and periode, as spm_hitung_capaian reads
-    for asset in (FACT_INPUT_MUTU, FACT_INPUT_ANGGARAN):
-        outlet_events[asset].extra = extra
+    emit(outlet_events, {FACT_INPUT_MUTU: extra, FACT_INPUT_ANGGARAN: extra} if published else {},
+         nothing="no OPD workbook published in this run: no Asset event")
     return extra
 
 

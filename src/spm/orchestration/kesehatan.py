@@ -13,16 +13,11 @@ from airflow.sdk import DAG, task
 
 from spm.errors import InputError
 from spm.orchestration import tasks
-from spm.orchestration.assets import table_asset
+from spm.orchestration.assets import KESEHATAN as ASSETS, emit
 from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 from spm.sources.http import SourceAuthError, SourceError, SourceUnavailable
 
-FACT_PASIEN = table_asset("fact_pasien")
-FACT_KUNJUNGAN = table_asset("fact_kunjungan")
-FACT_OBSERVASI = table_asset("fact_observasi")
-FACT_KONDISI = table_asset("fact_kondisi")
-ASSETS = {"pasien": FACT_PASIEN, "kunjungan": FACT_KUNJUNGAN, "observasi": FACT_OBSERVASI, "kondisi": FACT_KONDISI}
 
 INGEST_KESEHATAN = SpmDagParams(
     dag_id="spm_ingest_kesehatan",
@@ -130,8 +125,7 @@ def asset_extra(result: dict, entity: str) -> dict:
 
 
 def set_asset_events(outlet_events, result: dict) -> dict:
-    for entity, asset in ASSETS.items():
-        outlet_events[asset].extra = asset_extra(result, entity)
+    emit(outlet_events, {asset: asset_extra(result, entity) for entity, asset in ASSETS.items()})
     return result
 
 

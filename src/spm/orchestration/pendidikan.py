@@ -15,14 +15,11 @@ from airflow.sdk import DAG, task
 
 from spm.errors import InputError
 from spm.orchestration import tasks
-from spm.orchestration.assets import table_asset
+from spm.orchestration.assets import DIM_SEKOLAH, FACT_PESERTA_DIDIK, emit
 from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 from spm.sources.http import SourceAuthError, SourceError, SourceUnavailable
 
-
-DIM_SEKOLAH = table_asset("dim_sekolah")
-FACT_PESERTA_DIDIK = table_asset("fact_peserta_didik")
 
 INGEST_PENDIDIKAN = SpmDagParams(
     dag_id="spm_ingest_pendidikan",
@@ -151,14 +148,14 @@ def create_ingest_pendidikan_dag() -> DAG:
         @task(outlets=[DIM_SEKOLAH])
         def publish_dim_sekolah(validated: dict, outlet_events=None):
             result = publish_sekolah(validated)
-            outlet_events[DIM_SEKOLAH].extra = asset_extra(result)
+            emit(outlet_events, {DIM_SEKOLAH: asset_extra(result)})
             return result
 
         # none_failed: learners still publish when the school list was unchanged (skipped above).
         @task(outlets=[FACT_PESERTA_DIDIK], trigger_rule="none_failed")
         def publish_fact_peserta_didik(validated: dict, outlet_events=None):
             result = publish_peserta_didik(validated)
-            outlet_events[FACT_PESERTA_DIDIK].extra = asset_extra(result)
+            emit(outlet_events, {FACT_PESERTA_DIDIK: asset_extra(result)})
             return result
 
         @task_group

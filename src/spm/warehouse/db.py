@@ -30,6 +30,13 @@ def get_engine(url: str | None = None) -> sa.Engine:
     return sa.create_engine(resolved, pool_pre_ping=True)
 
 
+def airflow_engine() -> sa.Engine:
+    """The warehouse of the `spm_warehouse` Airflow connection (task run time: never call at DAG parse)."""
+    from spm.settings import warehouse_url_from_airflow
+
+    return get_engine(warehouse_url_from_airflow())
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
