@@ -126,7 +126,7 @@ def test_the_nightly_chain_runs_under_a_real_scheduler(cluster: Cluster, simulat
     cluster.spm("db", "upgrade")
     cluster.wait_parsed(DAG_IDS)
 
-    # First deployment, in the README's order: region codes first, then everything else.
+    # First deployment, in the order of docs/operations.md: region codes first, then everything else.
     cluster.run("dags", "unpause", "spm_muat_wilayah")
     run = cluster.trigger("spm_muat_wilayah", None, "first-wilayah")
     assert cluster.wait_run("spm_muat_wilayah", run, 300)["state"] == "success", cluster.excerpt()
