@@ -103,6 +103,7 @@ def cmd_config_show(args) -> int:
 def cmd_status(args) -> int:
     from spm.warehouse.audit import recent_batches
     from spm.warehouse.db import require_current_schema
+    from spm.warehouse.status import BatchStatus
 
     engine = _engine(args)
     require_current_schema(engine)
@@ -119,7 +120,7 @@ def cmd_status(args) -> int:
             f"{b.rows_received:>9} {b.rows_published:>9} {b.rows_quarantined:>8} {b.failed_expectations:>7}  "
             f"{b.started_at:%Y-%m-%d %H:%M}"
         )
-        if b.message and b.status not in ("published",):
+        if b.message and b.status != BatchStatus.PUBLISHED:
             print(f"{'':8}{b.message}")
     return 0
 
@@ -151,24 +152,24 @@ def cmd_bench_kesehatan(args) -> int:
 
 
 def cmd_kualitas(args) -> int:
-    from spm.reporting.kualitas import jalankan
+    from spm.reporting.kualitas import write_all_pages
 
-    return jalankan(_engine(args), args)
+    return write_all_pages(_engine(args), args)
 
 
 def cmd_laporan(args) -> int:
-    from spm.reporting.data import kuartal_tersedia
-    from spm.reporting.terbit import JENIS, terbitkan
+    from spm.reporting.data import available_quarters
+    from spm.reporting.publish import JENIS, publish_laporan
 
     engine = _engine(args)
-    kode = args.kode_wilayah or sorted({k for k, t, q in kuartal_tersedia(engine)
+    kode = args.kode_wilayah or sorted({k for k, t, q in available_quarters(engine)
                                         if t == args.tahun and q == args.triwulan})
     if not kode:
         print(f"spm laporan: no kab/kota has published capaian for {args.tahun} triwulan {args.triwulan}; "
               "run spm_hitung_capaian first", file=sys.stderr)
         return 1
     for k in kode:
-        result = terbitkan(engine, k, args.tahun, args.triwulan)
+        result = publish_laporan(engine, k, args.tahun, args.triwulan)
         print(f"{k} {args.tahun} triwulan {args.triwulan}: {result['folder']}")
         for jenis in JENIS:
             print(f"  {jenis:<5} {result[jenis]}")

@@ -142,9 +142,9 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
 
 
 def _print_laporan(kode: str, tahun: int, triwulan: int) -> None:
-    from spm.reporting.terbit import terbitan
+    from spm.reporting.publish import publication_of
 
-    t = terbitan(kode, tahun, triwulan)
+    t = publication_of(kode, tahun, triwulan)
     if not t.ada():
         raise RuntimeError(f"spm_terbitkan_laporan did not leave a complete report in {t.folder}")
     print()

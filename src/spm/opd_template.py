@@ -1,9 +1,9 @@
 """The blank OPD input workbook (DESIGN §3.4), generated from the one layout definition.
 
 The layout (sheets `identitas`, `mutu`, `anggaran`, their columns in order, the quality items of
-every jenis layanan) is the one the simulator writes (`spm.simulator.opd_workbook`): it is imported
-from there, never restated, so the template the project ships, the files the simulator drops and
-what the reader in `spm.sources.opd_workbook` accepts cannot drift apart.
+every jenis layanan) is defined once in `spm.sources.opd_layout` and imported from there, never
+restated, so the template the project ships, the files the simulator drops and what the reader in
+`spm.sources.opd_workbook` accepts cannot drift apart.
 
 The committed templates live in `templates/opd/input_opd_<bidang>.xlsx`; regenerate them after a
 layout change with `python -m spm.opd_template` (a test checks they equal what this module writes).
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from spm.simulator.opd_workbook import (
+from spm.sources.opd_layout import (
     BIDANG,
     KOMPONEN,
     LAYANAN_OF_BIDANG,

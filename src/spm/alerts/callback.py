@@ -23,12 +23,13 @@ import logging
 import re
 
 from airflow.sdk import BaseNotifier
+from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
 _BATCH_REF = re.compile(r"\bbatch (\d+)\b")
 
 
-def _rantai(exc: BaseException | None):
+def _chain(exc: BaseException | None):
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -40,7 +41,7 @@ def _gated_batch(engine, run_id: str | None, message: str) -> bool:
     """Whether the failure names a batch of this run stopped by a quality gate (the scan alerts its owner)."""
     import sqlalchemy as sa
 
-    from spm.alerts.deteksi import CAPAIAN_ENTITY, CAPAIAN_SOURCE
+    from spm.alerts.detection import CAPAIAN_ENTITY, CAPAIAN_SOURCE
     from spm.warehouse.tables import dq_result, etl_batch
 
     if not run_id:
@@ -48,26 +49,26 @@ def _gated_batch(engine, run_id: str | None, message: str) -> bool:
     ids = {int(x) for x in _BATCH_REF.findall(message)}
     with engine.connect() as conn:
         for b in conn.execute(sa.select(etl_batch).where(
-                etl_batch.c.run_id == run_id, etl_batch.c.status.in_(("failed", "rejected", "missing")))):
+                etl_batch.c.run_id == run_id, etl_batch.c.status.in_((BatchStatus.FAILED, BatchStatus.REJECTED, BatchStatus.MISSING)))):
             named = b.batch_id in ids or (b.kode_wilayah in message and b.periode in message)
             if not named:
                 continue
             capaian = (b.source, b.entity) == (CAPAIAN_SOURCE, CAPAIAN_ENTITY)
-            if b.status == "rejected" or (b.status == "missing" and capaian):
+            if b.status == BatchStatus.REJECTED or (b.status == BatchStatus.MISSING and capaian):
                 return True
-            if b.status == "failed" and conn.execute(sa.select(sa.func.count()).select_from(dq_result).where(
+            if b.status == BatchStatus.FAILED and conn.execute(sa.select(sa.func.count()).select_from(dq_result).where(
                     dq_result.c.batch_id == b.batch_id, dq_result.c.severity == "critical",
                     dq_result.c.success.is_(False))).scalar_one():
                 return True
     return False
 
 
-def penyebab_data(engine, cfg, task_id: str, run_id: str | None, exc: BaseException | None) -> bool:
+def data_cause(engine, cfg, task_id: str, run_id: str | None, exc: BaseException | None) -> bool:
     from spm.errors import InputError
 
     if task_id.split(".")[-1] in cfg.tugas_mutu_data:
         return True
-    for e in _rantai(exc):
+    for e in _chain(exc):
         if isinstance(e, InputError) and _gated_batch(engine, run_id, str(e)):
             return True
     return False
@@ -108,14 +109,14 @@ def _ids(context) -> tuple[str, str, str | None, int | None, int | None, str | N
     return dag_id, task_id, run_id, map_index, try_number, log_url
 
 
-def masalah_teknis(cfg, context):
+def technical_problem(cfg, context):
     """The technical problem of a failed task, from ids and the exception class only."""
-    from spm.alerts.pesan import Masalah
+    from spm.alerts.messages import Finding
     from spm.errors import ConfigError, WarehouseError
 
     dag_id, task_id, run_id, map_index, try_number, log_url = _ids(context)
     exc = context.get("exception")
-    chain = list(_rantai(exc if isinstance(exc, BaseException) else None))
+    chain = list(_chain(exc if isinstance(exc, BaseException) else None))
     kinds = [type(e).__name__ for e in chain] or ["(tanpa exception)"]
     baris = [f"DAG: {dag_id}", f"Task: {task_id}" + (f" [map_index {map_index}]" if map_index not in (None, -1) else ""),
              f"Run: {run_id}", f"Percobaan: {try_number}", f"Jenis galat: {' <- '.join(kinds)}"]
@@ -126,7 +127,7 @@ def masalah_teknis(cfg, context):
         baris.append(f"Log: {log_url}")
     else:
         baris.append("Log: Airflow UI > DAG > run > task (log)")
-    return Masalah(
+    return Finding(
         _fingerprint(dag_id, task_id, map_index, partition_of(context)), "teknis", cfg.tim_data,
         f"{dag_id}.{task_id} gagal ({kinds[0]})", tuple(baris), isi=kinds,
         detail={"dag_id": dag_id, "task_id": task_id, "run_id": run_id, "map_index": map_index,
@@ -139,39 +140,39 @@ def _engine():
     return airflow_engine()
 
 
-def catat_kegagalan(context, engine=None, cfg=None) -> dict | None:
+def record_failure(context, engine=None, cfg=None) -> dict | None:
     """Handle one failed task; returns what was done (for logs and tests)."""
-    from spm.alerts.keadaan import Pengirim, now, rekonsiliasi
-    from spm.alerts.konfigurasi import load_konfigurasi
-    from spm.alerts.saluran import kirim
+    from spm.alerts.state import Sender, now, reconcile
+    from spm.config.peringatan import load_konfigurasi
+    from spm.alerts.channels import send
 
     cfg = cfg or load_konfigurasi()
     dag_id, task_id, run_id, _, _, _ = _ids(context)
-    m = masalah_teknis(cfg, context)
+    m = technical_problem(cfg, context)
     exc = context.get("exception")
     try:
         engine = engine or _engine()
-        if penyebab_data(engine, cfg, task_id, run_id, exc if isinstance(exc, BaseException) else None):
+        if data_cause(engine, cfg, task_id, run_id, exc if isinstance(exc, BaseException) else None):
             log.info("%s.%s failed on a data-quality gate: spm_kirim_peringatan tells the data owner", dag_id, task_id)
             return {"penyebab": "data"}
-        pengirim = Pengirim(engine, cfg, now())
-        counts = rekonsiliasi(engine, cfg, [m], None, pengirim)
+        pengirim = Sender(engine, cfg, now())
+        counts = reconcile(engine, cfg, [m], None, pengirim)
         return {"penyebab": "teknis", **counts}
     except Exception as exc_state:  # noqa: BLE001 - the warehouse may be what failed: alert without state
         log.warning("alert state unavailable (%s): sending the technical alert ungrouped", type(exc_state).__name__)
-        from spm.alerts.pesan import pesan_masalah
+        from spm.alerts.messages import problem_message
 
-        p = pesan_masalah("baru", m, cfg.pemilik[cfg.tim_data].nama)
-        ok = any(h.berhasil for h in kirim(cfg.pemilik[cfg.tim_data].saluran, p))
+        p = problem_message("baru", m, cfg.pemilik[cfg.tim_data].nama)
+        ok = any(h.berhasil for h in send(cfg.pemilik[cfg.tim_data].saluran, p))
         return {"penyebab": "teknis", "tanpa_keadaan": True, "terkirim": ok}
 
 
-def catat_pemulihan(context, engine=None, cfg=None) -> dict | None:
+def record_recovery(context, engine=None, cfg=None) -> dict | None:
     """A task succeeded: resolve (and announce once) its open technical problem, if any."""
     import sqlalchemy as sa
 
-    from spm.alerts.keadaan import Pengirim, now, rekonsiliasi
-    from spm.alerts.konfigurasi import load_konfigurasi
+    from spm.alerts.state import Sender, now, reconcile
+    from spm.config.peringatan import load_konfigurasi
     from spm.warehouse.tables_peringatan import STATUS_OPEN, peringatan
 
     dag_id, task_id, _, map_index, _, _ = _ids(context)
@@ -183,31 +184,31 @@ def catat_pemulihan(context, engine=None, cfg=None) -> dict | None:
     if not open_:
         return None
     cfg = cfg or load_konfigurasi()
-    return rekonsiliasi(engine, cfg, [], peringatan.c.fingerprint == fp, Pengirim(engine, cfg, now()))
+    return reconcile(engine, cfg, [], peringatan.c.fingerprint == fp, Sender(engine, cfg, now()))
 
 
-class KegagalanTugasNotifier(BaseNotifier):
+class TaskFailureNotifier(BaseNotifier):
     """on_failure_callback: technical failures to the data team (see module docstring)."""
 
     def notify(self, context) -> None:
         try:
-            result = catat_kegagalan(context)
+            result = record_failure(context)
             log.info("failure callback: %s", result)
         except Exception:  # a callback must never hide the task's own failure
             log.exception("failure callback could not send the alert")
 
 
-class PemulihanTugasNotifier(BaseNotifier):
+class TaskRecoveryNotifier(BaseNotifier):
     """on_success_callback: resolve the task's open technical problem, announced once."""
 
     def notify(self, context) -> None:
         try:
-            result = catat_pemulihan(context)
+            result = record_recovery(context)
             if result:
                 log.info("success callback: %s", result)
         except Exception:  # the warehouse may not have the alert tables yet (before `spm db upgrade`)
             log.debug("success callback skipped", exc_info=True)
 
 
-kegagalan_tugas = KegagalanTugasNotifier()
-pemulihan_tugas = PemulihanTugasNotifier()
+kegagalan_tugas = TaskFailureNotifier()
+pemulihan_tugas = TaskRecoveryNotifier()

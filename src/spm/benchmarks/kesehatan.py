@@ -287,7 +287,7 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
     url, client_id, secret, hub_pid = hub
     load_wilayah(engine)
     _context()  # GX's one-off start-up is not part of a window's cost
-    window = k.Window.of(k.windows([kode], f"{tahun}-01-01", f"{tahun + 1}-01-01")[0])
+    window = k.Window.from_dict(k.windows([kode], f"{tahun}-01-01", f"{tahun + 1}-01-01")[0])
     gc.collect()
     reset_peak()
     reset_peak(hub_pid)
@@ -295,7 +295,7 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
     cpu, hub_cpu_before = time.process_time(), hub_cpu()
     with _client(url, client_id, secret, page_size) as client:
         started = time.perf_counter()
-        extracted = k.extract(engine, window.as_dict(), "bench", client, SECRET)
+        extracted = k.extract(engine, window.to_dict(), "bench", client, SECRET)
         t.extract_s = time.perf_counter() - started
     t.cpu_hub_s = hub_cpu() - hub_cpu_before
     t.hub_peak_mb = rss_mb(hub_pid)

@@ -11,7 +11,8 @@ from spm.errors import ConfigError
 CATALOG_FILE = "katalog_layanan.yaml"
 FAKTOR_FILE = "faktor_sasaran.yaml"
 SASARAN_JENIS = ("penduduk", "penduduk_tidak_sekolah_formal", "kelahiran_tahun_lalu", "prevalensi")
-SUMBER = ("dapodik", "fhir")
+SUMBER = ("dapodik", "satusehat")  # source ids, as etl_batch.source names them
+SUMBER_LAMA = {"fhir": "satusehat"}  # the id a catalog copied before docs/naming.md may still use
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ def load_catalog() -> list[Layanan]:
     for item in data["layanan"]:
         kode = item["kode_layanan"]
         terlayani, sasaran = item.get("terlayani"), item.get("sasaran")
+        if terlayani and terlayani.get("sumber") in SUMBER_LAMA:
+            terlayani = {**terlayani, "sumber": SUMBER_LAMA[terlayani["sumber"]]}
         if not terlayani or terlayani.get("sumber") not in SUMBER:
             raise ConfigError(f"{CATALOG_FILE}: {kode}: terlayani.sumber must be one of {SUMBER}")
         if not sasaran or sasaran.get("jenis") not in SASARAN_JENIS:

@@ -24,13 +24,14 @@ import sqlalchemy as sa
 
 from spm.config import load_yaml
 from spm.errors import ConfigError
-from spm.indicators.catalog import Layanan, faktor, fhir_statuses, load_catalog
+from spm.config.katalog_layanan import Layanan, faktor, fhir_statuses, load_catalog
 from spm.warehouse.audit import finish_batch, now, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import (
     dim_layanan, dq_result, fact_kelahiran, fact_pasien, fact_penduduk, fact_peserta_didik,
 )
 from spm.warehouse.tables_marts import mart_capaian_spm, work_capaian_desa, work_terlayani_bulanan_desa
+from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
 SOURCE, ENTITY = "spm", "mart_capaian_spm"
@@ -240,8 +241,8 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
         if ref is None:
             msg = (f"no population of {kode} for semester {tahun - 1}-2 or earlier: no capaian computed "
                    "(never against a missing denominator)")
-            finish_batch(conn, batch_id, "missing", message=msg)
-            return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": "missing",
+            finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
+            return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.MISSING,
                     "message": msg}
         ctx = _Context(conn, batch_id, kode, tahun, triwulan, ref, set(), {})
         conn.execute(sa.delete(work_capaian_desa).where(
@@ -279,9 +280,9 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
             notes.append("not computed: " + "; ".join(f"{', '.join(k)} ({r})" for r, k in by_reason.items()))
         if flagged:
             notes.append(f"capaian jump flagged for {', '.join(flagged)}")
-        finish_batch(conn, batch_id, "published", rows_received=rows, rows_published=rows, message="; ".join(notes))
+        finish_batch(conn, batch_id, BatchStatus.PUBLISHED, rows_received=rows, rows_published=rows, message="; ".join(notes))
     log.info("capaian %s %s: %s", kode, periode, "; ".join(notes))
-    return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": "published",
+    return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.PUBLISHED,
             "rows_published": rows, "computed": computed, "skipped": ctx.skipped,
             "semester_penduduk": semester_penduduk, "flagged": flagged}
 

@@ -24,22 +24,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from spm.errors import ConfigError
-from spm.ingest.wap import EntitySpec, file_sha256, load_or_refuse, oversize, settled_on_error, staged_frame
+from spm.ingest.inbox import take_inbox
+from spm.ingest.wap import EntitySpec, open_batch, settle_unchanged, settled_on_error, staged_frame
+from spm.warehouse.dq_results import write_dq_results
 from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
-from spm.warehouse.audit import WIB, close_published, finish_batch, last_published_checksum, now, start_batch
-from spm.warehouse.bulk import insert_rows, replace_partition
+from spm.warehouse.audit import WIB, close_published, finish_batch, now, start_batch
+from spm.warehouse.bulk import replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
-from spm.warehouse.tables import dim_wilayah, dq_result, etl_batch, inbox_file
+from spm.warehouse.tables import dim_wilayah, etl_batch
 from spm.warehouse.tables_opd import (
     fact_input_anggaran, fact_input_mutu, staging_input_anggaran, staging_input_mutu,
 )
+from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
 SOURCE = "opd"
@@ -58,8 +60,6 @@ ANGGARAN = EntitySpec(
     natural_key=("kode_layanan",), fact=fact_input_anggaran,
 )
 SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran"}
-# Files an OPD may leave behind that are not submissions: Excel lock files, hidden files.
-IGNORED_PREFIXES = ("~$", ".")
 
 
 def entity_of(bidang: str) -> str:
@@ -68,7 +68,7 @@ def entity_of(bidang: str) -> str:
 
 def layanan_of_bidang(bidang: str) -> list[str]:
     """The jenis layanan of a bidang in the project's catalog (what the index is computed over)."""
-    from spm.indicators.catalog import load_catalog
+    from spm.config.katalog_layanan import load_catalog
 
     return [layanan.kode for layanan in load_catalog() if layanan.bidang == bidang]
 
@@ -103,13 +103,13 @@ def _stage(engine: sa.Engine, book: OpdWorkbook, checksum: str, run_id: str | No
     ident = book.identitas
     entity = entity_of(ident.bidang)
     with engine.begin() as conn:
-        batch_id = start_batch(conn, SOURCE, entity, ident.kode_wilayah, ident.periode, run_id)
-        if not book.problems and last_published_checksum(
-                conn, SOURCE, entity, ident.kode_wilayah, ident.periode) == checksum:
-            finish_batch(conn, batch_id, "unchanged", checksum=checksum,
-                         rows_received=len(book.mutu) + len(book.anggaran),
-                         message=f"{book.file_name}: same figures as the published workbook; nothing changed")
-            return batch_id, "unchanged"
+        batch_id = open_batch(conn, SOURCE, entity, ident.kode_wilayah, ident.periode, run_id,
+                              (MUTU.staging, ANGGARAN.staging))
+        if not book.problems and settle_unchanged(
+                conn, SOURCE, entity, ident.kode_wilayah, ident.periode, batch_id, checksum,
+                len(book.mutu) + len(book.anggaran),
+                message=f"{book.file_name}: same figures as the published workbook; nothing changed"):
+            return batch_id, BatchStatus.UNCHANGED
         partition = {"kode_kab_kota": ident.kode_wilayah, "bidang": ident.bidang, "periode": ident.periode}
         for spec, rows in ((MUTU, book.mutu), (ANGGARAN, book.anggaran)):
             cols = ("batch_id", *partition, "row_id", *spec.columns)
@@ -129,7 +129,6 @@ def _suite_texts(suite: str) -> dict[str, dict]:
 
 def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list[Problem], list[Problem]]:
     """Run both suites, store dq_result; return (critical problems, warnings) located in the workbook."""
-    from spm.quality.gx_hasil import simpan as simpan_hasil_gx
     from spm.quality.gx_runner import validate_frame
 
     ident = book.identitas
@@ -141,15 +140,7 @@ def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list
         sheet, texts = SHEET_OF[spec.suite], _suite_texts(spec.suite)
         report = validate_frame(spec.suite, staged_frame(engine, spec, batch_id), params)
         with engine.begin() as conn:
-            insert_rows(conn, dq_result, (
-                "batch_id", "suite", "expectation", "kolom", "severity", "success", "element_count",
-                "unexpected_count", "unexpected_percent", "observed_value", "details", "checked_at"), (
-                (batch_id, spec.suite, o.name, o.kolom, o.severity, o.success, o.element_count, o.unexpected_count,
-                 o.unexpected_percent, o.observed_value,
-                 {"type": o.expectation_type, "failed_row_ids": list(o.failed_row_ids[:200]), "error": o.error},
-                 checked_at)
-                for o in report.outcomes))
-            simpan_hasil_gx(conn, batch_id, spec.suite, report.gx_result, checked_at)  # for the GX Data Docs
+            write_dq_results(conn, batch_id, spec.suite, report.outcomes, checked_at, report.gx_result)
         for o in report.outcomes:
             if o.success:
                 continue
@@ -199,7 +190,7 @@ def _publish(engine: sa.Engine, book: OpdWorkbook, batch_id: int, warnings: list
         if warnings:
             message += f"; {len(warnings)} warning(s): " + "; ".join(str(w) for w in warnings[:10])
         close_published(conn, batch_id, sum(counts), message)
-    return {"status": "published", "batch_id": batch_id, "message": message, "rows_published": sum(counts),
+    return {"status": BatchStatus.PUBLISHED, "batch_id": batch_id, "message": message, "rows_published": sum(counts),
             "warnings": [str(w) for w in warnings]}
 
 
@@ -221,8 +212,8 @@ def ingest_workbook(engine: sa.Engine, content: bytes, file_name: str, run_id: s
         return _reject(engine, book, base, None, run_id)
     batch_id, status = _stage(engine, book, content_checksum(book), run_id)
     base["batch_id"] = batch_id
-    if status == "unchanged":
-        return {**base, "status": "unchanged",
+    if status == BatchStatus.UNCHANGED:
+        return {**base, "status": BatchStatus.UNCHANGED,
                 "message": f"{ident.label()}: same figures as published; nothing changed"}
     with settled_on_error(engine, batch_id, f"{file_name} ({ident.label()})"):
         errors, warnings = _validate(engine, book, batch_id)
@@ -243,26 +234,12 @@ def _reject(engine: sa.Engine, book: OpdWorkbook, base: dict, batch_id: int | No
             if batch_id is None:
                 batch_id = start_batch(conn, SOURCE, entity_of(ident.bidang), ident.kode_wilayah, ident.periode,
                                        run_id)
-            finish_batch(conn, batch_id, "rejected", message=f"{book.file_name}: {message}: "
+            finish_batch(conn, batch_id, BatchStatus.REJECTED, message=f"{book.file_name}: {message}: "
                          + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
-    return {**base, "status": "rejected", "batch_id": batch_id, "message": message, "problems": problems}
+    return {**base, "status": BatchStatus.REJECTED, "batch_id": batch_id, "message": message, "problems": problems}
 
 
 # --- the inbox ------------------------------------------------------------------------------------
-
-def inbox_files(inbox: Path) -> list[Path]:
-    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(IGNORED_PREFIXES)]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
-
-
-def _move(path: Path, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
-    if target.exists():  # a resubmission under the same name: keep the earlier copy too
-        target = folder / f"{path.stem}__{now():%Y%m%dT%H%M%S%f}{path.suffix}"
-    shutil.move(str(path), target)
-    return target
-
 
 def write_errors(rejected_dir: Path, file_name: str, result: dict[str, Any]) -> Path:
     rejected_dir.mkdir(parents=True, exist_ok=True)
@@ -302,28 +279,6 @@ def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None,
                  kode_wilayah: list[str] | None = None) -> list[dict[str, Any]]:
     """Take every workbook of the inbox (of `kode_wilayah` only, when given) in drop order; move it to
     processed/ or to rejected/ with its .errors.txt; record it in inbox_file by content hash."""
-    processed_dir, rejected_dir = inbox / "processed", inbox / "rejected"
-    results = []
-    for path in inbox_files(inbox):
-        too_large = oversize(path)
-        content = b"" if too_large else path.read_bytes()
-        result = {"file": path.name, "status": "rejected", "message": too_large, "problems": [too_large],
-                  "warnings": []} if too_large else \
-            load_or_refuse(path.name, lambda: _load_workbook(engine, path.name, content, run_id, kode_wilayah))
-        if result is None:
-            continue
-        if result["status"] == "rejected":
-            write_errors(rejected_dir, path.name, result)
-            path_now = _move(path, rejected_dir)
-        else:
-            path_now = _move(path, processed_dir)
-        content_hash = file_sha256(path_now) if too_large else hashlib.sha256(content).hexdigest()
-        with engine.begin() as conn:
-            conn.execute(sa.delete(inbox_file).where(inbox_file.c.content_hash == content_hash))
-            conn.execute(sa.insert(inbox_file).values(
-                content_hash=content_hash, source=SOURCE, file_name=path.name, entity=result.get("entity"),
-                kode_wilayah=result.get("kode_kab_kota"), periode=result.get("periode"), status=result["status"],
-                batch_id=result.get("batch_id"), message=result["message"], processed_at=now()))
-        log.info("OPD inbox %s: %s: %s", path.name, result["status"], result["message"])
-        results.append(result)
-    return results
+    return take_inbox(engine, inbox, SOURCE,
+                      lambda path, content: _load_workbook(engine, path.name, content, run_id, kode_wilayah),
+                      write_errors)

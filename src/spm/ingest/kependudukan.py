@@ -6,11 +6,9 @@ and `kelahiran` (year × month × desa × sex, partition periode `YYYY`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -21,16 +19,17 @@ import sqlalchemy as sa
 
 from spm.config import load_yaml
 from spm.errors import ConfigError, InputError
+from spm.ingest.inbox import take_inbox
 from spm.ingest.wap import (
-    BatchOutcome, EntitySpec, RowsChecksum, file_sha256, load_or_refuse, oversize, publish, quarantine_limit_percent, record_status,
-    settled_on_error, stage, validate,
+    EntitySpec, RowsChecksum, publish, quarantine_limit_percent, record_status, settled_on_error, stage, validate,
 )
 from spm.sources.dukcapil import CONN_ID, DukcapilClient, ParsedTable, parse_table
 from spm.sources.http import SourceAuthError, SourceNotFound
 from spm.warehouse.audit import WIB, now
 from spm.warehouse.tables import (
-    dim_wilayah, fact_kelahiran, fact_penduduk, inbox_file, staging_kelahiran, staging_penduduk,
+    dim_wilayah, fact_kelahiran, fact_penduduk, staging_kelahiran, staging_penduduk,
 )
+from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
 SOURCE = "dukcapil"
@@ -58,8 +57,13 @@ class Partition:
     kode_kab_kota: str
     periode: str  # penduduk: YYYY-S; kelahiran: YYYY
 
-    def as_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Partition":
+        """The partition of a task's hand-over (which may carry the step's outcome beside it)."""
+        return cls(d["entity"], d["kode_kab_kota"], d["periode"])
 
     @property
     def spec(self) -> EntitySpec:
@@ -81,8 +85,8 @@ def partitions(kode_wilayah: list[str], tahun: int, semester: int) -> list[dict[
     out = []
     for kode in kode_wilayah:
         _check_kab_kota(kode)
-        out.append(Partition("penduduk", kode, f"{tahun}-{semester}").as_dict())
-        out.append(Partition("kelahiran", kode, str(tahun)).as_dict())
+        out.append(Partition("penduduk", kode, f"{tahun}-{semester}").to_dict())
+        out.append(Partition("kelahiran", kode, str(tahun)).to_dict())
     return out
 
 
@@ -106,7 +110,7 @@ def rows_checksum(rows: Iterable[dict], columns: tuple[str, ...]) -> str:
 def extract_api(engine: sa.Engine, partition: dict, run_id: str | None, client: DukcapilClient) -> dict[str, Any]:
     """Fetch one partition from the API and stage it. A semester the source does not have yet is
     recorded as `missing` and the published data stay as they are."""
-    p = Partition(**partition)
+    p = Partition.from_dict(partition)
     try:
         if p.entity == "penduduk":
             tahun, semester = (int(x) for x in p.periode.split("-"))
@@ -115,18 +119,18 @@ def extract_api(engine: sa.Engine, partition: dict, run_id: str | None, client: 
             content = client.kelahiran_csv(p.kode_kab_kota, int(p.periode))
     except SourceNotFound as exc:
         msg = f"source has no {p.label()} yet; previous data kept ({exc})"
-        return {**p.as_dict(), **record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "missing", msg).as_dict()}
+        return {**p.to_dict(), **record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, BatchStatus.MISSING, msg).to_dict()}
     except SourceAuthError as exc:
-        record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "failed", str(exc))
+        record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, BatchStatus.FAILED, str(exc))
         raise
     try:
         parsed = parse_table(content, f"{CONN_ID} {p.label()}", expected_entity=p.entity, file_format="csv")
     except InputError as exc:
-        record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, "failed", str(exc))
+        record_status(engine, p.spec, p.kode_kab_kota, p.periode, run_id, BatchStatus.FAILED, str(exc))
         raise
     outcome = stage(engine, p.spec, p.kode_kab_kota, p.periode, parsed.rows,
                     rows_checksum(parsed.rows, p.spec.columns), run_id)
-    return {**p.as_dict(), **outcome.as_dict()}
+    return {**p.to_dict(), **outcome.to_dict()}
 
 
 # --- validate and publish ------------------------------------------------------------------------
@@ -215,36 +219,29 @@ def _aged_0(engine: sa.Engine, kode_kab_kota: str, tahun: int) -> int | None:
 
 
 def validate_partition(engine: sa.Engine, staged: dict[str, Any]) -> dict[str, Any]:
-    if staged["status"] != "staged":
+    if staged["status"] != BatchStatus.STAGED:
         return staged
-    p = Partition(staged["entity"], staged["kode_kab_kota"], staged["periode"])
+    p = Partition.from_dict(staged)
     with settled_on_error(engine, staged["batch_id"], f"validation of {p.label()}"):
         params = validation_parameters(engine, p)
-    return {**p.as_dict(), **validate(engine, p.spec, staged["batch_id"], params).as_dict()}
+    return {**p.to_dict(), **validate(engine, p.spec, staged["batch_id"], params).to_dict()}
 
 
 def publish_partition(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, Any]:
-    if validated["status"] != "validated":
+    if validated["status"] != BatchStatus.VALIDATED:
         return validated
-    p = Partition(validated["entity"], validated["kode_kab_kota"], validated["periode"])
+    p = Partition.from_dict(validated)
     if p.entity == "penduduk":
         tahun, semester = (int(x) for x in p.periode.split("-"))
         sql_params = {"kode_kab_kota": p.kode_kab_kota, "tahun": tahun, "semester": semester}
     else:
         sql_params = {"kode_kab_kota": p.kode_kab_kota, "tahun": int(p.periode)}
-    return {**p.as_dict(), **publish(engine, p.spec, validated["batch_id"], sql_params).as_dict()}
+    return {**p.to_dict(), **publish(engine, p.spec, validated["batch_id"], sql_params).to_dict()}
 
 
 # --- file inbox ----------------------------------------------------------------------------------
 
 INBOX_SUFFIXES = (".csv", ".xlsx")
-
-
-def inbox_dirs(inbox: Path) -> tuple[Path, Path]:
-    processed, rejected = inbox / "processed", inbox / "rejected"
-    processed.mkdir(parents=True, exist_ok=True)
-    rejected.mkdir(parents=True, exist_ok=True)
-    return processed, rejected
 
 
 def _partition_of(parsed: ParsedTable, file_name: str) -> Partition:
@@ -289,10 +286,10 @@ def alasan(result: dict[str, Any]) -> str:
     """Why a file was refused, as Disdukcapil reads it (the batch message stays for the data team)."""
     if result.get("batch_id") is None:
         return result["message"]  # refused before any batch: the message is the file's own problem
-    if result["status"] == "failed":
+    if result["status"] == BatchStatus.FAILED:
         return "ekspektasi kritis gagal (lihat Masalah); tidak ada yang diterbitkan, data lama tetap berlaku"
     received, quarantined = result.get("rows_received") or 0, result.get("rows_quarantined") or 0
-    if result["status"] == "rejected" and received:
+    if result["status"] == BatchStatus.REJECTED and received:
         return (f"{quarantined} dari {received} baris dikarantina ({100 * quarantined / received:.1f} %), di atas "
                 f"batas {quarantine_limit_percent():.1f} % (kualitas.yaml batas_karantina_persen); tidak ada yang "
                 "diterbitkan, data lama tetap berlaku")
@@ -301,6 +298,7 @@ def alasan(result: dict[str, Any]) -> str:
 
 def _write_errors(rejected_dir: Path, file_name: str, reason: str, details: list[str],
                   technical: str | None = None) -> Path:
+    rejected_dir.mkdir(parents=True, exist_ok=True)
     path = rejected_dir / f"{file_name}.errors.txt"
     lines = [f"Berkas: {file_name}", f"Ditolak: {now().astimezone(WIB):%Y-%m-%d %H:%M:%S} WIB", f"Alasan: {reason}"]
     if details:
@@ -331,45 +329,26 @@ def _problem_lines(engine: sa.Engine, batch_id: int) -> list[str]:
 
 def ingest_inbox(engine: sa.Engine, inbox: Path, run_id: str | None) -> list[dict[str, Any]]:
     """Load every new file of the inbox once; move it to processed/ or rejected/ (+ .errors.txt)."""
-    processed_dir, rejected_dir = inbox_dirs(inbox)
-    results = []
-    for path in sorted(p for p in inbox.iterdir() if p.is_file() and p.suffix.lower() in INBOX_SUFFIXES):
-        too_large = oversize(path)
-        content = b"" if too_large else path.read_bytes()
-        content_hash = file_sha256(path) if too_large else hashlib.sha256(content).hexdigest()
-        with engine.connect() as conn:
-            seen = conn.execute(sa.select(inbox_file).where(inbox_file.c.content_hash == content_hash)).first()
-        if seen is not None and seen.status in ("published", "unchanged"):
-            shutil.move(str(path), processed_dir / path.name)
-            results.append({"file": path.name, "status": "duplicate",
-                            "message": f"same content as {seen.file_name}, loaded before; moved aside"})
-            continue
-        # A batch the error stopped was failed with it by settled_on_error.
-        result = {"status": "rejected", "message": too_large} if too_large else \
-            load_or_refuse(path.name, lambda: _ingest_file(engine, path, content, run_id))
-        target = processed_dir if result["status"] in ("published", "unchanged") else rejected_dir
-        if target is rejected_dir:
-            details = _problem_lines(engine, result["batch_id"]) if result.get("batch_id") else []
-            _write_errors(rejected_dir, path.name, alasan(result), details, result["message"])
-        shutil.move(str(path), target / path.name)
-        with engine.begin() as conn:
-            conn.execute(sa.delete(inbox_file).where(inbox_file.c.content_hash == content_hash))
-            conn.execute(sa.insert(inbox_file).values(
-                content_hash=content_hash, source=SOURCE, file_name=path.name, entity=result.get("entity"),
-                kode_wilayah=result.get("kode_kab_kota"), periode=result.get("periode"), status=result["status"],
-                batch_id=result.get("batch_id"), message=result["message"], processed_at=now()))
-        results.append({"file": path.name, **result})
-    return results
+    def write_errors(rejected_dir: Path, file_name: str, result: dict[str, Any]) -> None:
+        details = _problem_lines(engine, result["batch_id"]) if result.get("batch_id") else []
+        _write_errors(rejected_dir, file_name, alasan(result), details, result["message"])
+
+    return take_inbox(engine, inbox, SOURCE, lambda path, content: _ingest_file(engine, path, content, run_id),
+                      write_errors, skip_loaded=True)
 
 
 def _ingest_file(engine: sa.Engine, path: Path, content: bytes, run_id: str | None) -> dict[str, Any]:
+    if path.suffix.lower() not in INBOX_SUFFIXES:
+        return {"status": BatchStatus.REJECTED, "message": (
+            f"{path.name}: {path.suffix or 'berkas tanpa ekstensi'} tidak diterima: kirim CSV (.csv) atau Excel "
+            "Workbook (.xlsx) dengan kolom format penduduk atau kelahiran")}
     try:
         parsed = parse_table(content, path.name)
         p = _partition_of(parsed, path.name)
         _known_kab_kota(engine, p.kode_kab_kota, path.name)
     except InputError as exc:
-        return {"status": "rejected", "message": str(exc)}
-    staged = {**p.as_dict(), **stage(engine, p.spec, p.kode_kab_kota, p.periode, parsed.rows,
-                                      rows_checksum(parsed.rows, p.spec.columns), run_id).as_dict()}
+        return {"status": BatchStatus.REJECTED, "message": str(exc)}
+    staged = {**p.to_dict(), **stage(engine, p.spec, p.kode_kab_kota, p.periode, parsed.rows,
+                                      rows_checksum(parsed.rows, p.spec.columns), run_id).to_dict()}
     validated = validate_partition(engine, staged)
     return publish_partition(engine, validated)

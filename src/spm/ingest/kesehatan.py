@@ -10,7 +10,7 @@ four batches: nothing of the window is published and a rerun starts over. A clin
 patient is not loaded yet (it comes in a later window, or was loaded before this warehouse existed)
 is valid data: it is published, counted as soon as its patient arrives (the indicators join
 patients when they compute), and reported per batch while it stays unresolved
-(spm.ingest.kesehatan_rujukan), with an alert past `kesehatan.batas_umur_rujukan_hari`.
+(spm.ingest.kesehatan_references), with an alert past `kesehatan.batas_umur_rujukan_hari`.
 
 Extract streams and validates, in three stages joined by bounded queues: a download thread follows
 the `next` links and decodes each page (straight into the kept fields with msgspec typed Structs;
@@ -48,17 +48,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.errors import ConfigError, InputError, RowAccountingError
-from spm.ingest import kesehatan_rujukan as rujukan
+from spm.ingest import kesehatan_references as rujukan
 # The window's parts stay importable from here (tests, benchmarks, the DAG's tasks).
 from spm.ingest.kesehatan_spec import (  # noqa: F401
     CHUNK_ENV, ENTITY_OF, FLUSH_ROWS, KONDISI, KUNJUNGAN, OBSERVASI, PASIEN, SOURCE, SPECS, TYPE_OF, VALIDATE_CHUNK,
     Window, default_window, hub_connections, parse_instant, validate_chunk_rows, windows,
 )
 from spm.ingest.kesehatan_stream import PageProducer, StreamValidation, gc_frozen, stream_type
-from spm.ingest.kesehatan_validasi import (  # noqa: F401
+from spm.ingest.kesehatan_validation import (  # noqa: F401
     conclude, dedup_batch, observation_bounds, validate_batch, validation_parameters,
 )
-from spm.ingest.wap import BatchOutcome
+from spm.ingest.wap import BatchOutcome, open_batch, publish_guard
 from spm.privacy import pseudonym_secret
 from spm.sources.fhir_resources import (  # noqa: F401
     ICD10_SYSTEM, LOINC_SYSTEM, flatten_condition, flatten_encounter, flatten_observation, flatten_patient, flattener, parse_date,
@@ -66,10 +66,11 @@ from spm.sources.fhir_resources import (  # noqa: F401
 )
 from spm.sources.fhir_typed import page_flattener
 from spm.sources.satusehat import CONN_ID, SatusehatClient, gc_paused
-from spm.warehouse.audit import close_published, finish_batch, now, start_batch
+from spm.warehouse.audit import close_published, finish_batch, now
 from spm.warehouse.bulk import refresh_statistics
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah, etl_batch, quarantine
+from spm.warehouse.status import BatchStatus, REFUSED
 
 log = logging.getLogger(__name__)
 # A merge this large (a backfill) leaves the fact table's statistics stale for the queries after it
@@ -86,21 +87,12 @@ def _start_batches(engine: sa.Engine, w: Window, run_id: str | None) -> dict[str
     behind, and a new run of the window supersedes them (they are marked failed, so a late task of
     the old run stops instead of publishing half a window)."""
     with engine.begin() as conn:
-        abandoned = conn.execute(sa.select(etl_batch.c.batch_id, etl_batch.c.entity).where(
-            etl_batch.c.source == SOURCE, etl_batch.c.entity.in_(list(SPECS)),
-            etl_batch.c.kode_wilayah == w.kode_kab_kota, etl_batch.c.periode == w.periode,
-            etl_batch.c.status == "running")).all()
-        for batch_id, entity in abandoned:
-            conn.execute(sa.delete(SPECS[entity].staging).where(SPECS[entity].staging.c.batch_id == batch_id))
-            finish_batch(conn, batch_id, "failed", message=f"{w.label()}: abandoned unfinished (worker stopped?); "
-                                                           "its staged rows were removed by a new run of the window")
-        if abandoned:
-            log.warning("%s: %d unfinished batch(es) of an earlier run removed", w.label(), len(abandoned))
-        ids = {entity: start_batch(conn, SOURCE, entity, w.kode_kab_kota, w.periode, run_id) for entity in SPECS}
+        ids = {entity: open_batch(conn, SOURCE, entity, w.kode_kab_kota, w.periode, run_id, (spec.staging,))
+               for entity, spec in SPECS.items()}
         for entity, spec in SPECS.items():
             finished = sa.select(etl_batch.c.batch_id).where(
                 etl_batch.c.source == SOURCE, etl_batch.c.entity == entity,
-                etl_batch.c.kode_wilayah == w.kode_kab_kota, etl_batch.c.status != "running")
+                etl_batch.c.kode_wilayah == w.kode_kab_kota, etl_batch.c.status != BatchStatus.RUNNING)
             conn.execute(sa.delete(spec.staging).where(spec.staging.c.kode_kab_kota == w.kode_kab_kota,
                                                        spec.staging.c.batch_id.in_(finished)))
     return ids
@@ -113,8 +105,8 @@ def _discard(engine: sa.Engine, batch_ids: dict[str, int], message: str) -> None
             spec = SPECS[entity]
             conn.execute(sa.delete(spec.staging).where(spec.staging.c.batch_id == batch_id))
             status = conn.execute(sa.select(etl_batch.c.status).where(etl_batch.c.batch_id == batch_id)).scalar_one()
-            if status == "running":
-                finish_batch(conn, batch_id, "failed", message=message)
+            if status == BatchStatus.RUNNING:
+                finish_batch(conn, batch_id, BatchStatus.FAILED, message=message)
     log.error("window failed, nothing published: %s", message)
 
 
@@ -144,7 +136,7 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
     unless the batch is left to validate_window). Raises (after failing all four batches and
     dropping their staged rows) when a type cannot be fetched completely.
     """
-    w = Window.of(window)
+    w = Window.from_dict(window)
     secret = secret or pseudonym_secret()
     batch_ids = _start_batches(engine, w, run_id)
     parameters = _stream_parameters(w) if validate else None
@@ -191,12 +183,12 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
         refresh_statistics(conn, *(spec.staging for spec in SPECS.values()))  # for the verdict and the merge
     batches = {}
     for entity, (received, _, results) in counts.items():
-        batches[entity] = BatchOutcome(batch_ids[entity], "staged", rows_received=received).as_dict()
+        batches[entity] = BatchOutcome(batch_ids[entity], BatchStatus.STAGED, rows_received=received).to_dict()
         if results is not None:
             batches[entity]["validation"] = results
         elif dropped.get(entity):
             batches[entity]["dropped"] = dropped[entity]  # older versions left out while streaming
-    return {**w.as_dict(), "periode": w.periode, "batches": batches}
+    return {**w.to_dict(), "periode": w.periode, "batches": batches}
 
 
 
@@ -204,19 +196,19 @@ def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, A
     """Conclude the four batches, patients first: the verdict of a batch validated while it streamed,
     else its validation now. If one fails, the window fails whole (and the batches after it count as
     never validated: their quarantined rows are withdrawn)."""
-    w = Window.of(extracted)
+    w = Window.from_dict(extracted)
     out = {**extracted, "batches": dict(extracted["batches"])}
     ids = {entity: r["batch_id"] for entity, r in extracted["batches"].items()}
     with engine.connect() as conn:
         statuses = dict(conn.execute(sa.select(etl_batch.c.batch_id, etl_batch.c.status)
                                      .where(etl_batch.c.batch_id.in_(list(ids.values())))).all())
-    stale = sorted(f"{e} batch {i} is {statuses.get(i)}" for e, i in ids.items() if statuses.get(i) != "running")
+    stale = sorted(f"{e} batch {i} is {statuses.get(i)}" for e, i in ids.items() if statuses.get(i) != BatchStatus.RUNNING)
     if stale:
         raise InputError(f"{w.label()}: {'; '.join(stale)}, its staged rows are gone: run the window again")
     try:
         for entity, spec in SPECS.items():
             staged = out["batches"][entity]
-            if staged["status"] != "staged":
+            if staged["status"] != BatchStatus.STAGED:
                 continue
             streamed = staged.get("validation")
             if streamed is not None:
@@ -224,25 +216,25 @@ def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, A
             else:
                 result = validate_batch(engine, spec, w, staged["batch_id"], validation_parameters(entity, w),
                                         dropped_before=staged.get("dropped", 0))
-            out["batches"][entity] = {**result.as_dict(), "rows_received": staged["rows_received"]}
-            if result.status != "validated":
+            out["batches"][entity] = {**result.to_dict(), "rows_received": staged["rows_received"]}
+            if result.status != BatchStatus.VALIDATED:
                 break
     except Exception as exc:
         _discard(engine, ids, f"{w.label()}: validation stopped: {type(exc).__name__}: {exc}")
         raise
-    bad = next((e for e, r in out["batches"].items() if r["status"] in ("failed", "rejected")), None)
+    bad = next((e for e, r in out["batches"].items() if r["status"] in REFUSED), None)
     if bad:
         message = f"{w.label()}: window not published: {bad} batch {out['batches'][bad]['status']}: " \
                   f"{out['batches'][bad]['message']}"
-        unjudged = [r["batch_id"] for r in out["batches"].values() if r["status"] == "staged"]
+        unjudged = [r["batch_id"] for r in out["batches"].values() if r["status"] == BatchStatus.STAGED]
         if unjudged:
             with engine.begin() as conn:
                 conn.execute(sa.delete(quarantine).where(quarantine.c.batch_id.in_(unjudged)))
         _discard(engine, ids, message)
         out["message"] = message
         for entity, r in out["batches"].items():
-            if r["status"] in ("staged", "validated"):
-                out["batches"][entity] = {k: v for k, v in {**r, "status": "failed", "message": message}.items()
+            if r["status"] in (BatchStatus.STAGED, BatchStatus.VALIDATED):
+                out["batches"][entity] = {k: v for k, v in {**r, "status": BatchStatus.FAILED, "message": message}.items()
                                           if k not in ("validation", "dropped")}
     return out
 
@@ -253,7 +245,7 @@ def failed_message(result: dict[str, Any]) -> str | None:
     if result.get("message"):
         return f"{result['message']} (see `spm status`)"
     for entity, r in result["batches"].items():
-        if r["status"] in ("failed", "rejected"):
+        if r["status"] in REFUSED:
             return f"{entity} {result['kode_kab_kota']} {result['periode']}: {r['message']} (batch {r['batch_id']}, " \
                    "see `spm status`)"
     return None
@@ -264,7 +256,7 @@ def failed_message(result: dict[str, Any]) -> str | None:
 
 def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, Any]:
     """Merge the four validated batches into the published tables in one transaction."""
-    w = Window.of(validated)
+    w = Window.from_dict(validated)
     problem = failed_message(validated)
     if problem:
         raise InputError(problem)
@@ -278,8 +270,8 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
         # find the same rows missing.
         with engine.begin() as conn:
             conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id.in_(list(ids.values())),
-                                                    etl_batch.c.status == "running")
-                         .values(status="failed", finished_at=now(), message=f"{w.label()}: {exc}"[:2000]))
+                                                    etl_batch.c.status == BatchStatus.RUNNING)
+                         .values(status=BatchStatus.FAILED, finished_at=now(), message=f"{w.label()}: {exc}"[:2000]))
         raise
 
 
@@ -289,14 +281,10 @@ def _merge_window(engine: sa.Engine, w: Window, validated: dict[str, Any], out: 
         before = rujukan.affected(conn, w.kode_kab_kota, ids)
         for entity, spec in SPECS.items():
             r = validated["batches"][entity]
-            batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == r["batch_id"])).one()
-            if batch.status != "running":
+            batch = publish_guard(conn, spec, r["batch_id"])
+            if batch.status != BatchStatus.RUNNING:
                 raise InputError(f"{entity} {w.label()}: batch {batch.batch_id} is {batch.status}, not ready to "
                                  "publish; run the window again")
-            unvalidated = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
-                spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(None))).scalar_one()
-            if unvalidated:
-                raise RuntimeError(f"batch {batch.batch_id} has {unvalidated} staged rows not yet validated")
             passing = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
                 spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(True))).scalar_one()
             _, published = run_sql_file(conn, spec.publish_sql, {
@@ -311,7 +299,7 @@ def _merge_window(engine: sa.Engine, w: Window, validated: dict[str, Any], out: 
             close_published(conn, batch.batch_id, published, message, unchanged=unchanged)
             if published >= ANALYZE_AFTER_ROWS:
                 refresh_statistics(conn, spec.fact)  # the residence and waiting-list queries below read it
-            out["batches"][entity] = {**r, "status": "published", "rows_published": published,
+            out["batches"][entity] = {**r, "status": BatchStatus.PUBLISHED, "rows_published": published,
                                       "rows_duplicate": batch.rows_duplicate, "rows_unchanged": unchanged,
                                       "message": message}
         published_at = now()

@@ -4,7 +4,6 @@ and the chunk sizes of the stream (spm.ingest.kesehatan runs the window)."""
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,12 +118,12 @@ class Window:
     def periode(self) -> str:
         return f"{utc_text(self.dari)}/{utc_text(self.sampai)}"
 
-    def as_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, str]:
         return {"kode_kab_kota": self.kode_kab_kota, "dari": self.dari.isoformat(),
                 "sampai": self.sampai.isoformat(), "conn_id": self.conn_id}
 
     @classmethod
-    def of(cls, d: dict[str, Any]) -> "Window":
+    def from_dict(cls, d: dict[str, Any]) -> "Window":
         return cls(d["kode_kab_kota"], parse_instant(d["dari"], "dari"), parse_instant(d["sampai"], "sampai"),
                    d.get("conn_id") or CONN_ID)
 
@@ -181,5 +180,5 @@ def windows(kode_wilayah: list[str], dari: Any, sampai: Any, conn_ids: dict[str,
     out = []
     for kode in kode_wilayah:
         _check_kab_kota(kode)
-        out.append(Window(kode, start, end, (conn_ids or {}).get(kode, CONN_ID)).as_dict())
+        out.append(Window(kode, start, end, (conn_ids or {}).get(kode, CONN_ID)).to_dict())
     return out

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from spm.ingest.kesehatan_spec import (
     FLUSH_ROWS, PARSED_PAGES, PASIEN, PREFETCH_PAGES, SPECS, TYPE_OF, Window, validate_chunk_rows,
 )
-from spm.ingest.kesehatan_validasi import (
+from spm.ingest.kesehatan_validation import (
     QUARANTINE_COLUMNS, BatchResults, add_derived, frame_of, quarantine_rows,
 )
 from spm.ingest.wap import EntitySpec
@@ -146,7 +146,7 @@ class StreamValidation:
                 log.info("%s %s: a resource recurs across chunks; the batch is validated whole after the download",
                          self.spec.entity, self.w.label())
                 return None
-        return {**self.results.as_dict(), "duplicates": self.duplicates}
+        return {**self.results.to_dict(), "duplicates": self.duplicates}
 
 
 def _validate_and_stage(engine: sa.Engine, entity: str, frame, parameters: dict[str, Any], prefix: tuple,
@@ -154,7 +154,7 @@ def _validate_and_stage(engine: sa.Engine, entity: str, frame, parameters: dict[
     """One chunk: run the suite on the chunk's frame, then stage
     every row with its `lolos` and quarantine the rows failing warning expectations, in one
     transaction, with GX's own result of the chunk (the GX Data Docs). Returns the GX report."""
-    from spm.quality.gx_hasil import simpan_bagian
+    from spm.warehouse.dq_results import store_gx_chunk
     from spm.quality.gx_runner import validate_frame
 
     spec = SPECS[entity]
@@ -165,7 +165,7 @@ def _validate_and_stage(engine: sa.Engine, entity: str, frame, parameters: dict[
                     _staged_rows(frame, spec, prefix, bad, conn.dialect.name))
         if bad:
             insert_rows(conn, quarantine, QUARANTINE_COLUMNS, quarantine_rows(spec, prefix[0], frame, bad, checked_at))
-        simpan_bagian(conn, prefix[0], spec.suite, bagian, report.gx_result, checked_at)
+        store_gx_chunk(conn, prefix[0], spec.suite, bagian, report.gx_result, checked_at)
     return report
 
 

@@ -9,6 +9,11 @@
    failures or too many quarantined rows stop the batch.
 3. publish: one transaction runs the entity's `sql/core/*_publish.sql` (replace the fact partition
    with the batch's passing rows) and closes the `etl_batch` row.
+
+Between tasks a step hands over a plain dict through XCom: its source's typed partition
+(`to_dict()`, read back with `from_dict()`: `kependudukan.Partition`, `pendidikan_spec.Partition`,
+`kesehatan_spec.Window`) merged with the step's `BatchOutcome.to_dict()` (status a `BatchStatus`).
+The inbox of the file-fed sources is `spm.ingest.inbox`.
 """
 
 from __future__ import annotations
@@ -18,18 +23,17 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from spm.config import load_yaml
-from spm.errors import ConfigError
-from spm.quality.gx_hasil import simpan as simpan_hasil_gx
 from spm.warehouse.audit import close_published, finish_batch, last_published_checksum, now, start_batch
 from spm.warehouse.bulk import insert_rows, replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
-from spm.warehouse.tables import dq_result, etl_batch, quarantine
+from spm.warehouse.dq_results import write_dq_results
+from spm.warehouse.tables import etl_batch, quarantine
+from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +53,13 @@ class EntitySpec:
 @dataclass(frozen=True)
 class BatchOutcome:
     batch_id: int
-    status: str  # staged | unchanged | validated | published | failed | rejected | missing
+    status: BatchStatus
     message: str = ""
     rows_received: int = 0
     rows_published: int = 0
     rows_quarantined: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -79,25 +83,79 @@ def quarantine_rejection(quarantined: int, received: int) -> str | None:
             f"{limit:.1f} % limit in kualitas.yaml (applied above {minimum} rows); nothing published")
 
 
+def verdict(suite: str, outcomes: Sequence, quarantined: int, received: int) -> tuple[BatchStatus, str]:
+    """Whether a validated batch may be published: a failed critical expectation stops it, so does a
+    quarantined share above the limit; else it is `validated`, with the suite's summary."""
+    critical = [o for o in outcomes if o.severity == "critical" and not o.success]
+    if critical:
+        return BatchStatus.FAILED, "critical expectation failed, nothing published: " + ", ".join(
+            f"{o.name} ({o.unexpected_count if o.unexpected_count is not None else 'batch'})" for o in critical)
+    rejection = quarantine_rejection(quarantined, received)
+    if rejection:
+        return BatchStatus.REJECTED, rejection
+    from spm.quality.gx_runner import summary
+
+    return BatchStatus.VALIDATED, summary(suite, outcomes)
+
+
+def record_verdict(conn: sa.Connection, batch_id: int, status: BatchStatus, **values: Any) -> None:
+    """Write the verdict on the batch row: a validated batch stays `running` until it is published,
+    any other verdict settles it."""
+    if status == BatchStatus.VALIDATED:
+        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(**values))
+    else:
+        finish_batch(conn, batch_id, status, **values)
+
+
+def open_batch(conn: sa.Connection, source: str, entity: str, kode_kab_kota: str, periode: str,
+               run_id: str | None, staging: Iterable[sa.Table] = ()) -> int:
+    """Start the `etl_batch` of a partition's load, the one way every ingest starts one.
+
+    An earlier batch of the partition still `running` (its task gave up, its worker stopped, or
+    another load of the partition) can never publish: it is closed as superseded and its rows in
+    `staging` are removed."""
+    batch_id = start_batch(conn, source, entity, kode_kab_kota, periode, run_id)
+    b = etl_batch.c
+    stale = list(conn.execute(sa.select(b.batch_id).where(
+        b.source == source, b.entity == entity, b.kode_wilayah == kode_kab_kota, b.periode == periode,
+        b.status == BatchStatus.RUNNING, b.batch_id != batch_id)).scalars())
+    if stale:
+        for table in staging:
+            conn.execute(sa.delete(table).where(table.c.batch_id.in_(stale)))
+        conn.execute(sa.update(etl_batch).where(b.batch_id.in_(stale)).values(
+            status=BatchStatus.FAILED, finished_at=now(),
+            message=f"superseded by batch {batch_id}, a newer load of the partition; its staged rows were "
+                    "removed, nothing of it published"))
+        log.warning("%s %s %s %s: %d unfinished batch(es) superseded by batch %s", source, entity,
+                    kode_kab_kota, periode, len(stale), batch_id)
+    return batch_id
+
+
+UNCHANGED_MESSAGE = "source unchanged since the published batch (same checksum); nothing republished"
+
+
+def settle_unchanged(conn: sa.Connection, spec_source: str, entity: str, kode_kab_kota: str, periode: str,
+                     batch_id: int, checksum: str, received: int, staging: Iterable[sa.Table] = (),
+                     message: str = UNCHANGED_MESSAGE) -> BatchOutcome | None:
+    """A batch whose source checksum equals the published one's stops as `unchanged` (its staged rows,
+    if any, removed); None when the content is new."""
+    if last_published_checksum(conn, spec_source, entity, kode_kab_kota, periode) != checksum:
+        return None
+    for table in staging:
+        conn.execute(sa.delete(table).where(table.c.batch_id == batch_id))
+    finish_batch(conn, batch_id, BatchStatus.UNCHANGED, checksum=checksum, rows_received=received, message=message)
+    return BatchOutcome(batch_id, BatchStatus.UNCHANGED, message, received)
+
+
 def stage(
     engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, periode: str, rows: Sequence[dict],
     checksum: str, run_id: str | None,
 ) -> BatchOutcome:
     with engine.begin() as conn:
-        batch_id = start_batch(conn, spec.source, spec.entity, kode_kab_kota, periode, run_id)
-        # This batch replaces the partition's staging rows: an earlier batch still `running` (its task
-        # gave up, or another load of the partition) can never publish and is closed as superseded.
-        conn.execute(sa.update(etl_batch).where(
-            etl_batch.c.source == spec.source, etl_batch.c.entity == spec.entity,
-            etl_batch.c.kode_wilayah == kode_kab_kota, etl_batch.c.periode == periode,
-            etl_batch.c.status == "running", etl_batch.c.batch_id != batch_id,
-        ).values(status="failed", finished_at=now(),
-                 message=f"superseded by batch {batch_id}, a newer load of the partition; not published"))
-        published = last_published_checksum(conn, spec.source, spec.entity, kode_kab_kota, periode)
-        if published == checksum:
-            msg = "source unchanged since the published batch (same checksum); nothing republished"
-            finish_batch(conn, batch_id, "unchanged", checksum=checksum, rows_received=len(rows), message=msg)
-            return BatchOutcome(batch_id, "unchanged", msg, len(rows))
+        batch_id = open_batch(conn, spec.source, spec.entity, kode_kab_kota, periode, run_id, (spec.staging,))
+        done = settle_unchanged(conn, spec.source, spec.entity, kode_kab_kota, periode, batch_id, checksum, len(rows))
+        if done is not None:
+            return done
         cols = ("batch_id", "kode_kab_kota", "periode", "row_id", *spec.columns)
         replace_partition(
             conn, spec.staging, {"kode_kab_kota": kode_kab_kota, "periode": periode}, cols,
@@ -105,7 +163,7 @@ def stage(
         )
         conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id)
                      .values(checksum=checksum, rows_received=len(rows)))
-    return BatchOutcome(batch_id, "staged", rows_received=len(rows))
+    return BatchOutcome(batch_id, BatchStatus.STAGED, rows_received=len(rows))
 
 
 def record_status(engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, periode: str, run_id: str | None,
@@ -117,7 +175,7 @@ def record_status(engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, perio
     return BatchOutcome(batch_id, status, message)
 
 
-def fail(engine: sa.Engine, batch_id: int, message: str, status: str = "failed") -> None:
+def fail(engine: sa.Engine, batch_id: int, message: str, status: BatchStatus = BatchStatus.FAILED) -> None:
     with engine.begin() as conn:
         finish_batch(conn, batch_id, status, message=message)
 
@@ -140,30 +198,12 @@ def settled_on_error(engine: sa.Engine, batch_id: int, step: str) -> Iterator[No
         try:
             with engine.begin() as conn:
                 conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id,
-                                                        etl_batch.c.status == "running")
-                             .values(status="failed", finished_at=now(),
+                                                        etl_batch.c.status == BatchStatus.RUNNING)
+                             .values(status=BatchStatus.FAILED, finished_at=now(),
                                      message=f"{step} stopped: {type(exc).__name__}: {exc}"[:2000]))
         except Exception:  # noqa: BLE001 - the warehouse itself may be what failed; the first error matters
             log.warning("batch %s could not be marked failed after %s stopped", batch_id, step, exc_info=True)
         raise
-
-
-# Errors of the deployment, not of a file: the file stays in its inbox and the task fails (retried).
-DEPLOYMENT_ERRORS = (ConfigError, *TRANSIENT_ERRORS)
-
-
-def load_or_refuse(file_name: str, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Load one inbox file with `load`. Anything but a deployment error that stops it refuses this file
-    alone (status `rejected`, the error named, no batch: the alert for a refused file goes to its
-    owner by name), so one bad file never blocks the files after it, night after night."""
-    try:
-        return load()
-    except DEPLOYMENT_ERRORS:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever the file did, it must not stay in the inbox
-        log.warning("inbox file %s could not be loaded: %s", file_name, type(exc).__name__)
-        message = f"{file_name}: tidak dapat dimuat ({type(exc).__name__}: {exc})"[:2000]
-        return {"file": file_name, "status": "rejected", "message": message, "problems": [message], "warnings": []}
 
 
 class RowsChecksum:
@@ -185,36 +225,6 @@ class RowsChecksum:
 
     def hexdigest(self) -> str:
         return hashlib.sha256(f"{self.count}:{self.total:064x}".encode()).hexdigest()
-
-
-def inbox_limit_bytes() -> int:
-    """kualitas.yaml inbox.ukuran_maks_mb: the largest inbox file read at all."""
-    value = (load_yaml("kualitas.yaml").get("inbox") or {}).get("ukuran_maks_mb")
-    try:
-        mb = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"kualitas.yaml: inbox.ukuran_maks_mb {value!r} is not a number of megabytes") from None
-    if mb <= 0:
-        raise ConfigError(f"kualitas.yaml: inbox.ukuran_maks_mb {mb} must be above 0")
-    return int(mb * 1024 * 1024)
-
-
-def oversize(path: Path) -> str | None:
-    """Why an inbox file is too large to be read, or None. Checked before a byte of it is read, so a
-    file far larger than any kab/kota's data (a whole province, a dump) cannot exhaust the worker."""
-    size, limit = path.stat().st_size, inbox_limit_bytes()
-    if size <= limit:
-        return None
-    return (f"{path.name}: berkas {size / 1024 / 1024:.3g} MB, lebih besar dari batas {limit / 1024 / 1024:.3g} MB "
-            "(kualitas.yaml inbox.ukuran_maks_mb); tidak dibaca. Kirim satu berkas per kab/kota dan periode")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def staged_frame(engine: sa.Engine, spec: EntitySpec, batch_id: int):
@@ -250,17 +260,8 @@ def _validate(engine: sa.Engine, spec: EntitySpec, batch_id: int, parameters: di
     bad_rows = report.rows_to_quarantine()
     records = frame.set_index("row_id", drop=False)
     with engine.begin() as conn:
-        insert_rows(conn, dq_result, (
-            "batch_id", "suite", "expectation", "kolom", "severity", "success", "element_count",
-            "unexpected_count", "unexpected_percent", "observed_value", "details", "checked_at"), (
-            (batch_id, spec.suite, o.name, o.kolom, o.severity, o.success, o.element_count, o.unexpected_count,
-             o.unexpected_percent, o.observed_value,
-             {"type": o.expectation_type, "failed_row_ids": list(o.failed_row_ids[:200]), "error": o.error},
-             checked_at)
-            for o in report.outcomes
-        ))
-        # GX's own result (scrubbed) for the Data Docs, replaced when the batch is validated again.
-        simpan_hasil_gx(conn, batch_id, spec.suite, report.gx_result, checked_at)
+        # With GX's own result (scrubbed) for the Data Docs, replaced when the batch is validated again.
+        write_dq_results(conn, batch_id, spec.suite, report.outcomes, checked_at, report.gx_result)
 
         def quarantine_rows() -> Iterable[tuple]:
             for rid, names in sorted(bad_rows.items()):
@@ -278,20 +279,8 @@ def _validate(engine: sa.Engine, spec: EntitySpec, batch_id: int, parameters: di
                 spec.staging.c.batch_id == batch_id, spec.staging.c.row_id.in_(bad_ids[i:i + 500])
             ).values(lolos=False))
         received = len(frame)
-        status, message = "validated", report.summary()
-        if report.critical_failures:
-            status = "failed"
-            message = "critical expectation failed, nothing published: " + ", ".join(
-                f"{o.name} ({o.unexpected_count if o.unexpected_count is not None else 'batch'})"
-                for o in report.critical_failures)
-        elif quarantine_rejection(len(bad_rows), received):
-            status = "rejected"
-            message = quarantine_rejection(len(bad_rows), received)
-        values = {"rows_quarantined": len(bad_rows), "message": message}
-        if status == "validated":
-            conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(**values))
-        else:
-            finish_batch(conn, batch_id, status, **values)
+        status, message = verdict(spec.suite, report.outcomes, len(bad_rows), received)
+        record_verdict(conn, batch_id, status, rows_quarantined=len(bad_rows), message=message)
     log.info("batch %s %s: %s", batch_id, status, message)
     return BatchOutcome(batch_id, status, message, received, 0, len(bad_rows))
 
@@ -302,16 +291,24 @@ def publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dict
         return _publish(engine, spec, batch_id, sql_params)
 
 
-def _publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dict[str, Any]) -> BatchOutcome:
-    with engine.begin() as conn:
-        batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == batch_id)).one()
-        if batch.status != "running":
-            return BatchOutcome(batch_id, batch.status, batch.message or "", batch.rows_received, 0,
-                                batch.rows_quarantined)
+def publish_guard(conn: sa.Connection, spec: EntitySpec, batch_id: int):
+    """The batch's `etl_batch` row, read in the publishing transaction; a batch still `running` must
+    have every staged row judged (`lolos` set) by its validation, or nothing is published."""
+    batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == batch_id)).one()
+    if batch.status == BatchStatus.RUNNING:
         unvalidated = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
             spec.staging.c.batch_id == batch_id, spec.staging.c.lolos.is_(None))).scalar_one()
         if unvalidated:
             raise RuntimeError(f"batch {batch_id} has {unvalidated} staged rows not yet validated; validate first")
+    return batch
+
+
+def _publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dict[str, Any]) -> BatchOutcome:
+    with engine.begin() as conn:
+        batch = publish_guard(conn, spec, batch_id)
+        if batch.status != BatchStatus.RUNNING:
+            return BatchOutcome(batch_id, batch.status, batch.message or "", batch.rows_received, 0,
+                                batch.rows_quarantined)
         run_sql_file(conn, spec.publish_sql, {**sql_params, "batch_id": batch_id, "lolos": True})
         published = conn.execute(
             sa.select(sa.func.count()).select_from(spec.fact).where(spec.fact.c.batch_id == batch_id)
@@ -321,7 +318,7 @@ def _publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dic
         close_published(conn, batch_id, published, (batch.message + "; " if batch.message else "") + message)
         # Older batches' staging rows of this partition were replaced at stage time; this batch's stay
         # for the audit until the next one.
-    return BatchOutcome(batch_id, "published", message, batch.rows_received, published, batch.rows_quarantined)
+    return BatchOutcome(batch_id, BatchStatus.PUBLISHED, message, batch.rows_received, published, batch.rows_quarantined)
 
 
 def _plain(value):

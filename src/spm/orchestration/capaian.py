@@ -13,6 +13,7 @@ from spm.orchestration.assets import (
     MART_CAPAIAN_SPM, MART_INDEKS_SPM, emit,
 )
 from spm.orchestration.factory import SpmDagParams, create_dag
+from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def capaian_compute(target: dict, run_id: str) -> dict:
     published, missing = [], []
     for tahun, triwulan in target["kuartal"]:
         result = compute_capaian(engine, kode, int(tahun), int(triwulan), run_id)
-        (published if result["status"] == "published" else missing).append(result)
+        (published if result["status"] == BatchStatus.PUBLISHED else missing).append(result)
     for r in missing:
         log.warning("capaian %s %s not computed: %s", kode, r["periode"], r["message"])
     if not published:

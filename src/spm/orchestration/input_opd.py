@@ -17,6 +17,7 @@ from spm.orchestration import tasks
 from spm.orchestration.assets import FACT_INPUT_ANGGARAN, FACT_INPUT_MUTU, emit
 from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
+from spm.warehouse.status import BatchStatus
 
 INGEST_INPUT_OPD = SpmDagParams(
     dag_id="spm_ingest_input_opd",
@@ -78,7 +79,7 @@ def ingest_inbox(params: dict[str, Any], run_id: str | None) -> list[dict]:
 def published_event(results: list[dict], outlet_events) -> dict:
     """Set the Asset events' extra to the published workbooks, or skip (no event) when there is none."""
     published = [{k: r.get(k) for k in ("file", "kode_kab_kota", "bidang", "periode", "batch_id", "rows_published")}
-                 for r in results if r["status"] == "published"]
+                 for r in results if r["status"] == BatchStatus.PUBLISHED]
     extra = {"partitions": published}  # each names kode_kab_kota and periode, as spm_hitung_capaian reads
     emit(outlet_events, {FACT_INPUT_MUTU: extra, FACT_INPUT_ANGGARAN: extra} if published else {},
          nothing="no OPD workbook published in this run: no Asset event")
@@ -86,7 +87,7 @@ def published_event(results: list[dict], outlet_events) -> dict:
 
 
 def check_rejected(results: list[dict]) -> None:
-    rejected = [r for r in results if r["status"] == "rejected"]
+    rejected = [r for r in results if r["status"] == BatchStatus.REJECTED]
     if rejected:
         from airflow.sdk.exceptions import AirflowFailException
 

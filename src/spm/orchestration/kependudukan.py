@@ -12,6 +12,7 @@ from spm.errors import InputError
 from spm.orchestration import params, tasks
 from spm.orchestration.assets import FACT_KELAHIRAN, FACT_PENDUDUK, KEPENDUDUKAN, emit
 from spm.orchestration.factory import SpmDagParams, create_dag
+from spm.warehouse.status import BatchStatus, REFUSED, SETTLED
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def kependudukan_validate(staged: dict) -> dict:
     from spm.ingest.kependudukan import validate_partition
 
     result = validate_partition(tasks.warehouse_engine(), staged)
-    if result["status"] in ("failed", "rejected"):
+    if result["status"] in REFUSED:
         raise InputError(f"{result['entity']} {result['kode_kab_kota']} {result['periode']}: {result['message']} "
                          f"(batch {result['batch_id']}, see `spm status`)")
     return result
@@ -53,7 +54,7 @@ def kependudukan_publish(validated: dict) -> dict:
     from spm.ingest.kependudukan import publish_partition
 
     result = publish_partition(tasks.warehouse_engine(), validated)
-    if result["status"] != "published":
+    if result["status"] != BatchStatus.PUBLISHED:
         from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(f"{result['entity']} {result['kode_kab_kota']} {result['periode']}: "
@@ -79,12 +80,12 @@ def kependudukan_inbox(run_id: str) -> list[dict]:
     return results
 
 
-def announce_inbox(results: list[dict], outlet_events, assets: dict) -> dict:
+def inbox_events(results: list[dict], outlet_events, assets: dict) -> dict:
     """An Asset event per entity that an inbox file published, naming its partitions; with nothing
     published (an empty inbox, files seen before) the task is skipped and no event wakes anyone."""
     extras: dict[str, list[dict]] = {}
     for r in results:
-        if r["status"] == "published" and r.get("entity") in assets:
+        if r["status"] == BatchStatus.PUBLISHED and r.get("entity") in assets:
             extras.setdefault(r["entity"], []).append(tasks.asset_extra(r) | {"file": r["file"]})
     from spm.orchestration.assets import emit
 
@@ -93,8 +94,8 @@ def announce_inbox(results: list[dict], outlet_events, assets: dict) -> dict:
     return {entity: len(p) for entity, p in extras.items()}
 
 
-def check_rejected_files(results: list[dict]) -> None:
-    rejected = [r for r in results if r["status"] not in ("published", "unchanged", "duplicate")]
+def raise_on_rejected_files(results: list[dict]) -> None:
+    rejected = [r for r in results if r["status"] not in (*SETTLED, BatchStatus.DUPLICATE)]
     if rejected:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -182,11 +183,11 @@ def create_ingest_kependudukan_dag() -> DAG:
 
         @task(outlets=[FACT_PENDUDUK, FACT_KELAHIRAN])
         def announce_inbox(results: list[dict], outlet_events=None):
-            return announce_inbox(results, outlet_events, KEPENDUDUKAN)
+            return inbox_events(results, outlet_events, KEPENDUDUKAN)
 
         @task
         def check_rejected_files(results: list[dict]) -> None:
-            check_rejected_files(results)
+            raise_on_rejected_files(results)
 
         schema = check_warehouse_schema()
         penduduk = resolve_partitions.override(task_id="resolve_penduduk_partitions")("penduduk")

@@ -93,7 +93,7 @@ def laporan_plan(params: dict[str, Any], run_after, extras: list[dict]) -> list[
     quarters = laporan_quarters(params, run_after, extras)
     if params.get("tahun") or params.get("kode_wilayah") or params.get("triwulan") or not extras:
         return quarters
-    from spm.reporting.terbit import stale_quarters
+    from spm.reporting.publish import stale_quarters
 
     named = {(q["kode_kab_kota"], q["tahun"], q["triwulan"]) for q in quarters}
     late = [q for q in stale_quarters(tasks.warehouse_engine()) if (q["kode_kab_kota"], q["tahun"], q["triwulan"]) not in named]
@@ -105,7 +105,7 @@ def laporan_plan(params: dict[str, Any], run_after, extras: list[dict]) -> list[
 
 @tasks.fail_fast
 def laporan_publish(quarter: dict) -> dict:
-    from spm.reporting.terbit import terbitkan
+    from spm.reporting.publish import publish_laporan
 
     engine = tasks.warehouse_engine()
     if not capaian_exists(engine, quarter["kode_kab_kota"], int(quarter["tahun"]), int(quarter["triwulan"])):
@@ -113,7 +113,7 @@ def laporan_publish(quarter: dict) -> dict:
 
         raise AirflowSkipException(f"{quarter['kode_kab_kota']} {quarter['tahun']} triwulan {quarter['triwulan']}: "
                                    "no capaian computed for this quarter (see spm_hitung_capaian): no report")
-    result = terbitkan(engine, quarter["kode_kab_kota"], int(quarter["tahun"]), int(quarter["triwulan"]))
+    result = publish_laporan(engine, quarter["kode_kab_kota"], int(quarter["tahun"]), int(quarter["triwulan"]))
     log.info("laporan %s %s triwulan %s: %s", result["kode_kab_kota"], result["tahun"], result["triwulan"],
              result["folder"])
     return result

@@ -19,6 +19,7 @@ from spm.orchestration.assets import DIM_SEKOLAH, FACT_PESERTA_DIDIK, emit
 from spm.orchestration import params
 from spm.orchestration.factory import SpmDagParams, create_dag
 from spm.sources.http import SourceAuthError, SourceError, SourceUnavailable
+from spm.warehouse.status import BatchStatus
 
 
 INGEST_PENDIDIKAN = SpmDagParams(
@@ -95,7 +96,7 @@ def validate(extracted: dict) -> dict:
 
 
 def _skip_unless_published(result: dict) -> dict:
-    if result["status"] != "published":
+    if result["status"] != BatchStatus.PUBLISHED:
         from airflow.sdk.exceptions import AirflowSkipException
 
         raise AirflowSkipException(f"{result['entity']} {result['kode_kab_kota']} {result['periode']}: "

@@ -83,14 +83,14 @@ announced once. Nothing depends on the wall clock: the check is made as of the r
 
 
 @tasks.fail_fast
-def kirim_peringatan(params: dict[str, Any]) -> dict:
-    from spm.alerts.layanan import pindai_dan_kirim
+def scan_and_alert(params: dict[str, Any]) -> dict:
+    from spm.alerts.checks import scan_and_send
 
     engine = tasks.warehouse_engine()
     from spm.warehouse.db import require_current_schema
 
     require_current_schema(engine)
-    summary = pindai_dan_kirim(engine, paksa_ringkasan=bool(params.get("paksa_ringkasan")))
+    summary = scan_and_send(engine, paksa_ringkasan=bool(params.get("paksa_ringkasan")))
     if summary["tidak_terkirim"]:
         # State is saved (undelivered problems are retried next run); the failure makes it visible.
         from airflow.sdk.exceptions import AirflowException
@@ -101,23 +101,23 @@ def kirim_peringatan(params: dict[str, Any]) -> dict:
 
 
 @tasks.fail_fast
-def tulis_halaman_kualitas() -> int:
-    from spm.reporting.kualitas import tulis_halaman
+def write_quality_pages() -> int:
+    from spm.reporting.kualitas import write_pages
     from spm.warehouse.db import require_current_schema
 
     engine = tasks.warehouse_engine()
     require_current_schema(engine)
-    return len(tulis_halaman(engine))
+    return len(write_pages(engine))
 
 
 @tasks.fail_fast
-def periksa_kesegaran(params: dict[str, Any], run_after) -> dict:
-    from spm.alerts.layanan import kesegaran_dan_kirim
+def check_freshness(params: dict[str, Any], run_after) -> dict:
+    from spm.alerts.checks import check_freshness_and_send
     from spm.warehouse.db import require_current_schema
 
     engine = tasks.warehouse_engine()
     require_current_schema(engine)
-    return kesegaran_dan_kirim(engine, tasks.kode_wilayah_list(params), run_after)
+    return check_freshness_and_send(engine, tasks.kode_wilayah_list(params), run_after)
 
 
 def create_kirim_peringatan_dag() -> DAG:
@@ -125,11 +125,11 @@ def create_kirim_peringatan_dag() -> DAG:
 
         @task
         def kirim(params=None):
-            return kirim_peringatan(dict(params))
+            return scan_and_alert(dict(params))
 
         @task(trigger_rule="all_done")  # the pages matter most when something went wrong
         def halaman_kualitas() -> int:
-            return tulis_halaman_kualitas()
+            return write_quality_pages()
 
         kirim() >> halaman_kualitas()
     return dag
@@ -142,7 +142,7 @@ def create_periksa_kesegaran_dag() -> DAG:
 
         @task
         def periksa(params=None, dag_run=None):
-            return periksa_kesegaran(dict(params), dag_run.run_after)
+            return check_freshness(dict(params), dag_run.run_after)
 
         periksa()
     return dag

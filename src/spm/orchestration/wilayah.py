@@ -43,7 +43,7 @@ def code_list_path(name: str) -> Path:
 
 
 @tasks.fail_fast
-def load_dim_wilayah(params: dict[str, Any]) -> dict[str, Any]:
+def merge_code_list(params: dict[str, Any]) -> dict[str, Any]:
     """Merge the code list named by the run's params (default: the shipped list) into dim_wilayah."""
     from spm.warehouse.wilayah import current_count, load_wilayah
 
@@ -62,7 +62,7 @@ def load_dim_wilayah(params: dict[str, Any]) -> dict[str, Any]:
 
 
 @tasks.fail_fast
-def sync_dim_layanan() -> int:
+def refresh_dim_layanan() -> int:
     from spm.warehouse.layanan import sync_dim_layanan as sync
 
     return sync(tasks.warehouse_engine())
@@ -104,13 +104,13 @@ def create_muat_wilayah_dag() -> DAG:
 
         @task(outlets=[DIM_WILAYAH])
         def load_dim_wilayah(params=None, outlet_events=None):
-            result = load_dim_wilayah(dict(params))
+            result = merge_code_list(dict(params))
             emit(outlet_events, {DIM_WILAYAH: result})
             return result
 
         @task
         def sync_dim_layanan() -> int:
-            return sync_dim_layanan()
+            return refresh_dim_layanan()
 
         check_warehouse_schema() >> [load_dim_wilayah(), sync_dim_layanan()]
     return dag

@@ -6,7 +6,7 @@ expectation's `meta.severity` is `critical` (stops the batch) or `warning` (quar
 failing rows, or flags the batch when the expectation is not row-level); `meta.name` is the short
 name written to `dq_result` and `quarantine`. Only row ids and counts leave this module: never the
 failing values, which may be personal data. GX's own result object leaves it only privacy-scrubbed
-(`ValidationReport.gx_result`, see `spm.quality.gx_hasil`), for the GX Data Docs.
+(`ValidationReport.gx_result`, see `spm.quality.gx_scrub`), for the GX Data Docs.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class ExpectationOutcome:
 class ValidationReport:
     suite: str
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
-    # GX's ExpectationSuiteValidationResult.to_json_dict(), scrubbed of failing values (spm.quality.gx_hasil);
+    # GX's ExpectationSuiteValidationResult.to_json_dict(), scrubbed of failing values (spm.quality.gx_scrub);
     # stored in dq_validation_result for the GX Data Docs. None if it could not be produced.
     gx_result: dict[str, Any] | None = None
 
@@ -67,10 +67,15 @@ class ValidationReport:
         return out
 
     def summary(self) -> str:
-        failed = [f"{o.name} ({o.severity}, {o.unexpected_count if o.unexpected_count is not None else 'batch'})"
-                  for o in self.outcomes if not o.success]
-        return f"{self.suite}: {len(self.outcomes) - len(failed)}/{len(self.outcomes)} passed" + (
-            f"; failed: {', '.join(failed)}" if failed else "")
+        return summary(self.suite, self.outcomes)
+
+
+def summary(suite: str, outcomes) -> str:
+    """`<suite>: n/m passed; failed: name (severity, count), ...` of any expectation outcomes."""
+    failed = [f"{o.name} ({o.severity}, {o.unexpected_count if o.unexpected_count is not None else 'batch'})"
+              for o in outcomes if not o.success]
+    return f"{suite}: {len(outcomes) - len(failed)}/{len(outcomes)} passed" + (
+        f"; failed: {', '.join(failed)}" if failed else "")
 
 
 def load_suite_file(name: str) -> dict[str, Any]:
@@ -167,13 +172,13 @@ def validate_frame(suite_name: str, frame, parameters: dict[str, Any] | None = N
         expectation_parameters=parameters or {},
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
     )
-    from spm.quality.gx_hasil import scrub_message, scrub_observed
+    from spm.quality.gx_scrub import scrub_message, scrub_observed
 
     report = ValidationReport(suite_name)
     try:
-        from spm.quality.gx_hasil import dari_gx
+        from spm.quality.gx_scrub import from_gx
 
-        report.gx_result = dari_gx(result)
+        report.gx_result = from_gx(result)
     except Exception:  # noqa: BLE001 - the Data Docs copy must never stop a validation
         log.warning("GX validation result of %s not kept for the Data Docs", suite_name, exc_info=True)
     for r in result.results:

@@ -23,9 +23,9 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 
 from spm.errors import InputError, SpmError
-from spm.reporting.data import NAMA_BIDANG, _aware, kuartal_tersedia, load_laporan, tren
-from spm.reporting.grafik import angka, batang_capaian, garis_tren
-from spm.reporting.terbit import JENIS, MEDIA, Terbitan, baca_manifest, terbitan, terbitkan
+from spm.reporting.data import NAMA_BIDANG, _aware, available_quarters, load_laporan, tren
+from spm.reporting.charts import angka, capaian_bars, trend_chart
+from spm.reporting.publish import JENIS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ NAMA_JENIS = {"xlsx": "Workbook e-SPM (.xlsx)", "pdf": "Laporan (PDF)", "html": 
               "csv": "Data capaian (CSV)"}
 
 
-class Halaman(Exception):
+class PageError(Exception):
     """An answer other than the dashboard page: 400/404/503 with a readable message."""
 
     def __init__(self, status: int, judul: str, pesan: str, tautan: list[tuple[str, str]] | None = None):
@@ -94,17 +94,17 @@ class Dashboard:
     # --- filters ------------------------------------------------------------------------------------
 
     def daftar(self) -> tuple[list[tuple[str, int, int]], dict[str, str]]:
-        kuartal = kuartal_tersedia(self.engine)
+        kuartal = available_quarters(self.engine)
         return kuartal, _nama_wilayah(self.engine, sorted({k for k, _, _ in kuartal}))
 
     def pilih(self, params: dict[str, str], kuartal: list[tuple[str, int, int]], nama: dict[str, str]) -> Pilihan:
         if not kuartal:
-            raise Halaman(404, "Belum ada data", "Belum ada capaian SPM yang diterbitkan di gudang data ini. "
+            raise PageError(404, "Belum ada data", "Belum ada capaian SPM yang diterbitkan di gudang data ini. "
                           "Jalankan spm_hitung_capaian (atau `spm demo`) lebih dulu.")
         kode = (params.get("kode") or "").strip() or kuartal[0][0]
         milik = [(t, q) for k, t, q in kuartal if k == kode]
         if not milik:
-            raise Halaman(404, "Kabupaten/kota tidak ditemukan",
+            raise PageError(404, "Kabupaten/kota tidak ditemukan",
                           f"Tidak ada data SPM untuk kabupaten/kota dengan kode {kode!r}.",
                           [(f"{nama.get(k, k)} ({k})", "?" + urlencode({"kode": k}))
                            for k in dict.fromkeys(k for k, _, _ in kuartal)])
@@ -115,7 +115,7 @@ class Dashboard:
         if triwulan is None:
             triwulan = next((q for t, q in milik if t == tahun), None) or milik[0][1]
         if (tahun, triwulan) not in milik:
-            raise Halaman(404, "Triwulan tidak tersedia",
+            raise PageError(404, "Triwulan tidak tersedia",
                           f"Belum ada data SPM {nama.get(kode, kode)} untuk tahun {tahun} triwulan {triwulan}. "
                           "Triwulan yang tersedia:",
                           [(f"{t} triwulan {ROMAWI.get(q, q)}", "?" + urlencode({"kode": kode, "tahun": t,
@@ -135,15 +135,15 @@ class Dashboard:
         try:
             data = load_laporan(self.engine, p.kode, p.tahun, p.triwulan)
         except InputError as exc:  # removed between the two queries
-            raise Halaman(404, "Triwulan tidak tersedia", str(exc)) from None
+            raise PageError(404, "Triwulan tidak tersedia", str(exc)) from None
         if p.bidang != "semua" and p.bidang not in data.bidang:
-            raise Halaman(404, "Bidang tidak ditemukan", f"Bidang {p.bidang!r} tidak ada dalam data ini.",
+            raise PageError(404, "Bidang tidak ditemukan", f"Bidang {p.bidang!r} tidak ada dalam data ini.",
                           [(_nama_bidang(b), "?" + urlencode(self._query(p, bidang=b))) for b in data.bidang])
         desa = None
         if p.kecamatan is not None:
             kec = data.wilayah.get(p.kecamatan)
             if kec is None or kec.tingkat != "kecamatan":
-                raise Halaman(404, "Kecamatan tidak ditemukan",
+                raise PageError(404, "Kecamatan tidak ditemukan",
                               f"Kecamatan dengan kode {p.kecamatan!r} tidak ada di {data.nama_kab_kota}.",
                               [(k.nama, "?" + urlencode(self._query(p, kecamatan=k.kode))) for k in data.kecamatan()])
             desa = data.desa(p.kecamatan)
@@ -155,15 +155,15 @@ class Dashboard:
         tren_rows = {lay.kode: {label_tw(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}
         kolom_tren = [label_tw(t, q) for t, q in sorted({(t, q) for lay in layanan
                                                          for t, q, _ in series.get(lay.kode, [])})]
-        grafik_tren = garis_tren({_singkat(lay.kode): [(k, tren_rows[lay.kode].get(k)) for k in kolom_tren]
+        grafik_tren = trend_chart({_singkat(lay.kode): [(k, tren_rows[lay.kode].get(k)) for k in kolom_tren]
                                   for lay in layanan}) if kolom_tren else ""
-        grafik_bidang = {b: batang_capaian([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
+        grafik_bidang = {b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
                                             for lay in data.layanan_bidang(b)], target=data.target_persen)
                          for b in bidang}
         kode_list = list(dict.fromkeys(k for k, _, _ in kuartal))
         tahun_list = sorted({t for k, t, _ in kuartal if k == p.kode}, reverse=True)
         tw_list = sorted(q for k, t, q in kuartal if k == p.kode and t == p.tahun)
-        t = self.terbitan(p.kode, p.tahun, p.triwulan)
+        t = self.publication_of(p.kode, p.tahun, p.triwulan)
         unduh = [(j, NAMA_JENIS[j], f"{root}/unduh/{p.kode}/{p.tahun}/{p.triwulan}/{j}", t.path(j).name)
                  for j in ("xlsx", "pdf", "html", "csv")]
         return self.env.get_template("dashboard.html.j2").render(
@@ -182,35 +182,35 @@ class Dashboard:
         q.update(ubah)
         return {k: v for k, v in q.items() if v is not None and v != ""}
 
-    def galat(self, e: Halaman, root: str) -> str:
+    def galat(self, e: PageError, root: str) -> str:
         return self.env.get_template("dashboard_galat.html.j2").render(e=e, root=root)
 
     # --- downloads ----------------------------------------------------------------------------------
 
-    def terbitan(self, kode: str, tahun: int, triwulan: int) -> Terbitan:
-        return terbitan(kode, tahun, triwulan, self.laporan_root)
+    def publication_of(self, kode: str, tahun: int, triwulan: int) -> Publication:
+        return publication_of(kode, tahun, triwulan, self.laporan_root)
 
     def berkas(self, kode: str, tahun: int, triwulan: int, jenis: str) -> Path:
-        """The published file; built (atomically, by `terbitkan`) when missing or older than the figures."""
+        """The published file; built (atomically, by `publish_laporan`) when missing or older than the figures."""
         if jenis not in JENIS:
-            raise Halaman(404, "Berkas tidak dikenal", f"Jenis berkas {jenis!r} tidak ada (pilih: {', '.join(JENIS)}).")
-        if (kode, tahun, triwulan) not in set(kuartal_tersedia(self.engine, kode)):
-            raise Halaman(404, "Triwulan tidak tersedia",
+            raise PageError(404, "Berkas tidak dikenal", f"Jenis berkas {jenis!r} tidak ada (pilih: {', '.join(JENIS)}).")
+        if (kode, tahun, triwulan) not in set(available_quarters(self.engine, kode)):
+            raise PageError(404, "Triwulan tidak tersedia",
                           f"Belum ada data SPM untuk {kode!r} tahun {tahun} triwulan {triwulan}.")
-        t = self.terbitan(kode, tahun, triwulan)
+        t = self.publication_of(kode, tahun, triwulan)
         with self._kunci_untuk((kode, tahun, triwulan)):
             if self._perlu_terbit(t):
                 log.info("publishing %s %s triwulan %s for a download", kode, tahun, triwulan)
                 try:
-                    terbitkan(self.engine, kode, tahun, triwulan, self.laporan_root)
+                    publish_laporan(self.engine, kode, tahun, triwulan, self.laporan_root)
                 except InputError as exc:
-                    raise Halaman(404, "Triwulan tidak tersedia", str(exc)) from None
+                    raise PageError(404, "Triwulan tidak tersedia", str(exc)) from None
         return t.path(jenis)
 
-    def _perlu_terbit(self, t: Terbitan) -> bool:
+    def _perlu_terbit(self, t: Publication) -> bool:
         if not t.ada():
             return True
-        manifest = baca_manifest(t) or {}
+        manifest = read_manifest(t) or {}
         return manifest.get("dihitung") != _dihitung_sekarang(self.engine, t.kode_kab_kota, t.tahun, t.triwulan)
 
     def _kunci_untuk(self, key: tuple[str, int, int]) -> threading.Lock:
@@ -224,7 +224,7 @@ def _bulat(text: str | None, nama: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise Halaman(400, "Pilihan tidak valid", f"{nama} harus berupa angka, bukan {text!r}.") from None
+        raise PageError(400, "Pilihan tidak valid", f"{nama} harus berupa angka, bukan {text!r}.") from None
 
 
 def _nama_bidang(b: str) -> str:
@@ -232,9 +232,9 @@ def _nama_bidang(b: str) -> str:
 
 
 def _singkat(kode_layanan: str) -> str:
-    from spm.reporting.laporan import singkatan
+    from spm.reporting.laporan import abbreviation
 
-    return singkatan(kode_layanan)
+    return abbreviation(kode_layanan)
 
 
 class _RootPath:
@@ -273,19 +273,19 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
     def _root(request: Request) -> str:
         return (request.scope.get("root_path") or "").rstrip("/")
 
-    def _galat(request: Request, e: Halaman) -> HTMLResponse:
+    def _galat(request: Request, e: PageError) -> HTMLResponse:
         return HTMLResponse(dash.galat(e, _root(request)), status_code=e.status)
 
     def _gudang_galat(request: Request, exc: Exception) -> HTMLResponse:
         log.error("warehouse error: %s", exc)
         pesan = str(exc) if isinstance(exc, SpmError) else \
             f"Gudang data tidak dapat dibaca ({type(exc).__name__}). Periksa koneksi spm_warehouse dan log server."
-        return _galat(request, Halaman(503, "Gudang data tidak tersedia", pesan))
+        return _galat(request, PageError(503, "Gudang data tidak tersedia", pesan))
 
     def beranda(request: Request):
         try:
             return HTMLResponse(dash.halaman(dict(request.query_params), _root(request)))
-        except Halaman as e:
+        except PageError as e:
             return _galat(request, e)
         except (SpmError, sa.exc.SQLAlchemyError) as exc:
             return _gudang_galat(request, exc)
@@ -295,7 +295,7 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
         try:
             tahun, triwulan = _bulat(pp["tahun"], "tahun"), _bulat(pp["triwulan"], "triwulan")
             path = dash.berkas(pp["kode"], tahun, triwulan, pp["jenis"])
-        except Halaman as e:
+        except PageError as e:
             return _galat(request, e)
         except (SpmError, sa.exc.SQLAlchemyError) as exc:
             return _gudang_galat(request, exc)
@@ -306,12 +306,12 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
         return PlainTextResponse("ok\n")
 
     def tidak_ada(request: Request, exc: Exception):
-        return _galat(request, Halaman(404, "Halaman tidak ditemukan", f"Tidak ada halaman {request.url.path}.",
+        return _galat(request, PageError(404, "Halaman tidak ditemukan", f"Tidak ada halaman {request.url.path}.",
                                        [("Kembali ke dasbor", _root(request) + "/")]))
 
     def galat_server(request: Request, exc: Exception):
         log.exception("dashboard error")
-        return _galat(request, Halaman(500, "Terjadi kesalahan", "Terjadi kesalahan pada server dasbor; "
+        return _galat(request, PageError(500, "Terjadi kesalahan", "Terjadi kesalahan pada server dasbor; "
                                        "rinciannya ada di log server."))
 
     routes = [

@@ -21,12 +21,12 @@ from spm.warehouse.tables import dim_layanan, dim_wilayah, etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
 from spm.warehouse.audit import aware
+from spm.warehouse.status import SETTLED
 
 BULAN = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 NAMA_BIDANG = {"pendidikan": "Pendidikan", "kesehatan": "Kesehatan"}
 KOMPONEN_MUTU = {"barang_jasa": "Barang dan/atau jasa", "sdm": "Sumber daya manusia",
                  "petunjuk_teknis": "Petunjuk teknis / SOP"}
-STATUS_BERHASIL = ("published", "unchanged")
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def _wilayah(conn, kode: str) -> dict[str, Wilayah]:
 
 
 def _opd_names() -> dict[str, str]:
-    from spm.alerts.konfigurasi import load_konfigurasi
+    from spm.config.peringatan import load_konfigurasi
 
     cfg = load_konfigurasi()
     return {bidang: cfg.pemilik[owner].nama for bidang, owner in cfg.bidang_pemilik.items() if owner in cfg.pemilik}
@@ -204,7 +204,7 @@ def _opd_names() -> dict[str, str]:
 
 def _umpan(conn, kode: str, used: set[int], as_of: datetime) -> list[StatusUmpan]:
     """Freshness of each configured feed at `as_of` and the counts of the batches the figures used."""
-    from spm.alerts.konfigurasi import load_konfigurasi
+    from spm.config.peringatan import load_konfigurasi
 
     b = etl_batch.c
     used_rows = conn.execute(sa.select(b.source, b.entity, b.rows_received, b.rows_quarantined)
@@ -213,7 +213,7 @@ def _umpan(conn, kode: str, used: set[int], as_of: datetime) -> list[StatusUmpan
     for umpan in load_konfigurasi().umpan:
         last = _aware(conn.execute(sa.select(sa.func.max(b.finished_at)).where(
             b.source == umpan.sumber, b.entity.like(umpan.entitas.replace("*", "%")), b.kode_wilayah == kode,
-            b.status.in_(STATUS_BERHASIL), b.finished_at <= as_of)).scalar_one())
+            b.status.in_(SETTLED), b.finished_at <= as_of)).scalar_one())
         mine = [r for r in used_rows if r.source == umpan.sumber and fnmatchcase(r.entity, umpan.entitas)]
         umur = (as_of - last).total_seconds() / 3600 if last is not None else None
         out.append(StatusUmpan(umpan.sumber, umpan.entitas, last, umur, umpan.maks_umur_jam,
@@ -291,17 +291,17 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
     if semester and semester != [f"{tahun - 1}-2"]:
         data.catatan.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
                             f"{tahun - 1}-2 belum tersedia.")
-    notes, short = catatan_penyebut(sumber, [lay.kode for lay in layanan])
+    notes, short = denominator_note(sumber, [lay.kode for lay in layanan])
     data.catatan.extend(notes)
     data.sasaran_kurang = short
     return data
 
 
-def catatan_penyebut(sumber: list[dict[str, Any]], shown: list[str]) -> tuple[list[str], dict[str, int]]:
+def denominator_note(sumber: list[dict[str, Any]], shown: list[str]) -> tuple[list[str], dict[str, int]]:
     """A note per denominator batch the figures used that had quarantined rows (its sasaran are short
     of those rows), and per jenis layanan it feeds the rows missing, which the outputs mark beside the
     sasaran (DESIGN §9)."""
-    from spm.indicators.catalog import load_catalog
+    from spm.config.katalog_layanan import load_catalog
 
     from_births = {lay.kode for lay in load_catalog() if lay.sasaran.get("jenis") == "kelahiran_tahun_lalu"}
     out, short = [], {}
@@ -319,7 +319,7 @@ def catatan_penyebut(sumber: list[dict[str, Any]], shown: list[str]) -> tuple[li
     return out, short
 
 
-def kuartal_tersedia(engine: sa.Engine, kode_kab_kota: str | None = None) -> list[tuple[str, int, int]]:
+def available_quarters(engine: sa.Engine, kode_kab_kota: str | None = None) -> list[tuple[str, int, int]]:
     """(kab/kota, tahun, triwulan) with published capaian, newest first."""
     m = mart_capaian_spm.c
     q = sa.select(m.kode_kab_kota, m.tahun, m.triwulan).distinct()

@@ -1,7 +1,7 @@
 """Great Expectations Data Docs, rendered from the validation results kept in the warehouse.
 
 Every validated batch keeps GX's own `ExpectationSuiteValidationResult` (privacy-scrubbed, see
-`spm.quality.gx_hasil`) in `dq_validation_result`. This module renders them with GX's own renderers
+`spm.quality.gx_scrub`) in `dq_validation_result`. This module renders them with GX's own renderers
 (`ValidationResultsPageRenderer`, `ExpectationSuitePageRenderer`, `DefaultJinjaPageView`) into the
 layout of a GX file site, under `$SPM_HOME/reports/kualitas/gx/`:
 
@@ -53,7 +53,7 @@ _SISA_UMUR_DETIK = 3600  # temporary folders of crashed builds older than this a
 
 
 @dataclass(frozen=True)
-class GxHalaman:
+class GxPage:
     batch_id: int
     suite: str
     bagian: int
@@ -72,12 +72,12 @@ class GxHalaman:
 @dataclass
 class GxDocs:
     root: Path
-    halaman: list[GxHalaman]
+    halaman: list[GxPage]
     total: int  # stored results matching the filter (pages are limited to MAKS_HASIL)
     suites: list[str]
 
-    def per_batch(self) -> dict[int, list[GxHalaman]]:
-        out: dict[int, list[GxHalaman]] = {}
+    def per_batch(self) -> dict[int, list[GxPage]]:
+        out: dict[int, list[GxPage]] = {}
         for h in self.halaman:
             out.setdefault(h.batch_id, []).append(h)
         return out
@@ -149,7 +149,7 @@ _RANDOM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 _CACHE_BUSTER = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
 
 
-def luring(html: str) -> str:
+def offline_html(html: str) -> str:
     """Make a GX page self-contained: no CDN stylesheet, script or image; a local fallback instead."""
     html = _EXTERNAL_LINK.sub("", html)
     html = _EXTERNAL_SCRIPT.sub("", html)
@@ -240,16 +240,16 @@ def _renderer_hasil():
     })
 
 
-def render_hasil(d: dict[str, Any], batch_id: int, bagian: int, checked_at: datetime) -> str:
+def render_result(d: dict[str, Any], batch_id: int, bagian: int, checked_at: datetime) -> str:
     """One stored validation result as a GX Data Docs page (HTML)."""
     from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
     from great_expectations.render.view import DefaultJinjaPageView
 
-    from spm.quality.gx_hasil import bersihkan
+    from spm.quality.gx_scrub import scrub
 
-    evr = expectationSuiteValidationResultSchema.load(_hias(bersihkan(d), batch_id, bagian, checked_at))
+    evr = expectationSuiteValidationResultSchema.load(_hias(scrub(d), batch_id, bagian, checked_at))
     document = _renderer_hasil().render(evr)
-    return luring(DefaultJinjaPageView().render(document))
+    return offline_html(DefaultJinjaPageView().render(document))
 
 
 def render_suite(suite: str, contoh: dict[str, Any] | None = None) -> str:
@@ -280,7 +280,7 @@ def render_suite(suite: str, contoh: dict[str, Any] | None = None) -> str:
         note = f"**{m.get('name', '')}** — {m.get('severity', '')}" + (f": {m['uraian']}" if m.get("uraian") else "")
         expectations.append(ExpectationConfiguration(**{**e, "notes": note}).to_domain_obj())
     doc = ExpectationSuitePageRenderer().render(ExpectationSuite(name=suite, expectations=expectations, meta=meta))
-    return luring(DefaultJinjaPageView().render(doc))
+    return offline_html(DefaultJinjaPageView().render(doc))
 
 
 def _bersihkan_sisa(root: Path) -> None:
@@ -293,7 +293,7 @@ def _bersihkan_sisa(root: Path) -> None:
             pass
 
 
-def bangun(engine: sa.Engine, root: Path, sources: list[str] | None = None, periode: str | None = None,
+def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, periode: str | None = None,
            kode_wilayah: list[str] | None = None, as_of: datetime | None = None, maks: int = MAKS_HASIL) -> GxDocs:
     """Build `<root>/gx` from dq_validation_result (filtered like the project's pages), atomically."""
     import jinja2
@@ -323,7 +323,7 @@ def bangun(engine: sa.Engine, root: Path, sources: list[str] | None = None, peri
     tmp = Path(tempfile.mkdtemp(prefix=".gx-baru-", dir=root))
     try:
         os.chmod(tmp, 0o755)
-        halaman: list[GxHalaman] = []
+        halaman: list[GxPage] = []
         contoh: dict[str, dict] = {}
         for r in rows:
             d = json.loads(r.result_json)
@@ -333,9 +333,9 @@ def bangun(engine: sa.Engine, root: Path, sources: list[str] | None = None, peri
                    / f"{_nama(r.kode_wilayah)}_{_nama(r.periode)}{f'_bagian_{r.bagian}' if r.bagian else ''}.html")
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_hasil(d, r.batch_id, r.bagian, checked), encoding="utf-8")
+            path.write_text(render_result(d, r.batch_id, r.bagian, checked), encoding="utf-8")
             stats = d.get("statistics") or {}
-            halaman.append(GxHalaman(
+            halaman.append(GxPage(
                 r.batch_id, r.suite, r.bagian, r.source, r.entity, r.kode_wilayah, r.periode, r.status,
                 bool(r.success), stats.get("evaluated_expectations"), stats.get("successful_expectations"),
                 checked, rel.as_posix()))

@@ -1,6 +1,6 @@
 """The data-quality pages: static HTML per source and period under $SPM_HOME/reports/kualitas.
 
-Two sets of pages are written together (`tulis_halaman`, used by `spm kualitas` and by the task
+Two sets of pages are written together (`write_pages`, used by `spm kualitas` and by the task
 `halaman_kualitas` of `spm_kirim_peringatan`):
 
 - the project's own pages, per source and period: pass rate per expectation over time, quarantined
@@ -17,7 +17,7 @@ expectation with its configuration, observed statistics and counts).
 Privacy (DESIGN §4): the project's pages are built from etl_batch counts, dq_result names and counts,
 and quarantine.failed_expectations only; never from quarantine.row_data, natural keys or staging rows.
 The GX pages are built from results from which failing values, value counts and row indexes were
-removed before they were stored (`spm.quality.gx_hasil`).
+removed before they were stored (`spm.quality.gx_scrub`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +34,15 @@ import sqlalchemy as sa
 
 from spm.warehouse.tables import dq_result, etl_batch, quarantine
 from spm.warehouse.audit import aware
+from spm.warehouse.status import BatchStatus, SETTLED
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-STATUS_LENGKAP = ("published", "unchanged")
 HARI_RIWAYAT = 14  # columns of the pass-rate table
 
 
-def nama_berkas(periode: str) -> str:
+def page_filename(periode: str) -> str:
     """A period as a file name (health periods are `<dari>/<sampai>` timestamps)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", periode).strip("_") or "_"
 
@@ -51,7 +51,7 @@ _aware = aware  # the warehouse's one reading of stored timestamps
 
 
 @dataclass
-class Halaman:
+class QualityPage:
     source: str
     periode: str
     path: Path
@@ -94,7 +94,7 @@ def _maks_umur(source: str):
     """Maximum age of a feed from config/peringatan.yaml (the freshness check's own threshold)."""
     from fnmatch import fnmatchcase
 
-    from spm.alerts.konfigurasi import load_konfigurasi
+    from spm.config.peringatan import load_konfigurasi
 
     umpan = [u for u in load_konfigurasi().umpan if u.sumber == source]
 
@@ -104,7 +104,7 @@ def _maks_umur(source: str):
     return maks
 
 
-def kumpulkan(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str] | None = None,
+def collect(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str] | None = None,
               as_of: datetime | None = None) -> dict[str, Any]:
     """Everything the page of one source and period shows (counts and names only)."""
     as_of = as_of or datetime.now(timezone.utc)
@@ -112,7 +112,6 @@ def kumpulkan(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[s
     with engine.connect() as conn:
         batches = conn.execute(sa.select(etl_batch).where(b.source == source, b.periode == periode)
                                .order_by(b.batch_id)).all()
-        ids = [x.batch_id for x in batches]
         dq_rows = conn.execute(
             sa.select(dq_result.c.batch_id, dq_result.c.expectation, dq_result.c.severity, dq_result.c.kolom,
                       dq_result.c.success, dq_result.c.element_count, dq_result.c.unexpected_count,
@@ -121,7 +120,7 @@ def kumpulkan(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[s
             .where(b.source == source, b.periode == periode)).all()
         latest: dict[tuple[str, str], Any] = {}
         for x in batches:
-            if x.status != "running":
+            if x.status != BatchStatus.RUNNING:
                 latest[(x.entity, x.kode_wilayah)] = x
         alasan: dict[str, Counter] = defaultdict(Counter)
         latest_ids = {x.batch_id: x.entity for x in latest.values()}
@@ -135,7 +134,7 @@ def kumpulkan(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[s
                         alasan[latest_ids[batch_id]][name] += n
         fresh = conn.execute(
             sa.select(b.entity, b.kode_wilayah, sa.func.max(b.finished_at))
-            .where(b.source == source, b.status.in_(STATUS_LENGKAP)).group_by(b.entity, b.kode_wilayah)).all()
+            .where(b.source == source, b.status.in_(SETTLED)).group_by(b.entity, b.kode_wilayah)).all()
     entities = sorted({x.entity for x in batches})
     kodes = sorted(set(kode_wilayah or ()) | ({x.kode_wilayah for x in batches} if not kode_wilayah else set()))
     grid = []
@@ -145,9 +144,9 @@ def kumpulkan(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[s
         for entity in entities:
             x = latest.get((entity, kode))
             status = x.status if x is not None else "tidak ada"
-            complete += status in STATUS_LENGKAP
+            complete += status in SETTLED
             cells.append({"status": status, "batch_id": x.batch_id if x is not None else None,
-                          "kelas": "ok" if status in STATUS_LENGKAP else "gagal"})
+                          "kelas": "ok" if status in SETTLED else "gagal"})
         grid.append({"kode": kode, "sel": cells})
     total = len(kodes) * len(entities)
     days, rates = _pass_rates(dq_rows)
@@ -168,7 +167,7 @@ def kumpulkan(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[s
         "alasan": {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for e, c in sorted(alasan.items())},
         "segar": segar, "grid": grid, "lengkap": complete, "total": total,
         "lengkap_persen": 100.0 * complete / total if total else 0.0,
-        "batch_gagal": sum(1 for x in latest.values() if x.status not in STATUS_LENGKAP),
+        "batch_gagal": sum(1 for x in latest.values() if x.status not in SETTLED),
     }
 
 
@@ -178,7 +177,7 @@ def _env():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["waktu"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
-    env.filters["nama_berkas"] = nama_berkas
+    env.filters["nama_berkas"] = page_filename
     return env
 
 
@@ -188,9 +187,9 @@ def output_dir(out: Path | None = None) -> Path:
     return Path(out) if out else spm_home() / "reports" / "kualitas"
 
 
-def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str] | None = None,
+def write_pages(engine: sa.Engine, out: Path | None = None, sources: list[str] | None = None,
                   periode: str | None = None, kode_wilayah: list[str] | None = None,
-                  as_of: datetime | None = None) -> list[Halaman]:
+                  as_of: datetime | None = None) -> list[QualityPage]:
     """Write the page of every source × period present in etl_batch (filtered), with index pages."""
     as_of = as_of or datetime.now(timezone.utc)
     root = output_dir(out)
@@ -198,9 +197,9 @@ def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str]
     gx_batch: dict[int, list] = {}
     gx_galat: BaseException | None = None
     try:
-        from spm.reporting.gx_docs import bangun
+        from spm.reporting.gx_docs import build_docs
 
-        gx_batch = bangun(engine, root, sources, periode, kode_wilayah, as_of).per_batch()
+        gx_batch = build_docs(engine, root, sources, periode, kode_wilayah, as_of).per_batch()
     except Exception as exc:  # noqa: BLE001 - the project's pages are still written; the error is raised after
         log.exception("GX Data Docs could not be built")
         gx_galat = exc
@@ -211,15 +210,15 @@ def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str]
         q = q.where(etl_batch.c.periode == periode)
     with engine.connect() as conn:
         pairs = sorted(conn.execute(q).all())
-    pages: list[Halaman] = []
-    per_source: dict[str, list[Halaman]] = defaultdict(list)
+    pages: list[QualityPage] = []
+    per_source: dict[str, list[QualityPage]] = defaultdict(list)
     for source, per in pairs:
-        data = kumpulkan(engine, source, per, kode_wilayah, as_of)
+        data = collect(engine, source, per, kode_wilayah, as_of)
         data["gx"] = {x["batch_id"]: gx_batch[x["batch_id"]] for x in data["batches"] if x["batch_id"] in gx_batch}
-        path = root / source / f"{nama_berkas(per)}.html"
+        path = root / source / f"{page_filename(per)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(env.get_template("kualitas.html.j2").render(halaman="periode", **data), encoding="utf-8")
-        h = Halaman(source, per, path, data["lengkap_persen"], data["batch_gagal"])
+        h = QualityPage(source, per, path, data["lengkap_persen"], data["batch_gagal"])
         pages.append(h)
         per_source[source].append(h)
     for source, items in per_source.items():
@@ -237,12 +236,12 @@ def tulis_halaman(engine: sa.Engine, out: Path | None = None, sources: list[str]
     return pages
 
 
-def jalankan(engine: sa.Engine, args) -> int:
+def write_all_pages(engine: sa.Engine, args) -> int:
     """`spm kualitas`: write the pages and say where they are."""
     from spm.warehouse.db import require_current_schema
 
     require_current_schema(engine)
-    pages = tulis_halaman(engine, getattr(args, "keluaran", None), getattr(args, "sumber", None),
+    pages = write_pages(engine, getattr(args, "keluaran", None), getattr(args, "sumber", None),
                           getattr(args, "periode", None), getattr(args, "kode_wilayah", None))
     root = output_dir(getattr(args, "keluaran", None))
     if not pages:

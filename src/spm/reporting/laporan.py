@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from spm.reporting.data import NAMA_BIDANG, LaporanData
-from spm.reporting.grafik import angka, batang_capaian
+from spm.reporting.charts import angka, capaian_bars
 from spm.reporting.workbook import ROMAWI, judul_periode
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
-def singkatan(kode_layanan: str) -> str:
+def abbreviation(kode_layanan: str) -> str:
     """A short column header: pend_dasar -> DASAR, kes_usia_produktif -> USIA PRODUKTIF."""
     return kode_layanan.split("_", 1)[-1].replace("_", " ").upper()
 
@@ -23,16 +23,16 @@ def render_html(data: LaporanData) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     grafik_bidang = {
-        b: batang_capaian([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
+        b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
                            for lay in data.layanan_bidang(b)], target=data.target_persen)
         for b in data.bidang}
     return env.get_template("laporan.html.j2").render(
         d=data, angka=angka, romawi=ROMAWI, nama_bidang=NAMA_BIDANG, judul_periode=judul_periode(data),
         grafik_bidang=grafik_bidang, targets=data.target(), sebaran=data.sebaran(),
-        singkat={lay.kode: singkatan(lay.kode) for lay in data.layanan})
+        singkat={lay.kode: abbreviation(lay.kode) for lay in data.layanan})
 
 
-def tulis_pdf(html: str, path: Path) -> None:
+def write_pdf(html: str, path: Path) -> None:
     import logging
 
     from weasyprint import HTML

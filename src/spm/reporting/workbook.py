@@ -147,7 +147,7 @@ def _lindungi(ws) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
 
-def tulis_workbook(data: LaporanData, path: Path) -> None:
+def write_espm_workbook(data: LaporanData, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 

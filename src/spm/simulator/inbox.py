@@ -13,7 +13,8 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from spm.simulator.config import BIRTH_YEARS, POPULATION_SEMESTERS
-from spm.simulator.opd_workbook import BIDANG, workbook_filename, write_opd_workbook
+from spm.simulator.opd_workbook import write_opd_workbook
+from spm.sources.opd_layout import BIDANG, workbook_filename
 from spm.simulator.records import KELAHIRAN_HEADER, PENDUDUK_HEADER, csv_text, kelahiran_rows, penduduk_rows
 from spm.simulator.world import KabKotaWorld, World
 

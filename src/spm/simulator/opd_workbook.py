@@ -1,25 +1,11 @@
-"""The OPD input workbook (DESIGN §3.4): its layout as data, and simulated filled-in copies.
-
-One workbook per OPD (bidang), kabupaten/kota and quarter, named by `workbook_filename`, e.g.
-`opd_kesehatan_3271_2025_TW1.xlsx`. It has three sheets, in this order, each with a header row in
-row 1 (exact column names below, in order) and data from row 2:
-
-- `identitas`: one data row: kode_wilayah (dotted kab/kota code), bidang (`pendidikan` or
-  `kesehatan`), tahun, triwulan (1-4), perangkat_daerah (name of the OPD).
-- `mutu`: one row per quality item: kode_layanan (DESIGN §5 code of the bidang), komponen
-  (`barang_jasa`, `sdm` or `petunjuk_teknis`), uraian (item), satuan, jumlah_dibutuhkan,
-  jumlah_tersedia (whole numbers >= 0; available may exceed needed).
-- `anggaran`: one row per jenis layanan: kode_layanan, alokasi (Rp for the year), then
-  realisasi_01 .. realisasi_12 (Rp spent in each month; months after the quarter are empty).
+"""Simulated filled-in OPD input workbooks (DESIGN §3.4), in the layout of `spm.sources.opd_layout`.
 
 `mutu` of a layanan = sum(min(tersedia, dibutuhkan)) / sum(dibutuhkan) x 100 is how the simulator's
 expected figures read it (the project's index rule decides the official one).
-The project's own template module adopts `SHEETS`; `LAYOUT_VERSION` changes when it changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -28,92 +14,10 @@ from openpyxl import Workbook
 
 from spm.simulator.determinism import rng
 from spm.simulator.world import KabKotaWorld
-
-LAYOUT_VERSION = 1
-BIDANG = ("pendidikan", "kesehatan")
-KOMPONEN = ("barang_jasa", "sdm", "petunjuk_teknis")
-PERANGKAT_DAERAH = {"pendidikan": "Dinas Pendidikan", "kesehatan": "Dinas Kesehatan"}
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: str  # "text", "integer" or "number"
-    required: bool
-    description: str
-    max_length: int = 255  # of a text: its warehouse column; a longer text is refused, never cut
-
-
-SHEETS: dict[str, tuple[Column, ...]] = {
-    "identitas": (
-        Column("kode_wilayah", "text", True, "kabupaten/kota code, dotted (e.g. 32.71)"),
-        Column("bidang", "text", True, "pendidikan or kesehatan"),
-        Column("tahun", "integer", True, "year reported"),
-        Column("triwulan", "integer", True, "quarter 1-4"),
-        Column("perangkat_daerah", "text", True, "the OPD filling the workbook"),
-    ),
-    "mutu": (
-        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
-        Column("komponen", "text", True, max_length=64, description="barang_jasa, sdm or petunjuk_teknis"),
-        Column("uraian", "text", True, "quality item"),
-        Column("satuan", "text", True, max_length=64, description="unit of the item"),
-        Column("jumlah_dibutuhkan", "integer", True, "needed for the sasaran of the year"),
-        Column("jumlah_tersedia", "integer", True, "available at the quarter's end"),
-    ),
-    "anggaran": (
-        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
-        Column("alokasi", "number", True, "budget allocated for the year, Rp"),
-        *(Column(f"realisasi_{m:02d}", "number", False, f"spent in month {m}, Rp (empty after the quarter)")
-          for m in range(1, 13)),
-    ),
-}
-
-# Quality items per jenis layanan: (komponen, uraian, satuan, typical need per 1000 sasaran).
-MUTU_ITEMS: dict[str, tuple[tuple[str, str, str, float], ...]] = {
-    "pend_paud": (("barang_jasa", "Alat permainan edukatif", "paket", 20), ("sdm", "Pendidik PAUD", "orang", 60),
-                  ("petunjuk_teknis", "Pedoman kurikulum PAUD", "dokumen", 1)),
-    "pend_dasar": (("barang_jasa", "Buku teks pelajaran", "eksemplar", 900), ("sdm", "Guru kelas/mapel", "orang", 45),
-                   ("petunjuk_teknis", "Pedoman asesmen", "dokumen", 1)),
-    "pend_kesetaraan": (("barang_jasa", "Modul Paket A/B/C", "eksemplar", 700), ("sdm", "Tutor", "orang", 40),
-                        ("petunjuk_teknis", "Pedoman penyelenggaraan kesetaraan", "dokumen", 1)),
-    "kes_ibu_hamil": (("barang_jasa", "Buku KIA", "buah", 1000), ("sdm", "Bidan", "orang", 8),
-                      ("petunjuk_teknis", "Pedoman ANC terpadu", "dokumen", 1)),
-    "kes_ibu_bersalin": (("barang_jasa", "Partus set", "set", 20), ("sdm", "Bidan", "orang", 8),
-                         ("petunjuk_teknis", "Pedoman persalinan normal", "dokumen", 1)),
-    "kes_bbl": (("barang_jasa", "Vitamin K1 injeksi", "ampul", 1000), ("sdm", "Bidan", "orang", 6),
-                ("petunjuk_teknis", "Pedoman pelayanan neonatal esensial", "dokumen", 1)),
-    "kes_balita": (("barang_jasa", "Timbangan dan alat ukur panjang/tinggi", "set", 10),
-                   ("sdm", "Kader posyandu", "orang", 50), ("petunjuk_teknis", "Buku pedoman SDIDTK", "dokumen", 1)),
-    "kes_usia_dikdas": (("barang_jasa", "Kit UKS", "paket", 5), ("sdm", "Tenaga kesehatan UKS", "orang", 3),
-                        ("petunjuk_teknis", "Pedoman penjaringan kesehatan", "dokumen", 1)),
-    "kes_usia_produktif": (("barang_jasa", "Tensimeter digital", "buah", 2), ("sdm", "Tenaga posbindu PTM", "orang", 4),
-                           ("petunjuk_teknis", "Pedoman skrining PTM", "dokumen", 1)),
-    "kes_usia_lanjut": (("barang_jasa", "Strip tes kolesterol", "buah", 1000), ("sdm", "Kader posyandu lansia", "orang", 15),
-                        ("petunjuk_teknis", "Pedoman pelayanan lansia", "dokumen", 1)),
-    "kes_hipertensi": (("barang_jasa", "Obat antihipertensi", "paket", 900), ("sdm", "Dokter", "orang", 2),
-                       ("petunjuk_teknis", "Pedoman tata laksana hipertensi", "dokumen", 1)),
-    "kes_dm": (("barang_jasa", "Strip tes gula darah", "buah", 1000), ("sdm", "Dokter", "orang", 3),
-               ("petunjuk_teknis", "Pedoman tata laksana DM", "dokumen", 1)),
-    "kes_odgj_berat": (("barang_jasa", "Obat antipsikotik", "paket", 900), ("sdm", "Perawat jiwa", "orang", 20),
-                       ("petunjuk_teknis", "Pedoman keswa di puskesmas", "dokumen", 1)),
-    "kes_terduga_tb": (("barang_jasa", "Cartridge TCM", "buah", 1000), ("sdm", "Petugas TB", "orang", 10),
-                       ("petunjuk_teknis", "Pedoman penanggulangan TBC", "dokumen", 1)),
-    "kes_risiko_hiv": (("barang_jasa", "Reagen tes HIV", "tes", 1000), ("sdm", "Konselor HIV", "orang", 8),
-                       ("petunjuk_teknis", "Pedoman tes HIV", "dokumen", 1)),
-}
-_PREFIX = {"pendidikan": "pend_", "kesehatan": "kes_"}
-LAYANAN_OF_BIDANG = {bidang: tuple(k for k in MUTU_ITEMS if k.startswith(_PREFIX[bidang])) for bidang in BIDANG}
+from spm.sources.opd_layout import BIDANG, LAYANAN_OF_BIDANG, MUTU_ITEMS, PERANGKAT_DAERAH, SHEETS, header
 
 # Ways a workbook can break the layout (fault `malformed` of the inbox writer).
 MALFORMED_KINDS = ("missing_sheet", "bad_header", "bad_value", "unknown_layanan")
-
-
-def workbook_filename(bidang: str, kode_wilayah: str, tahun: int, triwulan: int) -> str:
-    return f"opd_{bidang}_{kode_wilayah.replace('.', '')}_{tahun}_TW{triwulan}.xlsx"
-
-
-def header(sheet: str) -> list[str]:
-    return [c.name for c in SHEETS[sheet]]
 
 
 def workbook_rows(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int) -> dict[str, list[list]]:

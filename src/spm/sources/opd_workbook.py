@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from spm.opd_template import BIDANG, SHEETS, Column, header
+from spm.sources.opd_layout import BIDANG, SHEETS, Column, header
 from spm.sources.angka import AngkaError, parse_angka
 
 KODE_KAB_KOTA = re.compile(r"^\d{2}\.\d{2}$")

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from spm.errors import RowAccountingError
 from spm.warehouse.tables import BATCH_STATUSES, dq_result, etl_batch, quarantine
+from spm.warehouse.status import BatchStatus, SETTLED
 
 
 WIB = timezone(timedelta(hours=7))  # Western Indonesia Time: what OPD staff and Disdukcapil read
@@ -30,7 +31,7 @@ def start_batch(
     result = conn.execute(
         sa.insert(etl_batch).values(
             source=source, entity=entity, kode_wilayah=kode_wilayah, periode=periode, run_id=run_id,
-            status="running", started_at=now(),
+            status=BatchStatus.RUNNING, started_at=now(),
         ).returning(etl_batch.c.batch_id)
     )
     return result.scalar_one()
@@ -81,7 +82,7 @@ def close_published(conn: sa.Connection, batch_id: int, published: int, message:
     problem = account.problem()
     if problem:
         raise RowAccountingError(f"{where}: {problem}")
-    finish_batch(conn, batch_id, "published", rows_published=published, rows_unchanged=unchanged, message=message)
+    finish_batch(conn, batch_id, BatchStatus.PUBLISHED, rows_published=published, rows_unchanged=unchanged, message=message)
     return account
 
 
@@ -94,7 +95,7 @@ def last_published_checksum(
         .where(
             etl_batch.c.source == source, etl_batch.c.entity == entity,
             etl_batch.c.kode_wilayah == kode_wilayah, etl_batch.c.periode == periode,
-            etl_batch.c.status.in_(("published", "unchanged")),
+            etl_batch.c.status.in_(SETTLED),
         )
         .order_by(etl_batch.c.batch_id.desc())
         .limit(1)

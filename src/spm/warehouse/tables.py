@@ -8,6 +8,7 @@ that migrations and these definitions agree. Column names of published tables ar
 from __future__ import annotations
 
 import sqlalchemy as sa
+from spm.warehouse.status import STORED
 
 metadata = sa.MetaData()
 
@@ -118,7 +119,7 @@ quarantine = sa.Table(
     sa.Index("ix_quarantine_batch", "batch_id"),
 )
 
-BATCH_STATUSES = ("running", "published", "unchanged", "failed", "rejected", "missing")
+BATCH_STATUSES = STORED
 
 # --- Population (Dukcapil DKB aggregates, DESIGN §3.2) -------------------------------------------
 
@@ -349,7 +350,7 @@ fact_pasien = sa.Table(
 
 # Clinical resources published before their patient (same hub, `subject` Patient/<id> not loaded
 # yet): one row per resource while the reference is unresolved, `sejak` = when it was first
-# published so. Deleted when the patient arrives (spm.ingest.kesehatan_rujukan).
+# published so. Deleted when the patient arrives (spm.ingest.kesehatan_references).
 rujukan_pasien_tertunda = sa.Table(
     "rujukan_pasien_tertunda",
     metadata,

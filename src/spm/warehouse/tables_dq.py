@@ -3,7 +3,7 @@
 `dq_result` holds one row per expectation per batch (the project's view: names, severity, counts).
 `dq_validation_result` holds, per batch and suite, Great Expectations' own
 `ExpectationSuiteValidationResult.to_json_dict()` so that GX Data Docs can be rendered from it
-(`spm.reporting.gx_docs`). It is privacy-scrubbed before it is written (`spm.quality.gx_hasil`):
+(`spm.reporting.gx_docs`). It is privacy-scrubbed before it is written (`spm.quality.gx_scrub`):
 counts, percents, statistics, expectation configuration and meta stay; failing values, value
 counts, row indexes, free-text exception details and any observed value that could be a raw value
 are removed (DESIGN §4). It is written in the same transaction as the batch's `dq_result` rows; a

@@ -25,6 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from spm.reporting.data import LaporanData, load_laporan
+from spm.warehouse.status import BatchStatus
 
 JENIS = ("xlsx", "html", "pdf", "csv")
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "html": "text/html",
@@ -34,7 +35,7 @@ KOLOM_CSV = ("tahun", "triwulan", "kode_wilayah", "nama_wilayah", "tingkat_wilay
 
 
 @dataclass(frozen=True)
-class Terbitan:
+class Publication:
     kode_kab_kota: str
     tahun: int
     triwulan: int
@@ -57,11 +58,11 @@ def laporan_root() -> Path:
     return spm_home() / "reports" / "laporan"
 
 
-def terbitan(kode_kab_kota: str, tahun: int, triwulan: int, root: Path | None = None) -> Terbitan:
+def publication_of(kode_kab_kota: str, tahun: int, triwulan: int, root: Path | None = None) -> Publication:
     if not (1 <= int(triwulan) <= 4):
         raise ValueError(f"triwulan must be 1-4, got {triwulan}")
     folder = (root or laporan_root()) / kode_kab_kota / str(int(tahun)) / f"triwulan-{int(triwulan)}"
-    return Terbitan(kode_kab_kota, int(tahun), int(triwulan), folder)
+    return Publication(kode_kab_kota, int(tahun), int(triwulan), folder)
 
 
 def _normalise_zip(path: Path, when) -> None:
@@ -81,7 +82,7 @@ def _normalise_zip(path: Path, when) -> None:
             dst.writestr(info, content)
 
 
-def tulis_csv(data: LaporanData, path: Path) -> None:
+def write_csv(data: LaporanData, path: Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(KOLOM_CSV)
@@ -111,23 +112,23 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def terbitkan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: int, root: Path | None = None) -> dict:
+def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: int, root: Path | None = None) -> dict:
     """Build every output of the quarter and move them into place; returns the paths and checksums."""
-    from spm.reporting.laporan import render_html, tulis_pdf
-    from spm.reporting.workbook import tulis_workbook
+    from spm.reporting.laporan import render_html, write_pdf
+    from spm.reporting.workbook import write_espm_workbook
 
-    t = terbitan(kode_kab_kota, tahun, triwulan, root)
+    t = publication_of(kode_kab_kota, tahun, triwulan, root)
     data = load_laporan(engine, kode_kab_kota, t.tahun, t.triwulan)
     t.folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".baru-", dir=t.folder))
     try:
         staged = {j: tmp / t.path(j).name for j in JENIS}
-        tulis_workbook(data, staged["xlsx"])
+        write_espm_workbook(data, staged["xlsx"])
         _normalise_zip(staged["xlsx"], data.dihitung)
         html = render_html(data)
         staged["html"].write_text(html, encoding="utf-8")
-        tulis_pdf(html, staged["pdf"])
-        tulis_csv(data, staged["csv"])
+        write_pdf(html, staged["pdf"])
+        write_csv(data, staged["csv"])
         manifest = {
             "kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan,
             "dihitung": data.dihitung.isoformat(), "semester_penduduk": data.semester_penduduk,
@@ -148,7 +149,7 @@ def terbitkan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: int, 
             **{j: str(t.path(j)) for j in JENIS}, "batch_ids": data.batch_ids}
 
 
-def baca_manifest(t: Terbitan) -> dict | None:
+def read_manifest(t: Publication) -> dict | None:
     try:
         return json.loads(t.manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -166,13 +167,13 @@ def stale_quarters(engine: sa.Engine, root: Path | None = None) -> list[dict]:
     b = etl_batch.c
     with engine.connect() as conn:
         rows = conn.execute(sa.select(b.kode_wilayah, b.periode, sa.func.max(b.finished_at)).where(
-            b.entity == "mart_indeks_spm", b.status == "published").group_by(b.kode_wilayah, b.periode)).all()
+            b.entity == "mart_indeks_spm", b.status == BatchStatus.PUBLISHED).group_by(b.kode_wilayah, b.periode)).all()
     out = []
     for kode, periode, finished in rows:
         if "-T" not in str(periode) or finished is None:
             continue
         tahun, triwulan = (int(x) for x in str(periode).split("-T"))
-        t = terbitan(kode, tahun, triwulan, root)
+        t = publication_of(kode, tahun, triwulan, root)
         written = datetime.fromtimestamp(t.manifest.stat().st_mtime, timezone.utc) if t.ada() else None
         if written is None or written < aware(finished):
             out.append({"kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan})

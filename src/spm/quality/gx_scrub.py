@@ -3,7 +3,7 @@
 A batch validated with `result_format` COMPLETE (`spm.quality.gx_runner`) gives an
 `ExpectationSuiteValidationResult` that lists the failing values, their counts and the failing rows'
 index values: personal data when the column holds a NIK, a name or a birth date (DESIGN §4). What
-is kept (`bersihkan`) is GX's own JSON form (`to_json_dict()`) with, per expectation:
+is kept (`scrub`) is GX's own JSON form (`to_json_dict()`) with, per expectation:
 
 - kept: `success`, the expectation configuration (type, kwargs with the suite parameters filled in,
   meta with the project's name and severity, id), the result's counts and percents (`element_count`,
@@ -29,11 +29,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
-
-import sqlalchemy as sa
 
 DISEMBUNYIKAN = "[disembunyikan: nilai data tidak disimpan]"
 
@@ -100,7 +96,7 @@ def _meta(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _hasil_ekspektasi(r: dict[str, Any]) -> dict[str, Any]:
+def _expectation_result(r: dict[str, Any]) -> dict[str, Any]:
     cfg = r.get("expectation_config") or {}
     etype = cfg.get("type") or cfg.get("expectation_type") or ""
     res = r.get("result") or {}
@@ -135,7 +131,7 @@ def _bulat(value: Any) -> Any:
     return value
 
 
-def bersihkan(hasil: dict[str, Any]) -> dict[str, Any]:
+def scrub(hasil: dict[str, Any]) -> dict[str, Any]:
     """The scrubbed copy of a validation result in its `to_json_dict()` form (see the module doc)."""
     return _bulat({
         "success": hasil.get("success"),
@@ -144,11 +140,11 @@ def bersihkan(hasil: dict[str, Any]) -> dict[str, Any]:
         "statistics": hasil.get("statistics") or {},
         "meta": _meta(hasil.get("meta") or {}),
         "id": hasil.get("id"),
-        "results": [_hasil_ekspektasi(r) for r in hasil.get("results") or []],
+        "results": [_expectation_result(r) for r in hasil.get("results") or []],
     })
 
 
-def dari_gx(result) -> dict[str, Any]:
+def from_gx(result) -> dict[str, Any]:
     """Scrub a live `ExpectationSuiteValidationResult` without serialising its failing-value lists.
 
     GX's `to_json_dict()` deep-copies the whole result, which with COMPLETE results of a large batch
@@ -174,7 +170,7 @@ def dari_gx(result) -> dict[str, Any]:
         success=result.success, results=kecil, suite_name=result.suite_name,
         suite_parameters=result.suite_parameters, statistics=result.statistics, meta=result.meta,
         batch_id=getattr(result, "batch_id", None), id=result.id)
-    return bersihkan(json.loads(json.dumps(copy.to_json_dict(), default=str)))
+    return scrub(json.loads(json.dumps(copy.to_json_dict(), default=str)))
 
 
 def _plain(value: Any) -> Any:
@@ -184,36 +180,3 @@ def _plain(value: Any) -> Any:
         except (ValueError, TypeError):
             return str(value)
     return value
-
-
-def simpan(conn: sa.Connection, batch_id: int, suite: str, hasil: dict[str, Any] | Iterable[dict[str, Any] | None] | None,
-           checked_at: datetime) -> int:
-    """Replace the stored GX results of (batch, suite) with `hasil` (one result, or one per chunk).
-
-    Call it in the transaction that writes the batch's `dq_result` rows. Returns the rows written."""
-    from spm.warehouse.tables_dq import dq_validation_result as t
-
-    parts = [hasil] if isinstance(hasil, dict) or hasil is None else list(hasil)
-    conn.execute(sa.delete(t).where(t.c.batch_id == batch_id, t.c.suite == suite))
-    rows = [{"batch_id": batch_id, "suite": suite, "bagian": i, "success": bool(h.get("success")),
-             "result_json": json.dumps(bersihkan(h), ensure_ascii=False, sort_keys=True), "checked_at": checked_at}
-            for i, h in enumerate(parts) if h is not None]
-    if rows:
-        conn.execute(sa.insert(t), rows)
-    return len(rows)
-
-
-def simpan_bagian(conn: sa.Connection, batch_id: int, suite: str, bagian: int, hasil: dict[str, Any] | None,
-                  checked_at: datetime) -> int:
-    """Store the GX result of one chunk (`bagian`) of a batch validated while it streams, in the
-    transaction that stages the chunk, so no result travels between tasks. Returns the rows written."""
-    from spm.warehouse.tables_dq import dq_validation_result as t
-
-    conn.execute(sa.delete(t).where(t.c.batch_id == batch_id, t.c.suite == suite, t.c.bagian == bagian))
-    if hasil is None:
-        return 0
-    conn.execute(sa.insert(t), [{"batch_id": batch_id, "suite": suite, "bagian": bagian,
-                                 "success": bool(hasil.get("success")),
-                                 "result_json": json.dumps(bersihkan(hasil), ensure_ascii=False, sort_keys=True),
-                                 "checked_at": checked_at}])
-    return 1

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import requests
 
-from spm.alerts import referensi
-from spm.alerts.konfigurasi import Saluran
-from spm.alerts.pesan import Pesan, samarkan
+from spm.alerts import airflow_config
+from spm.config.peringatan import Saluran
+from spm.alerts.messages import Message, mask_digits
 
 log = logging.getLogger(__name__)
 TELEGRAM_API = "https://api.telegram.org"
@@ -22,28 +22,28 @@ TELEGRAM_MAX = 4096  # sendMessage text limit
 TIMEOUT = 20
 
 
-class SaluranTidakAktif(Exception):
+class ChannelInactive(Exception):
     """The channel's Connection or Variable is not defined in this deployment."""
 
 
-class GagalKirim(Exception):
+class SendFailed(Exception):
     """The channel is configured but the receiver did not accept the message."""
 
 
 @dataclass(frozen=True)
-class HasilKirim:
+class SendResult:
     saluran: Saluran
     berhasil: bool
     dilewati: bool
     galat: str | None = None
 
 
-def kirim_email(s: Saluran, p: Pesan) -> None:
-    recipients = referensi.get_list_variable(s.kepada_variable)
+def send_email(s: Saluran, p: Message) -> None:
+    recipients = airflow_config.get_list_variable(s.kepada_variable)
     if not recipients:
-        raise SaluranTidakAktif(f"Variable {s.kepada_variable} (recipients) is not set")
-    if not referensi.connection_fields(s.koneksi):
-        raise SaluranTidakAktif(f"connection {s.koneksi} is not defined")
+        raise ChannelInactive(f"Variable {s.kepada_variable} (recipients) is not set")
+    if not airflow_config.connection_fields(s.koneksi):
+        raise ChannelInactive(f"connection {s.koneksi} is not defined")
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     try:
@@ -51,34 +51,34 @@ def kirim_email(s: Saluran, p: Pesan) -> None:
             hook.send_email_smtp(to=recipients, subject=p.subjek, html_content=p.html,
                                  custom_headers={"X-SPM-Jenis": p.jenis_pesan})
     except Exception as exc:
-        raise GagalKirim(f"SMTP via {s.koneksi}: {type(exc).__name__}: {exc}") from exc
+        raise SendFailed(f"SMTP via {s.koneksi}: {type(exc).__name__}: {exc}") from exc
 
 
-def kirim_webhook(s: Saluran, p: Pesan) -> None:
-    conn = referensi.find_connection(s.koneksi)
+def send_webhook(s: Saluran, p: Message) -> None:
+    conn = airflow_config.find_connection(s.koneksi)
     if conn is None:
-        raise SaluranTidakAktif(f"connection {s.koneksi} is not defined")
+        raise ChannelInactive(f"connection {s.koneksi} is not defined")
     body = {"text": p.teks}
     if s.format == "json":
-        body["spm"] = json.loads(samarkan(json.dumps(p.data, default=str)))
+        body["spm"] = json.loads(mask_digits(json.dumps(p.data, default=str)))
     headers = {"Content-Type": "application/json"}
     if conn.password:  # receivers that want a bearer token (e.g. a self-hosted relay)
         headers["Authorization"] = f"Bearer {conn.password}"
     try:
         resp = requests.post(conn.base_url, data=json.dumps(body), headers=headers, timeout=TIMEOUT)
     except requests.RequestException as exc:
-        raise GagalKirim(f"webhook {s.koneksi}: {type(exc).__name__}") from exc
+        raise SendFailed(f"webhook {s.koneksi}: {type(exc).__name__}") from exc
     if resp.status_code >= 300:
-        raise GagalKirim(f"webhook {s.koneksi}: HTTP {resp.status_code}")
+        raise SendFailed(f"webhook {s.koneksi}: HTTP {resp.status_code}")
 
 
-def kirim_telegram(s: Saluran, p: Pesan) -> None:
-    fields = referensi.connection_fields(s.koneksi)
+def send_telegram(s: Saluran, p: Message) -> None:
+    fields = airflow_config.connection_fields(s.koneksi)
     if not fields or not fields.get("password"):
-        raise SaluranTidakAktif(f"connection {s.koneksi} (bot token in password) is not defined")
-    chat_id = referensi.get_variable(s.chat_id_variable)
+        raise ChannelInactive(f"connection {s.koneksi} (bot token in password) is not defined")
+    chat_id = airflow_config.get_variable(s.chat_id_variable)
     if not chat_id:
-        raise SaluranTidakAktif(f"Variable {s.chat_id_variable} (chat id) is not set")
+        raise ChannelInactive(f"Variable {s.chat_id_variable} (chat id) is not set")
     base = (fields.get("host") or TELEGRAM_API).rstrip("/")
     if not base.startswith(("http://", "https://")):
         base = "https://" + base
@@ -89,7 +89,7 @@ def kirim_telegram(s: Saluran, p: Pesan) -> None:
         resp = requests.post(f"{base}/bot{fields['password']}/sendMessage", timeout=TIMEOUT,
                              json={"chat_id": chat_id.strip(), "text": text, "disable_web_page_preview": True})
     except requests.RequestException as exc:
-        raise GagalKirim(f"telegram {s.koneksi}: {type(exc).__name__}") from None  # the URL holds the token
+        raise SendFailed(f"telegram {s.koneksi}: {type(exc).__name__}") from None  # the URL holds the token
     ok = resp.status_code < 300
     if ok:
         try:
@@ -97,13 +97,13 @@ def kirim_telegram(s: Saluran, p: Pesan) -> None:
         except ValueError:
             ok = False
     if not ok:
-        raise GagalKirim(f"telegram {s.koneksi}: HTTP {resp.status_code}")
+        raise SendFailed(f"telegram {s.koneksi}: HTTP {resp.status_code}")
 
 
-PENGIRIM = {"email": kirim_email, "webhook": kirim_webhook, "telegram": kirim_telegram}
+PENGIRIM = {"email": send_email, "webhook": send_webhook, "telegram": send_telegram}
 
 
-def kirim(saluran: tuple[Saluran, ...], p: Pesan) -> list[HasilKirim]:
+def send(saluran: tuple[Saluran, ...], p: Message) -> list[SendResult]:
     """Try every channel; one failing never stops the others."""
     hasil = []
     for s in saluran:
@@ -111,11 +111,11 @@ def kirim(saluran: tuple[Saluran, ...], p: Pesan) -> list[HasilKirim]:
             continue
         try:
             PENGIRIM[s.jenis](s, p)
-            hasil.append(HasilKirim(s, True, False))
-        except SaluranTidakAktif as exc:
+            hasil.append(SendResult(s, True, False))
+        except ChannelInactive as exc:
             log.info("channel %s of %s skipped: %s", s.jenis, p.pemilik, exc)
-            hasil.append(HasilKirim(s, False, True, str(exc)))
-        except GagalKirim as exc:
+            hasil.append(SendResult(s, False, True, str(exc)))
+        except SendFailed as exc:
             log.warning("channel %s of %s failed: %s", s.jenis, p.pemilik, exc)
-            hasil.append(HasilKirim(s, False, False, str(exc)))
+            hasil.append(SendResult(s, False, False, str(exc)))
     return hasil

@@ -3,7 +3,7 @@
 Privacy (DESIGN §4): a message is built only from counts, expectation names, batch ids, kab/kota
 codes, periods, task ids and a link. Nothing reads quarantine.row_data, natural keys, staging rows or
 free-text batch messages (a source's error text can quote a row). As a last guard every text passes
-`samarkan`, which masks any run of 10 or more digits (a NIK has 16, a NISN 10; codes are dotted).
+`mask_digits`, which masks any run of 10 or more digits (a NIK has 16, a NISN 10; codes are dotted).
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ JUDUL_PESAN = {
 }
 
 
-def samarkan(text: str) -> str:
+def mask_digits(text: str) -> str:
     return _LONG_DIGITS.sub("[angka disamarkan]", text)
 
 
 @dataclass(frozen=True)
-class Masalah:
+class Finding:
     """One problem as detected now. `isi` is what identifies its current content (a change re-alerts)."""
 
     fingerprint: str
@@ -66,7 +66,7 @@ class Masalah:
 
 
 @dataclass(frozen=True)
-class Pesan:
+class Message:
     jenis_pesan: str  # baru | berubah | pengingat | selesai | ringkasan
     pemilik: str
     judul: str
@@ -80,23 +80,23 @@ class Pesan:
         parts = [self.judul, "", *self.baris]
         if self.tautan:
             parts += ["", f"Laporan kualitas data: {self.tautan}"]
-        return samarkan("\n".join(parts))
+        return mask_digits("\n".join(parts))
 
     @property
     def html(self) -> str:
         items = "".join(f"<li>{html.escape(b)}</li>" for b in self.baris)
         link = (f'<p>Laporan kualitas data: <a href="{html.escape(self.tautan)}">{html.escape(self.tautan)}</a></p>'
                 if self.tautan else "")
-        return samarkan(f"<h3>{html.escape(self.judul)}</h3><ul>{items}</ul>{link}"
+        return mask_digits(f"<h3>{html.escape(self.judul)}</h3><ul>{items}</ul>{link}"
                         "<p><small>Pesan otomatis pipeline SPM. Tanpa data pribadi: hanya jumlah, nama ekspektasi, "
                         "kode wilayah, periode dan nomor batch.</small></p>")
 
     @property
     def subjek(self) -> str:
-        return samarkan(self.judul)
+        return mask_digits(self.judul)
 
 
-def lokasi(m: Masalah) -> str:
+def lokasi(m: Finding) -> str:
     bits = []
     if m.source:
         bits.append(f"sumber {m.source}" + (f"/{m.entity}" if m.entity else ""))
@@ -113,8 +113,8 @@ def _waktu(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
 
 
-def pesan_masalah(jenis_pesan: str, m: Masalah, nama_pemilik: str, first_seen: datetime | None = None,
-                  jumlah_terlihat: int | None = None) -> Pesan:
+def problem_message(jenis_pesan: str, m: Finding, nama_pemilik: str, first_seen: datetime | None = None,
+                  jumlah_terlihat: int | None = None) -> Message:
     judul = f"[SPM] {JUDUL_PESAN[jenis_pesan]} — {JUDUL_JENIS.get(m.jenis, m.jenis)}: {m.ringkasan}"
     baris = [f"Pemilik data: {nama_pemilik}"]
     if lokasi(m):
@@ -126,12 +126,12 @@ def pesan_masalah(jenis_pesan: str, m: Masalah, nama_pemilik: str, first_seen: d
     data = {"jenis_pesan": jenis_pesan, "jenis": m.jenis, "pemilik": m.pemilik, "fingerprint": m.fingerprint,
             "source": m.source, "entity": m.entity, "kode_wilayah": m.kode_wilayah, "periode": m.periode,
             "batch_id": m.batch_id, "ringkasan": m.ringkasan, **m.detail}
-    return Pesan(jenis_pesan, m.pemilik, judul, tuple(baris), m.tautan, m.fingerprint, data)
+    return Message(jenis_pesan, m.pemilik, judul, tuple(baris), m.tautan, m.fingerprint, data)
 
 
-def pesan_selesai(row, nama_pemilik: str, tautan: str | None, baris_tambahan: tuple[str, ...] = ()) -> Pesan:
+def resolved_message(row, nama_pemilik: str, tautan: str | None, baris_tambahan: tuple[str, ...] = ()) -> Message:
     """Resolution notice from the stored state row (the problem is no longer detected)."""
-    m = Masalah(row.fingerprint, row.jenis, row.pemilik, row.ringkasan, (), row.source, row.entity,
+    m = Finding(row.fingerprint, row.jenis, row.pemilik, row.ringkasan, (), row.source, row.entity,
                 row.kode_wilayah, row.periode, row.batch_id, tautan=tautan)
     baris = [f"Pemilik data: {nama_pemilik}"]
     if lokasi(m):
@@ -141,11 +141,11 @@ def pesan_selesai(row, nama_pemilik: str, tautan: str | None, baris_tambahan: tu
     data = {"jenis_pesan": "selesai", "jenis": row.jenis, "pemilik": row.pemilik, "fingerprint": row.fingerprint,
             "source": row.source, "entity": row.entity, "kode_wilayah": row.kode_wilayah, "periode": row.periode,
             "batch_id": row.batch_id, "ringkasan": row.ringkasan}
-    return Pesan("selesai", row.pemilik, judul, tuple(baris), tautan, row.fingerprint, data)
+    return Message("selesai", row.pemilik, judul, tuple(baris), tautan, row.fingerprint, data)
 
 
-def pesan_ringkasan(pemilik: str, nama_pemilik: str, tanggal: str, rows: list, selesai_24_jam: int,
-                    tautan: str | None) -> Pesan:
+def digest_message(pemilik: str, nama_pemilik: str, tanggal: str, rows: list, selesai_24_jam: int,
+                    tautan: str | None) -> Message:
     """The daily digest: open problems of an owner (for the data team: of everyone), grouped by kind."""
     judul = f"[SPM] {JUDUL_PESAN['ringkasan']} {tanggal} — {nama_pemilik}: {len(rows)} masalah terbuka"
     baris: list[str] = []
@@ -164,4 +164,4 @@ def pesan_ringkasan(pemilik: str, nama_pemilik: str, tanggal: str, rows: list, s
     data = {"jenis_pesan": "ringkasan", "pemilik": pemilik, "tanggal": tanggal, "terbuka": len(rows),
             "per_jenis": {k: len(v) for k, v in by_kind.items()}, "selesai_24_jam": selesai_24_jam,
             "masalah": [r.fingerprint for r in rows]}
-    return Pesan("ringkasan", pemilik, judul, tuple(baris), tautan, None, data)
+    return Message("ringkasan", pemilik, judul, tuple(baris), tautan, None, data)

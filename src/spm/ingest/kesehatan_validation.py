@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError
 from spm.ingest.kesehatan_spec import PASIEN, SPECS, Window, validate_chunk_rows
-from spm.ingest.wap import BatchOutcome, EntitySpec, _plain, quarantine_rejection
-from spm.warehouse.audit import finish_batch, now
+from spm.ingest.wap import BatchOutcome, EntitySpec, _plain, record_verdict, verdict
+from spm.warehouse.dq_results import write_dq_results
+from spm.warehouse.audit import now
 from spm.warehouse.bulk import insert_rows
-from spm.warehouse.tables import dim_wilayah, dq_result, etl_batch, quarantine
+from spm.warehouse.tables import dim_wilayah, quarantine
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def chunk_query(spec: EntitySpec, w: Window, batch_id: int) -> sa.Select:
     """The validation frame's columns: the staged ones, and for patients whether the desa exists,
     resolved by a join (a value set of every desa would be far costlier for GX than a boolean).
     A clinical resource's patient is not checked: a reference to a patient not loaded yet is valid
-    data (a late arrival), published and counted once the patient arrives (spm.ingest.kesehatan_rujukan)."""
+    data (a late arrival), published and counted once the patient arrives (spm.ingest.kesehatan_references)."""
     t = spec.staging
     cols = [t.c.row_id, *(t.c[c] for c in spec.columns)]
     if spec is PASIEN:
@@ -170,11 +171,11 @@ class BatchResults:
 
     def add(self, report, frame) -> dict[int, list[str]]:
         """Absorb one chunk's report; the chunk's rows to quarantine."""
-        from spm.quality.gx_hasil import bersihkan
+        from spm.quality.gx_scrub import scrub
 
         self.received += len(frame)
         if self.keep_gx:
-            self.gx.append(bersihkan(report.gx_result) if report.gx_result is not None else None)
+            self.gx.append(scrub(report.gx_result) if report.gx_result is not None else None)
         for o in report.outcomes:
             tally = self.tallies.setdefault(o.name, _Tally(o.name, o.expectation_type, o.kolom, o.severity))
             if o.expectation_type == MEAN and o.name in self.bounds and o.error is None and o.observed_value:
@@ -200,7 +201,7 @@ class BatchResults:
                   and (hi is None or (mean < hi if strict_hi else mean <= hi)))
             tally.success, tally.observed_value = ok, json.dumps(mean)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         self._final_means()
         return {"tallies": [dict(t.__dict__) for t in self.tallies.values()], "failed_ids": self.failed_ids,
                 "quarantined": self.quarantined, "received": self.received,
@@ -238,46 +239,23 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
     with engine.begin() as conn:
         conn.execute(sa.update(spec.staging).where(spec.staging.c.batch_id == batch_id,
                                                    spec.staging.c.lolos.is_(None)).values(lolos=True))
-    return conclude(engine, spec, batch_id, {**results.as_dict(), "duplicates": duplicates})
+    return conclude(engine, spec, batch_id, {**results.to_dict(), "duplicates": duplicates})
 
 
 def conclude(engine: sa.Engine, spec: EntitySpec, batch_id: int, results: dict[str, Any]) -> BatchOutcome:
     """Store a batch's dq_result rows (and GX's own results) and decide whether it may be published."""
-    from spm.quality.gx_hasil import simpan as simpan_hasil_gx
-
     tallies = [_Tally(**t) for t in results["tallies"]]
     failed_ids = results["failed_ids"]
     quarantined, received, duplicates = results["quarantined"], results["received"], results["duplicates"]
     checked_at = datetime.fromisoformat(results["checked_at"])
     with engine.begin() as conn:
-        insert_rows(conn, dq_result, (
-            "batch_id", "suite", "expectation", "kolom", "severity", "success", "element_count",
-            "unexpected_count", "unexpected_percent", "observed_value", "details", "checked_at"), (
-            (batch_id, spec.suite, t.name, t.kolom, t.severity, t.success, t.element_count, t.unexpected_count,
-             t.unexpected_percent, t.observed_value,
-             {"type": t.expectation_type, "failed_row_ids": failed_ids.get(t.name, []), "error": t.error,
-              "chunks_of": validate_chunk_rows()}, checked_at)
-            for t in tallies))
-        if "gx" in results:  # validated from staging; a streamed batch stored each chunk's result as it went
-            simpan_hasil_gx(conn, batch_id, spec.suite, results["gx"], checked_at)  # one page per chunk
-        critical = [t for t in tallies if t.severity == "critical" and not t.success]
-        failed = [t for t in tallies if not t.success]
-        status = "validated"
-        message = f"{spec.suite}: {len(tallies) - len(failed)}/{len(tallies)} passed" + (
-            "; failed: " + ", ".join(f"{t.name} ({t.severity}, {t.unexpected_count if t.unexpected_count is not None else 'batch'})"
-                                     for t in failed) if failed else "")
-        if critical:
-            status = "failed"
-            message = "critical expectation failed, nothing published: " + ", ".join(
-                f"{t.name} ({t.unexpected_count if t.unexpected_count is not None else 'batch'})" for t in critical)
-        elif quarantine_rejection(quarantined, received):
-            status = "rejected"
-            message = quarantine_rejection(quarantined, received)
-        values = {"rows_quarantined": quarantined, "rows_duplicate": duplicates, "message": message}
-        if status == "validated":
-            conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(**values))
-        else:
-            finish_batch(conn, batch_id, status, **values)
+        # A batch validated from staging brings GX's results (one page per chunk); a streamed batch
+        # stored each chunk's result as it went.
+        write_dq_results(conn, batch_id, spec.suite, tallies, checked_at, results.get("gx", ...), failed_ids=failed_ids,
+                         chunks_of=validate_chunk_rows())
+        status, message = verdict(spec.suite, tallies, quarantined, received)
+        record_verdict(conn, batch_id, status, rows_quarantined=quarantined, rows_duplicate=duplicates,
+                       message=message)
     log.info("batch %s (%s) %s: %s", batch_id, spec.entity, status, message)
     return BatchOutcome(batch_id, status, message, received + duplicates, 0, quarantined)
 

@@ -14,7 +14,7 @@ def angka(value: float | int | None, desimal: int = 0, kosong: str = "–") -> s
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
-def batang_capaian(items: list[tuple[str, float | None]], target: float | None = None, lebar: int = 800) -> str:
+def capaian_bars(items: list[tuple[str, float | None]], target: float | None = None, lebar: int = 800) -> str:
     """Horizontal bars of capaian (%) per label, with the 100 % line and an optional target line."""
     label_w, bar_h, gap, top = 370, 16, 6, 22
     plot_w = lebar - label_w - 70
@@ -45,7 +45,7 @@ def batang_capaian(items: list[tuple[str, float | None]], target: float | None =
     return "".join(out)
 
 
-def garis_tren(series: dict[str, list[tuple[str, float | None]]], lebar: int = 720, tinggi: int = 260) -> str:
+def trend_chart(series: dict[str, list[tuple[str, float | None]]], lebar: int = 720, tinggi: int = 260) -> str:
     """Capaian over quarters: one polyline per series; x labels are the quarters."""
     labels: list[str] = []
     for points in series.values():

@@ -1,7 +1,7 @@
 """What is wrong now, read from the audit tables (never from staged rows, quarantined row contents or
 free-text batch messages, which may quote personal data).
 
-- `pindai_batch`: the latest finished batch of every partition (source × entity × kab/kota × period)
+- `scan_batches`: the latest finished batch of every partition (source × entity × kab/kota × period)
   that has new batches since the last scan: a failed critical expectation (`kritis`), a rejected
   batch (`karantina`, quarantined share above the limit), a capaian batch without population
   (`penyebut_hilang`), capaian jumps flagged by the `lintas_sumber` suite (`lonjakan_capaian`), a
@@ -10,9 +10,9 @@ free-text batch messages, which may quote personal data).
   Only conclusive outcomes decide about a partition: a batch that failed for a technical reason
   (no failed expectation) or a source answering "not yet" neither raises nor resolves anything here
   (the task failure callback and the freshness check cover those).
-- `berkas_ditolak`: inbox files refused before any batch existed (unreadable, wrong layout).
-- `periksa_kesegaran`: feeds without a successful load within their maximum age at the deadline.
-- `periksa_rujukan`: FHIR resources waiting for their patient longer than
+- `rejected_files`: inbox files refused before any batch existed (unreadable, wrong layout).
+- `check_freshness`: feeds without a successful load within their maximum age at the deadline.
+- `check_references`: FHIR resources waiting for their patient longer than
   `kesehatan.batas_umur_rujukan_hari` (`rujukan_tertunda`, per hub and type; resolved when they no
   longer wait that long).
 """
@@ -28,11 +28,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from spm.alerts.konfigurasi import Konfigurasi
-from spm.alerts.pesan import Masalah
+from spm.config.peringatan import Konfigurasi
+from spm.alerts.messages import Finding
 from spm.warehouse.tables import dim_layanan, dq_result, etl_batch, inbox_file, quarantine
 from spm.warehouse.tables_peringatan import peringatan
 from spm.warehouse.audit import aware
+from spm.warehouse.status import BatchStatus, SETTLED
 
 JENIS_PINDAI = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian", "catatan_mutu")
 # Whose quarantined rows alert even below the rejection limit: the denominators (DESIGN §9), which a
@@ -40,7 +41,6 @@ JENIS_PINDAI = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian", "c
 SUMBER_PENYEBUT = "dukcapil"
 BARIS_DISEBUT = 20  # source rows named per expectation in one alert
 CAPAIAN_SOURCE, CAPAIAN_ENTITY = "spm", "mart_capaian_spm"
-STATUS_SEGAR = ("published", "unchanged")
 RUNNING_STALE = timedelta(days=1)  # a batch "running" longer than this crashed; it no longer holds the watermark
 
 
@@ -51,23 +51,23 @@ def _waktu(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
 
 
-def tautan_kualitas(base: str | None, source: str | None = None, periode: str | None = None) -> str | None:
+def quality_link(base: str | None, source: str | None = None, periode: str | None = None) -> str | None:
     """Link to the data-quality page of a source and period (spm.reporting.kualitas writes them)."""
     if not base:
         return None
     base = base.rstrip("/") + "/kualitas"
     if source and periode:
-        from spm.reporting.kualitas import nama_berkas
+        from spm.reporting.kualitas import page_filename
 
-        return f"{base}/{source}/{nama_berkas(periode)}.html"
+        return f"{base}/{source}/{page_filename(periode)}.html"
     if source:
         return f"{base}/{source}/index.html"
     return f"{base}/index.html"
 
 
-def base_tautan(cfg: Konfigurasi) -> str:
+def link_base(cfg: Konfigurasi) -> str:
     """Base URL of the published reports: the configured Variable, else file:// of $SPM_HOME/reports."""
-    from spm.alerts.referensi import get_variable
+    from spm.alerts.airflow_config import get_variable
     from spm.settings import spm_home
 
     if cfg.tautan_laporan_variable:
@@ -78,13 +78,13 @@ def base_tautan(cfg: Konfigurasi) -> str:
 
 
 @dataclass(frozen=True)
-class HasilPindai:
-    masalah: list[Masalah]
+class ScanResult:
+    masalah: list[Finding]
     partisi: set[tuple[str, str, str, str]]  # partitions whose state was decided (the scope)
     batch_id_sampai: int  # next watermark
 
 
-def cakupan_partisi(partisi: set[tuple[str, str, str, str]]):
+def partition_scope(partisi: set[tuple[str, str, str, str]]):
     """Where-clause on `peringatan`: scan-owned problems of these partitions."""
     if not partisi:
         return sa.false()
@@ -93,7 +93,7 @@ def cakupan_partisi(partisi: set[tuple[str, str, str, str]]):
         sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k, c.periode == p) for s, e, k, p in partisi)))
 
 
-def _kritis(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah | None:
+def _kritis(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None:
     rows = conn.execute(sa.select(dq_result).where(
         dq_result.c.batch_id == b.batch_id, dq_result.c.success.is_(False), dq_result.c.severity == "critical")
         .order_by(dq_result.c.expectation)).all()
@@ -108,15 +108,15 @@ def _kritis(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah | None:
             what = "gagal pada tingkat batch"
         baris.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") + f": {what}")
     baris.append(f"Baris diterima: {b.rows_received}")
-    return Masalah(
+    return Finding(
         f"kritis:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "kritis", cfg.pemilik_sumber(b.source, b.entity),
         f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: {len(names)} ekspektasi kritis gagal ({', '.join(names)})",
         tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=names,
-        tautan=tautan_kualitas(base, b.source, b.periode),
+        tautan=quality_link(base, b.source, b.periode),
         detail={"ekspektasi": names, "baris_diterima": b.rows_received})
 
 
-def _alasan_karantina(conn, batch_id: int) -> Counter:
+def _quarantine_reasons(conn, batch_id: int) -> Counter:
     reasons: Counter = Counter()
     for names, n in conn.execute(
             sa.select(quarantine.c.failed_expectations, sa.func.count())
@@ -127,10 +127,10 @@ def _alasan_karantina(conn, batch_id: int) -> Counter:
     return reasons
 
 
-def _karantina(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah:
+def _karantina(conn, cfg: Konfigurasi, b, base: str | None) -> Finding:
     from spm.ingest.wap import quarantine_limit_percent
 
-    reasons = _alasan_karantina(conn, b.batch_id)
+    reasons = _quarantine_reasons(conn, b.batch_id)
     share = 100.0 * b.rows_quarantined / b.rows_received if b.rows_received else 0.0
     limit = quarantine_limit_percent()
     baris = [f"Baris dikarantina: {b.rows_quarantined} dari {b.rows_received} ({share:.1f} %), "
@@ -138,31 +138,31 @@ def _karantina(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah:
              "Alasan (ekspektasi, jumlah baris):"]
     baris += [f"  - {name}: {n}" for name, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))]
     names = sorted(reasons)
-    return Masalah(
+    return Finding(
         f"karantina:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "karantina",
         cfg.pemilik_sumber(b.source, b.entity),
         f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: {b.rows_quarantined} dari {b.rows_received} baris "
         f"dikarantina ({share:.1f} %)",
         tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=names,
-        tautan=tautan_kualitas(base, b.source, b.periode),
+        tautan=quality_link(base, b.source, b.periode),
         detail={"baris_diterima": b.rows_received, "baris_dikarantina": b.rows_quarantined,
                 "persen": round(share, 2), "batas_persen": limit, "alasan": dict(reasons)})
 
 
-def _penyebut(cfg: Konfigurasi, b, base: str | None) -> Masalah:
+def _penyebut(cfg: Konfigurasi, b, base: str | None) -> Finding:
     tahun = b.periode.split("-")[0]
     semester = f"{int(tahun) - 1}-2" if tahun.isdigit() else "tahun lalu semester 2"
-    return Masalah(
+    return Finding(
         f"penyebut_hilang:{b.kode_wilayah}:{b.periode}", "penyebut_hilang", cfg.penyebut_pemilik,
         f"capaian {b.kode_wilayah} {b.periode} tidak dihitung: tidak ada data penduduk semester {semester} atau "
         "sebelumnya",
         (f"Data penduduk (Dukcapil) semester {semester} untuk kab/kota {b.kode_wilayah} belum ada di gudang data; "
          "tanpa penyebut tidak ada capaian yang diterbitkan.",),
         b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi="penyebut_hilang",
-        tautan=tautan_kualitas(base, b.source, b.periode), detail={"semester_penduduk": semester})
+        tautan=quality_link(base, b.source, b.periode), detail={"semester_penduduk": semester})
 
 
-def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Masalah]:
+def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Finding]:
     rows = conn.execute(
         sa.select(dq_result.c.kolom, dq_result.c.observed_value, dim_layanan.c.bidang, dim_layanan.c.nama)
         .select_from(dq_result.outerjoin(dim_layanan, dim_layanan.c.kode_layanan == dq_result.c.kolom))
@@ -179,7 +179,7 @@ def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Masalah]:
         bound = obs.get("batas_poin")
         delta = f"{now_v - before:+.1f} poin" if isinstance(now_v, (int, float)) and isinstance(before, (int, float)) \
             else "?"
-        out.append(Masalah(
+        out.append(Finding(
             f"lonjakan_capaian:{b.kode_wilayah}:{b.periode}:{kode_layanan}", "lonjakan_capaian",
             cfg.pemilik_bidang(bidang),
             f"{kode_layanan} {b.kode_wilayah} {b.periode}: capaian {now_v} % (periode {prev}: {before} %, {delta})",
@@ -187,13 +187,13 @@ def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Masalah]:
              f"Capaian {b.periode}: {now_v} %; {prev}: {before} %; batas perubahan {bound} poin.",
              "Periksa kelengkapan data sumber (pembilang) dan data penduduk (penyebut) periode ini."),
             b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=[now_v, before],
-            tautan=tautan_kualitas(base, b.source, b.periode),
+            tautan=quality_link(base, b.source, b.periode),
             detail={"kode_layanan": kode_layanan, "capaian": now_v, "sebelumnya": before,
                     "periode_sebelumnya": prev, "batas_poin": bound}))
     return out
 
 
-def _catatan_mutu(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah | None:
+def _catatan_mutu(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None:
     """A published batch the owner must still hear about: a plausibility gate (a warning expectation
     on the whole batch) that failed, or, for the population and births, any quarantined row, named by
     file, source row and column (from dq_result: expectation names, columns and row numbers only)."""
@@ -217,19 +217,19 @@ def _catatan_mutu(conn, cfg: Konfigurasi, b, base: str | None) -> Masalah | None
         baris.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") +
                      f": {r.unexpected_count} baris" + (f", baris sumber {disebut}" if disebut else ""))
     names = sorted({r.expectation for r in gates + quarantined})
-    return Masalah(
+    return Finding(
         f"catatan_mutu:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "catatan_mutu",
         cfg.pemilik_sumber(b.source, b.entity),
         f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: diterbitkan dengan catatan mutu ({', '.join(names)})",
         tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=[names, b.rows_quarantined],
-        tautan=tautan_kualitas(base, b.source, b.periode),
+        tautan=quality_link(base, b.source, b.periode),
         detail={"ekspektasi": names, "baris_dikarantina": b.rows_quarantined, "berkas": berkas and Path(berkas).name})
 
 
 def _published_of(conn, b):
     return conn.execute(sa.select(etl_batch).where(
         etl_batch.c.source == b.source, etl_batch.c.entity == b.entity, etl_batch.c.kode_wilayah == b.kode_wilayah,
-        etl_batch.c.periode == b.periode, etl_batch.c.status == "published")
+        etl_batch.c.periode == b.periode, etl_batch.c.status == BatchStatus.PUBLISHED)
         .order_by(etl_batch.c.batch_id.desc()).limit(1)).first()
 
 
@@ -237,53 +237,53 @@ def watermark(conn, dari: int, waktu: datetime) -> int:
     """The highest batch id below which every batch is finished (crashed 'running' ones excepted)."""
     top = conn.execute(sa.select(sa.func.max(etl_batch.c.batch_id))).scalar_one() or dari
     running = conn.execute(sa.select(sa.func.min(etl_batch.c.batch_id)).where(
-        etl_batch.c.batch_id > dari, etl_batch.c.status == "running",
+        etl_batch.c.batch_id > dari, etl_batch.c.status == BatchStatus.RUNNING,
         etl_batch.c.started_at > waktu - RUNNING_STALE)).scalar_one()
     return max(dari, min(top, running - 1)) if running is not None else max(dari, top)
 
 
-def pindai_batch(engine: sa.Engine, cfg: Konfigurasi, dari_batch_id: int, waktu: datetime,
-                 base: str | None) -> HasilPindai:
+def scan_batches(engine: sa.Engine, cfg: Konfigurasi, dari_batch_id: int, waktu: datetime,
+                 base: str | None) -> ScanResult:
     with engine.connect() as conn:
         batches = conn.execute(sa.select(etl_batch).where(
-            etl_batch.c.batch_id > dari_batch_id, etl_batch.c.status != "running")
+            etl_batch.c.batch_id > dari_batch_id, etl_batch.c.status != BatchStatus.RUNNING)
             .order_by(etl_batch.c.batch_id)).all()
         latest = {}
         for b in batches:  # ordered by id: the last one of a partition wins
             latest[(b.source, b.entity, b.kode_wilayah, b.periode)] = b
-        masalah: list[Masalah] = []
+        masalah: list[Finding] = []
         decided: set[tuple[str, str, str, str]] = set()
         for key, b in latest.items():
             capaian = (b.source, b.entity) == (CAPAIAN_SOURCE, CAPAIAN_ENTITY)
-            found: list[Masalah] = []
-            if b.status in STATUS_SEGAR:
+            found: list[Finding] = []
+            if b.status in SETTLED:
                 if capaian:
                     found = _lonjakan(conn, cfg, b, base)
                 else:  # an unchanged batch leaves the published one, and what it was noted for, standing
-                    shown = b if b.status == "published" else _published_of(conn, b)
+                    shown = b if b.status == BatchStatus.PUBLISHED else _published_of(conn, b)
                     m = _catatan_mutu(conn, cfg, shown, base) if shown is not None else None
                     found = [m] if m is not None else []
-            elif b.status == "failed":
+            elif b.status == BatchStatus.FAILED:
                 m = _kritis(conn, cfg, b, base)
                 if m is None:
                     continue  # technical failure: the task's failure callback tells the data team
                 found = [m]
-            elif b.status == "rejected":
+            elif b.status == BatchStatus.REJECTED:
                 found = [_karantina(conn, cfg, b, base)]
-            elif b.status == "missing" and capaian:
+            elif b.status == BatchStatus.MISSING and capaian:
                 found = [_penyebut(cfg, b, base)]
             else:
                 continue  # source has nothing yet: the freshness check decides about that
             decided.add(key)
             masalah += found
         mark = watermark(conn, dari_batch_id, waktu)
-    return HasilPindai(masalah, decided, mark)
+    return ScanResult(masalah, decided, mark)
 
 
-def berkas_ditolak(engine: sa.Engine, cfg: Konfigurasi, sejak: datetime | None, base: str | None) -> list[Masalah]:
+def rejected_files(engine: sa.Engine, cfg: Konfigurasi, sejak: datetime | None, base: str | None) -> list[Finding]:
     """Inbox files refused before any batch (unreadable, wrong columns, mixed periods): one alert each."""
     q = sa.select(inbox_file).where(inbox_file.c.batch_id.is_(None),
-                                    inbox_file.c.status.not_in(("published", "unchanged", "duplicate")))
+                                    inbox_file.c.status.not_in((*SETTLED, BatchStatus.DUPLICATE)))
     if sejak is not None:
         q = q.where(inbox_file.c.processed_at > sejak)
     with engine.connect() as conn:
@@ -291,17 +291,17 @@ def berkas_ditolak(engine: sa.Engine, cfg: Konfigurasi, sejak: datetime | None, 
     out = []
     for f in rows:
         name = Path(f.file_name).name
-        out.append(Masalah(
+        out.append(Finding(
             f"berkas_ditolak:{f.source}:{f.content_hash[:24]}", "berkas_ditolak", cfg.pemilik_sumber(f.source, f.entity),
             f"berkas {name} dari inbox {f.source} ditolak seluruhnya",
             (f"Diproses: {_waktu(_aware(f.processed_at))}. Tidak ada isi berkas yang dimuat.",
              f"Rincian per baris dan kolom ada di folder rejected/ inbox {f.source} ({name}.errors.txt)."),
             f.source, f.entity, f.kode_wilayah, f.periode, None, isi=f.content_hash,
-            tautan=tautan_kualitas(base, f.source), detail={"berkas": name}))
+            tautan=quality_link(base, f.source), detail={"berkas": name}))
     return out
 
 
-def periksa_kesegaran(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[str], as_of: datetime,
+def check_freshness(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[str], as_of: datetime,
                       base: str | None):
     """Feeds × kab/kota without a successful load within their maximum age at `as_of`.
 
@@ -320,7 +320,7 @@ def periksa_kesegaran(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[st
                 checked.append((umpan.sumber, umpan.entitas, kode))
                 last_ok = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
                     etl_batch.c.source == umpan.sumber, etl_batch.c.entity.in_(names) if names else sa.false(),
-                    etl_batch.c.kode_wilayah == kode, etl_batch.c.status.in_(STATUS_SEGAR),
+                    etl_batch.c.kode_wilayah == kode, etl_batch.c.status.in_(SETTLED),
                     etl_batch.c.finished_at <= as_of)).scalar_one())
                 batas = as_of - timedelta(hours=umpan.maks_umur_jam)
                 if last_ok is not None and last_ok >= batas:
@@ -338,12 +338,12 @@ def periksa_kesegaran(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[st
                                  f"mulai {_waktu(_aware(last_any.started_at))}.")
                 else:
                     baris.append("Belum ada batch sama sekali untuk umpan ini.")
-                masalah.append(Masalah(
+                masalah.append(Finding(
                     f"terlambat:{umpan.sumber}:{umpan.entitas}:{kode}", "terlambat",
                     cfg.pemilik_sumber(umpan.sumber, None if umpan.entitas == "*" else umpan.entitas),
                     f"{umpan.sumber}/{umpan.entitas} {kode}: tidak ada data baru {sejak}",
                     tuple(baris), umpan.sumber, umpan.entitas, kode, None, None, isi="terlambat",
-                    tautan=tautan_kualitas(base, umpan.sumber),
+                    tautan=quality_link(base, umpan.sumber),
                     detail={"terakhir_berhasil": last_ok.isoformat() if last_ok else None,
                             "maks_umur_jam": umpan.maks_umur_jam,
                             "status_terakhir": last_any.status if last_any is not None else None}))
@@ -356,11 +356,11 @@ def periksa_kesegaran(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[st
 FHIR_SOURCE = "satusehat"
 
 
-def periksa_rujukan(engine: sa.Engine, cfg: Konfigurasi, waktu: datetime, base: str | None):
+def check_references(engine: sa.Engine, cfg: Konfigurasi, waktu: datetime, base: str | None):
     """Hub × type with resources whose patient has not arrived within the configured age.
 
     Returns (problems, where-clause of the rujukan_tertunda problems checked: all of them)."""
-    from spm.ingest.kesehatan_rujukan import age_limit_days, pending_summary
+    from spm.ingest.kesehatan_references import age_limit_days, pending_summary
 
     limit = age_limit_days()
     masalah = []
@@ -369,7 +369,7 @@ def periksa_rujukan(engine: sa.Engine, cfg: Konfigurasi, waktu: datetime, base: 
             umur = (waktu - r["sejak"]).total_seconds() / 86_400
             if umur <= limit:
                 continue
-            masalah.append(Masalah(
+            masalah.append(Finding(
                 f"rujukan_tertunda:{FHIR_SOURCE}:{r['entitas']}:{r['kode_kab_kota']}", "rujukan_tertunda",
                 cfg.pemilik_sumber(FHIR_SOURCE, r["entitas"]),
                 f"{FHIR_SOURCE}/{r['entitas']} {r['kode_kab_kota']}: {r['jumlah']} rekam menunggu data pasiennya, "
@@ -379,6 +379,6 @@ def periksa_rujukan(engine: sa.Engine, cfg: Konfigurasi, waktu: datetime, base: 
                  "Rekam ini sudah disimpan dan akan dihitung begitu pasiennya tiba; periksa pengiriman Patient "
                  "dari hub (`spm status`)."),
                 FHIR_SOURCE, r["entitas"], r["kode_kab_kota"], None, None, isi="rujukan_tertunda",
-                tautan=tautan_kualitas(base, FHIR_SOURCE),
+                tautan=quality_link(base, FHIR_SOURCE),
                 detail={"tertunda": r["jumlah"], "sejak": r["sejak"].isoformat(), "batas_hari": limit}))
     return masalah, peringatan.c.jenis == "rujukan_tertunda"

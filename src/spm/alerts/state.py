@@ -1,6 +1,6 @@
 """Alert state in the warehouse: grouping, reminders, resolution and the daily digest.
 
-`rekonsiliasi` compares what a check detects now with the stored open problems it is responsible
+`reconcile` compares what a check detects now with the stored open problems it is responsible
 for (its scope): a new problem is sent; an open one is sent again only when its content changed or
 the reminder interval (`pengingat_jam`) has passed since it was last delivered; an open problem in
 scope that is no longer detected is resolved and announced once. A problem whose delivery failed on
@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from spm.alerts import saluran
-from spm.alerts.konfigurasi import Konfigurasi
-from spm.alerts.pesan import Masalah, Pesan, pesan_masalah, pesan_ringkasan, pesan_selesai
+from spm.alerts import channels
+from spm.config.peringatan import Konfigurasi
+from spm.alerts.messages import Finding, Message, problem_message, digest_message, resolved_message
 from spm.warehouse.tables_peringatan import STATUS_OPEN, STATUS_RESOLVED, peringatan, peringatan_kirim
 from spm.warehouse.audit import aware
 
@@ -33,17 +33,17 @@ _aware = aware  # the warehouse's one reading of stored timestamps
 
 
 @dataclass
-class Pengirim:
+class Sender:
     """Sends messages to an owner's channels, logs each attempt, falls back to the data team."""
 
     engine: sa.Engine
     cfg: Konfigurasi
     waktu: datetime
-    terkirim: list[Pesan] = field(default_factory=list)  # delivered messages of this run
-    gagal: list[Pesan] = field(default_factory=list)  # a configured channel refused and none delivered
-    tanpa_saluran: list[Pesan] = field(default_factory=list)  # no channel configured anywhere (kept for later)
+    terkirim: list[Message] = field(default_factory=list)  # delivered messages of this run
+    gagal: list[Message] = field(default_factory=list)  # a configured channel refused and none delivered
+    tanpa_saluran: list[Message] = field(default_factory=list)  # no channel configured anywhere (kept for later)
 
-    def _log(self, pemilik: str, p: Pesan, hasil: list[saluran.HasilKirim]) -> None:
+    def _log(self, pemilik: str, p: Message, hasil: list[channels.SendResult]) -> None:
         # Channels not configured in this deployment are not deliveries: logged by Python only.
         hasil = [h for h in hasil if not h.dilewati]
         if not hasil:
@@ -56,17 +56,17 @@ class Pengirim:
                  "galat": h.galat}
                 for h in hasil])
 
-    def kirim(self, p: Pesan, cadangan: bool = True) -> bool:
+    def send(self, p: Message, cadangan: bool = True) -> bool:
         owner = self.cfg.pemilik[p.pemilik]
-        hasil = saluran.kirim(owner.saluran, p)
+        hasil = channels.send(owner.saluran, p)
         self._log(p.pemilik, p, hasil)
         ok = any(h.berhasil for h in hasil)
         refused = any(not h.dilewati and not h.berhasil for h in hasil)
         if not ok and cadangan and p.pemilik != self.cfg.tim_data:
             # Nobody at the owner could be reached: the data team must know instead of nobody.
-            relay = Pesan(p.jenis_pesan, self.cfg.tim_data, f"{p.judul} (tidak terkirim ke {owner.nama})", p.baris,
+            relay = Message(p.jenis_pesan, self.cfg.tim_data, f"{p.judul} (tidak terkirim ke {owner.nama})", p.baris,
                           p.tautan, p.fingerprint, {**p.data, "diteruskan_dari": p.pemilik})
-            hasil = saluran.kirim(self.cfg.pemilik[self.cfg.tim_data].saluran, relay)
+            hasil = channels.send(self.cfg.pemilik[self.cfg.tim_data].saluran, relay)
             self._log(self.cfg.tim_data, relay, hasil)
             ok = any(h.berhasil for h in hasil)
             refused = refused or any(not h.dilewati and not h.berhasil for h in hasil)
@@ -86,14 +86,14 @@ def _nama(cfg: Konfigurasi, pemilik: str) -> str:
     return cfg.pemilik[pemilik].nama if pemilik in cfg.pemilik else pemilik
 
 
-def _values(m: Masalah) -> dict:
+def _values(m: Finding) -> dict:
     return {"jenis": m.jenis, "pemilik": m.pemilik, "source": m.source, "entity": m.entity,
             "kode_wilayah": m.kode_wilayah, "periode": m.periode, "isi_hash": m.isi_hash,
             "ringkasan": m.ringkasan, "batch_id": m.batch_id,
             "detail": {"baris": list(m.baris), "tautan": m.tautan, **m.detail}}
 
 
-def rekonsiliasi(engine: sa.Engine, cfg: Konfigurasi, masalah: list[Masalah], cakupan, pengirim: Pengirim,
+def reconcile(engine: sa.Engine, cfg: Konfigurasi, masalah: list[Finding], cakupan, pengirim: Sender,
                  pengingat: bool = True) -> dict[str, int]:
     """Bring the state of `cakupan` (a where-clause on peringatan, or None) in line with `masalah`.
 
@@ -125,7 +125,7 @@ def rekonsiliasi(engine: sa.Engine, cfg: Konfigurasi, masalah: list[Masalah], ca
         if kind:
             first = None if row is None or row.status == STATUS_RESOLVED else _aware(row.first_seen)
             seen = None if first is None else row.jumlah_terlihat + 1
-            sent = pengirim.kirim(pesan_masalah(kind, m, _nama(cfg, m.pemilik), first, seen))
+            sent = pengirim.send(problem_message(kind, m, _nama(cfg, m.pemilik), first, seen))
             counts[kind] += 1
         else:
             counts["diam"] += 1
@@ -152,7 +152,7 @@ def rekonsiliasi(engine: sa.Engine, cfg: Konfigurasi, masalah: list[Masalah], ca
     for row in stale:
         if row.last_sent is not None:  # announce only what was announced as a problem
             tautan = (row.detail or {}).get("tautan")
-            pengirim.kirim(pesan_selesai(row, _nama(cfg, row.pemilik), tautan))
+            pengirim.send(resolved_message(row, _nama(cfg, row.pemilik), tautan))
             counts["selesai"] += 1
         with engine.begin() as conn:
             conn.execute(sa.update(peringatan).where(peringatan.c.fingerprint == row.fingerprint)
@@ -160,14 +160,14 @@ def rekonsiliasi(engine: sa.Engine, cfg: Konfigurasi, masalah: list[Masalah], ca
     return counts
 
 
-def masalah_dari_baris(row) -> Masalah:
+def problem_from_row(row) -> Finding:
     detail = dict(row.detail or {})
     baris, tautan = tuple(detail.pop("baris", ()) or ()), detail.pop("tautan", None)
-    return Masalah(row.fingerprint, row.jenis, row.pemilik, row.ringkasan, baris, row.source, row.entity,
+    return Finding(row.fingerprint, row.jenis, row.pemilik, row.ringkasan, baris, row.source, row.entity,
                    row.kode_wilayah, row.periode, row.batch_id, tautan=tautan, detail=detail)
 
 
-def kirim_pengingat(engine: sa.Engine, cfg: Konfigurasi, pengirim: Pengirim, kecuali: tuple[str, ...] = ("teknis",)
+def send_reminders(engine: sa.Engine, cfg: Konfigurasi, pengirim: Sender, kecuali: tuple[str, ...] = ("teknis",)
                     ) -> int:
     """Remind owners of open problems not re-detected lately (no new batch), and retry undelivered ones."""
     batas = pengirim.waktu - cfg.pengingat
@@ -179,7 +179,7 @@ def kirim_pengingat(engine: sa.Engine, cfg: Konfigurasi, pengirim: Pengirim, kec
     for row in rows:
         kind = "baru" if row.last_sent is None else "pengingat"
         first = None if kind == "baru" else _aware(row.first_seen)
-        ok = pengirim.kirim(pesan_masalah(kind, masalah_dari_baris(row), _nama(cfg, row.pemilik), first,
+        ok = pengirim.send(problem_message(kind, problem_from_row(row), _nama(cfg, row.pemilik), first,
                                           row.jumlah_terlihat))
         if ok:
             with engine.begin() as conn:
@@ -188,7 +188,7 @@ def kirim_pengingat(engine: sa.Engine, cfg: Konfigurasi, pengirim: Pengirim, kec
     return len(rows)
 
 
-def kirim_ringkasan(engine: sa.Engine, cfg: Konfigurasi, pengirim: Pengirim, tautan: str | None,
+def send_digests(engine: sa.Engine, cfg: Konfigurasi, pengirim: Sender, tautan: str | None,
                     paksa: bool = False) -> list[str]:
     """The daily digest per owner, once per local day from `ringkasan.jam`; returns the owners sent to."""
     zona = ZoneInfo(cfg.ringkasan_zona)
@@ -212,7 +212,7 @@ def kirim_ringkasan(engine: sa.Engine, cfg: Konfigurasi, pengirim: Pengirim, tau
         if not rows and not cfg.ringkasan_jika_kosong:
             continue
         n_selesai = sum(1 for p in selesai if semua or p == pemilik)
-        p = pesan_ringkasan(pemilik, _nama(cfg, pemilik), lokal.date().isoformat(), rows, n_selesai, tautan)
-        pengirim.kirim(p, cadangan=False)
+        p = digest_message(pemilik, _nama(cfg, pemilik), lokal.date().isoformat(), rows, n_selesai, tautan)
+        pengirim.send(p, cadangan=False)
         dikirim.append(pemilik)
     return dikirim
