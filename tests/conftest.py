@@ -82,10 +82,18 @@ def warehouse_url(request):
 
 @pytest.fixture
 def engine(warehouse_url):
+    """A warehouse at the schema head (on SQLite a copy of one migrated once: tests/warehouses.py)."""
+    import sqlalchemy as sa
+
     from spm.warehouse.db import get_engine, upgrade
 
+    from tests.warehouses import sqlite_at_head
+
+    url = sa.engine.make_url(warehouse_url)
+    if url.get_backend_name() == "sqlite":
+        sqlite_at_head(url.database)
     eng = get_engine(warehouse_url)
-    upgrade(eng)
+    upgrade(eng)  # a no-op at the head: keeps the check that the copy is current
     yield eng
     eng.dispose()
 
@@ -99,6 +107,31 @@ def airflow_db():
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return _SESSION_HOME / "airflow"
+
+
+DAGS = PROJECT / "dags"  # the folder the scheduler reads (AIRFLOW__CORE__DAGS_FOLDER above)
+
+
+def parse_dags():
+    """The DagBag of the dags folder, parsed as Airflow's DAG processor parses it."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def load_dag(dag_id: str):
+    """The DAG `dag_id`, parsed afresh from the dags folder on every call: a test may change the object
+    it gets, and a second run in the same test gets the DAG as deployed."""
+    bag = parse_dags()
+    assert dag_id in bag.dags, f"no DAG {dag_id} in {DAGS}; import errors: {bag.import_errors}"
+    return bag.dags[dag_id]
+
+
+@pytest.fixture
+def dag_of(airflow_db):
+    """dag_of("spm_muat_wilayah"): that DAG freshly parsed from the dags folder (load_dag), with the
+    session's Airflow metadata DB migrated, ready for dag.test()."""
+    return load_dag
 
 
 @pytest.fixture

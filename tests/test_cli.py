@@ -54,6 +54,7 @@ def test_commands_before_upgrade_say_what_to_run(sqlite_url, capsys):
     assert "run `spm db upgrade`" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_upgrade_load_status_flow(warehouse_url, capsys):
     assert main(["--warehouse-url", warehouse_url, "db", "upgrade"]) == 0
     assert "dim_layanan has 15 jenis layanan" in capsys.readouterr().out

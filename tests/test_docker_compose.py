@@ -246,6 +246,7 @@ def _provider_celery_importable() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 def test_airflow_cli_subcommands_exist(tmp_path):
     """Every Airflow command the stack runs exists in the project's Airflow (`airflow X --help`)."""
     assert AIRFLOW_BIN.exists(), f"no airflow CLI at {AIRFLOW_BIN}"
@@ -289,6 +290,7 @@ def test_celery_provider_is_pinned_and_consistent(services):
         assert version("apache-airflow-providers-celery") == pins["apache-airflow-providers-celery"]
 
 
+@pytest.mark.slow
 def test_airflow_options_exist_in_airflow_3_3_2(services, tmp_path):
     """Every AIRFLOW__SECTION__KEY the stack sets is a real option; *_CMD only for sensitive ones."""
     options: set[tuple[str, str, str]] = set()

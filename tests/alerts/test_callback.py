@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from spm.alerts.callback import catat_kegagalan, catat_pemulihan
-from spm.alerts.konfigurasi import load_konfigurasi
+from spm.alerts.callback import record_failure, record_recovery
+from spm.config.peringatan import load_konfigurasi
 from spm.errors import InputError, WarehouseError
 from spm.warehouse.tables_peringatan import peringatan
 from tests.alerts.test_peringatan import batch, every_channel, summary
@@ -46,11 +46,11 @@ def test_only_a_success_of_the_same_partition_resolves_its_alert(engine, kotak):
     nightly = {**backfill, "dari": "2026-11-22T17:00:00Z", "sampai": "2026-11-23T17:00:00Z",
                "periode": "2026-11-22/2026-11-23"}
     task = "ingest_window.extract_window"
-    assert catat_kegagalan(_context(ConnectionError("x"), backfill, task_id=task), engine, cfg)["baru"] == 1
+    assert record_failure(_context(ConnectionError("x"), backfill, task_id=task), engine, cfg)["baru"] == 1
     kotak.take()
-    assert catat_pemulihan(_context(None, nightly, task_id=task), engine, cfg) is None
+    assert record_recovery(_context(None, nightly, task_id=task), engine, cfg) is None
     assert kotak.take() == []
-    assert catat_pemulihan(_context(None, backfill, task_id=task), engine, cfg)["selesai"] == 1
+    assert record_recovery(_context(None, backfill, task_id=task), engine, cfg)["selesai"] == 1
     with engine.connect() as conn:
         (fingerprint,) = conn.execute(sa.select(peringatan.c.fingerprint)).scalars()
     assert "kode_kab_kota=32.71" in fingerprint and "dari=2024-01-01T00:00:00Z" in fingerprint
@@ -62,7 +62,7 @@ def test_technical_failure_goes_to_the_data_team_grouped_then_recovery_is_announ
         raise ConnectionError("dukcapil timed out") from None
     except ConnectionError as exc:
         err = exc
-    assert catat_kegagalan(_context(err), engine, cfg)["baru"] == 1
+    assert record_failure(_context(err), engine, cfg)["baru"] == 1
     alerts = kotak.take()
     assert summary(alerts) == every_channel("tim_data", "MASALAH BARU")
     text = alerts[0].teks
@@ -70,16 +70,16 @@ def test_technical_failure_goes_to_the_data_team_grouped_then_recovery_is_announ
     assert "map_index 0" in text and "http://airflow.example/dags" in text
     assert "timed out" not in text  # a foreign exception's text may quote data: only its class is sent
     # The same task fails again the next night: grouped.
-    assert catat_kegagalan(_context(err, run_id="scheduled__2026-11-21"), engine, cfg)["diam"] == 1
+    assert record_failure(_context(err, run_id="scheduled__2026-11-21"), engine, cfg)["diam"] == 1
     assert kotak.take() == []
     # Our own errors say what to fix: their message is included.
     own = WarehouseError("warehouse x is at schema revision 0005, code needs 0007: run `spm db upgrade`")
-    assert catat_kegagalan(_context(own, task_id="check_warehouse_schema", map_index=-1), engine, cfg)["baru"] == 1
+    assert record_failure(_context(own, task_id="check_warehouse_schema", map_index=-1), engine, cfg)["baru"] == 1
     assert "spm db upgrade" in kotak.take()[0].teks
     # Success of the first task resolves its problem, announced once; other tasks are untouched.
-    assert catat_pemulihan(_context(None), engine, cfg)["selesai"] == 1
+    assert record_recovery(_context(None), engine, cfg)["selesai"] == 1
     assert summary(kotak.take()) == every_channel("tim_data", "SELESAI")
-    assert catat_pemulihan(_context(None), engine, cfg) is None
+    assert record_recovery(_context(None), engine, cfg) is None
     assert kotak.take() == []
     with engine.connect() as conn:
         states = dict(conn.execute(sa.select(peringatan.c.fingerprint, peringatan.c.status)).all())
@@ -95,12 +95,12 @@ def test_a_quality_gate_failure_is_left_to_the_owner_alert(engine, kotak):
     try:
         raise RuntimeError("AirflowFailException stand-in") from gate
     except RuntimeError as exc:
-        assert catat_kegagalan(_context(exc, task_id="ingest_penduduk.validate"), engine, cfg) == {"penyebab": "data"}
+        assert record_failure(_context(exc, task_id="ingest_penduduk.validate"), engine, cfg) == {"penyebab": "data"}
     # An InputError that is not a gated batch (the source broke its contract) is the data team's.
     contract = InputError("spm_dukcapil: penduduk answer is text/html, the contract says text/csv")
-    assert catat_kegagalan(_context(contract), engine, cfg)["baru"] == 1
+    assert record_failure(_context(contract), engine, cfg)["baru"] == 1
     # A task configured as a data gate (rejected inbox files) is left to the scan as well.
-    assert catat_kegagalan(_context(RuntimeError("x"), task_id="check_rejected_files"), engine, cfg) == {
+    assert record_failure(_context(RuntimeError("x"), task_id="check_rejected_files"), engine, cfg) == {
         "penyebab": "data"}
     alerts = kotak.take()
     assert summary(alerts) == every_channel("tim_data", "MASALAH BARU")
@@ -110,25 +110,17 @@ def test_without_a_reachable_warehouse_the_alert_is_still_sent(sqlite_url, kotak
     from spm.warehouse.db import get_engine
 
     cfg = load_konfigurasi()
-    result = catat_kegagalan(_context(OSError("disk")), get_engine(sqlite_url), cfg)  # never migrated
+    result = record_failure(_context(OSError("disk")), get_engine(sqlite_url), cfg)  # never migrated
     assert result["tanpa_keadaan"] and result["terkirim"]
     assert summary(kotak.take()) == every_channel("tim_data", "MASALAH BARU")
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag(dag_id)
-
-
 @pytest.mark.airflow
-def test_a_failing_task_of_a_real_dag_run_reaches_the_data_team(airflow_db, sqlite_url, kotak, monkeypatch):
+def test_a_failing_task_of_a_real_dag_run_reaches_the_data_team(dag_of, airflow_db, sqlite_url, kotak, monkeypatch):
     from spm.alerts.callback import kegagalan_tugas
 
     monkeypatch.setenv("SPM_WAREHOUSE_URL", sqlite_url)  # never migrated: the scan task fails at once
-    dag = _dag("spm_kirim_peringatan")
+    dag = dag_of("spm_kirim_peringatan")
     for t in dag.tasks:  # what the factory's default_args give every task
         if kegagalan_tugas not in (t.on_failure_callback or []):
             t.on_failure_callback = [*(t.on_failure_callback or []), kegagalan_tugas]
@@ -143,7 +135,7 @@ def test_a_failing_task_of_a_real_dag_run_reaches_the_data_team(airflow_db, sqli
 
 
 @pytest.mark.airflow
-def test_kirim_peringatan_dag_alerts_and_writes_the_quality_pages(airflow_db, sqlite_url, kotak, monkeypatch,
+def test_kirim_peringatan_dag_alerts_and_writes_the_quality_pages(dag_of, airflow_db, sqlite_url, kotak, monkeypatch,
                                                                   tmp_path):
     from spm.warehouse.db import get_engine, upgrade
 
@@ -152,7 +144,7 @@ def test_kirim_peringatan_dag_alerts_and_writes_the_quality_pages(airflow_db, sq
     engine = get_engine(sqlite_url)
     upgrade(engine)
     batch(engine, "dapodik", "sekolah", "32.71", "20251", "failed", dq=[("npsn_unik", "critical", False, 2)])
-    run = _dag("spm_kirim_peringatan").test(run_conf={"paksa_ringkasan": True})
+    run = dag_of("spm_kirim_peringatan").test(run_conf={"paksa_ringkasan": True})
     assert run.state == "success"
     alerts = kotak.take()
     assert {a.pemilik for a in alerts} == {"disdik", "tim_data"}

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from spm.alerts.callback import catat_kegagalan
-from spm.alerts.konfigurasi import load_konfigurasi
-from spm.alerts.layanan import kesegaran_dan_kirim, pindai_dan_kirim
+from spm.alerts.callback import record_failure
+from spm.config.peringatan import load_konfigurasi
+from spm.alerts.checks import check_freshness_and_send, scan_and_send
 from spm.errors import InputError
-from spm.reporting.kualitas import nama_berkas, tulis_halaman
+from spm.reporting.kualitas import page_filename, write_pages
+from tests.warehouses import with_wilayah
 from tests.alerts.test_callback import FakeTI
 from tests.alerts.test_peringatan import T0, batch
 
@@ -28,12 +29,11 @@ def test_no_alert_or_page_contains_personal_data(sqlite_url, kotak, monkeypatch,
     from spm.warehouse.db import get_engine, upgrade
     from spm.warehouse.layanan import sync_dim_layanan
     from spm.warehouse.tables import dq_result, etl_batch
-    from spm.warehouse.wilayah import load_wilayah
     from tests.ingest.test_pendidikan_ingest import _client, _source_rows
 
     engine = get_engine(sqlite_url)
     upgrade(engine)
-    load_wilayah(engine)
+    with_wilayah(engine)
     sync_dim_layanan(engine)
     # Every row over the limit: the learner batch is rejected and its quarantine holds real rows' data.
     monkeypatch.setattr("spm.ingest.wap.quarantine_limit_percent", lambda: -1.0)
@@ -55,17 +55,17 @@ def test_no_alert_or_page_contains_personal_data(sqlite_url, kotak, monkeypatch,
     nisns = {r["nisn"] for r in rows if r["nisn"]}
     some = sorted(niks)[0], sorted(names)[0]
     # A technical failure whose exception text quotes a source row.
-    catat_kegagalan({"ti": FakeTI(), "exception": InputError(f"row 5: nik {some[0]} ({some[1]}) unreadable")},
+    record_failure({"ti": FakeTI(), "exception": InputError(f"row 5: nik {some[0]} ({some[1]}) unreadable")},
                     engine, load_konfigurasi())
     now = datetime.now(timezone.utc)
-    pindai_dan_kirim(engine, waktu=now, paksa_ringkasan=True)
-    kesegaran_dan_kirim(engine, [KODE], now + timedelta(days=3), waktu=now)
+    scan_and_send(engine, waktu=now, paksa_ringkasan=True)
+    check_freshness_and_send(engine, [KODE], now + timedelta(days=3), waktu=now)
     alerts = kotak.take()
     titles = " ".join(a.judul for a in alerts)
     for kind in ("Batch ditolak", "Capaian tidak dihitung", "Kegagalan teknis", "Data belum masuk",
                  "RINGKASAN HARIAN"):
         assert kind in titles
-    pages = tulis_halaman(engine, tmp_path / "kualitas")
+    pages = write_pages(engine, tmp_path / "kualitas")
     assert pages
     texts = [a.teks for a in alerts] + [p.path.read_text() for p in pages]
     for text in texts:
@@ -85,7 +85,7 @@ def test_quality_page_shows_pass_rates_reasons_freshness_and_completeness(engine
           dq=[("jenis_kelamin_l_p", "warning", True, 0)])
     batch(engine, "dukcapil", "penduduk", "32.01", "2025-2", "published")
     batch(engine, "satusehat", "pasien", "32.71", "2026-01-01T00:00:00/2026-01-02T00:00:00", "published")
-    pages = tulis_halaman(engine, tmp_path, kode_wilayah=["32.71", "32.01"], as_of=T0 + timedelta(hours=2))
+    pages = write_pages(engine, tmp_path, kode_wilayah=["32.71", "32.01"], as_of=T0 + timedelta(hours=2))
     by = {(p.source, p.periode): p for p in pages}
     page = by[("dukcapil", "2025-2")]
     html = page.path.read_text()
@@ -97,7 +97,7 @@ def test_quality_page_shows_pass_rates_reasons_freshness_and_completeness(engine
     assert page.lengkap_persen == 50.0 and page.batch_gagal == 1
     assert "Siti" not in html and "3271014502900001" not in html  # quarantine row_data never shown
     fhir = by[("satusehat", "2026-01-01T00:00:00/2026-01-02T00:00:00")]
-    assert fhir.path.name == nama_berkas(fhir.periode) + ".html" and "/" not in fhir.path.name
+    assert fhir.path.name == page_filename(fhir.periode) + ".html" and "/" not in fhir.path.name
     index = (tmp_path / "index.html").read_text()
     assert 'href="dukcapil/index.html"' in index and 'href="satusehat/index.html"' in index
     assert "2025-2.html" in (tmp_path / "dukcapil" / "index.html").read_text()

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from spm.alerts.konfigurasi import load_konfigurasi
-from spm.alerts.pesan import Pesan, samarkan
+from spm.config.peringatan import load_konfigurasi
+from spm.alerts.messages import Message, mask_digits
 from spm.config import load_yaml
 from spm.errors import ConfigError
 
@@ -37,6 +37,6 @@ def test_routing_to_an_undefined_owner_is_refused():
 
 
 def test_long_digit_runs_are_masked_in_every_text():
-    p = Pesan("baru", "tim_data", "x 3271014502900001", ("nisn 0012345678", "kode 32.71.01.1001"))
+    p = Message("baru", "tim_data", "x 3271014502900001", ("nisn 0012345678", "kode 32.71.01.1001"))
     assert "3271014502900001" not in p.teks + p.html + p.subjek and "0012345678" not in p.teks
-    assert "32.71.01.1001" in p.teks and samarkan("batch 12") == "batch 12"
+    assert "32.71.01.1001" in p.teks and mask_digits("batch 12") == "batch 12"

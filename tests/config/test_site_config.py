@@ -5,7 +5,7 @@ import pytest
 from spm.cli import main
 from spm.config import load_yaml
 from spm.errors import ConfigError
-from spm.indicators.catalog import faktor
+from spm.config.katalog_layanan import faktor
 
 
 @pytest.fixture

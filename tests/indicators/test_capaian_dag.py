@@ -10,20 +10,12 @@ from tests.indicators.test_capaian_pendidikan import _facts
 pytestmark = pytest.mark.airflow
 
 
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_hitung_capaian")
-
-
-def test_quarters_of_a_past_year_are_all_computed(engine, airflow_db, warehouse_url, monkeypatch):
+def test_quarters_of_a_past_year_are_all_computed(dag_of, engine, airflow_db, warehouse_url, monkeypatch):
     monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
     sync_dim_layanan(engine)
     with engine.begin() as conn:
         _facts(conn)  # population 2025-2 and Dapodik 20261: quarters 3 and 4 of 2026
-    run = _dag().test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
+    run = dag_of("spm_hitung_capaian").test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
     assert run.state == "success"
     with engine.connect() as conn:
         got = conn.execute(sa.select(mart_capaian_spm.c.sasaran, mart_capaian_spm.c.terlayani).where(
@@ -32,7 +24,7 @@ def test_quarters_of_a_past_year_are_all_computed(engine, airflow_db, warehouse_
     assert tuple(got) == (24, 7)
 
 
-def test_kab_kota_without_population_is_a_skip_with_its_reason_recorded(engine, airflow_db, warehouse_url,
+def test_kab_kota_without_population_is_a_skip_with_its_reason_recorded(dag_of, engine, airflow_db, warehouse_url,
                                                                        monkeypatch):
     """No denominator: no capaian, that kab/kota's tasks skipped (not a red run), the batch `missing` for
     the alert scan; another kab/kota of the same run still gets its capaian and its index."""
@@ -43,7 +35,7 @@ def test_kab_kota_without_population_is_a_skip_with_its_reason_recorded(engine, 
     sync_dim_layanan(engine)
     with engine.begin() as conn:
         _facts(conn)  # 32.71 only; 32.72 has no population
-    run = _dag().test(run_conf={"kode_wilayah": ["32.71", "32.72"], "tahun": 2026, "triwulan": 3})
+    run = dag_of("spm_hitung_capaian").test(run_conf={"kode_wilayah": ["32.71", "32.72"], "tahun": 2026, "triwulan": 3})
     assert run.state == "success"
     with engine.connect() as conn:
         by_kode = dict(conn.execute(sa.select(etl_batch.c.kode_wilayah, etl_batch.c.status).where(
@@ -62,14 +54,14 @@ def test_kab_kota_without_population_is_a_skip_with_its_reason_recorded(engine, 
     assert indexed == {"32.71"}
 
 
-def test_index_follows_the_capaian(engine, airflow_db, warehouse_url, monkeypatch):
+def test_index_follows_the_capaian(dag_of, engine, airflow_db, warehouse_url, monkeypatch):
     from spm.warehouse.tables_opd import mart_indeks_spm
 
     monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
     sync_dim_layanan(engine)
     with engine.begin() as conn:
         _facts(conn)
-    run = _dag().test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
+    run = dag_of("spm_hitung_capaian").test(run_conf={"kode_wilayah": ["32.71"], "tahun": 2026, "triwulan": 3})
     assert run.state == "success"
     with engine.connect() as conn:
         paud = conn.execute(sa.select(mart_indeks_spm).where(

@@ -14,7 +14,9 @@ from spm.sources.dapodik import DapodikClient
 from spm.sources.dukcapil import DukcapilClient
 from spm.warehouse.layanan import sync_dim_layanan
 from spm.warehouse.tables_marts import mart_capaian_spm
-from spm.warehouse.wilayah import load_wilayah
+from tests.warehouses import with_wilayah
+
+pytestmark = pytest.mark.slow  # builds and checks whole simulated warehouses
 
 KODE = "32.71"
 EDUCATION = ("pend_paud", "pend_dasar", "pend_kesetaraan")
@@ -38,7 +40,7 @@ def _load(engine, sim, tahun_semester, semester_id):
 
 @pytest.mark.parametrize("triwulan,semester_id", [(2, 20252), (3, 20261)])
 def test_education_marts_equal_the_simulators_expected_figures(engine, sim, triwulan, semester_id):
-    load_wilayah(engine)
+    with_wilayah(engine)
     sync_dim_layanan(engine)
     _load(engine, sim, (2025, 2), semester_id)
     result = compute_capaian(engine, KODE, 2026, triwulan, "t")
@@ -84,7 +86,7 @@ def test_health_marts_equal_the_simulators_expected_figures(engine, sim):
     from spm.ingest import kesehatan
     from spm.warehouse.tables_marts import mart_terlayani_bulanan
 
-    load_wilayah(engine)
+    with_wilayah(engine)
     sync_dim_layanan(engine)
     fhir = _population_and_fhir_client(engine, sim, KODE)
     # One window over every record, so every reference resolves within it.
@@ -148,9 +150,9 @@ def test_two_hubs_loaded_newest_window_first_count_every_resident_where_they_liv
     quarantined for it, nothing is rerun, and at the end every figure of both kab/kota equals the
     simulator's, with each hub's outsiders counted where they live and no reference left waiting."""
     from spm.ingest import kesehatan
-    from spm.ingest.kesehatan_rujukan import pending_summary
+    from spm.ingest.kesehatan_references import pending_summary
 
-    load_wilayah(engine)
+    with_wilayah(engine)
     sync_dim_layanan(engine)
     kodes = [hub.config.fhir_kode_wilayah for hub in two_hubs]
     for hub, kode in zip(two_hubs, kodes):

@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from spm.alerts.deteksi import berkas_ditolak, pindai_batch
-from spm.alerts.konfigurasi import load_konfigurasi
+from spm.alerts.detection import rejected_files, scan_batches
+from spm.config.peringatan import load_konfigurasi
 from spm.warehouse.tables import dq_result, etl_batch, fact_penduduk, inbox_file, quarantine
 
-from tests.ingest.test_kependudukan_dag import _dag, _states, setup, sim  # noqa: F401 - fixtures
+from tests.ingest.test_kependudukan_dag import _states, setup, sim  # noqa: F401 - fixtures
 from tests.ingest.test_kependudukan_inbox import OFFICIAL, TOTAL, penduduk_lines
 
 pytestmark = pytest.mark.airflow
@@ -51,10 +51,10 @@ def inbox(setup, tmp_path, site_config):  # noqa: F811 - the fixture imported ab
     return folder
 
 
-def test_every_bad_input_has_its_outcome_and_its_reason_and_good_data_stay(setup, inbox):  # noqa: F811
+def test_every_bad_input_has_its_outcome_and_its_reason_and_good_data_stay(dag_of, setup, inbox):  # noqa: F811
     engine = setup
     (inbox / "a_baik_2023-1.csv").write_text("\n".join(MATRIX["a_baik_2023-1.csv"][0]) + "\n")
-    first = _dag().test(run_conf={"kode_wilayah": [KODE], "tahun": 2024, "semester": 2})
+    first = dag_of("spm_ingest_kependudukan").test(run_conf={"kode_wilayah": [KODE], "tahun": 2024, "semester": 2})
     assert first.state == "success", _states(first)
     with engine.connect() as conn:
         good = conn.execute(sa.select(sa.func.sum(fact_penduduk.c.jumlah)).where(
@@ -64,7 +64,7 @@ def test_every_bad_input_has_its_outcome_and_its_reason_and_good_data_stay(setup
     for name, (lines, _, _) in MATRIX.items():
         if name != "a_baik_2023-1.csv":
             (inbox / name).write_text("\n".join(lines) + "\n")
-    run = _dag().test(run_conf={"kode_wilayah": [KODE], "tahun": 2024, "semester": 2})
+    run = dag_of("spm_ingest_kependudukan").test(run_conf={"kode_wilayah": [KODE], "tahun": 2024, "semester": 2})
     assert run.state == "failed"  # the rejected files fail the run's check, after everything else ran
     assert _states(run)[("check_rejected_files", -1)] == "failed"
 
@@ -103,10 +103,10 @@ def test_every_bad_input_has_its_outcome_and_its_reason_and_good_data_stay(setup
 
     # Disdukcapil hears of every one of them: the quarantined rows and the tripled file by their
     # batches, each rejected file by its name.
-    scan = pindai_batch(engine, load_konfigurasi(), 0, datetime.now(timezone.utc), None)
+    scan = scan_batches(engine, load_konfigurasi(), 0, datetime.now(timezone.utc), None)
     told = {m.fingerprint.split(":")[0] + ":" + (m.periode or ""): m for m in scan.masalah}
     assert told["catatan_mutu:2023-2"].pemilik == "disdukcapil"
     assert "b_kotor_2023-2.csv" in "\n".join(told["catatan_mutu:2023-2"].baris)
     assert told["catatan_mutu:2022-2"].pemilik == "disdukcapil"
-    refused = {m.detail["berkas"]: m.pemilik for m in berkas_ditolak(engine, load_konfigurasi(), None, None)}
+    refused = {m.detail["berkas"]: m.pemilik for m in rejected_files(engine, load_konfigurasi(), None, None)}
     assert refused == {name: "disdukcapil" for name, (_, status, _) in MATRIX.items() if status == "rejected"}

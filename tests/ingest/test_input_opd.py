@@ -7,14 +7,15 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 
-from spm.indicators.catalog import load_catalog
+from spm.config.katalog_layanan import load_catalog
 from spm.indicators.indeks import mutu_per_layanan
 from spm.ingest.input_opd import ingest_inbox
 from spm.opd_template import (
     BIDANG, LAYANAN_OF_BIDANG, SHEETS, header, template_dir, template_filename, workbook_values, write_template,
 )
 from spm.simulator import SimulatorConfig, World
-from spm.simulator.opd_workbook import MALFORMED_KINDS, workbook_filename, write_opd_workbook
+from spm.simulator.opd_workbook import MALFORMED_KINDS, write_opd_workbook
+from spm.sources.opd_layout import workbook_filename
 from spm.sources.opd_workbook import read_workbook
 from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import dim_wilayah, dq_result, etl_batch, inbox_file

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from spm.indicators.indeks import mutu_per_layanan
 from spm.simulator import SimulatorConfig, World, write_opd_files
-from spm.simulator.opd_workbook import BIDANG, expected_anggaran, expected_mutu
+from spm.simulator.opd_workbook import expected_anggaran, expected_mutu
+from spm.sources.opd_layout import BIDANG
 from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import dim_wilayah, etl_batch
 from spm.warehouse.tables_opd import fact_input_anggaran
@@ -35,22 +36,14 @@ def setup(airflow_db, warehouse_url, monkeypatch, tmp_path):
     engine.dispose()
 
 
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_ingest_input_opd")
-
-
 def _states(run):
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
-def test_simulated_workbooks_load_equal_to_the_simulator_then_rerun_changes_nothing(setup, world):
+def test_simulated_workbooks_load_equal_to_the_simulator_then_rerun_changes_nothing(dag_of, setup, world):
     engine, inbox = setup
     write_opd_files(world, inbox, TAHUN, TRIWULAN)
-    run = _dag().test(run_conf={"kode_wilayah": [KAB]})
+    run = dag_of("spm_ingest_input_opd").test(run_conf={"kode_wilayah": [KAB]})
     assert run.state == "success", _states(run)
     assert _states(run)["announce_published"] == "success"
     area = world[KAB]
@@ -68,7 +61,7 @@ def test_simulated_workbooks_load_equal_to_the_simulator_then_rerun_changes_noth
 
     # The same workbooks dropped again: nothing changes, no Asset event.
     write_opd_files(world, inbox, TAHUN, TRIWULAN)
-    rerun = _dag().test(run_conf={"kode_wilayah": [KAB]})
+    rerun = dag_of("spm_ingest_input_opd").test(run_conf={"kode_wilayah": [KAB]})
     assert rerun.state == "success"
     assert _states(rerun)["announce_published"] == "skipped"
     with engine.connect() as conn:
@@ -77,10 +70,10 @@ def test_simulated_workbooks_load_equal_to_the_simulator_then_rerun_changes_noth
     assert mutu_per_layanan(engine, KAB, TAHUN, TRIWULAN) == got
 
 
-def test_a_broken_workbook_fails_the_run_and_the_good_ones_still_load(setup, world):
+def test_a_broken_workbook_fails_the_run_and_the_good_ones_still_load(dag_of, setup, world):
     engine, inbox = setup
     write_opd_files(world, inbox, TAHUN, TRIWULAN, bidang=("kesehatan",), malformed="unknown_layanan")
-    run = _dag().test(run_conf={})
+    run = dag_of("spm_ingest_input_opd").test(run_conf={})
     assert run.state == "failed"
     states = _states(run)
     assert states["ingest_workbooks"] == "success" and states["announce_published"] == "success"
@@ -90,10 +83,10 @@ def test_a_broken_workbook_fails_the_run_and_the_good_ones_still_load(setup, wor
     assert len(mutu_per_layanan(engine, KAB, TAHUN, TRIWULAN)) == 12  # the good kesehatan workbook
 
 
-def test_bad_workbooks_through_the_dag_each_rejected_by_name_and_the_good_data_stay(setup, site_config):
+def test_bad_workbooks_through_the_dag_each_rejected_by_name_and_the_good_data_stay(dag_of, setup, site_config):
     """The OPD classes of bad input (two-way numbers, formula without value, data outside the
     template, overlong text, an oversized file), after a good workbook of the same quarter."""
-    from spm.simulator.opd_workbook import workbook_filename
+    from spm.sources.opd_layout import workbook_filename
 
     from tests.ingest.test_input_opd import ANGGARAN, MUTU, write_workbook
 
@@ -122,7 +115,7 @@ def test_bad_workbooks_through_the_dag_each_rejected_by_name_and_the_good_data_s
     besar = variant("besar")
     besar.write_bytes(besar.read_bytes() + b"\0" * 200_000)
 
-    run = _dag().test(run_conf={})
+    run = dag_of("spm_ingest_input_opd").test(run_conf={})
     assert run.state == "failed" and _states(run)["check_rejected_workbooks"] == "failed"
     said = {"ambigu": "kolom alokasi (B): '5,000' ambigu", "rumus": "kolom realisasi_01 (C): rumus tanpa nilai",
             "luar": "kolom G: nilai di luar kolom template", "panjang": "kolom uraian (C): teks 300 karakter",

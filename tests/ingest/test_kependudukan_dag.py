@@ -10,7 +10,7 @@ from spm.simulator.expected import expected_births, expected_population_totals
 from spm.simulator.servers import SimulatorServers
 from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import etl_batch, fact_kelahiran, fact_penduduk
-from spm.warehouse.wilayah import load_wilayah
+from tests.warehouses import with_wilayah
 
 pytestmark = pytest.mark.airflow
 KODE = "32.71"
@@ -31,17 +31,9 @@ def setup(airflow_db, warehouse_url, sim, monkeypatch, tmp_path):
     sim.faults.__init__()  # every test starts without faults
     engine = get_engine(warehouse_url)
     upgrade(engine)
-    load_wilayah(engine)
+    with_wilayah(engine)
     yield engine
     engine.dispose()
-
-
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_ingest_kependudukan")
 
 
 def _states(run):
@@ -56,8 +48,8 @@ def _sums(engine):
     return pop, births
 
 
-def test_loads_population_and_births_equal_to_the_simulator_then_rerun_changes_nothing(setup, sim):
-    run = _dag().test(run_conf=CONF)
+def test_loads_population_and_births_equal_to_the_simulator_then_rerun_changes_nothing(dag_of, setup, sim):
+    run = dag_of("spm_ingest_kependudukan").test(run_conf=CONF)
     assert run.state == "success", _states(run)
     world = sim.world[KODE]
     pop, births = _sums(setup)
@@ -68,7 +60,7 @@ def test_loads_population_and_births_equal_to_the_simulator_then_rerun_changes_n
         rows = conn.execute(sa.select(sa.func.count()).select_from(fact_penduduk)).scalar_one()
     assert rows == want["rows"]
 
-    rerun = _dag().test(run_conf=CONF)
+    rerun = dag_of("spm_ingest_kependudukan").test(run_conf=CONF)
     assert rerun.state == "success"
     states = _states(rerun)
     assert states[("ingest_penduduk.publish_penduduk", 0)] == "skipped"  # unchanged: no new Asset event
@@ -78,11 +70,11 @@ def test_loads_population_and_births_equal_to_the_simulator_then_rerun_changes_n
     assert statuses == ["published", "published", "unchanged", "unchanged"]
 
 
-def test_wrong_key_fails_at_once_naming_the_connection(setup, sim, monkeypatch):
+def test_wrong_key_fails_at_once_naming_the_connection(dag_of, setup, sim, monkeypatch):
     conn = dict(sim.airflow_connections()["spm_dukcapil"], password="salah")
     monkeypatch.setenv("AIRFLOW_CONN_SPM_DUKCAPIL", json.dumps(conn))
     before = sim.counts("dukcapil").get("http_401", 0)
-    run = _dag().test(run_conf=CONF)
+    run = dag_of("spm_ingest_kependudukan").test(run_conf=CONF)
     assert run.state == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "ingest_penduduk.extract")
     assert ti.state == "failed" and ti.try_number == 1  # no retry storm
@@ -92,21 +84,21 @@ def test_wrong_key_fails_at_once_naming_the_connection(setup, sim, monkeypatch):
     assert all("connection 'spm_dukcapil'" in m for m in messages)
 
 
-def test_5xx_are_retried_and_the_load_completes(setup, sim):
+def test_5xx_are_retried_and_the_load_completes(dag_of, setup, sim):
     sim.faults.error_share, sim.faults.failing_attempts = 1.0, 2
-    run = _dag().test(run_conf=CONF)
+    run = dag_of("spm_ingest_kependudukan").test(run_conf=CONF)
     assert run.state == "success", _states(run)
     assert sim.counts("dukcapil")["errors"] >= 4
     assert _sums(setup)[1] == expected_births(sim.world[KODE], 2024)["jumlah"]
 
 
-def test_missing_semester_keeps_previous_data(setup, sim):
-    assert _dag().test(run_conf=CONF).state == "success"
+def test_missing_semester_keeps_previous_data(dag_of, setup, sim):
+    assert dag_of("spm_ingest_kependudukan").test(run_conf=CONF).state == "success"
     before = _sums(setup)
     sim.faults.missing_feeds = {"penduduk:2024-2"}
     sim.faults.failing_attempts = 1
     # Force a re-fetch: same semester, source now answers 404.
-    run = _dag().test(run_conf=CONF)
+    run = dag_of("spm_ingest_kependudukan").test(run_conf=CONF)
     assert run.state == "success"
     assert _sums(setup) == before
     with setup.connect() as conn:

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from spm.ingest.kependudukan import ingest_inbox
 from spm.warehouse.tables import dq_result, etl_batch, fact_kelahiran, fact_penduduk, inbox_file, quarantine
-from spm.warehouse.wilayah import load_wilayah
+from tests.warehouses import with_wilayah
 
 DESA = ["32.71.01.1001", "32.71.01.1002", "32.71.01.1003"]
 HEADER = "semester,kode_desa,jenis_kelamin,umur,jumlah"
@@ -23,7 +23,7 @@ def penduduk_lines(semester="2024-2", jumlah=lambda d, jk, u: 10 + u % 7):
 
 @pytest.fixture
 def loaded(engine, site_config):
-    load_wilayah(engine)
+    with_wilayah(engine)
     # These files hold three desa of Kota Bogor: the official-total gate compares with their share.
     site_config({"kualitas.yaml": {"kependudukan": {"skala_total_resmi": TOTAL / OFFICIAL}}})
     return engine

@@ -1,7 +1,6 @@
 """spm_ingest_kesehatan run for real (dag.test) against the simulated FHIR hub."""
 
 import json
-import logging
 
 import pytest
 import sqlalchemy as sa
@@ -9,7 +8,7 @@ import sqlalchemy as sa
 from spm.simulator import Faults, SimulatorConfig, SimulatorServers
 from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien
-from spm.warehouse.wilayah import load_wilayah
+from tests.warehouses import with_wilayah
 
 pytestmark = pytest.mark.airflow
 KODE = "32.71"
@@ -39,18 +38,10 @@ def setup(airflow_db, warehouse_url, sim, monkeypatch, tmp_path):
     sim.faults.set(**vars(Faults()))
     engine = get_engine(warehouse_url)
     upgrade(engine)
-    load_wilayah(engine)
+    with_wilayah(engine)
     yield engine
     engine.dispose()
     sim.faults.set(**vars(Faults()))
-
-
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_ingest_kesehatan")
 
 
 def _states(run):
@@ -83,7 +74,7 @@ def _asset_events(run_id):
 
 
 @pytest.mark.parametrize("chunk", [None, 400], ids=["one-chunk", "several-chunks"])
-def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothing(setup, sim, monkeypatch,
+def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothing(dag_of, setup, sim, monkeypatch,
                                                                                     chunk):
     """With small chunks every type is validated and staged in several chunks inside the Airflow task."""
     if chunk:
@@ -93,7 +84,7 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
                 "fact_observasi": len(world.observations), "fact_kondisi": len(world.conditions)}
     sim.faults.set(token_expiry_after=4, rate_limit_share=0.1, retry_after_seconds=0, error_share=0.1,
                    truncate_share=0.1)
-    run = _dag().test(run_conf=CONF)
+    run = dag_of("spm_ingest_kesehatan").test(run_conf=CONF)
     assert run.state == "success", _states(run)
     assert _counts(setup) == expected
     events = _asset_events(run.run_id)
@@ -108,7 +99,7 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
     assert max(expected.values()) > 2 * (chunk or 0)
 
     sim.faults.set(**vars(Faults()))
-    rerun = _dag().test(run_conf=CONF)
+    rerun = dag_of("spm_ingest_kesehatan").test(run_conf=CONF)
     assert rerun.state == "success", _states(rerun)
     assert _states(rerun)[("ingest_window.publish_window", 0)] == "skipped"  # nothing new: no Asset event
     assert _asset_events(rerun.run_id) == {}
@@ -116,10 +107,10 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
 
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
-def test_rejected_client_secret_fails_at_once_and_publishes_nothing(setup, sim, monkeypatch):
+def test_rejected_client_secret_fails_at_once_and_publishes_nothing(dag_of, setup, sim, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPM_SATUSEHAT_3271", _connection(sim, password="salah"))
     monkeypatch.setenv("AIRFLOW_VAR_SPM_KODE_WILAYAH", json.dumps([KODE]))  # default of the kode_wilayah param
-    run = _dag().test()  # default window: the day before the run
+    run = dag_of("spm_ingest_kesehatan").test()  # default window: the day before the run
     assert run.state == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "ingest_window.extract_window")
     assert ti.state == "failed" and ti.try_number == 1  # no retry storm
@@ -130,13 +121,13 @@ def test_rejected_client_secret_fails_at_once_and_publishes_nothing(setup, sim, 
     assert set(_counts(setup).values()) == {0}
 
 
-def test_a_hub_whose_bundle_total_disagrees_with_its_pages_publishes_nothing_and_keeps_the_data(setup, sim):
-    first = _dag().test(run_conf=CONF)
+def test_a_hub_whose_bundle_total_disagrees_with_its_pages_publishes_nothing_and_keeps_the_data(dag_of, setup, sim):
+    first = dag_of("spm_ingest_kesehatan").test(run_conf=CONF)
     assert first.state == "success", _states(first)
     published = _counts(setup)
     for offset, said in ((1, "paging incomplete"), (-1, "more than announced")):
         sim.faults.set(announced_total_offset=offset)
-        run = _dag().test(run_conf=CONF)
+        run = dag_of("spm_ingest_kesehatan").test(run_conf=CONF)
         assert run.state == "failed"
         with setup.connect() as conn:
             failed = conn.execute(sa.select(etl_batch).where(etl_batch.c.run_id == run.run_id)).all()

@@ -19,8 +19,8 @@ from spm.sources.satusehat import Page, SatusehatClient
 from spm.warehouse.tables import (
     dq_result, etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien, quarantine, rujukan_pasien_tertunda,
 )
-from spm.warehouse.wilayah import load_wilayah
 
+from tests.warehouses import with_wilayah
 from tests.ingest.test_kesehatan_unit import BLOOD_PRESSURE, CONDITION, ENCOUNTER, NIK, PATIENT
 
 SECRET = b"ingest-test-secret-0123456789"
@@ -51,7 +51,7 @@ def _version(resource, last_updated, **changes):
 
 @pytest.fixture
 def wh(engine):
-    load_wilayah(engine)
+    with_wilayah(engine)
     return engine
 
 
@@ -182,6 +182,7 @@ def _expected_ids(world, kind, updates=False):
     return {uuid_text(key, i) for i in range(len(h.all_resources[kind]))}
 
 
+@pytest.mark.slow
 def test_whole_period_equals_the_simulator_then_updates_replace_versions(wh, sim):
     world = sim.world[KODE]
     sim.faults.set(**vars(Faults(token_expiry_after=5, rate_limit_share=0.2, retry_after_seconds=0,
@@ -272,7 +273,7 @@ def test_a_new_run_removes_what_a_killed_run_left_in_staging(wh):
             etl_batch.c.batch_id.in_(old_ids))).all()
         left = sum(conn.execute(sa.select(sa.func.count()).select_from(s.staging).where(
             s.staging.c.batch_id.in_(old_ids))).scalar_one() for s in k.SPECS.values())
-    assert len(old) == 4 and {s for s, _ in old} == {"failed"} and all("abandoned" in m for _, m in old)
+    assert len(old) == 4 and {s for s, _ in old} == {"failed"} and all(m.startswith("superseded by batch") for _, m in old)
     assert left == 0
     assert {b["status"] for b in out["batches"].values()} == {"published"}
     assert all(len(_rows(wh, t)) == 1 for t in FACTS.values())
@@ -303,6 +304,7 @@ def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
     assert NIK not in stored and "Siti" not in stored
 
 
+@pytest.mark.slow
 def test_benchmark_runs_and_reports_every_figure(capsys):
     from spm.benchmarks.kesehatan import run
 

@@ -211,7 +211,7 @@ def test_windows_default_to_the_wib_day_before_the_run_and_are_checked():
     assert (dari, sampai) == (datetime(2025, 3, 3, tzinfo=WIB), datetime(2025, 3, 4, tzinfo=WIB))
     late = datetime(2025, 3, 4, 20, 0, tzinfo=timezone.utc)  # already 5 March in WIB
     assert k.default_window(late)[0] == datetime(2025, 3, 4, tzinfo=WIB)
-    w = k.Window.of(k.windows(["32.71"], "2025-01-01", "2026-01-01T00:00:00+07:00")[0])
+    w = k.Window.from_dict(k.windows(["32.71"], "2025-01-01", "2026-01-01T00:00:00+07:00")[0])
     assert w.periode == "2024-12-31T17:00:00Z/2025-12-31T17:00:00Z"
     assert fhir_instant(w.dari) == "2024-12-31T17:00:00Z"
     with pytest.raises(ConfigError, match="must be before"):
@@ -244,7 +244,7 @@ def test_page_parsing():
 
 
 def test_observation_bounds_come_from_config_and_match_the_suite():
-    w = k.Window.of(k.windows(["32.71"], "2025-01-01", "2025-01-02")[0])
+    w = k.Window.from_dict(k.windows(["32.71"], "2025-01-01", "2025-01-02")[0])
     params = k.validation_parameters("observasi", w)
     assert params["loinc_29463_7_min"] == 0.3 and params["loinc_8480_6_maks"] == 300
     with pytest.raises(ConfigError, match="min 5.0 is not below maks 1.0"):
@@ -255,10 +255,10 @@ def test_each_physiological_bound_applies_to_its_own_loinc_code_only():
     """The bounds are checked on derived columns (nilai where kode is the code): a value is judged
     by its own code's bound only, and a row with no bounded code is never judged by any of them."""
     from spm.ingest.kesehatan_spec import OBSERVASI
-    from spm.ingest.kesehatan_validasi import add_derived, frame_of, loinc_value_columns
+    from spm.ingest.kesehatan_validation import add_derived, frame_of, loinc_value_columns
     from spm.quality.gx_runner import validate_frame
 
-    w = k.Window.of(k.windows(["32.71"], "2025-01-01", "2025-01-02")[0])
+    w = k.Window.from_dict(k.windows(["32.71"], "2025-01-01", "2025-01-02")[0])
     params = k.validation_parameters("observasi", w)
     derived = loinc_value_columns(OBSERVASI.suite)
     assert set(derived.values()) == {"29463-7", "8302-2", "39156-5", "2339-0", "15074-8", "2093-3", "4548-4"}

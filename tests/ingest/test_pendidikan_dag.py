@@ -10,7 +10,7 @@ from spm.simulator import Faults, SimulatorConfig, SimulatorServers
 from spm.simulator.determinism import hash_uniform, stream_key
 from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import dim_sekolah, etl_batch, fact_peserta_didik
-from spm.warehouse.wilayah import load_wilayah
+from tests.warehouses import with_wilayah
 
 pytestmark = pytest.mark.airflow
 KODE = "32.71"
@@ -38,18 +38,10 @@ def setup(airflow_db, warehouse_url, sim, monkeypatch, tmp_path):
     sim.faults.set(**vars(Faults()))
     engine = get_engine(warehouse_url)
     upgrade(engine)
-    load_wilayah(engine)
+    with_wilayah(engine)
     yield engine
     engine.dispose()
     sim.faults.set(**vars(Faults()))
-
-
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    return DagBag(dag_folder=str(PROJECT / "dags")).get_dag("spm_ingest_pendidikan")
 
 
 def _states(run):
@@ -71,9 +63,9 @@ def _asset_events(run_id):
     return {name: extra for name, extra in rows}
 
 
-def test_publishes_learners_once_each_then_rerun_changes_nothing(setup, sim):
+def test_publishes_learners_once_each_then_rerun_changes_nothing(dag_of, setup, sim):
     sim.faults.set(transfer_share=0.05, error_share=0.05, truncate_share=0.05)
-    run = _dag().test(run_conf=CONF)
+    run = dag_of("spm_ingest_pendidikan").test(run_conf=CONF)
     assert run.state == "success", _states(run)
     world = sim.world[KODE]
     learners = world.pendidikan.learners(SEMESTER, 0.05)
@@ -89,7 +81,7 @@ def test_publishes_learners_once_each_then_rerun_changes_nothing(setup, sim):
     assert events["fact_peserta_didik"]["semester_id"] == SEMESTER
     assert events["dim_sekolah"]["rows_published"] == len(world.pendidikan.schools.npsn)
 
-    rerun = _dag().test(run_conf=CONF)
+    rerun = dag_of("spm_ingest_pendidikan").test(run_conf=CONF)
     assert rerun.state == "success", _states(rerun)
     states = _states(rerun)
     assert states[("ingest_partition.publish_dim_sekolah", 0)] == "skipped"
@@ -102,11 +94,11 @@ def test_publishes_learners_once_each_then_rerun_changes_nothing(setup, sim):
 
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
-def test_rejected_token_fails_at_once_naming_the_connection(setup, sim, monkeypatch):
+def test_rejected_token_fails_at_once_naming_the_connection(dag_of, setup, sim, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_SPM_DAPODIK", _connection(sim, password="salah"))
     monkeypatch.setenv("AIRFLOW_VAR_SPM_KODE_WILAYAH", json.dumps([KODE]))  # default of the kode_wilayah param
     before = sim.counts("dapodik").get("http_401", 0)
-    run = _dag().test(run_conf={"tahun": 2024, "semester": 2})
+    run = dag_of("spm_ingest_pendidikan").test(run_conf={"tahun": 2024, "semester": 2})
     assert run.state == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "ingest_partition.extract_partition")
     assert ti.state == "failed" and ti.try_number == 1  # no retry storm
@@ -117,13 +109,13 @@ def test_rejected_token_fails_at_once_naming_the_connection(setup, sim, monkeypa
 
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
-def test_school_whose_list_keeps_failing_fails_the_run_naming_its_npsn(setup, sim):
+def test_school_whose_list_keeps_failing_fails_the_run_naming_its_npsn(dag_of, setup, sim):
     urls = {n: f"/WebService/getPesertaDidik?npsn={n}&semester_id={SEMESTER}&start=0&limit={EXTRA['page_size']}"
             for n in sim.world[KODE].pendidikan.schools.npsn}
     u = {n: float(hash_uniform(stream_key(SEED, "fault", "errors", url), 0)) for n, url in urls.items()}
     npsn = min(u, key=u.get)
     sim.faults.set(error_share=u[npsn] + 1e-12, failing_attempts=10_000)
-    run = _dag().test(run_conf=CONF)
+    run = dag_of("spm_ingest_pendidikan").test(run_conf=CONF)
     assert run.state == "failed"
     states = _states(run)
     assert states[("ingest_partition.extract_partition", 0)] == "failed"
@@ -134,13 +126,13 @@ def test_school_whose_list_keeps_failing_fails_the_run_naming_its_npsn(setup, si
     assert rows and all(r.status == "failed" and f"npsn {npsn}" in r.message for r in rows)
 
 
-def test_a_listing_whose_results_disagree_with_its_rows_publishes_nothing_and_keeps_the_data(setup, sim):
-    first = _dag().test(run_conf=CONF)
+def test_a_listing_whose_results_disagree_with_its_rows_publishes_nothing_and_keeps_the_data(dag_of, setup, sim):
+    first = dag_of("spm_ingest_pendidikan").test(run_conf=CONF)
     assert first.state == "success", _states(first)
     learners, schools = _count(setup, fact_peserta_didik), _count(setup, dim_sekolah)
     for offset in (1, -1):
         sim.faults.set(announced_total_offset=offset)
-        run = _dag().test(run_conf=CONF)
+        run = dag_of("spm_ingest_pendidikan").test(run_conf=CONF)
         assert run.state == "failed"
         with setup.connect() as conn:
             messages = conn.execute(sa.select(etl_batch.c.message).where(

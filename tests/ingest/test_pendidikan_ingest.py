@@ -19,7 +19,8 @@ from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import (
     dim_sekolah, dq_result, etl_batch, fact_peserta_didik, quarantine, staging_peserta_didik, staging_sekolah,
 )
-from spm.warehouse.wilayah import load_wilayah
+
+from tests.warehouses import with_wilayah
 
 KODE = "32.71"
 SEED = 7
@@ -46,7 +47,7 @@ def sim(servers):
 def _warehouse(url):
     engine = get_engine(url)
     upgrade(engine)
-    load_wilayah(engine)
+    with_wilayah(engine)
     return engine
 
 

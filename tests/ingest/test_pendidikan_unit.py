@@ -11,6 +11,7 @@ from spm.privacy import person_key
 from spm.warehouse.audit import start_batch
 from spm.warehouse.bulk import insert_rows
 from spm.warehouse.tables import etl_batch, fact_peserta_didik, staging_peserta_didik
+from tests.warehouses import with_wilayah
 
 SECRET = b"unit-test-secret-0123456789"
 # 32.71.01, born 2013-05-17, a girl (day + 40) / the same NIK read as a boy's
@@ -170,9 +171,8 @@ def test_dedup_rule_keeps_one_row_per_person(engine):
 def test_a_school_name_longer_than_its_column_is_quarantined_whole_never_published_cut(engine):
     from spm.ingest import wap
     from spm.warehouse.tables import dim_sekolah, quarantine
-    from spm.warehouse.wilayah import load_wilayah
 
-    load_wilayah(engine)
+    with_wilayah(engine)
     long_name = "SD Negeri " + "Panjang " * 40
     rows = [pdk.school_row({"sekolah_id": "a" * 36, "npsn": "20212345", "nama": long_name, "bentuk_pendidikan": "SD",
                             "status_sekolah": "Negeri", "kode_wilayah": "32.71.01.1001"}, 1),

@@ -12,6 +12,7 @@ from spm.sources.http import SourceError
 from spm.sources.satusehat import Page
 from spm.warehouse.audit import RowAccount
 from spm.warehouse.tables import etl_batch, fact_pasien, fact_penduduk
+from tests.warehouses import with_wilayah
 
 from tests.ingest.test_kependudukan_inbox import _drop, _total, inbox, penduduk_lines  # noqa: F401 - fixture
 from tests.ingest.test_kesehatan_ingest import SECRET, FakeHub, _window
@@ -22,9 +23,8 @@ WINDOW = {"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_
 
 @pytest.fixture
 def wh(engine):
-    from spm.warehouse.wilayah import load_wilayah
 
-    load_wilayah(engine)
+    with_wilayah(engine)
     return engine
 
 

@@ -7,7 +7,7 @@ from unittest import mock
 
 import pytest
 
-DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 EXPECTED_DAG_IDS = {"spm_muat_wilayah", "spm_ingest_kependudukan", "spm_ingest_pendidikan", "spm_hitung_capaian"}
 EXPECTED_DAG_IDS |= {"spm_ingest_input_opd"}
@@ -53,6 +53,7 @@ def test_ids_follow_the_naming_rule(dagbag):
         assert dag_id.startswith("spm_") and dag_id.count("_") >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_dag_file_imports_nothing_heavy(path):
     code = (

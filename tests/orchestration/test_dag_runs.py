@@ -9,20 +9,11 @@ from spm.warehouse.tables import dim_layanan, dim_wilayah
 pytestmark = pytest.mark.airflow
 
 
-def _dag(dag_id):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    bag = DagBag(dag_folder=str(PROJECT / "dags"))
-    return bag.get_dag(dag_id)
-
-
-def test_muat_wilayah_loads_the_region_dimension(airflow_db, warehouse_url, monkeypatch):
+def test_muat_wilayah_loads_the_region_dimension(dag_of, airflow_db, warehouse_url, monkeypatch):
     monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
     engine = get_engine(warehouse_url)
     upgrade(engine)
-    run = _dag("spm_muat_wilayah").test()
+    run = dag_of("spm_muat_wilayah").test()
     assert run.state == "success"
     with engine.connect() as conn:
         n = conn.execute(sa.select(sa.func.count()).select_from(dim_wilayah)
@@ -32,9 +23,9 @@ def test_muat_wilayah_loads_the_region_dimension(airflow_db, warehouse_url, monk
     engine.dispose()
 
 
-def test_muat_wilayah_fails_at_once_when_schema_is_behind(airflow_db, sqlite_url, monkeypatch):
+def test_muat_wilayah_fails_at_once_when_schema_is_behind(dag_of, airflow_db, sqlite_url, monkeypatch):
     monkeypatch.setenv("SPM_WAREHOUSE_URL", sqlite_url)  # never upgraded
-    run = _dag("spm_muat_wilayah").test()
+    run = dag_of("spm_muat_wilayah").test()
     assert run.state == "failed"
     from airflow.models import TaskInstance
     from airflow.utils.session import create_session
@@ -44,12 +35,13 @@ def test_muat_wilayah_fails_at_once_when_schema_is_behind(airflow_db, sqlite_url
         assert ti.state == "failed" and ti.try_number == 1  # no retry storm for an error retries cannot fix
 
 
-def test_muat_wilayah_file_param_names_a_code_list_in_its_folder(airflow_db, warehouse_url, monkeypatch, tmp_path):
+def test_muat_wilayah_file_param_names_a_code_list_in_its_folder(dag_of, airflow_db, warehouse_url, monkeypatch,
+                                                                 tmp_path):
     """A run conf naming any path is refused at the door, naming the param; a code list put in
     $SPM_HOME/inbox/wilayah is loaded by its name."""
     import shutil
 
-    from spm.orchestration.tasks import wilayah_inbox
+    from spm.orchestration.wilayah import wilayah_inbox
     from spm.reference import KODE_WILAYAH_CSV
 
     monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
@@ -57,7 +49,7 @@ def test_muat_wilayah_file_param_names_a_code_list_in_its_folder(airflow_db, war
     upgrade(engine)
     secret = tmp_path / "pseudonym.secret"
     secret.write_text("0123456789abcdef0123456789abcdef\n")
-    dag = _dag("spm_muat_wilayah")
+    dag = dag_of("spm_muat_wilayah")
     with pytest.raises(Exception, match="file") as info:
         dag.test(run_conf={"file": str(secret), "berlaku_mulai": "2026-01-01"})
     assert "0123456789abcdef" not in str(info.value)

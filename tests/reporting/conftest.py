@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from tests.warehouses import with_wilayah
 
 KODE = "32.71"
 TAHUN, TRIWULAN = 2026, 3
@@ -23,9 +24,8 @@ def _fill(engine: sa.Engine, sim, opd_folder) -> None:
     from spm.sources.dukcapil import DukcapilClient
     from spm.sources.satusehat import SatusehatClient
     from spm.warehouse.layanan import sync_dim_layanan
-    from spm.warehouse.wilayah import load_wilayah
 
-    load_wilayah(engine)
+    with_wilayah(engine)
     sync_dim_layanan(engine)
     dukcapil = DukcapilClient(SourceConnection("spm_dukcapil", sim.dukcapil_url,
                                                password=sim.credentials["dukcapil_api_key"]))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tests.reporting.conftest import KODE, TAHUN, TRIWULAN
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.slow]
 
 
 # --- helpers shared with the browser test -------------------------------------------------------------
@@ -70,7 +70,7 @@ def capaian_shown(page: str) -> dict[str, str]:
 
 
 def expected(values: dict[str, float | None], kode: list[str] | None = None) -> dict[str, str]:
-    from spm.reporting.grafik import angka
+    from spm.reporting.charts import angka
 
     return {k: angka(v, 2) for k, v in values.items() if kode is None or k in kode}
 
@@ -95,7 +95,7 @@ def client(laporan_engine, reports):
 # --- pages and figures ------------------------------------------------------------------------------------
 
 def test_default_page_is_newest_quarter_with_mart_figures(client, laporan_engine):
-    from spm.reporting.grafik import angka
+    from spm.reporting.charts import angka
 
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -257,9 +257,9 @@ def test_root_path_prefixes_every_link(laporan_engine, reports, root_path):
 def test_downloads_are_the_published_files(client, laporan_engine, reports):
     import openpyxl
 
-    from spm.reporting.terbit import MEDIA, terbitan
+    from spm.reporting.publish import MEDIA, publication_of
 
-    t = terbitan(KODE, TAHUN, TRIWULAN, reports)
+    t = publication_of(KODE, TAHUN, TRIWULAN, reports)
     assert not t.ada()  # nothing published yet: the first download builds it
     page = client.get("/", params={"triwulan": TRIWULAN}).text
     hrefs = dict(re.findall(r'id="unduh-(\w+)" href="([^"]+)"', page))
@@ -295,11 +295,11 @@ def test_downloads_are_the_published_files(client, laporan_engine, reports):
 
 
 def test_download_of_the_other_quarter(client, reports):
-    from spm.reporting.terbit import terbitan
+    from spm.reporting.publish import publication_of
 
     r = client.get(f"/unduh/{KODE}/{TAHUN}/2/csv")
     assert r.status_code == 200
-    assert r.content == terbitan(KODE, TAHUN, 2, reports).path("csv").read_bytes()
+    assert r.content == publication_of(KODE, TAHUN, 2, reports).path("csv").read_bytes()
     assert b"\n2026,2," in r.content and b"\n2026,3," not in r.content
 
 

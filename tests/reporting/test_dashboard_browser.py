@@ -108,8 +108,8 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
         pytest.fail(f"browser test cannot run under CI: {WHY_NOT}")
     from playwright.sync_api import sync_playwright
 
-    from spm.reporting.grafik import angka
-    from spm.reporting.terbit import terbitan
+    from spm.reporting.charts import angka
+    from spm.reporting.publish import publication_of
 
     mart2, mart3 = (mart_capaian(laporan_engine, KODE, TAHUN, q) for q in (2, 3))
     with sync_playwright() as p:
@@ -169,7 +169,7 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
             page.screenshot(path=str(tmp_path / "dashboard-desa.png"), full_page=True)
 
             # 5. The downloads are the published files of the quarter shown.
-            t = terbitan(KODE, TAHUN, 3)
+            t = publication_of(KODE, TAHUN, 3)
             for jenis in ("xlsx", "pdf"):
                 with page.expect_download(timeout=120_000) as info:
                     page.click(f"#unduh-{jenis}")

@@ -17,8 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from spm.errors import InputError
-from spm.quality import gx_hasil
-from spm.reporting.kualitas import tulis_halaman
+from spm.quality import gx_scrub
+from spm.reporting.kualitas import write_pages
+from spm.warehouse.dq_results import store_gx_result
+from tests.warehouses import with_wilayah
 
 KODE, SEMESTER, SEED = "32.71", 20241, 7
 AS_OF = datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
@@ -37,10 +39,9 @@ def test_gx_results_kept_without_personal_data_and_rendered_as_data_docs(engine,
     from spm.warehouse.layanan import sync_dim_layanan
     from spm.warehouse.tables import dq_result, etl_batch
     from spm.warehouse.tables_dq import dq_validation_result
-    from spm.warehouse.wilayah import load_wilayah
     from tests.ingest.test_pendidikan_ingest import _client, _source_rows
 
-    load_wilayah(engine)
+    with_wilayah(engine)
     sync_dim_layanan(engine)
     monkeypatch.setattr("spm.ingest.wap.quarantine_limit_percent", lambda: -1.0)
     monkeypatch.setattr("spm.ingest.wap.quarantine_min_rows", lambda: -1)
@@ -83,7 +84,7 @@ def test_gx_results_kept_without_personal_data_and_rendered_as_data_docs(engine,
     assert any(not x.success for x in dq if x.expectation == "nik_valid_di_atas_batas")
 
     out = tmp_path / "kualitas"
-    pages = tulis_halaman(engine, out, as_of=AS_OF)
+    pages = write_pages(engine, out, as_of=AS_OF)
     gx = out / "gx"
     index = (gx / "index.html").read_text()
     assert 'href="gx/index.html"' in (out / "index.html").read_text()
@@ -115,7 +116,7 @@ def test_gx_results_kept_without_personal_data_and_rendered_as_data_docs(engine,
             assert not NIK_LIKE.search(re.sub(r"<style>.*?</style>", "", text, flags=re.S))
             assert not any(n in text for n in names)
     # Rebuild: the same pages, and no temporary folder left behind.
-    tulis_halaman(engine, out, as_of=AS_OF)
+    write_pages(engine, out, as_of=AS_OF)
     assert _files(gx) == first
     assert [p.name for p in out.iterdir() if p.name.startswith(".gx")] == []
 
@@ -153,20 +154,20 @@ def test_scrub_removes_failing_values_keeps_counts(monkeypatch):
     assert by["nik_32"]["result"]["unexpected_count"] == 1 and by["nik_32"]["success"] is False
     assert by["nama_dikenal"]["result"]["unexpected_count"] == 2
     assert by["nama_dikenal"]["result"]["unexpected_percent"] == pytest.approx(200 / 3)
-    assert by["nik_maks"]["result"]["observed_value"] == gx_hasil.DISEMBUNYIKAN
+    assert by["nik_maks"]["result"]["observed_value"] == gx_scrub.DISEMBUNYIKAN
     assert by["nama_distinct"]["result"]["unexpected_count"] == 2
-    assert by["nama_terbanyak"]["result"]["observed_value"] == gx_hasil.DISEMBUNYIKAN  # a name
+    assert by["nama_terbanyak"]["result"]["observed_value"] == gx_scrub.DISEMBUNYIKAN  # a name
     assert by["umur_rata"]["result"]["observed_value"] == 20  # a statistic stays
     assert report.gx_result["statistics"]["evaluated_expectations"] == 6
     assert report.gx_result["meta"]["batch_parameters"] == {"dataframe": "<DATAFRAME>"}
     # The raw GX result did hold them: the scrub is what keeps them out; and it is idempotent.
-    assert gx_hasil.bersihkan(report.gx_result) == report.gx_result
+    assert gx_scrub.scrub(report.gx_result) == report.gx_result
     # dq_result gets the same scrub: no raw min/max/most common value there either.
     by_outcome = {o.name: o for o in report.outcomes}
-    assert by_outcome["nik_maks"].observed_value == json.dumps(gx_hasil.DISEMBUNYIKAN)
-    assert by_outcome["nama_terbanyak"].observed_value == json.dumps(gx_hasil.DISEMBUNYIKAN)
+    assert by_outcome["nik_maks"].observed_value == json.dumps(gx_scrub.DISEMBUNYIKAN)
+    assert by_outcome["nama_terbanyak"].observed_value == json.dumps(gx_scrub.DISEMBUNYIKAN)
     assert json.loads(by_outcome["umur_rata"].observed_value) == 20  # a statistic stays
-    assert gx_hasil.scrub_message("could not convert '3271014502900001' (Siti) 3271014502900001") == \
+    assert gx_scrub.scrub_message("could not convert '3271014502900001' (Siti) 3271014502900001") == \
         "could not convert '…' (Siti) …"
 
 
@@ -177,10 +178,10 @@ def test_revalidation_replaces_stored_result(engine):
     d = {"success": False, "suite_name": "s", "statistics": {"evaluated_expectations": 0}, "meta": {}, "results": []}
     with engine.begin() as conn:
         batch_id = start_batch(conn, "dukcapil", "penduduk", KODE, "2025-2", "r")
-        assert gx_hasil.simpan(conn, batch_id, "s", [d, {**d, "success": True}], now()) == 2
+        assert store_gx_result(conn, batch_id, "s", [d, {**d, "success": True}], now()) == 2
     with engine.begin() as conn:
-        gx_hasil.simpan(conn, batch_id, "s", {**d, "success": True}, now() + timedelta(seconds=1))
-        gx_hasil.simpan(conn, batch_id, "lain", None, now())
+        store_gx_result(conn, batch_id, "s", {**d, "success": True}, now() + timedelta(seconds=1))
+        store_gx_result(conn, batch_id, "lain", None, now())
     with engine.connect() as conn:
         rows = conn.execute(sa.select(dq_validation_result.c.suite, dq_validation_result.c.bagian,
                                       dq_validation_result.c.success)).all()

@@ -9,12 +9,14 @@ import sqlalchemy as sa
 
 from spm.errors import InputError
 from spm.reporting.data import load_laporan
-from spm.reporting.grafik import angka
-from spm.reporting.terbit import JENIS, baca_manifest, terbitan, terbitkan
+from spm.reporting.charts import angka
+from spm.reporting.publish import JENIS, read_manifest, publication_of, publish_laporan
 from spm.warehouse.tables import dim_layanan
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
 from tests.reporting.conftest import KODE, TAHUN, TRIWULAN
+
+pytestmark = pytest.mark.slow  # builds and checks whole simulated warehouses
 
 NIK_LIKE = re.compile(r"(?<![\d.,])\d{16}(?!\d)")  # not the decimals of a float
 
@@ -26,7 +28,7 @@ def same(value):
 
 @pytest.fixture
 def published(laporan_engine, tmp_path):
-    return terbitkan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
+    return publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
 
 
 def _mart(engine, kode_wilayah=KODE, triwulan=TRIWULAN):
@@ -199,11 +201,11 @@ def test_target_and_spread_follow_the_mart(laporan_engine):
 def test_rerun_reproduces_the_same_files(laporan_engine, tmp_path):
     from pypdf import PdfReader
 
-    first = terbitkan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
-    before = baca_manifest(terbitan(KODE, TAHUN, TRIWULAN, tmp_path))
+    first = publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
+    before = read_manifest(publication_of(KODE, TAHUN, TRIWULAN, tmp_path))
     pdf_text = [p.extract_text() for p in PdfReader(first["pdf"]).pages]
-    second = terbitkan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
-    after = baca_manifest(terbitan(KODE, TAHUN, TRIWULAN, tmp_path))
+    second = publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
+    after = read_manifest(publication_of(KODE, TAHUN, TRIWULAN, tmp_path))
     assert first == second
     for jenis in ("xlsx", "html", "csv"):
         assert before["berkas"][jenis]["sha256"] == after["berkas"][jenis]["sha256"], jenis
@@ -213,36 +215,36 @@ def test_rerun_reproduces_the_same_files(laporan_engine, tmp_path):
 def test_a_failed_build_leaves_the_previous_report_whole(laporan_engine, tmp_path, monkeypatch):
     import spm.reporting.laporan as laporan
 
-    terbitkan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
-    t = terbitan(KODE, TAHUN, TRIWULAN, tmp_path)
+    publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
+    t = publication_of(KODE, TAHUN, TRIWULAN, tmp_path)
     good = {j: t.path(j).read_bytes() for j in JENIS}
 
     def broken(html, path):
         path.write_bytes(b"%PDF-1.7 half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(laporan, "tulis_pdf", broken)
+    monkeypatch.setattr(laporan, "write_pdf", broken)
     with pytest.raises(OSError, match="disk full"):
-        terbitkan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
+        publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
     assert {j: t.path(j).read_bytes() for j in JENIS} == good
     assert sorted(p.name for p in t.folder.iterdir()) == sorted([t.manifest.name, *(t.path(j).name for j in JENIS)])
 
 
 def test_a_quarter_without_capaian_is_refused_by_name(laporan_engine, tmp_path):
     with pytest.raises(InputError, match=r"no mart_capaian_spm rows for kab/kota 32\.71, 2026 triwulan 4"):
-        terbitkan(laporan_engine, KODE, TAHUN, 4, root=tmp_path)
-    assert not terbitan(KODE, TAHUN, 4, tmp_path).folder.exists()
+        publish_laporan(laporan_engine, KODE, TAHUN, 4, root=tmp_path)
+    assert not publication_of(KODE, TAHUN, 4, tmp_path).folder.exists()
 
 
 def test_paths_are_predictable(tmp_path):
-    t = terbitan("32.71", 2026, 2, tmp_path)
+    t = publication_of("32.71", 2026, 2, tmp_path)
     assert t.path("xlsx") == tmp_path / "32.71" / "2026" / "triwulan-2" / "spm_3271_2026_tw2.xlsx"
     with pytest.raises(ValueError):
-        terbitan("32.71", 2026, 5, tmp_path)
+        publication_of("32.71", 2026, 5, tmp_path)
 
 
 def test_a_denominator_short_of_quarantined_rows_is_said_beside_the_services_it_feeds():
-    from spm.reporting.data import catatan_penyebut
+    from spm.reporting.data import denominator_note
 
     sumber = [
         {"batch_id": 4, "source": "dukcapil", "entity": "penduduk", "periode": "2025-2", "rows_received": 606,
@@ -254,7 +256,7 @@ def test_a_denominator_short_of_quarantined_rows_is_said_beside_the_services_it_
         {"batch_id": 7, "source": "dapodik", "entity": "peserta_didik", "periode": "20261", "rows_received": 900,
          "rows_quarantined": 3},
     ]
-    notes, short = catatan_penyebut(sumber, ["pend_paud", "kes_ibu_hamil", "kes_bbl", "kes_balita"])
+    notes, short = denominator_note(sumber, ["pend_paud", "kes_ibu_hamil", "kes_bbl", "kes_balita"])
     assert short == {"pend_paud": 2, "kes_balita": 2, "kes_ibu_hamil": 1, "kes_bbl": 1}
     assert notes == [
         "Sasaran pend_paud, kes_balita (bertanda *) dihitung tanpa 2 baris data penduduk semester 2025-2 yang dikarantina "
@@ -269,7 +271,7 @@ def test_a_sasaran_short_of_quarantined_rows_is_marked_beside_it_in_the_html_and
     from openpyxl import load_workbook
 
     from spm.reporting.laporan import render_html
-    from spm.reporting.workbook import tulis_workbook
+    from spm.reporting.workbook import write_espm_workbook
 
     data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
     data.sasaran_kurang = {"pend_paud": 3}
@@ -278,7 +280,7 @@ def test_a_sasaran_short_of_quarantined_rows_is_marked_beside_it_in_the_html_and
     assert 'title="dihitung tanpa 3 baris data Dukcapil yang dikarantina">*</sup>' in row
     other = re.search(r'<tr data-layanan="pend_dasar">(.*?)</tr>', html, re.S).group(1)
     assert "<sup" not in other
-    tulis_workbook(data, tmp_path / "w.xlsx")
+    write_espm_workbook(data, tmp_path / "w.xlsx")
     book = load_workbook(tmp_path / "w.xlsx")
     names = [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     paud = next(lay.nama for lay in data.layanan if lay.kode == "pend_paud")

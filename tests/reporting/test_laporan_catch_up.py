@@ -1,12 +1,12 @@
 """A quarter whose index is newer than its report is published by the next report run, even when
-no Asset event named it (spm.reporting.terbit.stale_quarters, tasks.laporan_plan)."""
+no Asset event named it (spm.reporting.publish.stale_quarters, tasks.laporan_plan)."""
 
 import os
 import time
 
 import sqlalchemy as sa
 
-from spm.reporting.terbit import JENIS, stale_quarters, terbitan
+from spm.reporting.publish import JENIS, stale_quarters, publication_of
 from spm.warehouse.audit import finish_batch, start_batch
 
 
@@ -17,7 +17,7 @@ def _index_batch(engine, kode: str, periode: str) -> None:
 
 
 def _report(kode: str, tahun: int, triwulan: int, root, written: float) -> None:
-    t = terbitan(kode, tahun, triwulan, root)
+    t = publication_of(kode, tahun, triwulan, root)
     t.folder.mkdir(parents=True)
     for path in [t.path(j) for j in JENIS] + [t.manifest]:
         path.write_text("x")

@@ -6,44 +6,36 @@ from datetime import datetime, timezone
 
 import pytest
 
-from spm.orchestration.tasks import laporan_quarters
-from spm.reporting.terbit import JENIS, baca_manifest, terbitan
+from spm.orchestration.laporan import laporan_quarters
+from spm.reporting.publish import JENIS, read_manifest, publication_of
 from tests.reporting.conftest import KODE, TAHUN, TRIWULAN
 
 pytestmark = pytest.mark.airflow
 
 
-def _dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import PROJECT
-
-    return DagBag(dag_folder=str(PROJECT / "dags")).dags["spm_terbitkan_laporan"]
-
-
-def test_dag_publishes_the_quarter_under_spm_home(laporan_url, airflow_db, monkeypatch):
+def test_dag_publishes_the_quarter_under_spm_home(dag_of, laporan_url, airflow_db, monkeypatch):
     from openpyxl import load_workbook
 
     monkeypatch.setenv("SPM_WAREHOUSE_URL", laporan_url)
-    t = terbitan(KODE, TAHUN, TRIWULAN)
+    t = publication_of(KODE, TAHUN, TRIWULAN)
     for jenis in JENIS:
         t.path(jenis).unlink(missing_ok=True)
-    run = _dag().test(run_conf={"kode_wilayah": [KODE], "tahun": TAHUN, "triwulan": TRIWULAN})
+    run = dag_of("spm_terbitkan_laporan").test(run_conf={"kode_wilayah": [KODE], "tahun": TAHUN, "triwulan": TRIWULAN})
     assert run.state == "success"
     assert t.ada()
-    manifest = baca_manifest(t)
+    manifest = read_manifest(t)
     assert manifest["tahun"] == TAHUN and manifest["triwulan"] == TRIWULAN and manifest["batch_ids"]
     assert t.path("pdf").read_bytes().startswith(b"%PDF")
     assert "Indeks" in load_workbook(t.path("xlsx")).sheetnames
 
 
-def test_a_quarter_without_figures_is_a_skip_not_a_red_run(laporan_url, airflow_db, monkeypatch):
+def test_a_quarter_without_figures_is_a_skip_not_a_red_run(dag_of, laporan_url, airflow_db, monkeypatch):
     monkeypatch.setenv("SPM_WAREHOUSE_URL", laporan_url)
-    run = _dag().test(run_conf={"kode_wilayah": [KODE], "tahun": TAHUN, "triwulan": 4})
+    run = dag_of("spm_terbitkan_laporan").test(run_conf={"kode_wilayah": [KODE], "tahun": TAHUN, "triwulan": 4})
     assert run.state == "success"
     ti = next(t for t in run.get_task_instances() if t.task_id == "publish_report")
     assert ti.state == "skipped" and ti.try_number == 1  # no retry can create a missing capaian
-    assert not terbitan(KODE, TAHUN, 4).ada()
+    assert not publication_of(KODE, TAHUN, 4).ada()
 
 
 RUN_AFTER = datetime(2026, 11, 22, tzinfo=timezone.utc)

@@ -9,18 +9,11 @@ from openpyxl import load_workbook
 
 from spm.simulator import write_inbox
 from spm.simulator.expected import expected_population_totals
-from spm.simulator.opd_workbook import (
-    LAYANAN_OF_BIDANG,
-    MALFORMED_KINDS,
-    SHEETS,
-    expected_anggaran,
-    expected_mutu,
-    header,
-    workbook_filename,
-    write_opd_workbook,
-)
+from spm.simulator.opd_workbook import MALFORMED_KINDS, expected_anggaran, expected_mutu, write_opd_workbook
+from spm.sources.opd_layout import LAYANAN_OF_BIDANG, SHEETS, header, workbook_filename
 
 
+@pytest.mark.slow
 def test_dukcapil_and_opd_files_for_a_quarter(world, tmp_path):
     written = write_inbox(world, tmp_path / "dukcapil", tmp_path / "opd", 2025, 3, formats=("csv", "xlsx"))
     names = sorted(p.name for p in written)

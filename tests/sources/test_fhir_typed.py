@@ -105,6 +105,7 @@ def _messy(world) -> list[tuple[str, callable]]:
     ]
 
 
+@pytest.mark.slow
 def test_messy_resources_give_the_same_rows_or_are_read_the_general_way(world):
     refused = 0
     for n, (kind, change) in enumerate(_messy(world)):
