@@ -54,3 +54,37 @@ def test_reports_follow_the_quarters_of_the_index_events():
 def test_a_kab_kota_listed_twice_is_one_partition():
     assert capaian_targets({"kode_wilayah": ["32.71", "32.71"], "tahun": 2026, "triwulan": 1}, RUN) == [
         {"kode_kab_kota": "32.71", "kuartal": [[2026, 1]]}]
+
+
+class _InletEvents:
+    """The part of Airflow's inlet_events accessor late_event_extras uses: events of an Asset after a time."""
+
+    def __init__(self, events):
+        self.events, self.asked = events, []
+
+    def __getitem__(self, asset):
+        accessor = self
+
+        class _Events:
+            def after(self, since):
+                accessor.asked.append((asset.name, since))
+                return [e for name, e in accessor.events if name == asset.name and e.timestamp.isoformat() >= since]
+        return _Events()
+
+
+def test_an_event_that_landed_after_the_trigger_is_computed_too():
+    # Two kab/kota publish learners moments apart: Airflow gives the run only the first event (one
+    # wake-up per Asset and DAG); the second must still be computed by this run.
+    from types import SimpleNamespace
+
+    from spm.orchestration.capaian import CAPAIAN_SOURCES, LATE_EVENT_SLACK, late_event_extras
+
+    first = ("fact_peserta_didik", {"kode_kab_kota": "32.71", "periode": "20261"})
+    second = SimpleNamespace(timestamp=RUN + LATE_EVENT_SLACK / 10, extra={"kode_kab_kota": "32.72", "periode": "20261"})
+    old = SimpleNamespace(timestamp=RUN - 2 * LATE_EVENT_SLACK, extra={"kode_kab_kota": "32.73", "periode": "20261"})
+    inlets = _InletEvents([("fact_peserta_didik", second), ("fact_peserta_didik", old)])
+    late = late_event_extras(inlets, RUN)
+    assert {name for name, _ in inlets.asked} == {a.name for a in CAPAIAN_SOURCES}
+    assert late == [("fact_peserta_didik", second.extra)]
+    assert _quarters(capaian_targets({}, RUN, [first] + late)) == {
+        "32.71": [(2026, 3), (2026, 4)], "32.72": [(2026, 3), (2026, 4)]}

@@ -31,6 +31,8 @@ class Graph:
     mapped: frozenset[str] = frozenset()
     # task id -> the Assets (warehouse tables) its success publishes; tasks not named publish none.
     outlets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # task id -> the Assets whose events it reads itself (besides those that triggered the run).
+    inlets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # task id -> its trigger rule, where it is not all_success.
     trigger_rules: dict[str, str] = field(default_factory=dict)
 
@@ -134,6 +136,9 @@ GRAPHS = {
             "kab_kota.compute_capaian": ("mart_capaian_spm",),
             "kab_kota.compute_indeks": ("mart_indeks_spm",),
         },
+        # Events that landed after the run was triggered (Airflow gives a run none of them).
+        inlets={"resolve_targets": ("fact_penduduk", "fact_kelahiran", "fact_peserta_didik", "fact_kunjungan",
+                                    "fact_observasi", "fact_input_mutu")},
     ),
     "spm_terbitkan_laporan": Graph(
         schedule="mart_indeks_spm",
@@ -224,6 +229,12 @@ def test_outlets(dags, dag_id):
     assert got == {task: sorted(names) for task, names in GRAPHS[dag_id].outlets.items()}
     # Every outlet is an Asset of a warehouse table (assets.table_asset): the uri names the table.
     assert all(a.uri == f"spm://warehouse/{a.name}" for t in dags[dag_id].tasks for a in t.outlets)
+
+
+@pytest.mark.parametrize("dag_id", GRAPHS)
+def test_inlets(dags, dag_id):
+    got = {t.task_id: sorted(a.name for a in t.inlets) for t in dags[dag_id].tasks if t.inlets}
+    assert got == {task: sorted(names) for task, names in GRAPHS[dag_id].inlets.items()}
 
 
 @pytest.mark.parametrize("dag_id", GRAPHS)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, task, task_group
@@ -27,13 +30,15 @@ def quarter_params() -> dict[str, Param]:
     }
 
 
+# The published sources any figure depends on (a health window publishes all four FHIR tables
+# together; two of them stand for the set).
+CAPAIAN_SOURCES = (FACT_PENDUDUK, FACT_KELAHIRAN, FACT_PESERTA_DIDIK, FACT_KUNJUNGAN, FACT_OBSERVASI, FACT_INPUT_MUTU)
+
 HITUNG_CAPAIAN = SpmDagParams(
     dag_id="spm_hitung_capaian",
     tags=("indikator", "capaian"),
     # Any newly published source changes some figure: recompute then (an Asset-triggered run).
-    # (A health window publishes all four FHIR tables together; two of them stand for the set.)
-    schedule=(FACT_PENDUDUK | FACT_KELAHIRAN | FACT_PESERTA_DIDIK | FACT_KUNJUNGAN | FACT_OBSERVASI
-              | FACT_INPUT_MUTU),
+    schedule=functools.reduce(operator.or_, CAPAIAN_SOURCES),
     retries=2,
     doc_md="""
 ### Hitung capaian SPM
@@ -56,12 +61,29 @@ a capaian moving more than the bound in `config/kualitas.yaml` is flagged in `dq
 )
 
 
+# How far before the run's trigger time to look again for events it was not given (see below).
+LATE_EVENT_SLACK = timedelta(minutes=5)
+
+
 def asset_event_extras(triggering_asset_events) -> list[tuple[str, dict]]:
     """(asset name, extra) of every event that triggered the run; empty for a run by hand."""
     if not triggering_asset_events:
         return []
     return [(getattr(asset, "name", str(asset)), dict(event.extra or {}))
             for asset, events in triggering_asset_events.items() for event in events]
+
+
+def late_event_extras(inlet_events, run_after) -> list[tuple[str, dict]]:
+    """(asset name, extra) of the sources' events from shortly before the run's trigger time on.
+
+    Airflow queues one wake-up per (Asset, DAG): when two mapped ingests publish the same Asset
+    moments apart, the second event can land after the run is triggered yet before its queue row
+    is cleared, so no run is ever given it (and when it is the night's last event no later run
+    consumes it either). Reading them again here makes this run compute what they feed; a later
+    run given the same events recomputes the same rows, which changes nothing."""
+    since = (run_after - LATE_EVENT_SLACK).isoformat()
+    return [(asset.name, dict(event.extra or {}))
+            for asset in CAPAIAN_SOURCES for event in inlet_events[asset].after(since)]
 
 
 def create_hitung_capaian_dag() -> DAG:
@@ -71,9 +93,13 @@ def create_hitung_capaian_dag() -> DAG:
         def check_warehouse_schema() -> str:
             return tasks.check_warehouse_schema()
 
-        @task
-        def resolve_targets(params=None, dag_run=None, triggering_asset_events=None) -> list[dict[str, Any]]:
-            return capaian_plan(dict(params), dag_run.run_after, asset_event_extras(triggering_asset_events))
+        @task(inlets=list(CAPAIAN_SOURCES))
+        def resolve_targets(params=None, dag_run=None, triggering_asset_events=None,
+                            inlet_events=None) -> list[dict[str, Any]]:
+            events = asset_event_extras(triggering_asset_events)
+            if events:
+                events += late_event_extras(inlet_events, dag_run.run_after)
+            return capaian_plan(dict(params), dag_run.run_after, events)
 
         @task(outlets=[MART_CAPAIAN_SPM])
         def compute_capaian(target: dict, run_id=None, outlet_events=None):

@@ -87,9 +87,10 @@ def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> l
 @tasks.fail_fast
 def laporan_plan(params: dict[str, Any], run_after, extras: list[dict]) -> list[dict]:
     """laporan_quarters, and on Asset events also every quarter whose index was published after its
-    report was written (or that has none). Under Celery a quarter's report was sometimes never
-    written although its index was (an index event that, it seems, reached no report run; the cause
-    is not confirmed): the next report run catches such a quarter up."""
+    report was written (or that has none). Airflow queues one wake-up per (Asset, DAG): when two
+    kab/kota publish their index moments apart, the second event can land after a report run is
+    triggered yet before its queue row is cleared, so no run is given it. Its index is committed
+    before its event, hence before this run reads the warehouse: this run catches such a quarter up."""
     quarters = laporan_quarters(params, run_after, extras)
     if params.get("tahun") or params.get("kode_wilayah") or params.get("triwulan") or not extras:
         return quarters
