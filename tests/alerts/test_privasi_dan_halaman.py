@@ -42,7 +42,7 @@ def test_no_alert_or_page_contains_personal_data(sqlite_url, kotak, monkeypatch,
         sim.faults.set(**vars(Faults(invalid_nik_share=0.3, transfer_share=0.05)))
         with pytest.raises(InputError), _client(sim) as client:
             pdk.ingest(engine, {"kode_kab_kota": KODE, "semester_id": SEMESTER}, "sim-run", client, b"s" * 32)
-        sim.faults.set(**vars(Faults()))
+        sim.faults.clear()
         rows = _source_rows(sim, SEMESTER)
     assert compute_capaian(engine, KODE, 2026, 3, "sim-run")["status"] == "missing"
     with engine.connect() as conn:  # the faults show: rejected batches, too many invalid NIKs flagged

@@ -5,7 +5,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.simulator import SimulatorConfig, SimulatorServers
 from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import etl_batch, fact_kondisi, fact_kunjungan, fact_observasi, fact_pasien
 from tests.warehouses import with_wilayah
@@ -35,13 +35,13 @@ def setup(airflow_db, warehouse_url, sim, monkeypatch, tmp_path):
     # The per-hub connection of 32.71 is preferred over the shared spm_satusehat.
     monkeypatch.setenv("AIRFLOW_CONN_SPM_SATUSEHAT_3271", _connection(sim))
     monkeypatch.setenv("AIRFLOW_CONN_SPM_SATUSEHAT", _connection(sim, host="http://127.0.0.1:9"))
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
     engine = get_engine(warehouse_url)
     upgrade(engine)
     with_wilayah(engine)
     yield engine
     engine.dispose()
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
 
 
 def _states(run):
@@ -98,7 +98,7 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
         1 < parts["fhir_observation"] <= -(-expected["fact_observasi"] // chunk), parts
     assert max(expected.values()) > 2 * (chunk or 0)
 
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
     rerun = dag_of("spm_ingest_kesehatan").test(run_conf=CONF)
     assert rerun.state == "success", _states(rerun)
     assert _states(rerun)[("ingest_window.publish_window", 0)] == "skipped"  # nothing new: no Asset event

@@ -214,7 +214,7 @@ def test_whole_period_equals_the_simulator_then_updates_replace_versions(wh, sim
     assert row.batch_id == out["batches"]["kondisi"]["batch_id"]
 
     # The first versions served again are older: nothing changes.
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
     snapshot = {t: _rows(wh, t) for t in FACTS.values()}
     with _client(sim) as c:
         out = k.ingest(wh, _window(*WHOLE), "r3", c, SECRET)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.simulator import SimulatorConfig, SimulatorServers
 from spm.simulator.determinism import hash_uniform, stream_key
 from spm.warehouse.db import get_engine, upgrade
 from spm.warehouse.tables import dim_sekolah, etl_batch, fact_peserta_didik
@@ -35,13 +35,13 @@ def setup(airflow_db, warehouse_url, sim, monkeypatch, tmp_path):
     monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("SPM_HOME", str(tmp_path))
     monkeypatch.setenv("AIRFLOW_CONN_SPM_DAPODIK", _connection(sim))
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
     engine = get_engine(warehouse_url)
     upgrade(engine)
     with_wilayah(engine)
     yield engine
     engine.dispose()
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
 
 
 def _states(run):

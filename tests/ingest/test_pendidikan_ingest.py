@@ -8,7 +8,7 @@ import requests
 import sqlalchemy as sa
 
 from spm.ingest import pendidikan as pdk
-from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.simulator import SimulatorConfig, SimulatorServers
 from spm.simulator.determinism import hash_uniform, stream_key
 from spm.simulator.expected import expected_capaian
 from spm.simulator.faults import NIK_OK, nik_fault
@@ -39,9 +39,9 @@ def servers():
 
 @pytest.fixture
 def sim(servers):
-    servers.faults.set(**vars(Faults()))
+    servers.faults.clear()
     yield servers
-    servers.faults.set(**vars(Faults()))
+    servers.faults.clear()
 
 
 def _warehouse(url):

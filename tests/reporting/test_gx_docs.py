@@ -49,7 +49,7 @@ def test_gx_results_kept_without_personal_data_and_rendered_as_data_docs(engine,
         sim.faults.set(**vars(Faults(invalid_nik_share=0.3, transfer_share=0.05)))
         with pytest.raises(InputError), _client(sim) as client:
             pdk.ingest(engine, {"kode_kab_kota": KODE, "semester_id": SEMESTER}, "sim-run", client, b"s" * 32)
-        sim.faults.set(**vars(Faults()))
+        sim.faults.clear()
         rows = _source_rows(sim, SEMESTER)
     niks = {r["nik"] for r in rows if r["nik"]}
     nisns = {r["nisn"] for r in rows if r["nisn"]}

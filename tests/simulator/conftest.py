@@ -29,9 +29,9 @@ def servers(world):
 @pytest.fixture
 def sim(servers):
     """The running servers with every fault switched off before and after the test."""
-    servers.faults.set(**vars(Faults()))
+    servers.faults.clear()
     yield servers
-    servers.faults.set(**vars(Faults()))
+    servers.faults.clear()
 
 
 @pytest.fixture

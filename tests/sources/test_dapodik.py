@@ -2,7 +2,7 @@
 
 import pytest
 
-from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.simulator import SimulatorConfig, SimulatorServers
 from spm.simulator.expected import expected_learner_rows, expected_school_counts
 from spm.sources.connections import SourceConnection
 from spm.sources.dapodik import DapodikClient
@@ -20,9 +20,9 @@ def servers():
 
 @pytest.fixture
 def sim(servers):
-    servers.faults.set(**vars(Faults()))
+    servers.faults.clear()
     yield servers
-    servers.faults.set(**vars(Faults()))
+    servers.faults.clear()
 
 
 def _client(sim, token=None, **extra) -> DapodikClient:

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from spm.simulator import Faults, SimulatorConfig, SimulatorServers
+from spm.simulator import SimulatorConfig, SimulatorServers
 from spm.simulator.expected import expected_resource_count
 from spm.sources.connections import SourceConnection
 from spm.sources.http import SourceAuthError, SourceUnavailable
@@ -23,11 +23,11 @@ def sim():
 
 @pytest.fixture
 def client(sim):
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
     conn = SourceConnection("spm_satusehat", sim.fhir_url, sim.config.fhir_client_id, sim.config.fhir_client_secret)
     with SatusehatClient(conn, page_size=100, backoff_seconds=0.0, sleep=lambda _s: None) as c:
         yield c
-    sim.faults.set(**vars(Faults()))
+    sim.faults.clear()
 
 
 def _ids(client, kind="Observation"):

@@ -92,6 +92,10 @@ class Faults:
                 setattr(self, name, value)
             raise
 
+    def clear(self):
+        """Every switch back to its default: a source that behaves."""
+        self.set(**vars(Faults()))
+
     def feed_missing(self, feed: str) -> bool:
         return feed in self.missing_feeds
 
