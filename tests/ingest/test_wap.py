@@ -1,10 +1,11 @@
 """The write-audit-publish core on both warehouses: how a batch starts (open_batch supersedes what a
-stopped load left running) and how an unchanged source stops (settle_unchanged)."""
+stopped load left running), how an unchanged source stops (settle_unchanged), how a stage ends
+(record_staged) and how a load that cannot finish is discarded (discard)."""
 
 import sqlalchemy as sa
 
 from spm.ingest.kependudukan import PENDUDUK
-from spm.ingest.wap import open_batch, settle_unchanged, stage
+from spm.ingest.wap import discard, open_batch, record_staged, settle_unchanged, stage
 from spm.warehouse.audit import finish_batch
 from spm.warehouse.status import BatchStatus
 from spm.warehouse.tables import etl_batch, staging_penduduk
@@ -55,3 +56,23 @@ def test_a_source_equal_to_the_published_one_stops_unchanged_and_a_new_one_goes_
     assert row.status == BatchStatus.UNCHANGED and row.checksum == "sum-1" and row.rows_received == 3
     assert _staged(engine, batch_id=first.batch_id) == 3  # the published batch's staging is not touched
     assert stage(engine, PENDUDUK, KAB, PERIODE, _rows(3), "sum-1", "r3").status == BatchStatus.UNCHANGED
+
+
+def test_a_stage_ends_with_what_was_received_and_a_discarded_load_leaves_nothing_running(engine):
+    kept = stage(engine, PENDUDUK, KAB, PERIODE, _rows(3), "sum-1", "r1")
+    with engine.begin() as conn:
+        finish_batch(conn, kept.batch_id, BatchStatus.PUBLISHED, checksum="sum-1")
+        streamed = open_batch(conn, "dukcapil", "penduduk", "32.04", PERIODE, "r2")
+        outcome = record_staged(conn, streamed, 7, "sum-7")
+    assert (outcome.batch_id, outcome.status, outcome.rows_received) == (streamed, BatchStatus.STAGED, 7)
+    row = _batch(engine, streamed)
+    assert (row.status, row.rows_received, row.checksum) == (BatchStatus.RUNNING, 7, "sum-7")
+
+    failing = stage(engine, PENDUDUK, "32.72", PERIODE, _rows(2), "sum-2", "r3")
+    with engine.begin() as conn:
+        discard(conn, {failing.batch_id: (staging_penduduk,), kept.batch_id: ()}, "the source stopped mid-load")
+    gone = _batch(engine, failing.batch_id)
+    assert gone.status == BatchStatus.FAILED and gone.message == "the source stopped mid-load" and gone.finished_at
+    assert _staged(engine, batch_id=failing.batch_id) == 0
+    assert _batch(engine, kept.batch_id).status == BatchStatus.PUBLISHED  # settled batches keep their status
+    assert _staged(engine, batch_id=kept.batch_id) == 3

@@ -58,7 +58,7 @@ from spm.ingest.kesehatan_stream import PageProducer, StreamValidation, gc_froze
 from spm.ingest.kesehatan_validation import (  # noqa: F401
     conclude, dedup_batch, observation_bounds, validate_batch, validation_parameters,
 )
-from spm.ingest.wap import BatchOutcome, open_batch, publish_guard
+from spm.ingest.wap import discard, open_batch, publish_guard, record_staged
 from spm.privacy import pseudonym_secret
 from spm.sources.fhir_resources import (  # noqa: F401
     ICD10_SYSTEM, LOINC_SYSTEM, flatten_condition, flatten_encounter, flatten_observation, flatten_patient, flattener, parse_date,
@@ -66,7 +66,7 @@ from spm.sources.fhir_resources import (  # noqa: F401
 )
 from spm.sources.fhir_typed import page_flattener
 from spm.sources.satusehat import CONN_ID, SatusehatClient, gc_paused
-from spm.warehouse.audit import close_published, finish_batch, now
+from spm.warehouse.audit import close_published, now
 from spm.warehouse.bulk import refresh_statistics
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah, etl_batch, quarantine
@@ -101,12 +101,7 @@ def _start_batches(engine: sa.Engine, w: Window, run_id: str | None) -> dict[str
 def _discard(engine: sa.Engine, batch_ids: dict[str, int], message: str) -> None:
     """Fail every still-running batch of the window and drop its staged rows."""
     with engine.begin() as conn:
-        for entity, batch_id in batch_ids.items():
-            spec = SPECS[entity]
-            conn.execute(sa.delete(spec.staging).where(spec.staging.c.batch_id == batch_id))
-            status = conn.execute(sa.select(etl_batch.c.status).where(etl_batch.c.batch_id == batch_id)).scalar_one()
-            if status == BatchStatus.RUNNING:
-                finish_batch(conn, batch_id, BatchStatus.FAILED, message=message)
+        discard(conn, {batch_id: (SPECS[entity].staging,) for entity, batch_id in batch_ids.items()}, message)
     log.error("window failed, nothing published: %s", message)
 
 
@@ -177,13 +172,12 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
                                     f"published (staged before: {done}): {type(exc).__name__}: {exc}")
         raise
     with engine.begin() as conn:
-        for entity, (received, checksum, _) in counts.items():
-            conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_ids[entity])
-                         .values(rows_received=received, checksum=checksum))
+        staged = {entity: record_staged(conn, batch_ids[entity], received, checksum)
+                  for entity, (received, checksum, _) in counts.items()}
         refresh_statistics(conn, *(spec.staging for spec in SPECS.values()))  # for the verdict and the merge
     batches = {}
-    for entity, (received, _, results) in counts.items():
-        batches[entity] = BatchOutcome(batch_ids[entity], BatchStatus.STAGED, rows_received=received).to_dict()
+    for entity, (_, _, results) in counts.items():
+        batches[entity] = staged[entity].to_dict()
         if results is not None:
             batches[entity]["validation"] = results
         elif dropped.get(entity):

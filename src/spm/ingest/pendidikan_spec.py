@@ -12,10 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.errors import ConfigError
-from spm.ingest.wap import BatchOutcome, EntitySpec
-from spm.warehouse.audit import finish_batch
-from spm.warehouse.tables import dim_sekolah, etl_batch, fact_peserta_didik, staging_peserta_didik, staging_sekolah
-from spm.warehouse.status import BatchStatus
+from spm.ingest.wap import BatchOutcome, EntitySpec, discard
+from spm.warehouse.tables import dim_sekolah, fact_peserta_didik, staging_peserta_didik, staging_sekolah
 
 SOURCE = "dapodik"
 
@@ -107,7 +105,4 @@ def fail_both(engine: sa.Engine, sekolah: BatchOutcome | dict | None, peserta: B
     """Close whichever of the partition's two batches is still running as failed."""
     ids = [o["batch_id"] if isinstance(o, dict) else o.batch_id for o in (sekolah, peserta) if o is not None]
     with engine.begin() as conn:
-        for batch_id in ids:
-            status = conn.execute(sa.select(etl_batch.c.status).where(etl_batch.c.batch_id == batch_id)).scalar_one()
-            if status == BatchStatus.RUNNING:
-                finish_batch(conn, batch_id, BatchStatus.FAILED, message=message)
+        discard(conn, {batch_id: () for batch_id in ids}, message)

@@ -21,13 +21,12 @@ import sqlalchemy as sa
 
 from spm.errors import InputError
 from spm.ingest.pendidikan_spec import PESERTA_DIDIK, SOURCE, Partition, semester_start
-from spm.ingest.wap import BatchOutcome, RowsChecksum, fail, open_batch, settle_unchanged
+from spm.ingest.wap import BatchOutcome, RowsChecksum, discard, open_batch, record_staged, settle_unchanged
 from spm.sources.dapodik import DapodikClient
 from spm.sources.dapodik_rows import Sekolah, learner_row
 from spm.sources.http import SourceAuthError, SourceError, SourceUnavailable
 from spm.warehouse.bulk import insert_rows
-from spm.warehouse.tables import etl_batch, staging_peserta_didik
-from spm.warehouse.status import BatchStatus
+from spm.warehouse.tables import staging_peserta_didik
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +145,7 @@ def _failure_message(p: Partition, failures: dict[str, Exception], n_schools: in
 
 def _discard(engine: sa.Engine, batch_id: int, message: str) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.delete(staging_peserta_didik).where(staging_peserta_didik.c.batch_id == batch_id))
-    fail(engine, batch_id, message)
+        discard(conn, {batch_id: (staging_peserta_didik,)}, message)
     log.error("batch %s failed: %s", batch_id, message)
 
 
@@ -163,6 +161,4 @@ def _close_learner_stage(engine: sa.Engine, p: Partition, batch_id: int, receive
             return done
         conn.execute(sa.delete(t).where(t.c.kode_kab_kota == p.kode_kab_kota, t.c.periode == p.periode,
                                         t.c.batch_id != batch_id))
-        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id)
-                     .values(checksum=checksum, rows_received=received))
-    return BatchOutcome(batch_id, BatchStatus.STAGED, rows_received=received)
+        return record_staged(conn, batch_id, received, checksum)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -161,9 +161,7 @@ def stage(
             conn, spec.staging, {"kode_kab_kota": kode_kab_kota, "periode": periode}, cols,
             ((batch_id, kode_kab_kota, periode, r["row_id"], *(r[c] for c in spec.columns)) for r in rows),
         )
-        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id)
-                     .values(checksum=checksum, rows_received=len(rows)))
-    return BatchOutcome(batch_id, BatchStatus.STAGED, rows_received=len(rows))
+        return record_staged(conn, batch_id, len(rows), checksum)
 
 
 def record_status(engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, periode: str, run_id: str | None,
@@ -178,6 +176,25 @@ def record_status(engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, perio
 def fail(engine: sa.Engine, batch_id: int, message: str, status: BatchStatus = BatchStatus.FAILED) -> None:
     with engine.begin() as conn:
         finish_batch(conn, batch_id, status, message=message)
+
+
+def record_staged(conn: sa.Connection, batch_id: int, received: int, checksum: str) -> BatchOutcome:
+    """The end of a batch's stage, however its rows arrived: what was received and the checksum of
+    the source's content are kept on the batch, which waits (`running`) for its verdict."""
+    conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id)
+                 .values(checksum=checksum, rows_received=received))
+    return BatchOutcome(batch_id, BatchStatus.STAGED, rows_received=received)
+
+
+def discard(conn: sa.Connection, batches: Mapping[int, Iterable[sa.Table]], message: str) -> None:
+    """A load that cannot finish: each batch's rows in its staging tables are removed and the batch,
+    if still `running`, is failed with `message` (a batch already settled keeps its status)."""
+    for batch_id, staging in batches.items():
+        for table in staging:
+            conn.execute(sa.delete(table).where(table.c.batch_id == batch_id))
+        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id,
+                                                etl_batch.c.status == BatchStatus.RUNNING)
+                     .values(status=BatchStatus.FAILED, finished_at=now(), message=message))
 
 
 # The warehouse connection failed: the task's retry carries on with the same `running` batch (a
