@@ -100,7 +100,7 @@ def test_readme_starts_with_the_two_set_up_commands_ci_runs():
     ], "the demo and the test commands must stay the README's first two code blocks, exactly"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1] in ci.splitlines(), ".ci/run must run the README's test command exactly"
-    assert '.venv/bin/pytest -m "not postgres and not airflow and not slow and not system" -q' in text
+    assert '.venv/bin/pytest -m "not postgres and not airflow and not slow and not system" -q -n auto' in text
 
 
 def test_readme_points_at_the_design_in_the_repository():
