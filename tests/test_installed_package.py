@@ -25,7 +25,7 @@ from spm.opd_template import template_dir, template_filename
 assert spm.__file__.startswith(sys.argv[1]), spm.__file__
 assert s.project_dir() is None, s.project_dir()
 upgrade(get_engine(sys.argv[2]))
-load_suite_file("fhir_patient")
+load_suite_file("satusehat_pasien")
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=str(s.dags_dir()))
 print(json.dumps({"dags": sorted(bag.dag_ids), "errors": list(bag.import_errors),

@@ -95,7 +95,7 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
     parts = _validation_parts(setup, run.run_id)  # each chunk stores its own GX result
     # Chunks end on page boundaries: at least a chunk's rows each, except the last.
     assert all(n == 1 for n in parts.values()) if not chunk else \
-        1 < parts["fhir_observation"] <= -(-expected["fact_observasi"] // chunk), parts
+        1 < parts["satusehat_observasi"] <= -(-expected["fact_observasi"] // chunk), parts
     assert max(expected.values()) > 2 * (chunk or 0)
 
     sim.faults.clear()

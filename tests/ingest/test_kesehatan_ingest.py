@@ -344,7 +344,7 @@ def test_encounters_before_their_patient_are_published_and_resolved_when_the_pat
     assert not _rows(wh, rujukan_pasien_tertunda)
     with wh.connect() as conn:
         reported = conn.execute(sa.select(dq_result.c.batch_id, dq_result.c.unexpected_count).where(
-            dq_result.c.expectation == "rujukan_pasien_tertunda", dq_result.c.suite == "fhir_encounter")
+            dq_result.c.expectation == "rujukan_pasien_tertunda", dq_result.c.suite == "satusehat_kunjungan")
             .order_by(dq_result.c.batch_id)).all()
     assert [n for _, n in reported] == [6, 0]
 

@@ -58,3 +58,31 @@ def test_schema_behind_is_refused_with_the_fix(sqlite_url):
     engine = get_engine(sqlite_url)
     with pytest.raises(WarehouseError, match="spm db upgrade"):
         require_current_schema(engine)
+
+
+def test_the_health_suites_stored_results_follow_their_new_names(warehouse_url):
+    from alembic import command
+
+    from spm.warehouse.audit import now, start_batch
+    from spm.warehouse.db import _alembic_config
+    from spm.warehouse.tables import dq_result
+
+    engine = get_engine(warehouse_url)
+    upgrade(engine, "0014_dukcapil_staging_text")
+    with engine.begin() as conn:
+        batch_id = start_batch(conn, "satusehat", "pasien", "32.71", "2024-01-01/2024-02-01", "r1")
+        conn.execute(dq_result.insert(), [
+            {"batch_id": batch_id, "suite": suite, "expectation": "e", "severity": "critical", "success": True,
+             "element_count": 1, "unexpected_count": 0, "checked_at": now()}
+            for suite in ("fhir_patient", "fhir_condition", "dukcapil_penduduk")])
+
+    def suites():
+        with engine.connect() as conn:
+            return sorted(conn.execute(sa.select(dq_result.c.suite)).scalars())
+
+    upgrade(engine)
+    assert suites() == ["dukcapil_penduduk", "satusehat_kondisi", "satusehat_pasien"]
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0014_dukcapil_staging_text")
+    assert suites() == ["dukcapil_penduduk", "fhir_condition", "fhir_patient"]
+    engine.dispose()

@@ -32,9 +32,9 @@ from spm.warehouse.audit import aware
 EXPECTATION = "rujukan_pasien_tertunda"
 # entity -> (staging, fact, resource id column, service date column, GX suite)
 CLINICAL = {
-    "kunjungan": (staging_kunjungan, fact_kunjungan, "kunjungan_id", "tanggal_mulai", "fhir_encounter"),
-    "observasi": (staging_observasi, fact_observasi, "observasi_id", "tanggal_efektif", "fhir_observation"),
-    "kondisi": (staging_kondisi, fact_kondisi, "kondisi_id", "tanggal_onset", "fhir_condition"),
+    "kunjungan": (staging_kunjungan, fact_kunjungan, "kunjungan_id", "tanggal_mulai", "satusehat_kunjungan"),
+    "observasi": (staging_observasi, fact_observasi, "observasi_id", "tanggal_efektif", "satusehat_observasi"),
+    "kondisi": (staging_kondisi, fact_kondisi, "kondisi_id", "tanggal_onset", "satusehat_kondisi"),
 }
 
 

@@ -33,27 +33,27 @@ PASIEN = EntitySpec(
     source=SOURCE, entity="pasien", staging=staging_pasien,
     columns=("pasien_id", "last_updated", "person_key", "jenis_id", "nik_valid", "jenis_kelamin",
              "tanggal_lahir", "kode_desa"),
-    suite="fhir_patient", publish_sql="core/fact_pasien_merge.sql", natural_key=("pasien_id",), fact=fact_pasien,
+    suite="satusehat_pasien", publish_sql="core/fact_pasien_merge.sql", natural_key=("pasien_id",), fact=fact_pasien,
 )
 KUNJUNGAN = EntitySpec(
     source=SOURCE, entity="kunjungan", staging=staging_kunjungan,
     columns=("kunjungan_id", "last_updated", "pasien_id", "status", "kelas", "tanggal_mulai", "organisasi_id",
              "kode_alasan", "sistem_alasan"),
-    suite="fhir_encounter", publish_sql="core/fact_kunjungan_merge.sql", natural_key=("kunjungan_id",),
+    suite="satusehat_kunjungan", publish_sql="core/fact_kunjungan_merge.sql", natural_key=("kunjungan_id",),
     fact=fact_kunjungan,
 )
 OBSERVASI = EntitySpec(
     source=SOURCE, entity="observasi", staging=staging_observasi,
     columns=("observasi_id", "last_updated", "pasien_id", "status", "tanggal_efektif", "kode", "sistem_kode",
              "nilai", "satuan", "nilai_sistolik", "nilai_diastolik", "nilai_kode"),
-    suite="fhir_observation", publish_sql="core/fact_observasi_merge.sql", natural_key=("observasi_id",),
+    suite="satusehat_observasi", publish_sql="core/fact_observasi_merge.sql", natural_key=("observasi_id",),
     fact=fact_observasi,
 )
 KONDISI = EntitySpec(
     source=SOURCE, entity="kondisi", staging=staging_kondisi,
     columns=("kondisi_id", "last_updated", "pasien_id", "status_klinis", "status_verifikasi", "tanggal_onset", "kode",
              "sistem_kode"),
-    suite="fhir_condition", publish_sql="core/fact_kondisi_merge.sql", natural_key=("kondisi_id",),
+    suite="satusehat_kondisi", publish_sql="core/fact_kondisi_merge.sql", natural_key=("kondisi_id",),
     fact=fact_kondisi,
 )
 # Patients first: the window's published patients resolve its other types' references.

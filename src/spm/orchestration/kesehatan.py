@@ -41,7 +41,7 @@ token is reused until it expires and renewed on 401). 5xx, timeouts and cut-shor
 with bounded backoff; 429 waits for `Retry-After`.
 
 A kab/kota × window is published whole or not at all: if one resource type cannot be fetched to the
-end, or a batch fails its suite (`expectations/fhir_*.json`), nothing of the window is published.
+end, or a batch fails its suite (`expectations/satusehat_*.json`), nothing of the window is published.
 Resources are upserted by id: a newer `meta.lastUpdated` replaces the row, an older or equal one
 changes nothing, so rerunning a window changes nothing (and publishes no Asset event). Rows failing
 warning expectations (unknown status, code outside ICD-10/LOINC, value outside the physiological
