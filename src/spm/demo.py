@@ -87,7 +87,7 @@ def run_demo(kode_wilayah: str, scale: float, seed: int) -> int:
     config = SimulatorConfig(kode_wilayah=(kode_wilayah,), scale=scale, seed=seed)
     with SimulatorServers(config) as sim:
         print(f"==> simulated sources on localhost: Dapodik {sim.dapodik_url}, Dukcapil {sim.dukcapil_url}, "
-              f"FHIR {sim.fhir_url}", flush=True)
+              f"FHIR {sim.satusehat_url}", flush=True)
         for conn_id, conn in sim.airflow_connections().items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
         inbox = home / "inbox" / "dukcapil"

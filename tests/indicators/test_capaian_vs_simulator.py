@@ -73,9 +73,9 @@ def _population_and_fhir_client(engine, servers, kode):
     for part in kependudukan.partitions([kode], 2025, 2):
         kependudukan.publish_partition(engine, kependudukan.validate_partition(
             engine, kependudukan.extract_api(engine, part, "t", dukcapil)))
-    return SatusehatClient(SourceConnection("spm_satusehat", servers.fhir_url,
-                                            login=servers.credentials["fhir_client_id"],
-                                            password=servers.credentials["fhir_client_secret"]))
+    return SatusehatClient(SourceConnection("spm_satusehat", servers.satusehat_url,
+                                            login=servers.credentials["satusehat_client_id"],
+                                            password=servers.credentials["satusehat_client_secret"]))
 
 
 HEALTH = ("kes_ibu_hamil", "kes_ibu_bersalin", "kes_bbl", "kes_balita", "kes_usia_dikdas", "kes_usia_produktif",
@@ -134,7 +134,7 @@ def two_hubs():
     from dataclasses import replace
 
     config = SimulatorConfig(kode_wilayah=("32.71", "32.72"), scale=0.002, seed=5)
-    hubs = [SimulatorServers(replace(config, fhir_kode_wilayah=kode)) for kode in config.kode_wilayah]
+    hubs = [SimulatorServers(replace(config, satusehat_kode_wilayah=kode)) for kode in config.kode_wilayah]
     for hub in hubs:
         hub.start()
     try:
@@ -154,7 +154,7 @@ def test_two_hubs_loaded_newest_window_first_count_every_resident_where_they_liv
 
     with_wilayah(engine)
     sync_dim_layanan(engine)
-    kodes = [hub.config.fhir_kode_wilayah for hub in two_hubs]
+    kodes = [hub.config.satusehat_kode_wilayah for hub in two_hubs]
     for hub, kode in zip(two_hubs, kodes):
         fhir = _population_and_fhir_client(engine, hub, kode)
         waited = 0

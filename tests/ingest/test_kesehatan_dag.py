@@ -91,7 +91,7 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
     assert {name: e["rows_published"] for name, e in events.items()} == expected
     assert events["fact_observasi"]["periode"] == "2023-12-31T17:00:00Z/2027-06-30T17:00:00Z"
     assert all(e["rows_quarantined"] == 0 and e["kode_kab_kota"] == KODE for e in events.values())
-    assert sim.counts("fhir").get("token_expired", 0) > 0
+    assert sim.counts("satusehat").get("token_expired", 0) > 0
     parts = _validation_parts(setup, run.run_id)  # each chunk stores its own GX result
     # Chunks end on page boundaries: at least a chunk's rows each, except the last.
     assert all(n == 1 for n in parts.values()) if not chunk else \

@@ -170,7 +170,7 @@ def sim():
 
 
 def _client(sim):
-    conn = SourceConnection("spm_satusehat", sim.fhir_url, sim.config.fhir_client_id, sim.config.fhir_client_secret)
+    conn = SourceConnection("spm_satusehat", sim.satusehat_url, sim.config.satusehat_client_id, sim.config.satusehat_client_secret)
     return SatusehatClient(conn, page_size=250, backoff_seconds=0.0, sleep=lambda _s: None)
 
 

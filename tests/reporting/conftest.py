@@ -36,8 +36,8 @@ def _fill(engine: sa.Engine, sim, opd_folder) -> None:
     for semester in (2, 1):  # 20252 serves quarters 1-2 of 2026, 20261 quarters 3-4
         tahun = 2025 if semester == 2 else 2026
         pendidikan.ingest(engine, pendidikan.partitions([KODE], tahun, semester)[0], "t", dapodik)
-    fhir = SatusehatClient(SourceConnection("spm_satusehat", sim.fhir_url, login=sim.credentials["fhir_client_id"],
-                                            password=sim.credentials["fhir_client_secret"]))
+    fhir = SatusehatClient(SourceConnection("spm_satusehat", sim.satusehat_url, login=sim.credentials["satusehat_client_id"],
+                                            password=sim.credentials["satusehat_client_secret"]))
     [window] = kesehatan.windows([KODE], "2023-01-01T00:00:00Z", "2027-07-01T00:00:00Z", {KODE: "spm_satusehat"})
     kesehatan.ingest(engine, window, "t", fhir)
     for triwulan in (2, TRIWULAN):

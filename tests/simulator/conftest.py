@@ -41,8 +41,8 @@ def http():
 
 
 def fhir_token(http, sim) -> str:
-    r = http.post(f"{sim.fhir_url}/oauth2/v1/accesstoken", params={"grant_type": "client_credentials"},
-                  data={"client_id": sim.config.fhir_client_id, "client_secret": sim.config.fhir_client_secret})
+    r = http.post(f"{sim.satusehat_url}/oauth2/v1/accesstoken", params={"grant_type": "client_credentials"},
+                  data={"client_id": sim.config.satusehat_client_id, "client_secret": sim.config.satusehat_client_secret})
     assert r.status_code == 200, r.text
     return r.json()["access_token"]
 
@@ -72,7 +72,7 @@ def dapodik_all(http, sim, endpoint, limit=50, **params) -> list[dict]:
 
 def fhir_all(http, sim, kind, token, **params) -> list[dict]:
     """Follow `next` links to the end; returns the resources."""
-    url = f"{sim.fhir_url}/fhir-r4/v1/{kind}"
+    url = f"{sim.satusehat_url}/fhir-r4/v1/{kind}"
     out = []
     while url:
         r = http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})

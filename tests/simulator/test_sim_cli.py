@@ -73,7 +73,7 @@ def test_serve_listens_on_the_ports_given(capsys):
             s.bind(("127.0.0.1", 0))
             ports.append(s.getsockname()[1])
     args = _parser().parse_args(["simulator", "serve", "--scale", "0.001", "--dapodik-port", str(ports[0]),
-                                 "--dukcapil-port", str(ports[1]), "--fhir-port", str(ports[2]),
+                                 "--dukcapil-port", str(ports[1]), "--satusehat-port", str(ports[2]),
                                  "--duration", "0.2"])
     assert args.func(args) == 0
     out = capsys.readouterr().out

@@ -132,8 +132,8 @@ def test_dukcapil_auth_params_and_areas(sim, http):
 
 # -- FHIR -------------------------------------------------------------------------------------
 def test_fhir_token_endpoint(sim, http):
-    url = f"{sim.fhir_url}/oauth2/v1/accesstoken"
-    good = {"client_id": sim.config.fhir_client_id, "client_secret": sim.config.fhir_client_secret}
+    url = f"{sim.satusehat_url}/oauth2/v1/accesstoken"
+    good = {"client_id": sim.config.satusehat_client_id, "client_secret": sim.config.satusehat_client_secret}
     r = http.post(url, params={"grant_type": "client_credentials"}, data=good)
     body = r.json()
     assert r.status_code == 200 and body["access_token"] and body["expires_in"] == "3600"
@@ -147,10 +147,10 @@ def test_fhir_search_pages_to_the_end_with_absolute_next_links(sim, http, bogor)
     token = fhir_token(http, sim)
     ge, lt = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 4, 1, tzinfo=timezone.utc)
     params = {"_lastUpdated": [f"ge{ge.isoformat()}", f"lt{lt.isoformat()}"], "_count": 97}
-    first = http.get(f"{sim.fhir_url}/fhir-r4/v1/Observation", params=params,
+    first = http.get(f"{sim.satusehat_url}/fhir-r4/v1/Observation", params=params,
                      headers={"Authorization": f"Bearer {token}"}).json()
     next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
-    assert urlsplit(next_url).scheme == "http" and next_url.startswith(sim.fhir_url)
+    assert urlsplit(next_url).scheme == "http" and next_url.startswith(sim.satusehat_url)
     for kind in ("Patient", "Encounter", "Observation", "Condition"):
         resources = fhir_all(http, sim, kind, token, **params)
         assert len(resources) == expected_resource_count(bogor, kind, ge, lt) > 0, kind
@@ -189,7 +189,7 @@ def test_fhir_resources_follow_the_profile_subset(sim, http):
 
 
 def test_fhir_auth_and_bad_params(sim, http):
-    url = f"{sim.fhir_url}/fhir-r4/v1/Encounter"
+    url = f"{sim.satusehat_url}/fhir-r4/v1/Encounter"
     assert http.get(url).status_code == 401
     assert http.get(url, headers={"Authorization": "Bearer made-up"}).status_code == 401
     h = {"Authorization": f"Bearer {fhir_token(http, sim)}"}
@@ -199,7 +199,7 @@ def test_fhir_auth_and_bad_params(sim, http):
         r = http.get(url, params=params, headers=h)
         assert r.status_code == 400, params
         assert r.json()["resourceType"] == "OperationOutcome"
-    assert http.get(f"{sim.fhir_url}/fhir-r4/v1/Medication", headers=h).status_code == 404
+    assert http.get(f"{sim.satusehat_url}/fhir-r4/v1/Medication", headers=h).status_code == 404
     big = http.get(url, params={"_count": 100000}, headers=h).json()
     assert len(big["entry"]) == sim.config.max_page_size
 

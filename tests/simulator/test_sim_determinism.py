@@ -20,13 +20,13 @@ def _bodies(sim, http) -> list[bytes]:
         (f"{sim.dukcapil_url}/dkb/v1/kelahiran", {"kode_wilayah": "32.71", "tahun": "2025"},
          {"X-API-Key": sim.config.dukcapil_api_key}),
     ) + tuple(
-        (f"{sim.fhir_url}/fhir-r4/v1/{kind}", {"_lastUpdated": ["ge2025-03-01", "lt2025-04-01"], "_count": 300},
+        (f"{sim.satusehat_url}/fhir-r4/v1/{kind}", {"_lastUpdated": ["ge2025-03-01", "lt2025-04-01"], "_count": 300},
          {"Authorization": f"Bearer {token}"})
         for kind in ("Patient", "Encounter", "Observation", "Condition")
     ):
         r = http.get(url, params=params, headers=headers)
         assert r.status_code == 200, r.text
-        out.append(r.content.replace(sim.fhir_url.encode(), b"BASE"))
+        out.append(r.content.replace(sim.satusehat_url.encode(), b"BASE"))
     return out
 
 
@@ -62,11 +62,11 @@ def _fhir_digest(sim, http, kind: str) -> str:
 
     token = fhir_token(http, sim)
     digest, served = hashlib.sha256(), 0
-    url = f"{sim.fhir_url}/fhir-r4/v1/{kind}?_lastUpdated=ge2024-01-01&_lastUpdated=lt2026-01-01&_count=500"
+    url = f"{sim.satusehat_url}/fhir-r4/v1/{kind}?_lastUpdated=ge2024-01-01&_lastUpdated=lt2026-01-01&_count=500"
     while url:
         r = http.get(url, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
-        digest.update(r.content.replace(sim.fhir_url.encode(), b"BASE"))
+        digest.update(r.content.replace(sim.satusehat_url.encode(), b"BASE"))
         served += len(r.json().get("entry") or ())
         url = next((link["url"] for link in r.json()["link"] if link["relation"] == "next"), None)
     assert served > 100, f"{kind}: only {served} resources served"

@@ -11,7 +11,7 @@ from conftest import dapodik, dapodik_all, dukcapil, fhir_all, fhir_token
 from spm.simulator import Faults
 from spm.simulator.expected import expected_resource_count
 from spm.simulator.faults import parse_fault
-from spm.simulator.fhir import TokenStore
+from spm.simulator.satusehat import TokenStore
 
 SEKOLAH = {"kode_wilayah": "32.71", "semester_id": 20241}
 
@@ -61,7 +61,7 @@ def test_truncated_json_body(sim, http):
 def test_token_expiry_mid_run(sim, http):
     sim.faults.set(token_expiry_after=2)
     token = fhir_token(http, sim)
-    url = f"{sim.fhir_url}/fhir-r4/v1/Condition"
+    url = f"{sim.satusehat_url}/fhir-r4/v1/Condition"
     h = {"Authorization": f"Bearer {token}"}
     assert [http.get(url, headers=h).status_code for _ in range(3)] == [200, 200, 401]
     sim.faults.set(token_expiry_after=None)
@@ -69,7 +69,7 @@ def test_token_expiry_mid_run(sim, http):
     assert http.get(url, headers=h).status_code == 200
     sim.expire_tokens()
     assert http.get(url, headers=h).status_code == 401
-    assert sim.counts("fhir")["token_expired"] >= 1
+    assert sim.counts("satusehat")["token_expired"] >= 1
 
 
 def test_tokens_expire_after_their_lifetime():

@@ -24,7 +24,7 @@ def sim():
 @pytest.fixture
 def client(sim):
     sim.faults.clear()
-    conn = SourceConnection("spm_satusehat", sim.fhir_url, sim.config.fhir_client_id, sim.config.fhir_client_secret)
+    conn = SourceConnection("spm_satusehat", sim.satusehat_url, sim.config.satusehat_client_id, sim.config.satusehat_client_secret)
     with SatusehatClient(conn, page_size=100, backoff_seconds=0.0, sleep=lambda _s: None) as c:
         yield c
     sim.faults.clear()
@@ -37,11 +37,11 @@ def _ids(client, kind="Observation"):
 
 
 def test_pages_to_the_end_with_one_token(sim, client):
-    before = sim.counts("fhir").get("tokens_issued", 0)
+    before = sim.counts("satusehat").get("tokens_issued", 0)
     ids = _ids(client)
     expected = expected_resource_count(sim.world[KODE], "Observation", DARI, SAMPAI)
     assert len(ids) == len(set(ids)) == expected > 300  # several pages
-    assert client.tokens_fetched == 1 and sim.counts("fhir")["tokens_issued"] - before == 1
+    assert client.tokens_fetched == 1 and sim.counts("satusehat")["tokens_issued"] - before == 1
 
 
 def test_token_expiry_mid_window_is_refreshed(sim, client):
@@ -57,7 +57,7 @@ def test_token_expiry_mid_window_is_refreshed(sim, client):
 
 def test_token_expiring_by_its_own_lifetime_is_renewed_before_use(sim):
     now = [0.0]
-    conn = SourceConnection("spm_satusehat", sim.fhir_url, sim.config.fhir_client_id, sim.config.fhir_client_secret)
+    conn = SourceConnection("spm_satusehat", sim.satusehat_url, sim.config.satusehat_client_id, sim.config.satusehat_client_secret)
     with SatusehatClient(conn, page_size=1000, clock=lambda: now[0]) as c:
         c.auth_headers()
         now[0] = sim.config.token_ttl_seconds - 29  # inside the renewal margin
@@ -67,10 +67,10 @@ def test_token_expiring_by_its_own_lifetime_is_renewed_before_use(sim):
 
 def test_rate_limits_server_errors_and_cut_short_pages_are_survived(sim, client):
     clean = _ids(client)
-    before = sim.counts("fhir")
+    before = sim.counts("satusehat")
     sim.faults.set(rate_limit_share=0.3, retry_after_seconds=0, error_share=0.3, truncate_share=0.3)
     assert _ids(client) == clean
-    after = sim.counts("fhir")
+    after = sim.counts("satusehat")
     for fault in ("rate_limit", "errors", "truncate"):
         assert after.get(fault, 0) > before.get(fault, 0), fault
 
@@ -85,8 +85,8 @@ def test_a_page_that_keeps_failing_gives_up_after_bounded_retries(sim, client):
 
 
 def test_wrong_client_secret_fails_at_once_naming_the_connection(sim):
-    conn = SourceConnection("spm_satusehat_3271", sim.fhir_url, sim.config.fhir_client_id, "salah")
-    before = sim.counts("fhir").get("bad_credentials", 0)
+    conn = SourceConnection("spm_satusehat_3271", sim.satusehat_url, sim.config.satusehat_client_id, "salah")
+    before = sim.counts("satusehat").get("bad_credentials", 0)
     with SatusehatClient(conn) as c, pytest.raises(SourceAuthError, match="connection 'spm_satusehat_3271'"):
         _ids(c)
-    assert sim.counts("fhir")["bad_credentials"] - before == 1  # no retry storm
+    assert sim.counts("satusehat")["bad_credentials"] - before == 1  # no retry storm

@@ -54,7 +54,7 @@ def main() -> int:
     meta_db, wh_db = f"spm_backfill_{tag}_meta", f"spm_backfill_{tag}_wh"
     home = Path(tempfile.mkdtemp(prefix="spm-backfill-"))
     started = time.monotonic()
-    sim = SimulatorServers(SimulatorConfig(kode_wilayah=(args.kode,), scale=args.scale, fhir_kode_wilayah=args.kode))
+    sim = SimulatorServers(SimulatorConfig(kode_wilayah=(args.kode,), scale=args.scale, satusehat_kode_wilayah=args.kode))
     for area in sim.world:
         area.pendidikan
     sim.world.fhir.kesehatan

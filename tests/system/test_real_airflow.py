@@ -63,7 +63,7 @@ def simulators():
     from spm.simulator.servers import SimulatorServers
 
     config = SimulatorConfig(kode_wilayah=KAB_KOTA, scale=SCALE, seed=SEED)
-    hubs = [SimulatorServers(replace(config, fhir_kode_wilayah=kode)) for kode in KAB_KOTA]
+    hubs = [SimulatorServers(replace(config, satusehat_kode_wilayah=kode)) for kode in KAB_KOTA]
     for hub in hubs:
         hub.start()
     try:

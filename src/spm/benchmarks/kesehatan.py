@@ -54,14 +54,14 @@ def _serve(kode: str, scale: float, seed: int, pipe) -> None:
     """Child process: build the world and the hub's sort orders, start the servers, serve until told."""
     from spm.simulator import SimulatorConfig, SimulatorServers
 
-    config = SimulatorConfig(kode_wilayah=(kode,), scale=scale, seed=seed, fhir_kode_wilayah=kode)
+    config = SimulatorConfig(kode_wilayah=(kode,), scale=scale, seed=seed, satusehat_kode_wilayah=kode)
     with SimulatorServers(config) as sim:
         health = sim.world[kode].kesehatan
         health.patients.order()
         for res in health.all_resources.values():
             res.order(False)
         gc.freeze()  # the world lives as long as the hub: the collector need not walk it again (~35 % of rendering)
-        pipe.send((sim.fhir_url, config.fhir_client_id, config.fhir_client_secret, os.getpid()))
+        pipe.send((sim.satusehat_url, config.satusehat_client_id, config.satusehat_client_secret, os.getpid()))
         while pipe.recv() == "cpu":
             pipe.send(time.process_time())  # all the hub's threads
 

@@ -80,7 +80,7 @@ def cmd_serve(args) -> int:
     from spm.simulator.servers import SimulatorServers
 
     config = _config(args, host=args.host, dapodik_port=args.dapodik_port, dukcapil_port=args.dukcapil_port,
-                     fhir_port=args.fhir_port, fhir_kode_wilayah=args.fhir_kode_wilayah,
+                     satusehat_port=args.satusehat_port, satusehat_kode_wilayah=args.satusehat_kode_wilayah,
                      token_ttl_seconds=args.token_ttl)
     try:
         faults = Faults(**dict(args.fault or []))
@@ -100,10 +100,10 @@ def cmd_serve(args) -> int:
     try:  # started above (not `with sim`, which would bind the same ports a second time)
         c = sim.credentials
         print(f"simulated {', '.join(config.kode_wilayah)} at scale {config.scale} (seed {config.seed}) "
-              f"in {built:.1f} s; FHIR hub: {config.fhir_kode_wilayah}")
+              f"in {built:.1f} s; FHIR hub: {config.satusehat_kode_wilayah}")
         print(f"dapodik   {sim.dapodik_url}   Authorization: Bearer {c['dapodik_token']}")
         print(f"dukcapil  {sim.dukcapil_url}   X-API-Key: {c['dukcapil_api_key']}")
-        print(f"satusehat {sim.fhir_url}   client_id {c['fhir_client_id']} client_secret {c['fhir_client_secret']}")
+        print(f"satusehat {sim.satusehat_url}   client_id {c['satusehat_client_id']} client_secret {c['satusehat_client_secret']}")
         active = {k: v for k, v in vars(faults).items() if v != getattr(Faults(), k)}
         print("faults: " + (", ".join(f"{k}={v}" for k, v in active.items()) or "none"))
         print("serving; Ctrl-C stops", flush=True)
@@ -148,11 +148,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                     f"Faults: {', '.join(FAULT_SWITCHES)} (see docs/simulator.md).",
     )
     _add_world_arguments(serve)
-    serve.add_argument("--fhir-kode-wilayah", type=_kode, help="the FHIR hub's kabupaten/kota (default the first)")
+    serve.add_argument("--satusehat-kode-wilayah", type=_kode, help="the FHIR hub's kabupaten/kota (default the first)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--dapodik-port", type=_port, default=0, help="port (default 0: any free port)")
     serve.add_argument("--dukcapil-port", type=_port, default=0, help="port (default 0: any free port)")
-    serve.add_argument("--fhir-port", type=_port, default=0, help="port (default 0: any free port)")
+    serve.add_argument("--satusehat-port", type=_port, default=0, help="port (default 0: any free port)")
     serve.add_argument("--token-ttl", type=int, default=3600, help="FHIR token lifetime in seconds (default 3600)")
     serve.add_argument("--fault", action="append", type=_fault, metavar="NAME[=VALUE]",
                        help="inject a fault, repeatable, e.g. errors=0.1, rate_limit=0.05, fhir_updates, "

@@ -60,7 +60,7 @@ class SimulatorConfig:
     """One simulated set of sources.
 
     kode_wilayah: the kabupaten/kota codes (dotted) to simulate; Dapodik and Dukcapil serve all of
-        them, the FHIR server serves `fhir_kode_wilayah` (default: the first) like a regional hub.
+        them, the FHIR server serves `satusehat_kode_wilayah` (default: the first) like a regional hub.
     scale: share of the real population to simulate, 0 < scale <= 1 (1 = full size).
     seed: everything generated follows from it; same config, same bytes.
     """
@@ -68,19 +68,19 @@ class SimulatorConfig:
     kode_wilayah: tuple[str, ...] = ("32.71",)
     scale: float = 0.002
     seed: int = 20261123
-    fhir_kode_wilayah: str | None = None
+    satusehat_kode_wilayah: str | None = None
     tb_test_loinc: tuple[str, ...] = DEFAULT_TB_TEST_LOINC
     hiv_test_loinc: tuple[str, ...] = DEFAULT_HIV_TEST_LOINC
     dapodik_token: str = "sim-dapodik-token"
     dukcapil_api_key: str = "sim-dukcapil-key"
-    fhir_client_id: str = "sim-satusehat-client"
-    fhir_client_secret: str = "sim-satusehat-secret"
+    satusehat_client_id: str = "sim-satusehat-client"
+    satusehat_client_secret: str = "sim-satusehat-secret"
     token_ttl_seconds: int = 3600
     max_page_size: int = 1000
     host: str = "127.0.0.1"
     dapodik_port: int = 0
     dukcapil_port: int = 0
-    fhir_port: int = 0
+    satusehat_port: int = 0
     # Share of FHIR resources of each type that have a second, later version (fault
     # `fhir_updates` serves it instead of the first).
     update_share: float = 0.03
@@ -94,10 +94,10 @@ class SimulatorConfig:
         if len(set(codes)) != len(codes):
             raise ValueError(f"kabupaten/kota codes repeat: {', '.join(codes)}")
         object.__setattr__(self, "kode_wilayah", codes)
-        if self.fhir_kode_wilayah is None:
-            object.__setattr__(self, "fhir_kode_wilayah", codes[0])
-        elif self.fhir_kode_wilayah not in codes:
-            raise ValueError(f"fhir_kode_wilayah {self.fhir_kode_wilayah!r} is not one of {', '.join(codes)}")
+        if self.satusehat_kode_wilayah is None:
+            object.__setattr__(self, "satusehat_kode_wilayah", codes[0])
+        elif self.satusehat_kode_wilayah not in codes:
+            raise ValueError(f"satusehat_kode_wilayah {self.satusehat_kode_wilayah!r} is not one of {', '.join(codes)}")
         if not (0 < self.scale <= 1):
             raise ValueError(f"scale {self.scale!r} must be above 0 and at most 1")
         if not (0 <= self.update_share <= 1):

@@ -1,10 +1,10 @@
 """Run the three simulated sources on localhost.
 
     with SimulatorServers(SimulatorConfig(kode_wilayah=("32.71",), scale=0.002)) as sim:
-        sim.dapodik_url, sim.dukcapil_url, sim.fhir_url     # base URLs (ephemeral ports by default)
+        sim.dapodik_url, sim.dukcapil_url, sim.satusehat_url     # base URLs (ephemeral ports by default)
         sim.credentials                                     # token, API key, client id/secret
         sim.faults.set(error_share=0.2)                      # switch faults while running
-        sim.counts("fhir")["errors"]                         # what was injected
+        sim.counts("satusehat")["errors"]                         # what was injected
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from spm.simulator.config import SimulatorConfig
 from spm.simulator.dapodik import DapodikApp
 from spm.simulator.dukcapil import DukcapilApp
 from spm.simulator.faults import Faults
-from spm.simulator.fhir import FhirApp
+from spm.simulator.satusehat import SatusehatApp
 from spm.simulator.http_base import SourceServer
 from spm.simulator.world import World
 
@@ -29,7 +29,7 @@ class SimulatorServers:
         self.apps = {
             "dapodik": DapodikApp(self.world, self.faults),
             "dukcapil": DukcapilApp(self.world, self.faults),
-            "fhir": FhirApp(self.world, self.faults),
+            "satusehat": SatusehatApp(self.world, self.faults),
         }
         self._servers: dict[str, SourceServer] = {}
 
@@ -37,7 +37,7 @@ class SimulatorServers:
         if self._servers:
             return self  # already listening
         ports = {"dapodik": self.config.dapodik_port, "dukcapil": self.config.dukcapil_port,
-                 "fhir": self.config.fhir_port}
+                 "satusehat": self.config.satusehat_port}
         try:
             for name, app in self.apps.items():
                 server = SourceServer(app, self.config.host, ports[name])
@@ -73,8 +73,8 @@ class SimulatorServers:
         return self._url("dukcapil")
 
     @property
-    def fhir_url(self) -> str:
-        return self._url("fhir")
+    def satusehat_url(self) -> str:
+        return self._url("satusehat")
 
     @property
     def credentials(self) -> dict[str, str]:
@@ -82,8 +82,8 @@ class SimulatorServers:
         return {
             "dapodik_token": c.dapodik_token,
             "dukcapil_api_key": c.dukcapil_api_key,
-            "fhir_client_id": c.fhir_client_id,
-            "fhir_client_secret": c.fhir_client_secret,
+            "satusehat_client_id": c.satusehat_client_id,
+            "satusehat_client_secret": c.satusehat_client_secret,
         }
 
     def airflow_connections(self) -> dict[str, dict]:
@@ -92,13 +92,13 @@ class SimulatorServers:
         return {
             "spm_dapodik": {"conn_type": "http", "host": self.dapodik_url, "password": c.dapodik_token},
             "spm_dukcapil": {"conn_type": "http", "host": self.dukcapil_url, "password": c.dukcapil_api_key},
-            "spm_satusehat": {"conn_type": "http", "host": self.fhir_url, "login": c.fhir_client_id,
-                              "password": c.fhir_client_secret},
+            "spm_satusehat": {"conn_type": "http", "host": self.satusehat_url, "login": c.satusehat_client_id,
+                              "password": c.satusehat_client_secret},
         }
 
     def expire_tokens(self):
         """Make every FHIR access token issued so far invalid (the next request gets 401)."""
-        self.apps["fhir"].tokens.expire_all()
+        self.apps["satusehat"].tokens.expire_all()
 
     def counts(self, source: str) -> dict[str, int]:
         """What a source did: requests served and faults injected (dapodik, dukcapil or fhir)."""

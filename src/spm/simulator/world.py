@@ -60,4 +60,4 @@ class World:
     @property
     def fhir(self) -> KabKotaWorld:
         """The kabupaten/kota whose records the FHIR server holds."""
-        return self.kab_kota[self.config.fhir_kode_wilayah]
+        return self.kab_kota[self.config.satusehat_kode_wilayah]

@@ -66,8 +66,8 @@ class TokenStore:
             self._tokens.clear()
 
 
-class FhirApp(SourceApp):
-    name = "fhir"
+class SatusehatApp(SourceApp):
+    name = "satusehat"
 
     def __init__(self, world, faults):
         super().__init__(world, faults)
@@ -107,7 +107,7 @@ class FhirApp(SourceApp):
         client_secret = form.get("client_secret", [""])[0]
         if not client_id or not client_secret:
             raise HttpError(400, "form fields client_id and client_secret are required")
-        if (client_id, client_secret) != (self.config.fhir_client_id, self.config.fhir_client_secret):
+        if (client_id, client_secret) != (self.config.satusehat_client_id, self.config.satusehat_client_secret):
             self.log.count("bad_credentials")
             return Response.json(401, {"error": "invalid_client", "error_description": "wrong client_id or client_secret"})
         ttl = self.config.token_ttl_seconds
