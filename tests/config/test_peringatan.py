@@ -15,8 +15,8 @@ def test_sources_route_to_their_owners_and_unknown_ones_to_the_data_team():
     assert cfg.pemilik_sumber("dukcapil", "penduduk") == "disdukcapil"
     assert cfg.pemilik_sumber("dapodik", "peserta_didik") == "disdik"
     assert cfg.pemilik_sumber("satusehat", "pasien") == "dinkes"
-    assert cfg.pemilik_sumber("opd", "input_opd_kesehatan") == "dinkes"
-    assert cfg.pemilik_sumber("opd", "input_opd_pendidikan") == "disdik"
+    assert cfg.pemilik_sumber("opd", "kesehatan") == "dinkes"
+    assert cfg.pemilik_sumber("opd", "pendidikan") == "disdik"
     assert cfg.pemilik_sumber("sistem_baru", "x") == cfg.tim_data == "tim_data"
     assert cfg.pemilik_bidang("kesehatan") == "dinkes" and cfg.penyebut_pemilik == "disdukcapil"
 

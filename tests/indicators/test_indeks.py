@@ -41,7 +41,7 @@ def _capaian(conn, triwulan, figures):
 
 def _mutu(conn, triwulan, bidang, items):
     """items: (kode_layanan, uraian, dibutuhkan, tersedia)."""
-    batch = start_batch(conn, "opd", f"input_opd_{bidang}", KAB, f"2026-T{triwulan}", "t")
+    batch = start_batch(conn, "opd", bidang, KAB, f"2026-T{triwulan}", "t")
     insert_rows(conn, fact_input_mutu, (
         "tahun", "triwulan", "kode_kab_kota", "kode_layanan", "komponen", "uraian", "bidang", "satuan",
         "jumlah_dibutuhkan", "jumlah_tersedia", "baris", "batch_id"),

@@ -156,7 +156,7 @@ def test_malformed_workbook_rejected_whole_naming_sheet_row_column(wh_sqlite, in
     with wh_sqlite.connect() as conn:
         batch = conn.execute(sa.select(etl_batch)).one()
         recorded = conn.execute(sa.select(inbox_file)).one()
-    assert (batch.source, batch.entity, batch.periode, batch.status) == ("opd", "input_opd_kesehatan", "2025-T2",
+    assert (batch.source, batch.entity, batch.periode, batch.status) == ("opd", "kesehatan", "2025-T2",
                                                                          "rejected")
     assert recorded.status == "rejected" and recorded.batch_id == batch.batch_id
 

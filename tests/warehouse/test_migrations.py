@@ -86,3 +86,47 @@ def test_the_health_suites_stored_results_follow_their_new_names(warehouse_url):
         command.downgrade(_alembic_config(conn), "0014_dukcapil_staging_text")
     assert suites() == ["dukcapil_penduduk", "fhir_condition", "fhir_patient"]
     engine.dispose()
+
+
+def test_opd_batches_and_their_alerts_move_to_the_bidang_as_entity(warehouse_url):
+    from alembic import command
+
+    from spm.warehouse.audit import now, start_batch
+    from spm.warehouse.db import _alembic_config
+    from spm.warehouse.tables import etl_batch, inbox_file
+    from spm.warehouse.tables_peringatan import peringatan, peringatan_kirim
+
+    engine = get_engine(warehouse_url)
+    upgrade(engine, "0015_satusehat_suites")
+    t = now()
+    kritis = "kritis:opd:input_opd_kesehatan:32.71:2025-T2"
+    ditolak = "berkas_ditolak:opd:0123456789abcdef01234567"
+    with engine.begin() as conn:
+        start_batch(conn, "opd", "input_opd_kesehatan", "32.71", "2025-T2", "r1")
+        start_batch(conn, "dapodik", "sekolah", "32.71", "20251", "r1")
+        conn.execute(inbox_file.insert().values(content_hash="h" * 64, source="opd", file_name="k.xlsx",
+                                                entity="input_opd_kesehatan", status="published", processed_at=t))
+        conn.execute(peringatan.insert(), [
+            {"fingerprint": fp, "jenis": fp.split(":")[0], "pemilik": "dinkes", "source": "opd",
+             "entity": "input_opd_kesehatan", "status": "open", "isi_hash": "x", "ringkasan": "r",
+             "first_seen": t, "last_seen": t} for fp in (kritis, ditolak)])
+        conn.execute(peringatan_kirim.insert(), [
+            {"dikirim_at": t, "pemilik": "dinkes", "saluran": "email", "referensi": "spm_smtp", "jenis_pesan": "baru",
+             "fingerprint": fp, "judul": "j", "berhasil": True} for fp in (kritis, ditolak)])
+
+    def state():
+        with engine.connect() as conn:
+            return (sorted(conn.execute(sa.select(etl_batch.c.entity)).scalars()),
+                    conn.execute(sa.select(inbox_file.c.entity)).scalar_one(),
+                    sorted(conn.execute(sa.select(peringatan.c.fingerprint, peringatan.c.entity)).all()),
+                    sorted(conn.execute(sa.select(peringatan_kirim.c.fingerprint)).scalars()))
+
+    before = state()
+    upgrade(engine)
+    assert state() == (["kesehatan", "sekolah"], "kesehatan",
+                       [(ditolak, "kesehatan"), ("kritis:opd:kesehatan:32.71:2025-T2", "kesehatan")],
+                       [ditolak, "kritis:opd:kesehatan:32.71:2025-T2"])
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0015_satusehat_suites")
+    assert state() == before
+    engine.dispose()

@@ -1,7 +1,7 @@
 """OPD inputs (`spm_ingest_input_opd`): mutu items and anggaran from the workbooks in the OPD inbox.
 
 One workbook = one OPD (bidang) × kab/kota × quarter = one `etl_batch` (source `opd`, entity
-`input_opd_<bidang>`, periode `YYYY-Tq`), published whole or not at all (DESIGN §3.4):
+the bidang, periode `YYYY-Tq`), published whole or not at all (DESIGN §3.4):
 
 1. template checks (spm.sources.opd_workbook): sheets, headers, identitas, cell types;
 2. both sheets are staged (`staging_input_mutu`, `staging_input_anggaran`) and checked with the GX
@@ -48,13 +48,13 @@ SOURCE = "opd"
 REALISASI = tuple(f"realisasi_{m:02d}" for m in BULAN)
 
 MUTU = EntitySpec(
-    source=SOURCE, entity="input_opd_mutu", staging=staging_input_mutu,
+    source=SOURCE, entity="mutu", staging=staging_input_mutu,
     columns=("kode_layanan", "komponen", "uraian", "satuan", "jumlah_dibutuhkan", "jumlah_tersedia"),
     suite="opd_mutu", publish_sql="core/fact_input_mutu_publish.sql",
     natural_key=("kode_layanan", "komponen", "uraian"), fact=fact_input_mutu,
 )
 ANGGARAN = EntitySpec(
-    source=SOURCE, entity="input_opd_anggaran", staging=staging_input_anggaran,
+    source=SOURCE, entity="anggaran", staging=staging_input_anggaran,
     columns=("kode_layanan", "alokasi", *REALISASI, "realisasi", "bulan_terakhir"),
     suite="opd_anggaran", publish_sql="core/fact_input_anggaran_publish.sql",
     natural_key=("kode_layanan",), fact=fact_input_anggaran,
@@ -63,7 +63,9 @@ SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran"}
 
 
 def entity_of(bidang: str) -> str:
-    return f"input_opd_{bidang}"
+    """A workbook's batch is the OPD's bidang (`pendidikan`, `kesehatan`); its two sheets (the
+    EntitySpecs MUTU and ANGGARAN) are staged, validated and published together in that batch."""
+    return bidang
 
 
 def layanan_of_bidang(bidang: str) -> list[str]:
