@@ -173,11 +173,6 @@ def record_status(engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, perio
     return BatchOutcome(batch_id, status, message)
 
 
-def fail(engine: sa.Engine, batch_id: int, message: str, status: BatchStatus = BatchStatus.FAILED) -> None:
-    with engine.begin() as conn:
-        finish_batch(conn, batch_id, status, message=message)
-
-
 def record_staged(conn: sa.Connection, batch_id: int, received: int, checksum: str) -> BatchOutcome:
     """The end of a batch's stage, however its rows arrived: what was received and the checksum of
     the source's content are kept on the batch, which waits (`running`) for its verdict."""
