@@ -1,11 +1,12 @@
 """The write-audit-publish core on both warehouses: how a batch starts (open_batch supersedes what a
 stopped load left running), how an unchanged source stops (settle_unchanged), how a stage ends
-(record_staged) and how a load that cannot finish is discarded (discard)."""
+(record_staged), how streamed rows reach staging (StagingWriter) and how a load that cannot finish is
+discarded (discard)."""
 
 import sqlalchemy as sa
 
 from spm.ingest.kependudukan import PENDUDUK
-from spm.ingest.wap import discard, open_batch, record_staged, settle_unchanged, stage
+from spm.ingest.wap import StagingWriter, discard, open_batch, record_staged, settle_unchanged, stage
 from spm.warehouse.audit import finish_batch
 from spm.warehouse.status import BatchStatus
 from spm.warehouse.tables import etl_batch, staging_penduduk
@@ -76,3 +77,34 @@ def test_a_stage_ends_with_what_was_received_and_a_discarded_load_leaves_nothing
     assert _staged(engine, batch_id=failing.batch_id) == 0
     assert _batch(engine, kept.batch_id).status == BatchStatus.PUBLISHED  # settled batches keep their status
     assert _staged(engine, batch_id=kept.batch_id) == 3
+
+
+def test_the_staging_writer_writes_in_chunks_with_the_batch_prefix_and_hands_chunks_to_a_handler(engine):
+    with engine.begin() as conn:
+        batch_id = open_batch(conn, "dukcapil", "penduduk", KAB, PERIODE, "r1", (staging_penduduk,))
+    cols = PENDUDUK.columns
+    rows = [(r["row_id"], *(r[c] for c in cols)) for r in _rows(7)]
+    writer = StagingWriter(engine, staging_penduduk, cols, batch_id, KAB, PERIODE, flush_rows=3)
+    writer.add(rows[:2])
+    assert _staged(engine, batch_id=batch_id) == 0  # under a chunk: still buffered
+    writer.add(rows[2:5])
+    assert _staged(engine, batch_id=batch_id) == 5  # a full chunk is written at once, the whole buffer
+    writer.add(rows[5:6])
+    writer.drop()  # a lost load forgets its buffer
+    writer.add(rows[6:])
+    writer.flush()
+    writer.flush()  # nothing left: writes nothing twice
+    assert writer.received == 7
+    t = staging_penduduk
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(t.c.row_id, t.c.kode_kab_kota, t.c.periode, t.c.umur)
+                           .where(t.c.batch_id == batch_id).order_by(t.c.row_id)).all()
+    assert [tuple(r) for r in got] == [(i, KAB, PERIODE, i) for i in (1, 2, 3, 4, 5, 7)]
+
+    chunks: list[list[tuple]] = []
+    handled = StagingWriter(engine, staging_penduduk, cols, batch_id, KAB, PERIODE, 2, write_chunk=chunks.append)
+    handled.add(rows[:3])
+    handled.add(rows[3:4])
+    handled.flush()
+    assert [[r[0] for r in c] for c in chunks] == [[1, 2, 3], [4]]
+    assert _staged(engine, batch_id=batch_id) == 6  # the handler, not the writer, stages its chunks

@@ -25,7 +25,7 @@ from spm.ingest.kesehatan_spec import (
 from spm.ingest.kesehatan_validation import (
     QUARANTINE_COLUMNS, BatchResults, add_derived, frame_of, quarantine_rows,
 )
-from spm.ingest.wap import EntitySpec
+from spm.ingest.wap import STAGED_PREFIX, EntitySpec, StagingWriter
 from spm.sources.http import SourceError, SourceUnavailable
 from spm.sources.satusehat import Page, SatusehatClient, gc_paused
 from spm.warehouse.bulk import insert_rows
@@ -48,7 +48,7 @@ class _Stop(Exception):
 
 
 def _staging_columns(spec: EntitySpec) -> tuple[str, ...]:
-    return ("batch_id", "kode_kab_kota", "periode", "row_id", *spec.columns)
+    return (*STAGED_PREFIX, *spec.columns)
 
 
 class StreamValidation:
@@ -287,21 +287,11 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
     """
     spec = SPECS[entity]
     kind = TYPE_OF[entity]
-    cols = _staging_columns(spec)
-    prefix = (batch_id, w.kode_kab_kota, w.periode)
     digest = hashlib.sha256()
-    buffer: list[tuple] = []  # (row_id, *spec.columns)
-    received, total = 0, None
-    limit = validate_chunk_rows() if validation is not None else FLUSH_ROWS
-
-    def flush() -> None:
-        nonlocal buffer
-        if validation is not None:
-            validation.chunk(buffer)  # keeps the list while its chunk is validated
-        else:
-            with engine.begin() as conn:
-                insert_rows(conn, spec.staging, cols, ((*prefix, *row) for row in buffer))
-        buffer = []
+    total = None
+    writer = StagingWriter(engine, spec.staging, spec.columns, batch_id, w.kode_kab_kota, w.periode,
+                           validate_chunk_rows() if validation is not None else FLUSH_ROWS,
+                           validation.chunk if validation is not None else None)
 
     # The collector stays paused for the whole stream (all threads): parsed pages hold no cycles and
     # are freed by reference counting; re-enabling it per page would make it walk every live page.
@@ -319,20 +309,18 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                     if validation is not None:
                         validation.expect(total)
                 digest.update(page.sha256.encode())
-                buffer.extend((received + i, *row) for i, row in enumerate(payload, start=1))
-                received += len(payload)
-                if len(buffer) >= limit:
-                    flush()
+                first_id = writer.received + 1  # row ids: position in the type's stream
+                writer.add((first_id + i, *row) for i, row in enumerate(payload))
             producer.close()
             if on_downloaded is not None:
                 on_downloaded()
-            if buffer:
-                flush()
+            writer.flush()
         finally:
             producer.close()
     # Bundle.total, where the hub gives it, must match both ways: fewer is a page lost in paging, more
     # is paging that repeated or reached past the announced set (either way the window is not the
     # hub's answer, and is not published).
+    received = writer.received
     if total is not None and received < total:
         raise SourceUnavailable(f"{client.conn.conn_id}: {kind} search announced {total} resources but its pages "
                                 f"held {received}; paging incomplete")

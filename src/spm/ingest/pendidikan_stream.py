@@ -2,7 +2,8 @@
 
 A thread pool of `client.paralel` workers shares the client's one HTTP session; each worker
 pseudonymises its school's pages as they arrive (spm.sources.dapodik_rows) and hands them over a
-bounded queue to the one writer, which appends them to staging in transactions of `FLUSH_ROWS` rows:
+bounded queue to the stage's one writer (wap.StagingWriter), which appends them to staging in
+transactions of `FLUSH_ROWS` rows:
 memory stays bounded by a few pages whatever the size of the kab/kota. Row ids are the school's
 position × `ROWS_PER_SCHOOL` + the position in its list, so the same source gives the same ids in
 whatever order the threads finish. All or nothing: if any school's list cannot be fetched, the
@@ -21,11 +22,12 @@ import sqlalchemy as sa
 
 from spm.errors import InputError
 from spm.ingest.pendidikan_spec import PESERTA_DIDIK, SOURCE, Partition, semester_start
-from spm.ingest.wap import BatchOutcome, RowsChecksum, discard, open_batch, record_staged, settle_unchanged
+from spm.ingest.wap import (
+    BatchOutcome, RowsChecksum, StagingWriter, discard, open_batch, record_staged, settle_unchanged,
+)
 from spm.sources.dapodik import DapodikClient
 from spm.sources.dapodik_rows import Sekolah, learner_row
 from spm.sources.http import SourceAuthError, SourceError, SourceUnavailable
-from spm.warehouse.bulk import insert_rows
 from spm.warehouse.tables import staging_peserta_didik
 
 log = logging.getLogger(__name__)
@@ -74,15 +76,8 @@ def stream_learners(engine: sa.Engine, p: Partition, run_id: str | None, client:
 
     checksum = RowsChecksum()
     failures: dict[str, Exception] = {}
-    received = 0
-    buffer: list[tuple] = []
-    prefix = (batch_id, p.kode_kab_kota, p.periode)
-    cols = ("batch_id", "kode_kab_kota", "periode", "row_id", *PESERTA_DIDIK.columns)
-
-    def flush() -> None:
-        with engine.begin() as conn:
-            insert_rows(conn, staging_peserta_didik, cols, buffer)
-        buffer.clear()
+    writer = StagingWriter(engine, staging_peserta_didik, PESERTA_DIDIK.columns, batch_id, p.kode_kab_kota,
+                           p.periode, FLUSH_ROWS)
 
     pool = ThreadPoolExecutor(max_workers=client.paralel, thread_name_prefix="dapodik")
     pending = len(schools)
@@ -94,19 +89,17 @@ def stream_learners(engine: sa.Engine, p: Partition, run_id: str | None, client:
             if kind == "rows":
                 if failures:
                     continue  # the partition is lost: drop, keep draining so workers finish
-                for row_id, row in payload:
+                for _, row in payload:
                     checksum.add(row)
-                    buffer.append((*prefix, row_id, *row))
-                received += len(payload)
-                if len(buffer) >= FLUSH_ROWS:
-                    flush()
+                writer.add((row_id, *row) for row_id, row in payload)
                 continue
             pending -= 1
             if kind == "failed":
                 failures[npsn] = payload
+                writer.drop()
                 cancel.set()
-        if not failures and buffer:
-            flush()
+        if not failures:
+            writer.flush()
     except BaseException as exc:
         cancel.set()
         _drain(pages, pool, futures)
@@ -123,7 +116,7 @@ def stream_learners(engine: sa.Engine, p: Partition, run_id: str | None, client:
         if isinstance(first, (InputError, SourceError)) and not isinstance(first, SourceUnavailable):
             raise InputError(message) from first
         raise SourceUnavailable(message) from first
-    return _close_learner_stage(engine, p, batch_id, received, checksum.hexdigest())
+    return _close_learner_stage(engine, p, batch_id, writer.received, checksum.hexdigest())
 
 
 def _drain(pages: queue.Queue, pool: ThreadPoolExecutor, futures: list) -> None:

@@ -38,6 +38,10 @@ from spm.warehouse.status import BatchStatus
 log = logging.getLogger(__name__)
 
 
+# The columns every staged row starts with; a source's own columns follow (EntitySpec.columns).
+STAGED_PREFIX = ("batch_id", "kode_kab_kota", "periode", "row_id")
+
+
 @dataclass(frozen=True)
 class EntitySpec:
     source: str
@@ -156,12 +160,58 @@ def stage(
         done = settle_unchanged(conn, spec.source, spec.entity, kode_kab_kota, periode, batch_id, checksum, len(rows))
         if done is not None:
             return done
-        cols = ("batch_id", "kode_kab_kota", "periode", "row_id", *spec.columns)
+        cols = (*STAGED_PREFIX, *spec.columns)
         replace_partition(
             conn, spec.staging, {"kode_kab_kota": kode_kab_kota, "periode": periode}, cols,
             ((batch_id, kode_kab_kota, periode, r["row_id"], *(r[c] for c in spec.columns)) for r in rows),
         )
         return record_staged(conn, batch_id, len(rows), checksum)
+
+
+class StagingWriter:
+    """The one writer of a streamed stage: rows `(row_id, *columns)` arrive in pieces (pages, a
+    school's list) and are written to the batch's staging table in transactions of `flush_rows`, each
+    prefixed with (batch_id, kode_kab_kota, periode), so memory holds at most one chunk whatever the
+    partition's size. `write_chunk`, when given, takes each chunk instead of the plain insert (the
+    health stream validates a chunk and stages it with its verdict in one transaction).
+
+    The fetching (threads, paging) and the content checksum stay with the source; the batch is
+    opened before (open_batch) and closed after (settle_unchanged / record_staged, or discard)."""
+
+    def __init__(self, engine: sa.Engine, table: sa.Table, columns: Sequence[str], batch_id: int,
+                 kode_kab_kota: str, periode: str, flush_rows: int,
+                 write_chunk: Callable[[list[tuple]], None] | None = None) -> None:
+        self.engine, self.table = engine, table
+        self.columns = (*STAGED_PREFIX, *columns)
+        self.prefix = (batch_id, kode_kab_kota, periode)
+        self.flush_rows = flush_rows
+        self.write_chunk = write_chunk
+        self.received = 0
+        self._buffer: list[tuple] = []
+
+    def add(self, rows: Iterable[tuple]) -> None:
+        """Append rows `(row_id, *columns)`; a full chunk is written at once."""
+        before = len(self._buffer)
+        self._buffer.extend(rows)
+        self.received += len(self._buffer) - before
+        if len(self._buffer) >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered (nothing when empty)."""
+        if not self._buffer:
+            return
+        chunk, self._buffer = self._buffer, []  # a chunk handler may keep its list
+        if self.write_chunk is not None:
+            self.write_chunk(chunk)
+            return
+        prefix = self.prefix
+        with self.engine.begin() as conn:
+            insert_rows(conn, self.table, self.columns, ((*prefix, *row) for row in chunk))
+
+    def drop(self) -> None:
+        """Forget what is buffered (the load is lost; its written rows are discarded by the caller)."""
+        self._buffer = []
 
 
 def record_status(engine: sa.Engine, spec: EntitySpec, kode_kab_kota: str, periode: str, run_id: str | None,
@@ -305,9 +355,11 @@ def publish(engine: sa.Engine, spec: EntitySpec, batch_id: int, sql_params: dict
 
 def publish_guard(conn: sa.Connection, spec: EntitySpec, batch_id: int):
     """The batch's `etl_batch` row, read in the publishing transaction; a batch still `running` must
-    have every staged row judged (`lolos` set) by its validation, or nothing is published."""
+    have every staged row judged (`lolos` set) by its validation, or nothing is published. (A source
+    judged whole, the OPD workbook, stages no `lolos`: its verdict is the batch's.) The caller
+    publishes only a batch still `running`: any other status was settled by someone else."""
     batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == batch_id)).one()
-    if batch.status == BatchStatus.RUNNING:
+    if batch.status == BatchStatus.RUNNING and "lolos" in spec.staging.c:
         unvalidated = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
             spec.staging.c.batch_id == batch_id, spec.staging.c.lolos.is_(None))).scalar_one()
         if unvalidated:
