@@ -298,6 +298,27 @@ def test_a_workbook_that_breaks_any_step_is_refused_alone(wh, inbox, break_once,
         assert "running" not in set(conn.execute(sa.select(etl_batch.c.status)).scalars())
 
 
+def test_a_workbook_whose_batch_was_superseded_before_publication_publishes_nothing(wh_sqlite, inbox, monkeypatch):
+    """Another load of the same partition started meanwhile (it superseded this batch): the publish
+    guard sees the batch is no longer running, and nothing of this workbook reaches the facts."""
+    import spm.ingest.input_opd as opd
+    from spm.ingest.wap import open_batch
+
+    validate = opd._validate
+
+    def validate_then_superseded(engine, book, batch_id):
+        out = validate(engine, book, batch_id)
+        with engine.begin() as conn:
+            open_batch(conn, "opd", "pendidikan", KAB, "2026-T1", "other-run", (opd.MUTU.staging, opd.ANGGARAN.staging))
+        return out
+
+    monkeypatch.setattr(opd, "_validate", validate_then_superseded)
+    write_workbook(inbox / NAME)
+    [result] = ingest_inbox(wh_sqlite, inbox, "run-1")
+    assert result["status"] == "failed" and "not published: superseded by batch" in result["message"], result
+    assert _facts(wh_sqlite) == ({}, {})
+
+
 # --- numbers, formulas, columns and lengths as OPD staff type them ------------------------------------
 
 def test_amounts_typed_as_text_are_read_as_indonesians_write_them(wh_sqlite, inbox):

@@ -31,13 +31,15 @@ import sqlalchemy as sa
 
 from spm.errors import ConfigError
 from spm.ingest.inbox import take_inbox
-from spm.ingest.wap import EntitySpec, open_batch, settle_unchanged, settled_on_error, staged_frame
+from spm.ingest.wap import (
+    EntitySpec, open_batch, publish_guard, record_staged, settle_unchanged, settled_on_error, staged_frame,
+)
 from spm.warehouse.dq_results import write_dq_results
 from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
 from spm.warehouse.audit import WIB, close_published, finish_batch, now, start_batch
 from spm.warehouse.bulk import replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
-from spm.warehouse.tables import dim_wilayah, etl_batch
+from spm.warehouse.tables import dim_wilayah
 from spm.warehouse.tables_opd import (
     fact_input_anggaran, fact_input_mutu, staging_input_anggaran, staging_input_mutu,
 )
@@ -118,8 +120,7 @@ def _stage(engine: sa.Engine, book: OpdWorkbook, checksum: str, run_id: str | No
             replace_partition(conn, spec.staging, partition, cols,
                               ((batch_id, *partition.values(), r["row_id"], *(r[c] for c in spec.columns))
                                for r in rows))
-        conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id == batch_id).values(
-            checksum=checksum, rows_received=len(book.mutu) + len(book.anggaran)))
+        record_staged(conn, batch_id, len(book.mutu) + len(book.anggaran), checksum)
     return batch_id, None
 
 
@@ -183,6 +184,10 @@ def _publish(engine: sa.Engine, book: OpdWorkbook, batch_id: int, warnings: list
     params = {"kode_kab_kota": ident.kode_wilayah, "bidang": ident.bidang, "tahun": ident.tahun,
               "triwulan": ident.triwulan, "batch_id": batch_id}
     with engine.begin() as conn:
+        batch = publish_guard(conn, MUTU, batch_id)
+        if batch.status != BatchStatus.RUNNING:  # settled meanwhile (superseded by a newer load)
+            return {"status": batch.status, "batch_id": batch_id, "warnings": [str(w) for w in warnings],
+                    "message": f"batch {batch_id} is {batch.status}, not published: {batch.message or ''}"}
         run_sql_file(conn, MUTU.publish_sql, params)
         run_sql_file(conn, ANGGARAN.publish_sql, params)
         counts = [conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.batch_id == batch_id)).scalar_one()
