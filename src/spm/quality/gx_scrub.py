@@ -120,27 +120,27 @@ def _expectation_result(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _bulat(value: Any) -> Any:
+def _rounded(value: Any) -> Any:
     """Floats to 12 significant digits: GX's 0.7242921013412816 would look like a 16-digit NIK to a scanner."""
     if isinstance(value, float):
         return float(f"{value:.12g}") if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _bulat(v) for k, v in value.items()}
+        return {k: _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_bulat(v) for v in value]
+        return [_rounded(v) for v in value]
     return value
 
 
-def scrub(hasil: dict[str, Any]) -> dict[str, Any]:
+def scrub(result: dict[str, Any]) -> dict[str, Any]:
     """The scrubbed copy of a validation result in its `to_json_dict()` form (see the module doc)."""
-    return _bulat({
-        "success": hasil.get("success"),
-        "suite_name": hasil.get("suite_name"),
-        "suite_parameters": hasil.get("suite_parameters") or {},
-        "statistics": hasil.get("statistics") or {},
-        "meta": _meta(hasil.get("meta") or {}),
-        "id": hasil.get("id"),
-        "results": [_expectation_result(r) for r in hasil.get("results") or []],
+    return _rounded({
+        "success": result.get("success"),
+        "suite_name": result.get("suite_name"),
+        "suite_parameters": result.get("suite_parameters") or {},
+        "statistics": result.get("statistics") or {},
+        "meta": _meta(result.get("meta") or {}),
+        "id": result.get("id"),
+        "results": [_expectation_result(r) for r in result.get("results") or []],
     })
 
 
