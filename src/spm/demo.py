@@ -145,7 +145,7 @@ def _print_laporan(kode: str, tahun: int, triwulan: int) -> None:
     from spm.reporting.publish import publication_of
 
     t = publication_of(kode, tahun, triwulan)
-    if not t.ada():
+    if not t.is_complete():
         raise RuntimeError(f"spm_terbitkan_laporan did not leave a complete report in {t.folder}")
     print()
     print(f"Laporan SPM {kode}, {tahun} triwulan {triwulan}")

@@ -50,29 +50,29 @@ def test_critical_failure_alerts_the_owner_once_then_groups_reminds_and_announce
     cfg = load_konfigurasi()
     bid = batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "failed",
                 dq=[("kolom_lengkap", "critical", False, None), ("ada_baris", "critical", True, None)])
-    s = scan_and_send(engine, waktu=NIGHT)
+    s = scan_and_send(engine, at=NIGHT)
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
     assert all("kolom_lengkap" in a.teks and f"batch {bid}" in a.teks and "32.71" in a.teks for a in alerts)
     assert "https://spm.pemda.example/laporan/kualitas/dukcapil/2025-2.html" in alerts[0].teks
     assert s["baru"] == 1 and s["terkirim"] == 1
 
-    assert scan_and_send(engine, waktu=NIGHT + timedelta(hours=1))["terkirim"] == 0  # nothing new
+    assert scan_and_send(engine, at=NIGHT + timedelta(hours=1))["terkirim"] == 0  # nothing new
     # The next night the same broken source fails the same way: grouped, not repeated.
     batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "failed", dq=[("kolom_lengkap", "critical", False, None)])
-    s = scan_and_send(engine, waktu=NIGHT + timedelta(days=1))
+    s = scan_and_send(engine, at=NIGHT + timedelta(days=1))
     assert kotak.take() == [] and s["diam"] == 1
     # Still open after the reminder interval: one reminder.
     later = NIGHT + cfg.pengingat + timedelta(hours=1)
-    scan_and_send(engine, waktu=later)
+    scan_and_send(engine, at=later)
     assert summary(kotak.take()) == every_channel("disdukcapil", "PENGINGAT")
-    scan_and_send(engine, waktu=later + timedelta(hours=1))
+    scan_and_send(engine, at=later + timedelta(hours=1))
     assert kotak.take() == []
     # Fixed: a published batch resolves it, announced once.
     batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "published")
-    scan_and_send(engine, waktu=later + timedelta(hours=2))
+    scan_and_send(engine, at=later + timedelta(hours=2))
     assert summary(kotak.take()) == every_channel("disdukcapil", "SELESAI")
-    scan_and_send(engine, waktu=later + timedelta(hours=3))
+    scan_and_send(engine, at=later + timedelta(hours=3))
     assert kotak.take() == []
     with engine.connect() as conn:
         row = conn.execute(sa.select(peringatan)).one()
@@ -81,14 +81,14 @@ def test_critical_failure_alerts_the_owner_once_then_groups_reminds_and_announce
 
 def test_a_changed_problem_is_sent_again_and_a_technical_failure_neither_raises_nor_resolves(engine, kotak):
     batch(engine, "dapodik", "sekolah", "32.71", "20251", "failed", dq=[("npsn_unik", "critical", False, 3)])
-    scan_and_send(engine, waktu=NIGHT)
+    scan_and_send(engine, at=NIGHT)
     assert summary(kotak.take()) == every_channel("disdik", "MASALAH BARU")
     batch(engine, "dapodik", "sekolah", "32.71", "20251", "failed")  # source down: no expectation ran
-    scan_and_send(engine, waktu=NIGHT + timedelta(hours=1))
+    scan_and_send(engine, at=NIGHT + timedelta(hours=1))
     assert kotak.take() == []
     batch(engine, "dapodik", "sekolah", "32.71", "20251", "failed",
           dq=[("npsn_unik", "critical", False, 3), ("ada_sekolah", "critical", False, None)])
-    scan_and_send(engine, waktu=NIGHT + timedelta(hours=2))
+    scan_and_send(engine, at=NIGHT + timedelta(hours=2))
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdik", "MASALAH BERUBAH")
     assert "ada_sekolah" in alerts[0].teks and "3 dari 100 baris" in alerts[0].teks
@@ -98,7 +98,7 @@ def test_rejected_batch_names_quarantine_reasons_with_counts_only(engine, kotak)
     bid = batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "rejected",
                 dq=[("jenis_kelamin_l_p", "warning", False, 7), ("status_dikenal", "warning", False, 2)],
                 quarantined=["jenis_kelamin_l_p"] * 7 + ["status_dikenal,jenis_kelamin_l_p"] * 2, received=50)
-    scan_and_send(engine, waktu=NIGHT)
+    scan_and_send(engine, at=NIGHT)
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdik", "MASALAH BARU")
     text = alerts[0].teks
@@ -123,7 +123,7 @@ def test_missing_denominator_goes_to_disdukcapil_and_capaian_jumps_to_the_owner_
                 observed_value=json.dumps({"capaian": now_v, "sebelumnya": before, "periode_sebelumnya": "2026-T2",
                                            "batas_poin": 30.0}), details=None, checked_at=T0))
         finish_batch(conn, bid, "published")
-    scan_and_send(engine, waktu=NIGHT)
+    scan_and_send(engine, at=NIGHT)
     alerts = kotak.take()
     assert summary(alerts) == (every_channel("disdukcapil", "MASALAH BARU") + every_channel("disdik", "MASALAH BARU")
                                + every_channel("dinkes", "MASALAH BARU"))
@@ -138,11 +138,11 @@ def test_refused_inbox_file_is_told_once(engine, kotak):
         conn.execute(sa.insert(inbox_file).values(
             content_hash="ab" * 32, source="dukcapil", file_name="penduduk_32.71.xlsx", status="rejected",
             message="line 3: nik 3271014502900001 Siti Rahayu", processed_at=T0))
-    scan_and_send(engine, waktu=NIGHT)
+    scan_and_send(engine, at=NIGHT)
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
     assert all("penduduk_32.71.xlsx" in a.teks and "Siti" not in a.teks for a in alerts)
-    scan_and_send(engine, waktu=NIGHT + timedelta(days=5))
+    scan_and_send(engine, at=NIGHT + timedelta(days=5))
     assert kotak.take() == []
 
 
@@ -154,7 +154,7 @@ def test_freshness_check_alerts_late_feeds_once_and_announces_when_fresh(engine,
             bid = start_batch(conn, "dukcapil", entity, "32.71", "2025-2", "r0")
             finish_batch(conn, bid, "unchanged")
             conn.execute(sa.text("UPDATE etl_batch SET finished_at = :t WHERE batch_id = :b"), {"t": when, "b": bid})
-    s = check_freshness_and_send(engine, ["32.71"], deadline, waktu=deadline)
+    s = check_freshness_and_send(engine, ["32.71"], deadline, at=deadline)
     alerts = kotak.take()
     # dukcapil/penduduk is stale; dapodik sekolah + peserta_didik and satusehat never loaded.
     assert s["terlambat"] == 4
@@ -163,7 +163,7 @@ def test_freshness_check_alerts_late_feeds_once_and_announces_when_fresh(engine,
     assert any("dukcapil/penduduk 32.71" in a.judul for a in alerts)
     assert not any("kelahiran" in a.judul for a in alerts)
     nxt = deadline + timedelta(days=1)
-    check_freshness_and_send(engine, ["32.71"], nxt, waktu=nxt)
+    check_freshness_and_send(engine, ["32.71"], nxt, at=nxt)
     alerts = kotak.take()  # the four still late are grouped; kelahiran is newly late
     assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
     assert all("dukcapil/kelahiran 32.71" in a.judul for a in alerts)
@@ -174,7 +174,7 @@ def test_freshness_check_alerts_late_feeds_once_and_announces_when_fresh(engine,
             conn.execute(sa.text("UPDATE etl_batch SET finished_at = :t WHERE batch_id = :b"),
                          {"t": nxt + timedelta(hours=20), "b": bid})
     last = nxt + timedelta(days=1)
-    check_freshness_and_send(engine, ["32.71"], last, waktu=last)
+    check_freshness_and_send(engine, ["32.71"], last, at=last)
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdukcapil", "SELESAI") + every_channel("disdukcapil", "SELESAI")
     assert cfg.pengingat > timedelta(days=2)
@@ -183,11 +183,11 @@ def test_freshness_check_alerts_late_feeds_once_and_announces_when_fresh(engine,
 def test_daily_digest_per_owner_once_a_day(engine, kotak):
     batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "failed", dq=[("kolom_lengkap", "critical", False, None)])
     batch(engine, "dapodik", "sekolah", "32.71", "20251", "rejected", quarantined=["npsn_8_digit"] * 20)
-    s = scan_and_send(engine, waktu=NIGHT)  # 01:00 local: no digest yet
+    s = scan_and_send(engine, at=NIGHT)  # 01:00 local: no digest yet
     assert s["ringkasan"] == []
     kotak.take()
     morning = NIGHT + timedelta(hours=6, minutes=20)  # 07:20 local
-    s = scan_and_send(engine, waktu=morning)
+    s = scan_and_send(engine, at=morning)
     assert sorted(s["ringkasan"]) == ["disdik", "disdukcapil", "tim_data"]  # dinkes has nothing open
     alerts = kotak.take()
     assert summary(alerts) == (every_channel("disdukcapil", "RINGKASAN HARIAN 2026-11-21")
@@ -197,7 +197,7 @@ def test_daily_digest_per_owner_once_a_day(engine, kotak):
     assert "2 masalah terbuka" in team and "[disdik]" in team and "[disdukcapil]" in team
     own = next(a.teks for a in alerts if a.pemilik == "disdik" and a.saluran == "telegram")
     assert "1 masalah terbuka" in own and "kolom_lengkap" not in own
-    assert scan_and_send(engine, waktu=morning + timedelta(hours=1))["ringkasan"] == []
+    assert scan_and_send(engine, at=morning + timedelta(hours=1))["ringkasan"] == []
     assert kotak.take() == []
 
 
@@ -207,7 +207,7 @@ def test_an_owner_nobody_can_reach_is_relayed_to_the_data_team(engine, kotak, mo
     monkeypatch.delenv("AIRFLOW_VAR_SPM_PERINGATAN_TELEGRAM_DINKES")
     batch(engine, "satusehat", "pasien", "32.71", "2026-11-19T00:00:00/2026-11-20T00:00:00", "failed",
           dq=[("kolom_lengkap", "critical", False, None)])
-    s = scan_and_send(engine, waktu=NIGHT)
+    s = scan_and_send(engine, at=NIGHT)
     alerts = kotak.take()
     assert {(a.saluran, a.pemilik) for a in alerts} == {("email", "tim_data"), ("webhook", "tim_data"),
                                                          ("telegram", "tim_data")}
@@ -225,11 +225,11 @@ def test_no_channel_configured_keeps_the_problem_for_later(engine, kotak, monkey
                      f"AIRFLOW_CONN_SPM_WEBHOOK_{owner}"):
             monkeypatch.delenv(name)
     batch(engine, "dukcapil", "kelahiran", "32.71", "2025", "failed", dq=[("ada_baris", "critical", False, None)])
-    s = scan_and_send(engine, waktu=NIGHT)
+    s = scan_and_send(engine, at=NIGHT)
     assert (s["terkirim"], s["tidak_terkirim"], s["tanpa_saluran"]) == (0, 0, 1)
     assert kotak.take() == []
     monkeypatch.setenv("AIRFLOW_VAR_SPM_PERINGATAN_EMAIL_DISDUKCAPIL", "disdukcapil@pemda.example")
-    scan_and_send(engine, waktu=NIGHT + timedelta(hours=1))
+    scan_and_send(engine, at=NIGHT + timedelta(hours=1))
     assert summary(kotak.take()) == Counter({("email", "disdukcapil", "[SPM] MASALAH BARU"): 1})
 
 
@@ -241,15 +241,15 @@ def test_resources_waiting_too_long_for_their_patient_alert_dinkes_until_the_pat
         conn.execute(sa.insert(rujukan_pasien_tertunda), [
             {"kode_kab_kota": "32.71", "entitas": "kunjungan", "resource_id": f"enc-{i}", "pasien_id": "P1",
              "batch_id": bid, "sejak": NIGHT - timedelta(days=3)} for i in range(2)])
-    scan_and_send(engine, waktu=NIGHT)  # 3 days: within the 7 allowed, no alert
+    scan_and_send(engine, at=NIGHT)  # 3 days: within the 7 allowed, no alert
     assert kotak.take() == []
-    s = scan_and_send(engine, waktu=NIGHT + timedelta(days=5))
+    s = scan_and_send(engine, at=NIGHT + timedelta(days=5))
     alerts = kotak.take()
     assert summary(alerts) == every_channel("dinkes", "MASALAH BARU") and s["rujukan_tertunda"] == 1
     assert all("2 rekam menunggu data pasiennya" in a.teks and "P1" not in a.teks for a in alerts)
     with engine.begin() as conn:  # the patient arrived: what the health publish does
         conn.execute(sa.delete(rujukan_pasien_tertunda))
-    scan_and_send(engine, waktu=NIGHT + timedelta(days=5, hours=1))
+    scan_and_send(engine, at=NIGHT + timedelta(days=5, hours=1))
     assert summary(kotak.take()) == every_channel("dinkes", "SELESAI")
 
 
@@ -270,7 +270,7 @@ def test_an_inbox_file_that_breaks_its_load_is_told_to_its_owner_by_name(engine,
     monkeypatch.setattr(kependudukan, "validation_parameters", broken)
     [result] = kependudukan.ingest_inbox(engine, inbox, "run-1")
     assert result["status"] == "rejected"
-    scan_and_send(engine, waktu=datetime.now(timezone.utc))
+    scan_and_send(engine, at=datetime.now(timezone.utc))
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
     assert all("dkb_3271_2024-2.csv" in a.teks for a in alerts)
@@ -294,7 +294,7 @@ def test_quarantined_population_rows_of_a_published_batch_tell_disdukcapil_file_
     # Quarantined rows of another source below the limit stay in its quality page, as before.
     batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "published",
           dq=[("status_dikenal", "warning", False, 1)], quarantined=["status_dikenal"], received=500)
-    scan_and_send(engine, waktu=NIGHT)
+    scan_and_send(engine, at=NIGHT)
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdukcapil", "MASALAH BARU")
     text = alerts[0].teks
@@ -305,19 +305,19 @@ def test_quarantined_population_rows_of_a_published_batch_tell_disdukcapil_file_
 
     # The next semester's file, clean, resolves it.
     batch(engine, "dukcapil", "penduduk", "32.71", "2025-2", "published", dq=[("umur_0_100", "warning", True, 0)])
-    scan_and_send(engine, waktu=NIGHT + timedelta(hours=1))
+    scan_and_send(engine, at=NIGHT + timedelta(hours=1))
     assert summary(kotak.take()) == every_channel("disdukcapil", "SELESAI")
 
 
 def test_a_failed_plausibility_gate_of_a_published_batch_tells_its_owner(engine, kotak):
     batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "published",
           dq=[("jumlah_dekat_semester_lalu", "warning", False, None), ("status_dikenal", "warning", True, 0)])
-    scan_and_send(engine, waktu=NIGHT)
+    scan_and_send(engine, at=NIGHT)
     alerts = kotak.take()
     assert summary(alerts) == every_channel("disdik", "MASALAH BARU")
     assert "jumlah_dekat_semester_lalu: gagal pada tingkat batch" in alerts[0].teks
     assert "catatan mutu" in alerts[0].teks
     # The source answers with the same data: still noted, not resolved, not re-sent.
     batch(engine, "dapodik", "peserta_didik", "32.71", "20251", "unchanged")
-    scan_and_send(engine, waktu=NIGHT + timedelta(hours=1))
+    scan_and_send(engine, at=NIGHT + timedelta(hours=1))
     assert kotak.take() == []

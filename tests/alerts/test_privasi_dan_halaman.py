@@ -58,8 +58,8 @@ def test_no_alert_or_page_contains_personal_data(sqlite_url, kotak, monkeypatch,
     record_failure({"ti": FakeTI(), "exception": InputError(f"row 5: nik {some[0]} ({some[1]}) unreadable")},
                     engine, load_konfigurasi())
     now = datetime.now(timezone.utc)
-    scan_and_send(engine, waktu=now, paksa_ringkasan=True)
-    check_freshness_and_send(engine, [KODE], now + timedelta(days=3), waktu=now)
+    scan_and_send(engine, at=now, force_digest=True)
+    check_freshness_and_send(engine, [KODE], now + timedelta(days=3), at=now)
     alerts = kotak.take()
     titles = " ".join(a.judul for a in alerts)
     for kind in ("Batch ditolak", "Capaian tidak dihitung", "Kegagalan teknis", "Data belum masuk",
@@ -94,7 +94,7 @@ def test_quality_page_shows_pass_rates_reasons_freshness_and_completeness(engine
     assert "kolom_lengkap" in html and "1/1" in html  # a batch-level expectation
     assert re.search(r"<td>jenis_kelamin_l_p</td><td class=\"num\">10</td>", html)
     assert f"#{b1}" in html and "rejected" in html and "tidak ada" in html  # 32.01 kelahiran never loaded
-    assert page.lengkap_persen == 50.0 and page.batch_gagal == 1
+    assert page.complete_percent == 50.0 and page.unpublished_partitions == 1
     assert "Siti" not in html and "3271014502900001" not in html  # quarantine row_data never shown
     fhir = by[("satusehat", "2026-01-01T00:00:00/2026-01-02T00:00:00")]
     assert fhir.path.name == page_filename(fhir.periode) + ".html" and "/" not in fhir.path.name

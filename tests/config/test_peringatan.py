@@ -38,5 +38,5 @@ def test_routing_to_an_undefined_owner_is_refused():
 
 def test_long_digit_runs_are_masked_in_every_text():
     p = Message("baru", "tim_data", "x 3271014502900001", ("nisn 0012345678", "kode 32.71.01.1001"))
-    assert "3271014502900001" not in p.teks + p.html + p.subjek and "0012345678" not in p.teks
-    assert "32.71.01.1001" in p.teks and mask_digits("batch 12") == "batch 12"
+    assert "3271014502900001" not in p.text + p.html + p.subject and "0012345678" not in p.text
+    assert "32.71.01.1001" in p.text and mask_digits("batch 12") == "batch 12"

@@ -104,9 +104,9 @@ def test_every_bad_input_has_its_outcome_and_its_reason_and_good_data_stay(dag_o
     # Disdukcapil hears of every one of them: the quarantined rows and the tripled file by their
     # batches, each rejected file by its name.
     scan = scan_batches(engine, load_konfigurasi(), 0, datetime.now(timezone.utc), None)
-    told = {m.fingerprint.split(":")[0] + ":" + (m.periode or ""): m for m in scan.masalah}
+    told = {m.fingerprint.split(":")[0] + ":" + (m.periode or ""): m for m in scan.findings}
     assert told["catatan_mutu:2023-2"].pemilik == "disdukcapil"
-    assert "b_kotor_2023-2.csv" in "\n".join(told["catatan_mutu:2023-2"].baris)
+    assert "b_kotor_2023-2.csv" in "\n".join(told["catatan_mutu:2023-2"].lines)
     assert told["catatan_mutu:2022-2"].pemilik == "disdukcapil"
     refused = {m.detail["berkas"]: m.pemilik for m in rejected_files(engine, load_konfigurasi(), None, None)}
     assert refused == {name: "disdukcapil" for name, (_, status, _) in MATRIX.items() if status == "rejected"}

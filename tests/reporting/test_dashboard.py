@@ -260,7 +260,7 @@ def test_downloads_are_the_published_files(client, laporan_engine, reports):
     from spm.reporting.publish import MEDIA, publication_of
 
     t = publication_of(KODE, TAHUN, TRIWULAN, reports)
-    assert not t.ada()  # nothing published yet: the first download builds it
+    assert not t.is_complete()  # nothing published yet: the first download builds it
     page = client.get("/", params={"triwulan": TRIWULAN}).text
     hrefs = dict(re.findall(r'id="unduh-(\w+)" href="([^"]+)"', page))
     assert set(hrefs) == {"xlsx", "pdf", "html", "csv"}
@@ -271,7 +271,7 @@ def test_downloads_are_the_published_files(client, laporan_engine, reports):
         assert r.headers["content-type"].split(";")[0] == MEDIA[jenis]
         assert r.headers["content-disposition"] == f'attachment; filename="{t.path(jenis).name}"'
         got[jenis] = r.content
-    assert t.ada()
+    assert t.is_complete()
     for jenis, content in got.items():
         assert content == t.path(jenis).read_bytes(), jenis
     assert got["pdf"].startswith(b"%PDF")

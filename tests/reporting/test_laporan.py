@@ -181,9 +181,9 @@ def test_html_and_pdf_show_the_warehouse_figures(laporan_engine, published):
 def test_target_and_spread_follow_the_mart(laporan_engine):
     data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
     mart = _mart(laporan_engine)
-    assert data.target_persen == 75.0
+    assert data.target_percent == 75.0
     for t in data.target():
-        assert t.tertinggal == (mart[t.kode_layanan].capaian < 75.0)
+        assert t.behind == (mart[t.kode_layanan].capaian < 75.0)
         assert t.opd in ("Dinas Pendidikan", "Dinas Kesehatan")
     m = mart_capaian_spm.c
     with laporan_engine.connect() as conn:
@@ -191,11 +191,11 @@ def test_target_and_spread_follow_the_mart(laporan_engine):
             m.kode_kab_kota == KODE, m.tingkat_wilayah == "kecamatan", m.jenis_kelamin == "semua",
             m.tahun == TAHUN, m.triwulan == TRIWULAN, m.capaian.is_not(None))).all()
     spreads = data.sebaran()
-    assert spreads and spreads == sorted(spreads, key=lambda s: -s.selisih)
+    assert spreads and spreads == sorted(spreads, key=lambda s: -s.spread)
     for s in spreads:
         values = [r.capaian for r in kec if r.kode_layanan == s.kode_layanan]
-        assert s.terbaik.capaian == max(values) and s.terburuk.capaian == min(values)
-        assert s.selisih == pytest.approx(max(values) - min(values))
+        assert s.best.capaian == max(values) and s.worst.capaian == min(values)
+        assert s.spread == pytest.approx(max(values) - min(values))
 
 
 def test_rerun_reproduces_the_same_files(laporan_engine, tmp_path):

@@ -22,7 +22,7 @@ def test_dag_publishes_the_quarter_under_spm_home(dag_of, laporan_url, airflow_d
         t.path(jenis).unlink(missing_ok=True)
     run = dag_of("spm_terbitkan_laporan").test(run_conf={"kode_wilayah": [KODE], "tahun": TAHUN, "triwulan": TRIWULAN})
     assert run.state == "success"
-    assert t.ada()
+    assert t.is_complete()
     manifest = read_manifest(t)
     assert manifest["tahun"] == TAHUN and manifest["triwulan"] == TRIWULAN and manifest["batch_ids"]
     assert t.path("pdf").read_bytes().startswith(b"%PDF")
@@ -35,7 +35,7 @@ def test_a_quarter_without_figures_is_a_skip_not_a_red_run(dag_of, laporan_url, 
     assert run.state == "success"
     ti = next(t for t in run.get_task_instances() if t.task_id == "publish_report")
     assert ti.state == "skipped" and ti.try_number == 1  # no retry can create a missing capaian
-    assert not publication_of(KODE, TAHUN, 4).ada()
+    assert not publication_of(KODE, TAHUN, 4).is_complete()
 
 
 RUN_AFTER = datetime(2026, 11, 22, tzinfo=timezone.utc)

@@ -118,18 +118,18 @@ def technical_problem(cfg, context):
     exc = context.get("exception")
     chain = list(_chain(exc if isinstance(exc, BaseException) else None))
     kinds = [type(e).__name__ for e in chain] or ["(tanpa exception)"]
-    baris = [f"DAG: {dag_id}", f"Task: {task_id}" + (f" [map_index {map_index}]" if map_index not in (None, -1) else ""),
+    lines = [f"DAG: {dag_id}", f"Task: {task_id}" + (f" [map_index {map_index}]" if map_index not in (None, -1) else ""),
              f"Run: {run_id}", f"Percobaan: {try_number}", f"Jenis galat: {' <- '.join(kinds)}"]
     own = next((e for e in chain if isinstance(e, (ConfigError, WarehouseError))), None)
     if own is not None:  # our own messages say what to fix and never quote source data
-        baris.append(f"Pesan: {str(own).splitlines()[0][:300]}")
+        lines.append(f"Pesan: {str(own).splitlines()[0][:300]}")
     if log_url:
-        baris.append(f"Log: {log_url}")
+        lines.append(f"Log: {log_url}")
     else:
-        baris.append("Log: Airflow UI > DAG > run > task (log)")
+        lines.append("Log: Airflow UI > DAG > run > task (log)")
     return Finding(
         _fingerprint(dag_id, task_id, map_index, partition_of(context)), "teknis", cfg.tim_data,
-        f"{dag_id}.{task_id} gagal ({kinds[0]})", tuple(baris), isi=kinds,
+        f"{dag_id}.{task_id} gagal ({kinds[0]})", tuple(lines), content=kinds,
         detail={"dag_id": dag_id, "task_id": task_id, "run_id": run_id, "map_index": map_index,
                 "exception": kinds[0]})
 
@@ -155,8 +155,8 @@ def record_failure(context, engine=None, cfg=None) -> dict | None:
         if data_cause(engine, cfg, task_id, run_id, exc if isinstance(exc, BaseException) else None):
             log.info("%s.%s failed on a data-quality gate: spm_kirim_peringatan tells the data owner", dag_id, task_id)
             return {"penyebab": "data"}
-        pengirim = Sender(engine, cfg, now())
-        counts = reconcile(engine, cfg, [m], None, pengirim)
+        sender = Sender(engine, cfg, now())
+        counts = reconcile(engine, cfg, [m], None, sender)
         return {"penyebab": "teknis", **counts}
     except Exception as exc_state:  # noqa: BLE001 - the warehouse may be what failed: alert without state
         log.warning("alert state unavailable (%s): sending the technical alert ungrouped", type(exc_state).__name__)

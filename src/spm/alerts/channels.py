@@ -32,9 +32,11 @@ class SendFailed(Exception):
 
 @dataclass(frozen=True)
 class SendResult:
+    """One attempt on one channel; `saluran`, `berhasil` and `galat` are the peringatan_kirim columns they fill."""
+
     saluran: Saluran
     berhasil: bool
-    dilewati: bool
+    skipped: bool
     galat: str | None = None
 
 
@@ -48,7 +50,7 @@ def send_email(s: Saluran, p: Message) -> None:
 
     try:
         with SmtpHook(smtp_conn_id=s.koneksi) as hook:
-            hook.send_email_smtp(to=recipients, subject=p.subjek, html_content=p.html,
+            hook.send_email_smtp(to=recipients, subject=p.subject, html_content=p.html,
                                  custom_headers={"X-SPM-Jenis": p.jenis_pesan})
     except Exception as exc:
         raise SendFailed(f"SMTP via {s.koneksi}: {type(exc).__name__}: {exc}") from exc
@@ -58,7 +60,7 @@ def send_webhook(s: Saluran, p: Message) -> None:
     conn = airflow_config.find_connection(s.koneksi)
     if conn is None:
         raise ChannelInactive(f"connection {s.koneksi} is not defined")
-    body = {"text": p.teks}
+    body = {"text": p.text}
     if s.format == "json":
         body["spm"] = json.loads(mask_digits(json.dumps(p.data, default=str)))
     headers = {"Content-Type": "application/json"}
@@ -82,7 +84,7 @@ def send_telegram(s: Saluran, p: Message) -> None:
     base = (fields.get("host") or TELEGRAM_API).rstrip("/")
     if not base.startswith(("http://", "https://")):
         base = "https://" + base
-    text = p.teks
+    text = p.text
     if len(text) > TELEGRAM_MAX:
         text = text[:TELEGRAM_MAX - 20] + "\n… (dipotong)"
     try:
@@ -103,19 +105,19 @@ def send_telegram(s: Saluran, p: Message) -> None:
 PENGIRIM = {"email": send_email, "webhook": send_webhook, "telegram": send_telegram}
 
 
-def send(saluran: tuple[Saluran, ...], p: Message) -> list[SendResult]:
+def send(channels: tuple[Saluran, ...], p: Message) -> list[SendResult]:
     """Try every channel; one failing never stops the others."""
-    hasil = []
-    for s in saluran:
+    results = []
+    for s in channels:
         if p.jenis_pesan == "ringkasan" and not s.ringkasan:
             continue
         try:
             PENGIRIM[s.jenis](s, p)
-            hasil.append(SendResult(s, True, False))
+            results.append(SendResult(s, True, False))
         except ChannelInactive as exc:
             log.info("channel %s of %s skipped: %s", s.jenis, p.pemilik, exc)
-            hasil.append(SendResult(s, False, True, str(exc)))
+            results.append(SendResult(s, False, True, str(exc)))
         except SendFailed as exc:
             log.warning("channel %s of %s failed: %s", s.jenis, p.pemilik, exc)
-            hasil.append(SendResult(s, False, False, str(exc)))
-    return hasil
+            results.append(SendResult(s, False, False, str(exc)))
+    return results

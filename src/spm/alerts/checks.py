@@ -21,57 +21,57 @@ def _last_scan(conn) -> tuple[int, datetime | None]:
     return (row.batch_id_sampai, detection._aware(row.dipindai_at)) if row else (0, None)
 
 
-def scan_and_send(engine: sa.Engine, cfg: Konfigurasi | None = None, waktu: datetime | None = None,
-                     paksa_ringkasan: bool = False) -> dict:
+def scan_and_send(engine: sa.Engine, cfg: Konfigurasi | None = None, at: datetime | None = None,
+                     force_digest: bool = False) -> dict:
     """Scan the batches since the last scan, send new/changed/resolved alerts, reminders and the digest."""
     cfg = cfg or load_konfigurasi()
-    waktu = waktu or now()
+    at = at or now()
     base = detection.link_base(cfg)
-    pengirim = Sender(engine, cfg, waktu)
+    sender = Sender(engine, cfg, at)
     with engine.connect() as conn:
-        dari, sejak = _last_scan(conn)
-    hasil = detection.scan_batches(engine, cfg, dari, waktu, base)
-    counts = reconcile(engine, cfg, hasil.masalah, detection.partition_scope(hasil.partisi), pengirim)
+        from_batch, since = _last_scan(conn)
+    scan = detection.scan_batches(engine, cfg, from_batch, at, base)
+    counts = reconcile(engine, cfg, scan.findings, detection.partition_scope(scan.partitions), sender)
 
     # A refused file is a one-off event: told once, then closed without a resolution notice.
-    berkas = detection.rejected_files(engine, cfg, sejak, base)
-    counts_berkas = reconcile(engine, cfg, berkas, None, pengirim, pengingat=False)
-    if berkas:
+    rejected = detection.rejected_files(engine, cfg, since, base)
+    counts_rejected = reconcile(engine, cfg, rejected, None, sender, remind=False)
+    if rejected:
         with engine.begin() as conn:
             conn.execute(sa.update(peringatan).where(
-                peringatan.c.fingerprint.in_([m.fingerprint for m in berkas]), peringatan.c.last_sent.is_not(None))
-                .values(status=STATUS_RESOLVED, resolved_at=waktu))
+                peringatan.c.fingerprint.in_([m.fingerprint for m in rejected]), peringatan.c.last_sent.is_not(None))
+                .values(status=STATUS_RESOLVED, resolved_at=at))
 
     # Resources waiting too long for their patient: a state of the hub, checked at every scan.
-    rujukan, cakupan_rujukan = detection.check_references(engine, cfg, waktu, base)
-    counts_rujukan = reconcile(engine, cfg, rujukan, cakupan_rujukan, pengirim)
+    pending, pending_scope = detection.check_references(engine, cfg, at, base)
+    counts_pending = reconcile(engine, cfg, pending, pending_scope, sender)
 
-    pengingat = send_reminders(engine, cfg, pengirim)
+    reminders = send_reminders(engine, cfg, sender)
     with engine.begin() as conn:
-        conn.execute(sa.insert(peringatan_pindai).values(jenis="batch", batch_id_sampai=hasil.batch_id_sampai,
-                                                         dipindai_at=waktu))
-    ringkasan = send_digests(engine, cfg, pengirim, detection.quality_link(base), paksa=paksa_ringkasan)
+        conn.execute(sa.insert(peringatan_pindai).values(jenis="batch", batch_id_sampai=scan.batch_id_sampai,
+                                                         dipindai_at=at))
+    digests = send_digests(engine, cfg, sender, detection.quality_link(base), force=force_digest)
     summary = {
-        "dari_batch": dari, "sampai_batch": hasil.batch_id_sampai, "partisi": len(hasil.partisi),
-        "masalah": len(hasil.masalah), **counts, "berkas_ditolak": counts_berkas["baru"],
-        "rujukan_tertunda": counts_rujukan["baru"],
-        "pengingat_tertunda": pengingat, "ringkasan": ringkasan,
-        "terkirim": len(pengirim.terkirim), "tidak_terkirim": len(pengirim.gagal),
-        "tanpa_saluran": len(pengirim.tanpa_saluran),
+        "dari_batch": from_batch, "sampai_batch": scan.batch_id_sampai, "partisi": len(scan.partitions),
+        "masalah": len(scan.findings), **counts, "berkas_ditolak": counts_rejected["baru"],
+        "rujukan_tertunda": counts_pending["baru"],
+        "pengingat_tertunda": reminders, "ringkasan": digests,
+        "terkirim": len(sender.delivered), "tidak_terkirim": len(sender.refused),
+        "tanpa_saluran": len(sender.unrouted),
     }
     log.info("alert scan: %s", summary)
     return summary
 
 
 def check_freshness_and_send(engine: sa.Engine, kode_wilayah: list[str], as_of: datetime,
-                        cfg: Konfigurasi | None = None, waktu: datetime | None = None) -> dict:
+                        cfg: Konfigurasi | None = None, at: datetime | None = None) -> dict:
     """The morning freshness check: open, remind or resolve `terlambat` problems per feed × kab/kota."""
     cfg = cfg or load_konfigurasi()
-    pengirim = Sender(engine, cfg, waktu or now())
-    masalah, cakupan = detection.check_freshness(engine, cfg, kode_wilayah, as_of, detection.link_base(cfg))
-    counts = reconcile(engine, cfg, masalah, cakupan, pengirim)
-    summary = {"diperiksa": len(cfg.umpan) * len(kode_wilayah), "terlambat": len(masalah), **counts,
-               "terkirim": len(pengirim.terkirim), "tidak_terkirim": len(pengirim.gagal),
-               "tanpa_saluran": len(pengirim.tanpa_saluran)}
+    sender = Sender(engine, cfg, at or now())
+    findings, scope = detection.check_freshness(engine, cfg, kode_wilayah, as_of, detection.link_base(cfg))
+    counts = reconcile(engine, cfg, findings, scope, sender)
+    summary = {"diperiksa": len(cfg.umpan) * len(kode_wilayah), "terlambat": len(findings), **counts,
+               "terkirim": len(sender.delivered), "tidak_terkirim": len(sender.refused),
+               "tanpa_saluran": len(sender.unrouted)}
     log.info("freshness check at %s: %s", as_of.isoformat(), summary)
     return summary

@@ -47,7 +47,7 @@ RUNNING_STALE = timedelta(days=1)  # a batch "running" longer than this crashed;
 _aware = aware  # the warehouse's one reading of stored timestamps
 
 
-def _waktu(t: datetime | None) -> str:
+def _format_time(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
 
 
@@ -79,40 +79,40 @@ def link_base(cfg: Konfigurasi) -> str:
 
 @dataclass(frozen=True)
 class ScanResult:
-    masalah: list[Finding]
-    partisi: set[tuple[str, str, str, str]]  # partitions whose state was decided (the scope)
+    findings: list[Finding]
+    partitions: set[tuple[str, str, str, str]]  # partitions whose state was decided (the scope)
     batch_id_sampai: int  # next watermark
 
 
-def partition_scope(partisi: set[tuple[str, str, str, str]]):
+def partition_scope(partitions: set[tuple[str, str, str, str]]):
     """Where-clause on `peringatan`: scan-owned problems of these partitions."""
-    if not partisi:
+    if not partitions:
         return sa.false()
     c = peringatan.c
     return sa.and_(c.jenis.in_(JENIS_PINDAI), sa.or_(*(
-        sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k, c.periode == p) for s, e, k, p in partisi)))
+        sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k, c.periode == p) for s, e, k, p in partitions)))
 
 
-def _kritis(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None:
+def _critical_failure(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None:
     rows = conn.execute(sa.select(dq_result).where(
         dq_result.c.batch_id == b.batch_id, dq_result.c.success.is_(False), dq_result.c.severity == "critical")
         .order_by(dq_result.c.expectation)).all()
     if not rows:
         return None
     names = sorted({r.expectation for r in rows})
-    baris = ["Ekspektasi kritis yang gagal (batch tidak diterbitkan, data lama tetap berlaku):"]
+    lines = ["Ekspektasi kritis yang gagal (batch tidak diterbitkan, data lama tetap berlaku):"]
     for r in rows:
         if r.unexpected_count is not None and r.element_count is not None:
             what = f"{r.unexpected_count} dari {r.element_count} baris tidak sesuai"
         else:
             what = "gagal pada tingkat batch"
-        baris.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") + f": {what}")
-    baris.append(f"Baris diterima: {b.rows_received}")
+        lines.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") + f": {what}")
+    lines.append(f"Baris diterima: {b.rows_received}")
     return Finding(
         f"kritis:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "kritis", cfg.pemilik_sumber(b.source, b.entity),
         f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: {len(names)} ekspektasi kritis gagal ({', '.join(names)})",
-        tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=names,
-        tautan=quality_link(base, b.source, b.periode),
+        tuple(lines), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, content=names,
+        link=quality_link(base, b.source, b.periode),
         detail={"ekspektasi": names, "baris_diterima": b.rows_received})
 
 
@@ -127,29 +127,29 @@ def _quarantine_reasons(conn, batch_id: int) -> Counter:
     return reasons
 
 
-def _karantina(conn, cfg: Konfigurasi, b, base: str | None) -> Finding:
+def _rejected_quarantine(conn, cfg: Konfigurasi, b, base: str | None) -> Finding:
     from spm.ingest.wap import quarantine_limit_percent
 
     reasons = _quarantine_reasons(conn, b.batch_id)
     share = 100.0 * b.rows_quarantined / b.rows_received if b.rows_received else 0.0
     limit = quarantine_limit_percent()
-    baris = [f"Baris dikarantina: {b.rows_quarantined} dari {b.rows_received} ({share:.1f} %), "
+    lines = [f"Baris dikarantina: {b.rows_quarantined} dari {b.rows_received} ({share:.1f} %), "
              f"di atas batas {limit:.1f} %; batch tidak diterbitkan, data lama tetap berlaku.",
              "Alasan (ekspektasi, jumlah baris):"]
-    baris += [f"  - {name}: {n}" for name, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))]
+    lines += [f"  - {name}: {n}" for name, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0]))]
     names = sorted(reasons)
     return Finding(
         f"karantina:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "karantina",
         cfg.pemilik_sumber(b.source, b.entity),
         f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: {b.rows_quarantined} dari {b.rows_received} baris "
         f"dikarantina ({share:.1f} %)",
-        tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=names,
-        tautan=quality_link(base, b.source, b.periode),
+        tuple(lines), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, content=names,
+        link=quality_link(base, b.source, b.periode),
         detail={"baris_diterima": b.rows_received, "baris_dikarantina": b.rows_quarantined,
                 "persen": round(share, 2), "batas_persen": limit, "alasan": dict(reasons)})
 
 
-def _penyebut(cfg: Konfigurasi, b, base: str | None) -> Finding:
+def _missing_denominator(cfg: Konfigurasi, b, base: str | None) -> Finding:
     tahun = b.periode.split("-")[0]
     semester = f"{int(tahun) - 1}-2" if tahun.isdigit() else "tahun lalu semester 2"
     return Finding(
@@ -158,11 +158,11 @@ def _penyebut(cfg: Konfigurasi, b, base: str | None) -> Finding:
         "sebelumnya",
         (f"Data penduduk (Dukcapil) semester {semester} untuk kab/kota {b.kode_wilayah} belum ada di gudang data; "
          "tanpa penyebut tidak ada capaian yang diterbitkan.",),
-        b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi="penyebut_hilang",
-        tautan=quality_link(base, b.source, b.periode), detail={"semester_penduduk": semester})
+        b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, content="penyebut_hilang",
+        link=quality_link(base, b.source, b.periode), detail={"semester_penduduk": semester})
 
 
-def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Finding]:
+def _capaian_jumps(conn, cfg: Konfigurasi, b, base: str | None) -> list[Finding]:
     rows = conn.execute(
         sa.select(dq_result.c.kolom, dq_result.c.observed_value, dim_layanan.c.bidang, dim_layanan.c.nama)
         .select_from(dq_result.outerjoin(dim_layanan, dim_layanan.c.kode_layanan == dq_result.c.kolom))
@@ -186,14 +186,14 @@ def _lonjakan(conn, cfg: Konfigurasi, b, base: str | None) -> list[Finding]:
             (f"Jenis layanan: {kode_layanan}" + (f" ({nama})" if nama else ""),
              f"Capaian {b.periode}: {now_v} %; {prev}: {before} %; batas perubahan {bound} poin.",
              "Periksa kelengkapan data sumber (pembilang) dan data penduduk (penyebut) periode ini."),
-            b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=[now_v, before],
-            tautan=quality_link(base, b.source, b.periode),
+            b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, content=[now_v, before],
+            link=quality_link(base, b.source, b.periode),
             detail={"kode_layanan": kode_layanan, "capaian": now_v, "sebelumnya": before,
                     "periode_sebelumnya": prev, "batas_poin": bound}))
     return out
 
 
-def _catatan_mutu(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None:
+def _quality_note(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None:
     """A published batch the owner must still hear about: a plausibility gate (a warning expectation
     on the whole batch) that failed, or, for the population and births, any quarantined row, named by
     file, source row and column (from dq_result: expectation names, columns and row numbers only)."""
@@ -204,26 +204,27 @@ def _catatan_mutu(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None
     quarantined = [r for r in rows if r.unexpected_count] if b.source == SUMBER_PENYEBUT else []
     if not gates and not quarantined:
         return None
-    berkas = conn.execute(sa.select(inbox_file.c.file_name).where(inbox_file.c.batch_id == b.batch_id)).scalar()
-    asal = f"berkas {Path(berkas).name}" if berkas else f"API {b.source}"
-    baris = [f"Batch {b.batch_id} diterbitkan ({asal}); {b.rows_published} dari {b.rows_received} baris dimuat."]
+    file_name = conn.execute(sa.select(inbox_file.c.file_name).where(inbox_file.c.batch_id == b.batch_id)).scalar()
+    origin = f"berkas {Path(file_name).name}" if file_name else f"API {b.source}"
+    lines = [f"Batch {b.batch_id} diterbitkan ({origin}); {b.rows_published} dari {b.rows_received} baris dimuat."]
     for r in gates:
-        baris.append(f"  - {r.expectation}: gagal pada tingkat batch (nilai teramati {r.observed_value})")
+        lines.append(f"  - {r.expectation}: gagal pada tingkat batch (nilai teramati {r.observed_value})")
     if quarantined:
-        baris.append(f"Baris dikarantina: {b.rows_quarantined}; sasaran kab/kota ini dihitung tanpa baris tersebut.")
+        lines.append(f"Baris dikarantina: {b.rows_quarantined}; sasaran kab/kota ini dihitung tanpa baris tersebut.")
     for r in quarantined:
         ids = list((r.details or {}).get("failed_row_ids") or [])
-        disebut = ", ".join(str(i) for i in ids[:BARIS_DISEBUT]) + (" ..." if len(ids) > BARIS_DISEBUT else "")
-        baris.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") +
-                     f": {r.unexpected_count} baris" + (f", baris sumber {disebut}" if disebut else ""))
+        named_rows = ", ".join(str(i) for i in ids[:BARIS_DISEBUT]) + (" ..." if len(ids) > BARIS_DISEBUT else "")
+        lines.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") +
+                     f": {r.unexpected_count} baris" + (f", baris sumber {named_rows}" if named_rows else ""))
     names = sorted({r.expectation for r in gates + quarantined})
     return Finding(
         f"catatan_mutu:{b.source}:{b.entity}:{b.kode_wilayah}:{b.periode}", "catatan_mutu",
         cfg.pemilik_sumber(b.source, b.entity),
         f"{b.source}/{b.entity} {b.kode_wilayah} {b.periode}: diterbitkan dengan catatan mutu ({', '.join(names)})",
-        tuple(baris), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, isi=[names, b.rows_quarantined],
-        tautan=quality_link(base, b.source, b.periode),
-        detail={"ekspektasi": names, "baris_dikarantina": b.rows_quarantined, "berkas": berkas and Path(berkas).name})
+        tuple(lines), b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, content=[names, b.rows_quarantined],
+        link=quality_link(base, b.source, b.periode),
+        detail={"ekspektasi": names, "baris_dikarantina": b.rows_quarantined,
+                "berkas": file_name and Path(file_name).name})
 
 
 def _published_of(conn, b):
@@ -233,59 +234,59 @@ def _published_of(conn, b):
         .order_by(etl_batch.c.batch_id.desc()).limit(1)).first()
 
 
-def watermark(conn, dari: int, waktu: datetime) -> int:
+def watermark(conn, from_batch: int, at: datetime) -> int:
     """The highest batch id below which every batch is finished (crashed 'running' ones excepted)."""
-    top = conn.execute(sa.select(sa.func.max(etl_batch.c.batch_id))).scalar_one() or dari
+    top = conn.execute(sa.select(sa.func.max(etl_batch.c.batch_id))).scalar_one() or from_batch
     running = conn.execute(sa.select(sa.func.min(etl_batch.c.batch_id)).where(
-        etl_batch.c.batch_id > dari, etl_batch.c.status == BatchStatus.RUNNING,
-        etl_batch.c.started_at > waktu - RUNNING_STALE)).scalar_one()
-    return max(dari, min(top, running - 1)) if running is not None else max(dari, top)
+        etl_batch.c.batch_id > from_batch, etl_batch.c.status == BatchStatus.RUNNING,
+        etl_batch.c.started_at > at - RUNNING_STALE)).scalar_one()
+    return max(from_batch, min(top, running - 1)) if running is not None else max(from_batch, top)
 
 
-def scan_batches(engine: sa.Engine, cfg: Konfigurasi, dari_batch_id: int, waktu: datetime,
+def scan_batches(engine: sa.Engine, cfg: Konfigurasi, from_batch_id: int, at: datetime,
                  base: str | None) -> ScanResult:
     with engine.connect() as conn:
         batches = conn.execute(sa.select(etl_batch).where(
-            etl_batch.c.batch_id > dari_batch_id, etl_batch.c.status != BatchStatus.RUNNING)
+            etl_batch.c.batch_id > from_batch_id, etl_batch.c.status != BatchStatus.RUNNING)
             .order_by(etl_batch.c.batch_id)).all()
         latest = {}
         for b in batches:  # ordered by id: the last one of a partition wins
             latest[(b.source, b.entity, b.kode_wilayah, b.periode)] = b
-        masalah: list[Finding] = []
+        findings: list[Finding] = []
         decided: set[tuple[str, str, str, str]] = set()
         for key, b in latest.items():
             capaian = (b.source, b.entity) == (CAPAIAN_SOURCE, CAPAIAN_ENTITY)
             found: list[Finding] = []
             if b.status in SETTLED:
                 if capaian:
-                    found = _lonjakan(conn, cfg, b, base)
+                    found = _capaian_jumps(conn, cfg, b, base)
                 else:  # an unchanged batch leaves the published one, and what it was noted for, standing
                     shown = b if b.status == BatchStatus.PUBLISHED else _published_of(conn, b)
-                    m = _catatan_mutu(conn, cfg, shown, base) if shown is not None else None
+                    m = _quality_note(conn, cfg, shown, base) if shown is not None else None
                     found = [m] if m is not None else []
             elif b.status == BatchStatus.FAILED:
-                m = _kritis(conn, cfg, b, base)
+                m = _critical_failure(conn, cfg, b, base)
                 if m is None:
                     continue  # technical failure: the task's failure callback tells the data team
                 found = [m]
             elif b.status == BatchStatus.REJECTED:
-                found = [_karantina(conn, cfg, b, base)]
+                found = [_rejected_quarantine(conn, cfg, b, base)]
             elif b.status == BatchStatus.MISSING and capaian:
-                found = [_penyebut(cfg, b, base)]
+                found = [_missing_denominator(cfg, b, base)]
             else:
                 continue  # source has nothing yet: the freshness check decides about that
             decided.add(key)
-            masalah += found
-        mark = watermark(conn, dari_batch_id, waktu)
-    return ScanResult(masalah, decided, mark)
+            findings += found
+        mark = watermark(conn, from_batch_id, at)
+    return ScanResult(findings, decided, mark)
 
 
-def rejected_files(engine: sa.Engine, cfg: Konfigurasi, sejak: datetime | None, base: str | None) -> list[Finding]:
+def rejected_files(engine: sa.Engine, cfg: Konfigurasi, since: datetime | None, base: str | None) -> list[Finding]:
     """Inbox files refused before any batch (unreadable, wrong columns, mixed periods): one alert each."""
     q = sa.select(inbox_file).where(inbox_file.c.batch_id.is_(None),
                                     inbox_file.c.status.not_in((*SETTLED, BatchStatus.DUPLICATE)))
-    if sejak is not None:
-        q = q.where(inbox_file.c.processed_at > sejak)
+    if since is not None:
+        q = q.where(inbox_file.c.processed_at > since)
     with engine.connect() as conn:
         rows = conn.execute(q.order_by(inbox_file.c.processed_at)).all()
     out = []
@@ -294,10 +295,10 @@ def rejected_files(engine: sa.Engine, cfg: Konfigurasi, sejak: datetime | None, 
         out.append(Finding(
             f"berkas_ditolak:{f.source}:{f.content_hash[:24]}", "berkas_ditolak", cfg.pemilik_sumber(f.source, f.entity),
             f"berkas {name} dari inbox {f.source} ditolak seluruhnya",
-            (f"Diproses: {_waktu(_aware(f.processed_at))}. Tidak ada isi berkas yang dimuat.",
+            (f"Diproses: {_format_time(_aware(f.processed_at))}. Tidak ada isi berkas yang dimuat.",
              f"Rincian per baris dan kolom ada di folder rejected/ inbox {f.source} ({name}.errors.txt)."),
-            f.source, f.entity, f.kode_wilayah, f.periode, None, isi=f.content_hash,
-            tautan=quality_link(base, f.source), detail={"berkas": name}))
+            f.source, f.entity, f.kode_wilayah, f.periode, None, content=f.content_hash,
+            link=quality_link(base, f.source), detail={"berkas": name}))
     return out
 
 
@@ -306,79 +307,79 @@ def check_freshness(engine: sa.Engine, cfg: Konfigurasi, kode_wilayah: list[str]
     """Feeds × kab/kota without a successful load within their maximum age at `as_of`.
 
     Returns (problems, where-clause of the terlambat problems checked)."""
-    masalah, checked = [], []
+    findings, checked = [], []
     with engine.connect() as conn:
         entities = {}
-        for umpan in cfg.umpan:
-            if umpan.sumber not in entities:
-                entities[umpan.sumber] = conn.execute(sa.select(etl_batch.c.entity).distinct().where(
-                    etl_batch.c.source == umpan.sumber)).scalars().all()
-        for umpan in cfg.umpan:
-            names = [e for e in entities[umpan.sumber] if fnmatchcase(e, umpan.entitas)] \
-                if any(ch in umpan.entitas for ch in "*?[") else [umpan.entitas]
+        for feed in cfg.umpan:
+            if feed.sumber not in entities:
+                entities[feed.sumber] = conn.execute(sa.select(etl_batch.c.entity).distinct().where(
+                    etl_batch.c.source == feed.sumber)).scalars().all()
+        for feed in cfg.umpan:
+            names = [e for e in entities[feed.sumber] if fnmatchcase(e, feed.entitas)] \
+                if any(ch in feed.entitas for ch in "*?[") else [feed.entitas]
             for kode in kode_wilayah:
-                checked.append((umpan.sumber, umpan.entitas, kode))
+                checked.append((feed.sumber, feed.entitas, kode))
                 last_ok = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
-                    etl_batch.c.source == umpan.sumber, etl_batch.c.entity.in_(names) if names else sa.false(),
+                    etl_batch.c.source == feed.sumber, etl_batch.c.entity.in_(names) if names else sa.false(),
                     etl_batch.c.kode_wilayah == kode, etl_batch.c.status.in_(SETTLED),
                     etl_batch.c.finished_at <= as_of)).scalar_one())
-                batas = as_of - timedelta(hours=umpan.maks_umur_jam)
-                if last_ok is not None and last_ok >= batas:
+                cutoff = as_of - timedelta(hours=feed.maks_umur_jam)
+                if last_ok is not None and last_ok >= cutoff:
                     continue
                 last_any = conn.execute(sa.select(etl_batch.c.status, etl_batch.c.periode, etl_batch.c.started_at)
-                                        .where(etl_batch.c.source == umpan.sumber,
+                                        .where(etl_batch.c.source == feed.sumber,
                                                etl_batch.c.entity.in_(names) if names else sa.false(),
                                                etl_batch.c.kode_wilayah == kode, etl_batch.c.started_at <= as_of)
                                         .order_by(etl_batch.c.batch_id.desc()).limit(1)).first()
-                sejak = f"sejak {_waktu(last_ok)}" if last_ok else "belum pernah dimuat"
-                baris = [f"Pemuatan berhasil terakhir: {_waktu(last_ok)}; batas umur {umpan.maks_umur_jam:g} jam "
-                         f"pada {_waktu(as_of)}."]
+                since_text = f"sejak {_format_time(last_ok)}" if last_ok else "belum pernah dimuat"
+                lines = [f"Pemuatan berhasil terakhir: {_format_time(last_ok)}; batas umur {feed.maks_umur_jam:g} jam "
+                         f"pada {_format_time(as_of)}."]
                 if last_any is not None:
-                    baris.append(f"Batch terakhir: status {last_any.status}, periode {last_any.periode}, "
-                                 f"mulai {_waktu(_aware(last_any.started_at))}.")
+                    lines.append(f"Batch terakhir: status {last_any.status}, periode {last_any.periode}, "
+                                 f"mulai {_format_time(_aware(last_any.started_at))}.")
                 else:
-                    baris.append("Belum ada batch sama sekali untuk umpan ini.")
-                masalah.append(Finding(
-                    f"terlambat:{umpan.sumber}:{umpan.entitas}:{kode}", "terlambat",
-                    cfg.pemilik_sumber(umpan.sumber, None if umpan.entitas == "*" else umpan.entitas),
-                    f"{umpan.sumber}/{umpan.entitas} {kode}: tidak ada data baru {sejak}",
-                    tuple(baris), umpan.sumber, umpan.entitas, kode, None, None, isi="terlambat",
-                    tautan=quality_link(base, umpan.sumber),
+                    lines.append("Belum ada batch sama sekali untuk umpan ini.")
+                findings.append(Finding(
+                    f"terlambat:{feed.sumber}:{feed.entitas}:{kode}", "terlambat",
+                    cfg.pemilik_sumber(feed.sumber, None if feed.entitas == "*" else feed.entitas),
+                    f"{feed.sumber}/{feed.entitas} {kode}: tidak ada data baru {since_text}",
+                    tuple(lines), feed.sumber, feed.entitas, kode, None, None, content="terlambat",
+                    link=quality_link(base, feed.sumber),
                     detail={"terakhir_berhasil": last_ok.isoformat() if last_ok else None,
-                            "maks_umur_jam": umpan.maks_umur_jam,
+                            "maks_umur_jam": feed.maks_umur_jam,
                             "status_terakhir": last_any.status if last_any is not None else None}))
     c = peringatan.c
-    cakupan = sa.and_(c.jenis == "terlambat", sa.or_(*(
+    scope = sa.and_(c.jenis == "terlambat", sa.or_(*(
         sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k) for s, e, k in checked))) if checked else sa.false()
-    return masalah, cakupan
+    return findings, scope
 
 
 FHIR_SOURCE = "satusehat"
 
 
-def check_references(engine: sa.Engine, cfg: Konfigurasi, waktu: datetime, base: str | None):
+def check_references(engine: sa.Engine, cfg: Konfigurasi, at: datetime, base: str | None):
     """Hub × type with resources whose patient has not arrived within the configured age.
 
     Returns (problems, where-clause of the rujukan_tertunda problems checked: all of them)."""
     from spm.ingest.kesehatan_references import age_limit_days, pending_summary
 
     limit = age_limit_days()
-    masalah = []
+    findings = []
     with engine.connect() as conn:
         for r in pending_summary(conn):
-            umur = (waktu - r["sejak"]).total_seconds() / 86_400
-            if umur <= limit:
+            age_days = (at - r["sejak"]).total_seconds() / 86_400
+            if age_days <= limit:
                 continue
-            masalah.append(Finding(
+            findings.append(Finding(
                 f"rujukan_tertunda:{FHIR_SOURCE}:{r['entitas']}:{r['kode_kab_kota']}", "rujukan_tertunda",
                 cfg.pemilik_sumber(FHIR_SOURCE, r["entitas"]),
                 f"{FHIR_SOURCE}/{r['entitas']} {r['kode_kab_kota']}: {r['jumlah']} rekam menunggu data pasiennya, "
-                f"terlama {umur:.0f} hari",
+                f"terlama {age_days:.0f} hari",
                 (f"{r['jumlah']} resource {r['entitas']} merujuk pasien (Patient) yang belum dikirim hub; "
-                 f"yang terlama sejak {_waktu(r['sejak'])}, di atas batas {limit:g} hari.",
+                 f"yang terlama sejak {_format_time(r['sejak'])}, di atas batas {limit:g} hari.",
                  "Rekam ini sudah disimpan dan akan dihitung begitu pasiennya tiba; periksa pengiriman Patient "
                  "dari hub (`spm status`)."),
-                FHIR_SOURCE, r["entitas"], r["kode_kab_kota"], None, None, isi="rujukan_tertunda",
-                tautan=quality_link(base, FHIR_SOURCE),
+                FHIR_SOURCE, r["entitas"], r["kode_kab_kota"], None, None, content="rujukan_tertunda",
+                link=quality_link(base, FHIR_SOURCE),
                 detail={"tertunda": r["jumlah"], "sejak": r["sejak"].isoformat(), "batas_hari": limit}))
-    return masalah, peringatan.c.jenis == "rujukan_tertunda"
+    return findings, peringatan.c.jenis == "rujukan_tertunda"

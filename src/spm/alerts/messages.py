@@ -44,55 +44,57 @@ def mask_digits(text: str) -> str:
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem as detected now. `isi` is what identifies its current content (a change re-alerts)."""
+    """One problem as detected now. `content` is what the problem currently is: its hash is stored as
+    `isi_hash` and a change re-alerts. `jenis`, `pemilik` and `ringkasan` carry the `peringatan` columns
+    of the same names."""
 
     fingerprint: str
     jenis: str
     pemilik: str
     ringkasan: str
-    baris: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
     source: str | None = None
     entity: str | None = None
     kode_wilayah: str | None = None
     periode: str | None = None
     batch_id: int | None = None
-    isi: Any = None
-    tautan: str | None = None
+    content: Any = None
+    link: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def isi_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.isi, sort_keys=True, default=str).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(self.content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Message:
     jenis_pesan: str  # baru | berubah | pengingat | selesai | ringkasan
     pemilik: str
-    judul: str
-    baris: tuple[str, ...]
-    tautan: str | None = None
+    judul: str  # stored, masked, as peringatan_kirim.judul
+    lines: tuple[str, ...]
+    link: str | None = None
     fingerprint: str | None = None
     data: dict[str, Any] = field(default_factory=dict)  # structured form for JSON webhooks (same safe fields)
 
     @property
-    def teks(self) -> str:
-        parts = [self.judul, "", *self.baris]
-        if self.tautan:
-            parts += ["", f"Laporan kualitas data: {self.tautan}"]
+    def text(self) -> str:
+        parts = [self.judul, "", *self.lines]
+        if self.link:
+            parts += ["", f"Laporan kualitas data: {self.link}"]
         return mask_digits("\n".join(parts))
 
     @property
     def html(self) -> str:
-        items = "".join(f"<li>{html.escape(b)}</li>" for b in self.baris)
-        link = (f'<p>Laporan kualitas data: <a href="{html.escape(self.tautan)}">{html.escape(self.tautan)}</a></p>'
-                if self.tautan else "")
+        items = "".join(f"<li>{html.escape(b)}</li>" for b in self.lines)
+        link = (f'<p>Laporan kualitas data: <a href="{html.escape(self.link)}">{html.escape(self.link)}</a></p>'
+                if self.link else "")
         return mask_digits(f"<h3>{html.escape(self.judul)}</h3><ul>{items}</ul>{link}"
                         "<p><small>Pesan otomatis pipeline SPM. Tanpa data pribadi: hanya jumlah, nama ekspektasi, "
                         "kode wilayah, periode dan nomor batch.</small></p>")
 
     @property
-    def subjek(self) -> str:
+    def subject(self) -> str:
         return mask_digits(self.judul)
 
 
@@ -109,59 +111,60 @@ def lokasi(m: Finding) -> str:
     return ", ".join(bits)
 
 
-def _waktu(t: datetime | None) -> str:
+def _format_time(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
 
 
-def problem_message(jenis_pesan: str, m: Finding, nama_pemilik: str, first_seen: datetime | None = None,
-                  jumlah_terlihat: int | None = None) -> Message:
-    judul = f"[SPM] {JUDUL_PESAN[jenis_pesan]} — {JUDUL_JENIS.get(m.jenis, m.jenis)}: {m.ringkasan}"
-    baris = [f"Pemilik data: {nama_pemilik}"]
+def problem_message(kind: str, m: Finding, owner_name: str, first_seen: datetime | None = None,
+                  times_seen: int | None = None) -> Message:
+    title = f"[SPM] {JUDUL_PESAN[kind]} — {JUDUL_JENIS.get(m.jenis, m.jenis)}: {m.ringkasan}"
+    lines = [f"Pemilik data: {owner_name}"]
     if lokasi(m):
-        baris.append("Lokasi: " + lokasi(m))
-    baris += list(m.baris)
-    if first_seen is not None and jenis_pesan != "baru":
-        baris.append(f"Pertama terlihat: {_waktu(first_seen)}" +
-                     (f"; terlihat {jumlah_terlihat} kali" if jumlah_terlihat else ""))
-    data = {"jenis_pesan": jenis_pesan, "jenis": m.jenis, "pemilik": m.pemilik, "fingerprint": m.fingerprint,
+        lines.append("Lokasi: " + lokasi(m))
+    lines += list(m.lines)
+    if first_seen is not None and kind != "baru":
+        lines.append(f"Pertama terlihat: {_format_time(first_seen)}" +
+                     (f"; terlihat {times_seen} kali" if times_seen else ""))
+    data = {"jenis_pesan": kind, "jenis": m.jenis, "pemilik": m.pemilik, "fingerprint": m.fingerprint,
             "source": m.source, "entity": m.entity, "kode_wilayah": m.kode_wilayah, "periode": m.periode,
             "batch_id": m.batch_id, "ringkasan": m.ringkasan, **m.detail}
-    return Message(jenis_pesan, m.pemilik, judul, tuple(baris), m.tautan, m.fingerprint, data)
+    return Message(kind, m.pemilik, title, tuple(lines), m.link, m.fingerprint, data)
 
 
-def resolved_message(row, nama_pemilik: str, tautan: str | None, baris_tambahan: tuple[str, ...] = ()) -> Message:
+def resolved_message(row, owner_name: str, link: str | None, extra_lines: tuple[str, ...] = ()) -> Message:
     """Resolution notice from the stored state row (the problem is no longer detected)."""
     m = Finding(row.fingerprint, row.jenis, row.pemilik, row.ringkasan, (), row.source, row.entity,
-                row.kode_wilayah, row.periode, row.batch_id, tautan=tautan)
-    baris = [f"Pemilik data: {nama_pemilik}"]
+                row.kode_wilayah, row.periode, row.batch_id, link=link)
+    lines = [f"Pemilik data: {owner_name}"]
     if lokasi(m):
-        baris.append("Lokasi: " + lokasi(m))
-    baris += [f"Terbuka sejak {_waktu(row.first_seen)}, terakhir terlihat {_waktu(row.last_seen)}.", *baris_tambahan]
-    judul = f"[SPM] {JUDUL_PESAN['selesai']} — {JUDUL_JENIS.get(row.jenis, row.jenis)}: {row.ringkasan}"
+        lines.append("Lokasi: " + lokasi(m))
+    lines += [f"Terbuka sejak {_format_time(row.first_seen)}, terakhir terlihat {_format_time(row.last_seen)}.",
+              *extra_lines]
+    title = f"[SPM] {JUDUL_PESAN['selesai']} — {JUDUL_JENIS.get(row.jenis, row.jenis)}: {row.ringkasan}"
     data = {"jenis_pesan": "selesai", "jenis": row.jenis, "pemilik": row.pemilik, "fingerprint": row.fingerprint,
             "source": row.source, "entity": row.entity, "kode_wilayah": row.kode_wilayah, "periode": row.periode,
             "batch_id": row.batch_id, "ringkasan": row.ringkasan}
-    return Message("selesai", row.pemilik, judul, tuple(baris), tautan, row.fingerprint, data)
+    return Message("selesai", row.pemilik, title, tuple(lines), link, row.fingerprint, data)
 
 
-def digest_message(pemilik: str, nama_pemilik: str, tanggal: str, rows: list, selesai_24_jam: int,
-                    tautan: str | None) -> Message:
+def digest_message(owner: str, owner_name: str, day: str, rows: list, resolved_24h: int,
+                    link: str | None) -> Message:
     """The daily digest: open problems of an owner (for the data team: of everyone), grouped by kind."""
-    judul = f"[SPM] {JUDUL_PESAN['ringkasan']} {tanggal} — {nama_pemilik}: {len(rows)} masalah terbuka"
-    baris: list[str] = []
+    title = f"[SPM] {JUDUL_PESAN['ringkasan']} {day} — {owner_name}: {len(rows)} masalah terbuka"
+    lines: list[str] = []
     by_kind: dict[str, list] = {}
     for r in rows:
         by_kind.setdefault(r.jenis, []).append(r)
-    for jenis in sorted(by_kind):
-        items = by_kind[jenis]
-        baris.append(f"{JUDUL_JENIS.get(jenis, jenis)}: {len(items)}")
+    for kind in sorted(by_kind):
+        items = by_kind[kind]
+        lines.append(f"{JUDUL_JENIS.get(kind, kind)}: {len(items)}")
         for r in sorted(items, key=lambda x: (x.first_seen, x.fingerprint)):
-            owner_note = f" [{r.pemilik}]" if r.pemilik != pemilik else ""
-            baris.append(f"  - {r.ringkasan}{owner_note} (sejak {_waktu(r.first_seen)})")
+            owner_note = f" [{r.pemilik}]" if r.pemilik != owner else ""
+            lines.append(f"  - {r.ringkasan}{owner_note} (sejak {_format_time(r.first_seen)})")
     if not rows:
-        baris.append("Tidak ada masalah terbuka.")
-    baris.append(f"Selesai dalam 24 jam terakhir: {selesai_24_jam}")
-    data = {"jenis_pesan": "ringkasan", "pemilik": pemilik, "tanggal": tanggal, "terbuka": len(rows),
-            "per_jenis": {k: len(v) for k, v in by_kind.items()}, "selesai_24_jam": selesai_24_jam,
+        lines.append("Tidak ada masalah terbuka.")
+    lines.append(f"Selesai dalam 24 jam terakhir: {resolved_24h}")
+    data = {"jenis_pesan": "ringkasan", "pemilik": owner, "tanggal": day, "terbuka": len(rows),
+            "per_jenis": {k: len(v) for k, v in by_kind.items()}, "selesai_24_jam": resolved_24h,
             "masalah": [r.fingerprint for r in rows]}
-    return Message("ringkasan", pemilik, judul, tuple(baris), tautan, None, data)
+    return Message("ringkasan", owner, title, tuple(lines), link, None, data)

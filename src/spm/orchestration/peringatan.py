@@ -90,7 +90,7 @@ def scan_and_alert(params: dict[str, Any]) -> dict:
     from spm.warehouse.db import require_current_schema
 
     require_current_schema(engine)
-    summary = scan_and_send(engine, paksa_ringkasan=bool(params.get("paksa_ringkasan")))
+    summary = scan_and_send(engine, force_digest=bool(params.get("paksa_ringkasan")))
     if summary["tidak_terkirim"]:
         # State is saved (undelivered problems are retried next run); the failure makes it visible.
         from airflow.sdk.exceptions import AirflowException

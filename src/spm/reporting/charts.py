@@ -6,33 +6,33 @@ from __future__ import annotations
 from html import escape
 
 
-def angka(value: float | int | None, desimal: int = 0, kosong: str = "–") -> str:
+def angka(value: float | int | None, decimals: int = 0, empty: str = "–") -> str:
     """A number the Indonesian way: 12.345,6."""
     if value is None:
-        return kosong
-    text = f"{value:,.{desimal}f}"
+        return empty
+    text = f"{value:,.{decimals}f}"
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
-def capaian_bars(items: list[tuple[str, float | None]], target: float | None = None, lebar: int = 800) -> str:
+def capaian_bars(items: list[tuple[str, float | None]], target: float | None = None, width: int = 800) -> str:
     """Horizontal bars of capaian (%) per label, with the 100 % line and an optional target line."""
     label_w, bar_h, gap, top = 370, 16, 6, 22
-    plot_w = lebar - label_w - 70
-    skala = max([100.0, *(v for _, v in items if v is not None)])
-    x = lambda v: label_w + plot_w * min(v, skala) / skala  # noqa: E731
-    tinggi = top + len(items) * (bar_h + gap) + 10
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="grafik" width="{lebar}" height="{tinggi}" '
-           f'viewBox="0 0 {lebar} {tinggi}" role="img" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">']
+    plot_w = width - label_w - 70
+    scale = max([100.0, *(v for _, v in items if v is not None)])
+    x = lambda v: label_w + plot_w * min(v, scale) / scale  # noqa: E731
+    height = top + len(items) * (bar_h + gap) + 10
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="grafik" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">']
     for i, (label, value) in enumerate(items):
         y = top + i * (bar_h + gap)
         out.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{escape(label[:62])}</text>')
         if value is None:
             out.append(f'<text x="{label_w + 4}" y="{y + 12}" fill="#777">tidak ada data</text>')
             continue
-        warna = "#2e7d32" if target is None or value >= target else "#c62828"
-        out.append(f'<rect x="{label_w}" y="{y}" width="{x(value) - label_w:.1f}" height="{bar_h}" fill="{warna}"/>')
+        colour = "#2e7d32" if target is None or value >= target else "#c62828"
+        out.append(f'<rect x="{label_w}" y="{y}" width="{x(value) - label_w:.1f}" height="{bar_h}" fill="{colour}"/>')
         out.append(f'<text x="{x(value) + 4:.1f}" y="{y + 12}">{angka(value, 1)} %</text>')
-    bottom = tinggi - 6
+    bottom = height - 6
     out.append(f'<line x1="{x(100):.1f}" y1="{top - 4}" x2="{x(100):.1f}" y2="{bottom}" stroke="#333" '
                'stroke-dasharray="3,2"/>')
     out.append(f'<text x="{x(100):.1f}" y="{top - 8}" text-anchor="middle">100 %</text>')
@@ -45,7 +45,7 @@ def capaian_bars(items: list[tuple[str, float | None]], target: float | None = N
     return "".join(out)
 
 
-def trend_chart(series: dict[str, list[tuple[str, float | None]]], lebar: int = 720, tinggi: int = 260) -> str:
+def trend_chart(series: dict[str, list[tuple[str, float | None]]], width: int = 720, height: int = 260) -> str:
     """Capaian over quarters: one polyline per series; x labels are the quarters."""
     labels: list[str] = []
     for points in series.values():
@@ -53,28 +53,28 @@ def trend_chart(series: dict[str, list[tuple[str, float | None]]], lebar: int = 
             if label not in labels:
                 labels.append(label)
     left, right, top, bottom = 46, 170, 14, 30
-    pw, ph = lebar - left - right, tinggi - top - bottom
+    pw, ph = width - left - right, height - top - bottom
     values = [v for pts in series.values() for _, v in pts if v is not None]
-    skala = max([100.0, *values])
+    scale = max([100.0, *values])
     xs = {lab: left + (pw * i / max(len(labels) - 1, 1)) for i, lab in enumerate(labels)}
-    y = lambda v: top + ph * (1 - min(v, skala) / skala)  # noqa: E731
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="grafik" width="{lebar}" height="{tinggi}" '
-           f'viewBox="0 0 {lebar} {tinggi}" role="img" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">']
+    y = lambda v: top + ph * (1 - min(v, scale) / scale)  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="grafik" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">']
     for tick in (0, 25, 50, 75, 100):
         out.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{left + pw}" y2="{y(tick):.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
     for lab, xv in xs.items():
-        out.append(f'<text x="{xv:.1f}" y="{tinggi - 10}" text-anchor="middle">{escape(lab)}</text>')
+        out.append(f'<text x="{xv:.1f}" y="{height - 10}" text-anchor="middle">{escape(lab)}</text>')
     palette = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"]
     for i, (name, pts) in enumerate(series.items()):
-        warna = palette[i % len(palette)]
+        colour = palette[i % len(palette)]
         coords = [(xs[lab], y(v)) for lab, v in pts if v is not None]
         if coords:
-            out.append(f'<polyline fill="none" stroke="{warna}" stroke-width="2" points="'
+            out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
                        + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords) + '"/>')
-            out.extend(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{warna}"/>' for a, b in coords)
+            out.extend(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{colour}"/>' for a, b in coords)
         ly = top + 14 * i + 8
-        out.append(f'<rect x="{left + pw + 10}" y="{ly - 8}" width="10" height="10" fill="{warna}"/>')
+        out.append(f'<rect x="{left + pw + 10}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')
         out.append(f'<text x="{left + pw + 24}" y="{ly + 1}">{escape(name[:24])}</text>')
     out.append("</svg>")
     return "".join(out)

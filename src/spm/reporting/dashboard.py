@@ -38,9 +38,9 @@ NAMA_JENIS = {"xlsx": "Workbook e-SPM (.xlsx)", "pdf": "Laporan (PDF)", "html": 
 class PageError(Exception):
     """An answer other than the dashboard page: 400/404/503 with a readable message."""
 
-    def __init__(self, status: int, judul: str, pesan: str, tautan: list[tuple[str, str]] | None = None):
-        super().__init__(pesan)
-        self.status, self.judul, self.pesan, self.tautan = status, judul, pesan, tautan or []
+    def __init__(self, status: int, title: str, message: str, links: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.status, self.title, self.message, self.links = status, title, message, links or []
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _nama_wilayah(engine: sa.Engine, kode: list[str]) -> dict[str, str]:
     return {r.kode: r.nama for r in rows}
 
 
-def _dihitung_sekarang(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> str | None:
+def _computed_at(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> str | None:
     """When the quarter's capaian was computed, as the manifest of its published files records it."""
     from spm.warehouse.tables import etl_batch
     from spm.warehouse.tables_marts import mart_capaian_spm
@@ -88,39 +88,39 @@ class Dashboard:
         self.laporan_root = laporan_root
         self.env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self._kunci: dict[tuple[str, int, int], threading.Lock] = {}
-        self._kunci_lock = threading.Lock()
+        self._locks: dict[tuple[str, int, int], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # --- filters ------------------------------------------------------------------------------------
 
-    def daftar(self) -> tuple[list[tuple[str, int, int]], dict[str, str]]:
-        kuartal = available_quarters(self.engine)
-        return kuartal, _nama_wilayah(self.engine, sorted({k for k, _, _ in kuartal}))
+    def options(self) -> tuple[list[tuple[str, int, int]], dict[str, str]]:
+        quarters = available_quarters(self.engine)
+        return quarters, _nama_wilayah(self.engine, sorted({k for k, _, _ in quarters}))
 
-    def pilih(self, params: dict[str, str], kuartal: list[tuple[str, int, int]], nama: dict[str, str]) -> Pilihan:
-        if not kuartal:
+    def choose(self, params: dict[str, str], quarters: list[tuple[str, int, int]], names: dict[str, str]) -> Pilihan:
+        if not quarters:
             raise PageError(404, "Belum ada data", "Belum ada capaian SPM yang diterbitkan di gudang data ini. "
                           "Jalankan spm_hitung_capaian (atau `spm demo`) lebih dulu.")
-        kode = (params.get("kode") or "").strip() or kuartal[0][0]
-        milik = [(t, q) for k, t, q in kuartal if k == kode]
-        if not milik:
+        kode = (params.get("kode") or "").strip() or quarters[0][0]
+        own_quarters = [(t, q) for k, t, q in quarters if k == kode]
+        if not own_quarters:
             raise PageError(404, "Kabupaten/kota tidak ditemukan",
                           f"Tidak ada data SPM untuk kabupaten/kota dengan kode {kode!r}.",
-                          [(f"{nama.get(k, k)} ({k})", "?" + urlencode({"kode": k}))
-                           for k in dict.fromkeys(k for k, _, _ in kuartal)])
-        tahun = _bulat(params.get("tahun"), "tahun")
-        triwulan = _bulat(params.get("triwulan"), "triwulan")
+                          [(f"{names.get(k, k)} ({k})", "?" + urlencode({"kode": k}))
+                           for k in dict.fromkeys(k for k, _, _ in quarters)])
+        tahun = _parse_int(params.get("tahun"), "tahun")
+        triwulan = _parse_int(params.get("triwulan"), "triwulan")
         if tahun is None:
-            tahun = milik[0][0]
+            tahun = own_quarters[0][0]
         if triwulan is None:
-            triwulan = next((q for t, q in milik if t == tahun), None) or milik[0][1]
-        if (tahun, triwulan) not in milik:
+            triwulan = next((q for t, q in own_quarters if t == tahun), None) or own_quarters[0][1]
+        if (tahun, triwulan) not in own_quarters:
             raise PageError(404, "Triwulan tidak tersedia",
-                          f"Belum ada data SPM {nama.get(kode, kode)} untuk tahun {tahun} triwulan {triwulan}. "
+                          f"Belum ada data SPM {names.get(kode, kode)} untuk tahun {tahun} triwulan {triwulan}. "
                           "Triwulan yang tersedia:",
                           [(f"{t} triwulan {ROMAWI.get(q, q)}", "?" + urlencode({"kode": kode, "tahun": t,
                                                                                   "triwulan": q}))
-                           for t, q in milik])
+                           for t, q in own_quarters])
         bidang = (params.get("bidang") or "").strip() or "semua"
         kecamatan = (params.get("kecamatan") or "").strip() or None
         if kecamatan is not None and not kecamatan.startswith(kode + "."):
@@ -129,9 +129,9 @@ class Dashboard:
 
     # --- the page -----------------------------------------------------------------------------------
 
-    def halaman(self, params: dict[str, str], root: str) -> str:
-        kuartal, nama = self.daftar()
-        p = self.pilih(params, kuartal, nama)
+    def page(self, params: dict[str, str], root: str) -> str:
+        quarters, names = self.options()
+        p = self.choose(params, quarters, names)
         try:
             data = load_laporan(self.engine, p.kode, p.tahun, p.triwulan)
         except InputError as exc:  # removed between the two queries
@@ -149,40 +149,40 @@ class Dashboard:
             desa = data.desa(p.kecamatan)
         bidang = data.bidang if p.bidang == "semua" else [p.bidang]
         layanan = [lay for b in bidang for lay in data.layanan_bidang(b)]
-        wilayah_tren = p.kecamatan or p.kode
-        series = tren(self.engine, wilayah_tren, p.kode)
-        label_tw = lambda t, q: f"{t} TW {ROMAWI.get(q, q)}"  # noqa: E731
-        tren_rows = {lay.kode: {label_tw(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}
-        kolom_tren = [label_tw(t, q) for t, q in sorted({(t, q) for lay in layanan
-                                                         for t, q, _ in series.get(lay.kode, [])})]
-        grafik_tren = trend_chart({_singkat(lay.kode): [(k, tren_rows[lay.kode].get(k)) for k in kolom_tren]
-                                  for lay in layanan}) if kolom_tren else ""
-        grafik_bidang = {b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
-                                            for lay in data.layanan_bidang(b)], target=data.target_persen)
+        trend_wilayah = p.kecamatan or p.kode
+        series = tren(self.engine, trend_wilayah, p.kode)
+        quarter_label = lambda t, q: f"{t} TW {ROMAWI.get(q, q)}"  # noqa: E731
+        trend_rows = {lay.kode: {quarter_label(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}
+        trend_columns = [quarter_label(t, q) for t, q in sorted({(t, q) for lay in layanan
+                                                                 for t, q, _ in series.get(lay.kode, [])})]
+        trend_svg = trend_chart({_abbreviation(lay.kode): [(k, trend_rows[lay.kode].get(k)) for k in trend_columns]
+                                 for lay in layanan}) if trend_columns else ""
+        bidang_charts = {b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
+                                          for lay in data.layanan_bidang(b)], target=data.target_percent)
                          for b in bidang}
-        kode_list = list(dict.fromkeys(k for k, _, _ in kuartal))
-        tahun_list = sorted({t for k, t, _ in kuartal if k == p.kode}, reverse=True)
-        tw_list = sorted(q for k, t, q in kuartal if k == p.kode and t == p.tahun)
+        kode_list = list(dict.fromkeys(k for k, _, _ in quarters))
+        tahun_list = sorted({t for k, t, _ in quarters if k == p.kode}, reverse=True)
+        tw_list = sorted(q for k, t, q in quarters if k == p.kode and t == p.tahun)
         t = self.publication_of(p.kode, p.tahun, p.triwulan)
-        unduh = [(j, NAMA_JENIS[j], f"{root}/unduh/{p.kode}/{p.tahun}/{p.triwulan}/{j}", t.path(j).name)
-                 for j in ("xlsx", "pdf", "html", "csv")]
+        downloads = [(j, NAMA_JENIS[j], f"{root}/unduh/{p.kode}/{p.tahun}/{p.triwulan}/{j}", t.path(j).name)
+                     for j in ("xlsx", "pdf", "html", "csv")]
         return self.env.get_template("dashboard.html.j2").render(
             d=data, p=p, root=root, angka=angka, romawi=ROMAWI, nama_bidang=_nama_bidang,
-            kode_list=[(k, nama.get(k, k)) for k in kode_list], tahun_list=tahun_list, tw_list=tw_list,
-            bidang_pilihan=bidang, layanan=layanan, grafik_bidang=grafik_bidang, grafik_tren=grafik_tren,
-            kolom_tren=kolom_tren, tren_rows=tren_rows, nama_tren=data.nama_wilayah(wilayah_tren),
-            singkat=_singkat, desa=desa, unduh=unduh, targets={t.kode_layanan: t for t in data.target()},
+            kode_list=[(k, names.get(k, k)) for k in kode_list], tahun_list=tahun_list, tw_list=tw_list,
+            bidang_pilihan=bidang, layanan=layanan, grafik_bidang=bidang_charts, grafik_tren=trend_svg,
+            kolom_tren=trend_columns, tren_rows=trend_rows, nama_tren=data.nama_wilayah(trend_wilayah),
+            singkat=_abbreviation, desa=desa, unduh=downloads, targets={t.kode_layanan: t for t in data.target()},
             tautan=lambda **kw: "?" + urlencode(self._query(p, **kw)),
         )
 
     @staticmethod
-    def _query(p: Pilihan, **ubah: Any) -> dict[str, Any]:
+    def _query(p: Pilihan, **changes: Any) -> dict[str, Any]:
         q: dict[str, Any] = {"kode": p.kode, "tahun": p.tahun, "triwulan": p.triwulan, "bidang": p.bidang,
                              "kecamatan": p.kecamatan}
-        q.update(ubah)
+        q.update(changes)
         return {k: v for k, v in q.items() if v is not None and v != ""}
 
-    def galat(self, e: PageError, root: str) -> str:
+    def error_page(self, e: PageError, root: str) -> str:
         return self.env.get_template("dashboard_galat.html.j2").render(e=e, root=root)
 
     # --- downloads ----------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ class Dashboard:
     def publication_of(self, kode: str, tahun: int, triwulan: int) -> Publication:
         return publication_of(kode, tahun, triwulan, self.laporan_root)
 
-    def berkas(self, kode: str, tahun: int, triwulan: int, jenis: str) -> Path:
+    def published_file(self, kode: str, tahun: int, triwulan: int, jenis: str) -> Path:
         """The published file; built (atomically, by `publish_laporan`) when missing or older than the figures."""
         if jenis not in JENIS:
             raise PageError(404, "Berkas tidak dikenal", f"Jenis berkas {jenis!r} tidak ada (pilih: {', '.join(JENIS)}).")
@@ -198,8 +198,8 @@ class Dashboard:
             raise PageError(404, "Triwulan tidak tersedia",
                           f"Belum ada data SPM untuk {kode!r} tahun {tahun} triwulan {triwulan}.")
         t = self.publication_of(kode, tahun, triwulan)
-        with self._kunci_untuk((kode, tahun, triwulan)):
-            if self._perlu_terbit(t):
+        with self._lock_for((kode, tahun, triwulan)):
+            if self._needs_publishing(t):
                 log.info("publishing %s %s triwulan %s for a download", kode, tahun, triwulan)
                 try:
                     publish_laporan(self.engine, kode, tahun, triwulan, self.laporan_root)
@@ -207,31 +207,31 @@ class Dashboard:
                     raise PageError(404, "Triwulan tidak tersedia", str(exc)) from None
         return t.path(jenis)
 
-    def _perlu_terbit(self, t: Publication) -> bool:
-        if not t.ada():
+    def _needs_publishing(self, t: Publication) -> bool:
+        if not t.is_complete():
             return True
         manifest = read_manifest(t) or {}
-        return manifest.get("dihitung") != _dihitung_sekarang(self.engine, t.kode_kab_kota, t.tahun, t.triwulan)
+        return manifest.get("dihitung") != _computed_at(self.engine, t.kode_kab_kota, t.tahun, t.triwulan)
 
-    def _kunci_untuk(self, key: tuple[str, int, int]) -> threading.Lock:
-        with self._kunci_lock:
-            return self._kunci.setdefault(key, threading.Lock())
+    def _lock_for(self, key: tuple[str, int, int]) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
 
 
-def _bulat(text: str | None, nama: str) -> int | None:
+def _parse_int(text: str | None, label: str) -> int | None:
     if text is None or not text.strip():
         return None
     try:
         return int(text)
     except ValueError:
-        raise PageError(400, "Pilihan tidak valid", f"{nama} harus berupa angka, bukan {text!r}.") from None
+        raise PageError(400, "Pilihan tidak valid", f"{label} harus berupa angka, bukan {text!r}.") from None
 
 
 def _nama_bidang(b: str) -> str:
     return NAMA_BIDANG.get(b, b.replace("_", " ").title())
 
 
-def _singkat(kode_layanan: str) -> str:
+def _abbreviation(kode_layanan: str) -> str:
     from spm.reporting.laporan import abbreviation
 
     return abbreviation(kode_layanan)
@@ -273,53 +273,53 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
     def _root(request: Request) -> str:
         return (request.scope.get("root_path") or "").rstrip("/")
 
-    def _galat(request: Request, e: PageError) -> HTMLResponse:
-        return HTMLResponse(dash.galat(e, _root(request)), status_code=e.status)
+    def _error(request: Request, e: PageError) -> HTMLResponse:
+        return HTMLResponse(dash.error_page(e, _root(request)), status_code=e.status)
 
-    def _gudang_galat(request: Request, exc: Exception) -> HTMLResponse:
+    def _warehouse_error(request: Request, exc: Exception) -> HTMLResponse:
         log.error("warehouse error: %s", exc)
-        pesan = str(exc) if isinstance(exc, SpmError) else \
+        message = str(exc) if isinstance(exc, SpmError) else \
             f"Gudang data tidak dapat dibaca ({type(exc).__name__}). Periksa koneksi spm_warehouse dan log server."
-        return _galat(request, PageError(503, "Gudang data tidak tersedia", pesan))
+        return _error(request, PageError(503, "Gudang data tidak tersedia", message))
 
-    def beranda(request: Request):
+    def home(request: Request):
         try:
-            return HTMLResponse(dash.halaman(dict(request.query_params), _root(request)))
+            return HTMLResponse(dash.page(dict(request.query_params), _root(request)))
         except PageError as e:
-            return _galat(request, e)
+            return _error(request, e)
         except (SpmError, sa.exc.SQLAlchemyError) as exc:
-            return _gudang_galat(request, exc)
+            return _warehouse_error(request, exc)
 
-    def unduh(request: Request):
+    def download(request: Request):
         pp = request.path_params
         try:
-            tahun, triwulan = _bulat(pp["tahun"], "tahun"), _bulat(pp["triwulan"], "triwulan")
-            path = dash.berkas(pp["kode"], tahun, triwulan, pp["jenis"])
+            tahun, triwulan = _parse_int(pp["tahun"], "tahun"), _parse_int(pp["triwulan"], "triwulan")
+            path = dash.published_file(pp["kode"], tahun, triwulan, pp["jenis"])
         except PageError as e:
-            return _galat(request, e)
+            return _error(request, e)
         except (SpmError, sa.exc.SQLAlchemyError) as exc:
-            return _gudang_galat(request, exc)
+            return _warehouse_error(request, exc)
         return FileResponse(path, media_type=MEDIA[pp["jenis"]], filename=path.name,
                             content_disposition_type="attachment")
 
-    def sehat(request: Request):
+    def health(request: Request):
         return PlainTextResponse("ok\n")
 
-    def tidak_ada(request: Request, exc: Exception):
-        return _galat(request, PageError(404, "Halaman tidak ditemukan", f"Tidak ada halaman {request.url.path}.",
-                                       [("Kembali ke dasbor", _root(request) + "/")]))
+    def not_found(request: Request, exc: Exception):
+        return _error(request, PageError(404, "Halaman tidak ditemukan", f"Tidak ada halaman {request.url.path}.",
+                                         [("Kembali ke dasbor", _root(request) + "/")]))
 
-    def galat_server(request: Request, exc: Exception):
+    def server_error(request: Request, exc: Exception):
         log.exception("dashboard error")
-        return _galat(request, PageError(500, "Terjadi kesalahan", "Terjadi kesalahan pada server dasbor; "
-                                       "rinciannya ada di log server."))
+        return _error(request, PageError(500, "Terjadi kesalahan", "Terjadi kesalahan pada server dasbor; "
+                                         "rinciannya ada di log server."))
 
     routes = [
-        Route("/", beranda),
-        Route("/sehat", sehat),
-        Route("/unduh/{kode}/{tahun}/{triwulan}/{jenis}", unduh),
+        Route("/", home),
+        Route("/sehat", health),
+        Route("/unduh/{kode}/{tahun}/{triwulan}/{jenis}", download),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: tidak_ada, 500: galat_server})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
     app.state.dashboard = dash
     return _RootPath(app, root) if root else app
 

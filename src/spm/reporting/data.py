@@ -57,34 +57,35 @@ class Capaian:
 class Sebaran:
     """Best and worst served kecamatan of one jenis layanan (raw capaian, percentage points apart)."""
     kode_layanan: str
-    terbaik: Capaian
-    terburuk: Capaian
-    selisih: float
+    best: Capaian
+    worst: Capaian
+    spread: float
 
 
 @dataclass(frozen=True)
 class Target:
     """Progress against the straight-line target: 25 % of the year's sasaran per quarter."""
     kode_layanan: str
-    target_persen: float
+    target_percent: float
     capaian: float | None
-    selisih: float | None  # capaian - target, percentage points
-    tertinggal: bool
+    gap: float | None  # capaian - target, percentage points
+    behind: bool
     opd: str
 
 
 @dataclass(frozen=True)
 class StatusUmpan:
-    """Data-quality status of one source feed at the time the figures were computed."""
+    """Data-quality status of one source feed at the time the figures were computed. `sumber`, `entitas`
+    and `maks_umur_jam` are the feed's keys in config/peringatan.yaml `umpan`."""
     sumber: str
     entitas: str
-    terakhir_berhasil: datetime | None
-    umur_jam: float | None
+    last_success: datetime | None
+    age_hours: float | None
     maks_umur_jam: float
-    segar: bool
-    batch_dipakai: int
-    baris_diterima: int
-    baris_dikarantina: int
+    fresh: bool
+    batches_used: int
+    rows_received: int
+    rows_quarantined: int
 
 
 @dataclass
@@ -94,20 +95,20 @@ class LaporanData:
     nama_provinsi: str
     tahun: int
     triwulan: int
-    dihitung: datetime  # when mart_capaian_spm of the quarter was computed (not the wall clock)
+    computed_at: datetime  # when mart_capaian_spm of the quarter was computed (not the wall clock)
     semester_penduduk: str
     layanan: list[Layanan]
     opd: dict[str, str]  # bidang -> OPD name
     wilayah: dict[str, Wilayah]  # kecamatan and desa of the kab/kota
     capaian: dict[tuple[str, str, str], Capaian]  # (kode_wilayah, jenis_kelamin, kode_layanan)
-    bulanan: dict[str, list[int | None]]  # kode_layanan -> terlayani_baru Jan..Des (None: not reported)
+    monthly: dict[str, list[int | None]]  # kode_layanan -> terlayani_baru Jan..Des (None: not reported)
     indeks: list[dict[str, Any]]
     mutu: list[dict[str, Any]]
     anggaran: list[dict[str, Any]]
     umpan: list[StatusUmpan]
     batch_ids: list[int]  # every source batch the figures come from
-    sumber: list[dict[str, Any]]  # those batches: source, entity, periode, checksum, counts (lineage)
-    catatan: list[str] = field(default_factory=list)
+    source_batches: list[dict[str, Any]]  # those batches: source, entity, periode, checksum, counts (lineage)
+    notes: list[str] = field(default_factory=list)
     # jenis layanan whose sasaran were computed without quarantined denominator rows -> those rows
     sasaran_kurang: dict[str, int] = field(default_factory=dict)
 
@@ -134,11 +135,11 @@ class LaporanData:
         return sorted((w for w in self.wilayah.values() if w.tingkat != "kecamatan"
                        and w.kode_induk == kode_kecamatan), key=lambda w: w.kode)
 
-    def di(self, kode_wilayah: str, kode_layanan: str) -> Capaian | None:
+    def capaian_at(self, kode_wilayah: str, kode_layanan: str) -> Capaian | None:
         return self.capaian.get((kode_wilayah, "semua", kode_layanan))
 
     @property
-    def target_persen(self) -> float:
+    def target_percent(self) -> float:
         return 25.0 * self.triwulan
 
     def sebaran(self) -> list[Sebaran]:
@@ -146,22 +147,23 @@ class LaporanData:
         out = []
         kecamatan = self.kecamatan()
         for lay in self.layanan:
-            rows = [c for w in kecamatan if (c := self.di(w.kode, lay.kode)) is not None and c.capaian is not None]
+            rows = [c for w in kecamatan
+                    if (c := self.capaian_at(w.kode, lay.kode)) is not None and c.capaian is not None]
             if len(rows) < 2:
                 continue
             best = max(rows, key=lambda c: (c.capaian, c.kode_wilayah))
             worst = min(rows, key=lambda c: (c.capaian, c.kode_wilayah))
             out.append(Sebaran(lay.kode, best, worst, best.capaian - worst.capaian))
-        return sorted(out, key=lambda s: (-s.selisih, s.kode_layanan))
+        return sorted(out, key=lambda s: (-s.spread, s.kode_layanan))
 
     def target(self) -> list[Target]:
         out = []
         for lay in self.layanan:
             c = self.kab_kota(lay.kode)
             cap = c.capaian if c is not None else None
-            selisih = cap - self.target_persen if cap is not None else None
-            out.append(Target(lay.kode, self.target_persen, cap, selisih,
-                              selisih is None or selisih < 0, self.opd.get(lay.bidang, lay.bidang)))
+            gap = cap - self.target_percent if cap is not None else None
+            out.append(Target(lay.kode, self.target_percent, cap, gap,
+                              gap is None or gap < 0, self.opd.get(lay.bidang, lay.bidang)))
         return out
 
     def nama_layanan(self, kode: str) -> str:
@@ -202,7 +204,7 @@ def _opd_names() -> dict[str, str]:
     return {bidang: cfg.pemilik[owner].nama for bidang, owner in cfg.bidang_pemilik.items() if owner in cfg.pemilik}
 
 
-def _umpan(conn, kode: str, used: set[int], as_of: datetime) -> list[StatusUmpan]:
+def _feed_status(conn, kode: str, used: set[int], as_of: datetime) -> list[StatusUmpan]:
     """Freshness of each configured feed at `as_of` and the counts of the batches the figures used."""
     from spm.config.peringatan import load_konfigurasi
 
@@ -210,14 +212,14 @@ def _umpan(conn, kode: str, used: set[int], as_of: datetime) -> list[StatusUmpan
     used_rows = conn.execute(sa.select(b.source, b.entity, b.rows_received, b.rows_quarantined)
                              .where(b.batch_id.in_(sorted(used)))).all() if used else []
     out = []
-    for umpan in load_konfigurasi().umpan:
+    for feed in load_konfigurasi().umpan:
         last = _aware(conn.execute(sa.select(sa.func.max(b.finished_at)).where(
-            b.source == umpan.sumber, b.entity.like(umpan.entitas.replace("*", "%")), b.kode_wilayah == kode,
+            b.source == feed.sumber, b.entity.like(feed.entitas.replace("*", "%")), b.kode_wilayah == kode,
             b.status.in_(SETTLED), b.finished_at <= as_of)).scalar_one())
-        mine = [r for r in used_rows if r.source == umpan.sumber and fnmatchcase(r.entity, umpan.entitas)]
-        umur = (as_of - last).total_seconds() / 3600 if last is not None else None
-        out.append(StatusUmpan(umpan.sumber, umpan.entitas, last, umur, umpan.maks_umur_jam,
-                               umur is not None and umur <= umpan.maks_umur_jam, len(mine),
+        mine = [r for r in used_rows if r.source == feed.sumber and fnmatchcase(r.entity, feed.entitas)]
+        age = (as_of - last).total_seconds() / 3600 if last is not None else None
+        out.append(StatusUmpan(feed.sumber, feed.entitas, last, age, feed.maks_umur_jam,
+                               age is not None and age <= feed.maks_umur_jam, len(mine),
                                sum(r.rows_received for r in mine), sum(r.rows_quarantined for r in mine)))
     return out
 
@@ -232,7 +234,7 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
             raise InputError(f"no mart_capaian_spm rows for kab/kota {kode_kab_kota}, {tahun} triwulan {triwulan}: "
                              "run spm_hitung_capaian for that quarter first")
         mart_batch = {r.batch_id for r in cap_rows}
-        dihitung = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
+        computed_at = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
             etl_batch.c.batch_id.in_(sorted(mart_batch)))).scalar_one()) or datetime(tahun, 1, 1, tzinfo=timezone.utc)
         wilayah = _wilayah(conn, kode_kab_kota)
         l = dim_layanan.c
@@ -247,18 +249,18 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
         used = set().union(*(_ids(r.batch_ids) for r in cap_rows))
 
         tb = mart_terlayani_bulanan.c
-        bulanan: dict[str, list[int | None]] = {}
-        monthly = conn.execute(sa.select(tb.kode_layanan, tb.bulan, tb.terlayani_baru).where(
+        monthly: dict[str, list[int | None]] = {}
+        month_rows = conn.execute(sa.select(tb.kode_layanan, tb.bulan, tb.terlayani_baru).where(
             tb.kode_wilayah == kode_kab_kota, tb.jenis_kelamin == "semua", tb.tahun == tahun,
             tb.bulan <= 3 * triwulan)).all()
         per_layanan: dict[str, dict[int, int]] = defaultdict(dict)
-        for r in monthly:
+        for r in month_rows:
             per_layanan[r.kode_layanan][r.bulan] = r.terlayani_baru
         for lay in layanan:
             months = per_layanan.get(lay.kode)
             if months is None:
                 continue  # a snapshot source (Dapodik): no month of first attainment
-            bulanan[lay.kode] = [months.get(b, 0) if b <= 3 * triwulan else None for b in range(1, 13)]
+            monthly[lay.kode] = [months.get(b, 0) if b <= 3 * triwulan else None for b in range(1, 13)]
 
         indeks = [dict(r._mapping) for r in conn.execute(sa.select(mart_indeks_spm).where(
             ib.kode_kab_kota == kode_kab_kota, ib.tahun == tahun, ib.triwulan == triwulan).order_by(ib.urutan))]
@@ -273,9 +275,9 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
             fa.kode_kab_kota == kode_kab_kota, fa.tahun == tahun, fa.triwulan == triwulan)
             .order_by(fa.bidang, fa.baris))]
         used |= {r["batch_id"] for r in mutu} | {r["batch_id"] for r in anggaran}
-        umpan = _umpan(conn, kode_kab_kota, used, dihitung)
+        feeds = _feed_status(conn, kode_kab_kota, used, computed_at)
         b = etl_batch.c
-        sumber = [dict(r._mapping) for r in conn.execute(sa.select(
+        source_batches = [dict(r._mapping) for r in conn.execute(sa.select(
             b.batch_id, b.source, b.entity, b.kode_wilayah, b.periode, b.checksum, b.status, b.rows_received,
             b.rows_published, b.rows_quarantined, b.finished_at).where(b.batch_id.in_(sorted(used)))
             .order_by(b.batch_id))] if used else []
@@ -286,18 +288,18 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
                and k.startswith(kode_kab_kota + ".")}
     data = LaporanData(
         kode_kab_kota, kab.nama if kab else kode_kab_kota, prov.nama if prov else kode_kab_kota[:2], tahun,
-        triwulan, dihitung, ", ".join(semester), layanan, _opd_names(), wilayah, capaian, bulanan, indeks, mutu,
-        anggaran, umpan, sorted(used), sumber)
+        triwulan, computed_at, ", ".join(semester), layanan, _opd_names(), wilayah, capaian, monthly, indeks, mutu,
+        anggaran, feeds, sorted(used), source_batches)
     if semester and semester != [f"{tahun - 1}-2"]:
-        data.catatan.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
+        data.notes.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
                             f"{tahun - 1}-2 belum tersedia.")
-    notes, short = denominator_note(sumber, [lay.kode for lay in layanan])
-    data.catatan.extend(notes)
+    notes, short = denominator_note(source_batches, [lay.kode for lay in layanan])
+    data.notes.extend(notes)
     data.sasaran_kurang = short
     return data
 
 
-def denominator_note(sumber: list[dict[str, Any]], shown: list[str]) -> tuple[list[str], dict[str, int]]:
+def denominator_note(source_batches: list[dict[str, Any]], shown: list[str]) -> tuple[list[str], dict[str, int]]:
     """A note per denominator batch the figures used that had quarantined rows (its sasaran are short
     of those rows), and per jenis layanan it feeds the rows missing, which the outputs mark beside the
     sasaran (DESIGN §9)."""
@@ -305,7 +307,7 @@ def denominator_note(sumber: list[dict[str, Any]], shown: list[str]) -> tuple[li
 
     from_births = {lay.kode for lay in load_catalog() if lay.sasaran.get("jenis") == "kelahiran_tahun_lalu"}
     out, short = [], {}
-    for b in sumber:
+    for b in source_batches:
         if b["source"] != "dukcapil" or not b["rows_quarantined"]:
             continue
         births = b["entity"] == "kelahiran"

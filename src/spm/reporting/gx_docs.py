@@ -49,11 +49,13 @@ log = logging.getLogger(__name__)
 
 GX_DIR = "gx"
 MAKS_HASIL = 2000  # validation result pages per build, the most recent first
-_SISA_UMUR_DETIK = 3600  # temporary folders of crashed builds older than this are removed
+_LEFTOVER_MAX_AGE_SECONDS = 3600  # temporary folders of crashed builds older than this are removed
 
 
 @dataclass(frozen=True)
 class GxPage:
+    """One stored validation result as a page; `bagian` is the dq_validation_result column (the chunk)."""
+
     batch_id: int
     suite: str
     bagian: int
@@ -63,8 +65,8 @@ class GxPage:
     periode: str
     status: str
     success: bool
-    dievaluasi: int | None
-    berhasil: int | None
+    evaluated_expectations: int | None
+    successful_expectations: int | None
     checked_at: datetime
     href: str  # relative to the gx folder
 
@@ -72,13 +74,13 @@ class GxPage:
 @dataclass
 class GxDocs:
     root: Path
-    halaman: list[GxPage]
+    pages: list[GxPage]
     total: int  # stored results matching the filter (pages are limited to MAKS_HASIL)
     suites: list[str]
 
     def per_batch(self) -> dict[int, list[GxPage]]:
         out: dict[int, list[GxPage]] = {}
-        for h in self.halaman:
+        for h in self.pages:
             out.setdefault(h.batch_id, []).append(h)
         return out
 
@@ -167,7 +169,7 @@ def offline_html(html: str) -> str:
     return _RANDOM_ID.sub(lambda m: ids.setdefault(m.group(0), f"spm-{len(ids):04d}"), html)
 
 
-def _nama(text: str) -> str:
+def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "_"
 
 
@@ -175,17 +177,17 @@ def _aware(t: datetime) -> datetime:
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
-def _hias(d: dict[str, Any], batch_id: int, bagian: int, checked_at: datetime) -> dict[str, Any]:
+def _with_run_name(d: dict[str, Any], batch_id: int, part: int, checked_at: datetime) -> dict[str, Any]:
     """Render-time addition: the run name (`batch <id>`), which GX uses as the page title."""
     meta = dict(d.get("meta") or {})
     run = dict(meta.get("run_id") or {})
-    run["run_name"] = f"batch {batch_id}" + (f" bagian {bagian}" if bagian else "")
+    run["run_name"] = f"batch {batch_id}" + (f" bagian {part}" if part else "")
     run["run_time"] = run.get("run_time") or _aware(checked_at).isoformat()
     meta["run_id"] = run
     return {**d, "meta": meta}
 
 
-def _tabel_hasil():
+def _result_table_class():
     from great_expectations.render.renderer.content_block import ValidationResultsTableContentBlockRenderer
 
     class TabelHasilSpm(ValidationResultsTableContentBlockRenderer):
@@ -222,17 +224,17 @@ def _tabel_hasil():
     return TabelHasilSpm
 
 
-_TABEL: Any = None
+_TABLE_CLASS: Any = None
 
 
-def _renderer_hasil():
+def _result_page_renderer():
     """GX's ValidationResultsPageRenderer with the project's table (see TabelHasilSpm)."""
-    global _TABEL
+    global _TABLE_CLASS
     from great_expectations.render.renderer import ValidationResultsPageRenderer
 
-    if _TABEL is None:
-        _TABEL = _tabel_hasil()
-        globals()["TabelHasilSpm"] = _TABEL  # GX loads the class by module and name
+    if _TABLE_CLASS is None:
+        _TABLE_CLASS = _result_table_class()
+        globals()["TabelHasilSpm"] = _TABLE_CLASS  # GX loads the class by module and name
     return ValidationResultsPageRenderer(run_info_at_end=True, column_section_renderer={
         "class_name": "ValidationResultsColumnSectionRenderer",
         "module_name": "great_expectations.render.renderer.column_section_renderer",
@@ -240,19 +242,19 @@ def _renderer_hasil():
     })
 
 
-def render_result(d: dict[str, Any], batch_id: int, bagian: int, checked_at: datetime) -> str:
+def render_result(d: dict[str, Any], batch_id: int, part: int, checked_at: datetime) -> str:
     """One stored validation result as a GX Data Docs page (HTML)."""
     from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
     from great_expectations.render.view import DefaultJinjaPageView
 
     from spm.quality.gx_scrub import scrub
 
-    evr = expectationSuiteValidationResultSchema.load(_hias(scrub(d), batch_id, bagian, checked_at))
-    document = _renderer_hasil().render(evr)
+    evr = expectationSuiteValidationResultSchema.load(_with_run_name(scrub(d), batch_id, part, checked_at))
+    document = _result_page_renderer().render(evr)
     return offline_html(DefaultJinjaPageView().render(document))
 
 
-def render_suite(suite: str, contoh: dict[str, Any] | None = None) -> str:
+def render_suite(suite: str, sample: dict[str, Any] | None = None) -> str:
     """The suite page, from expectations/<suite>.json (else from the configurations of a stored result)."""
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -267,10 +269,10 @@ def render_suite(suite: str, contoh: dict[str, Any] | None = None) -> str:
         configs = data["expectations"]
         meta = data.get("meta") or {}
     except ConfigError:
-        if contoh is None:
+        if sample is None:
             raise
         configs = [{k: v for k, v in r["expectation_config"].items() if k in ("type", "kwargs", "meta")}
-                   for r in contoh.get("results") or []]
+                   for r in sample.get("results") or []]
         for c in configs:
             c["kwargs"] = {k: v for k, v in c["kwargs"].items() if k != "batch_id"}
         meta = {}
@@ -283,18 +285,18 @@ def render_suite(suite: str, contoh: dict[str, Any] | None = None) -> str:
     return offline_html(DefaultJinjaPageView().render(doc))
 
 
-def _bersihkan_sisa(root: Path) -> None:
+def _remove_leftovers(root: Path) -> None:
     now = time.time()
     for p in root.glob(".gx-*"):
         try:
-            if p.is_dir() and now - p.stat().st_mtime > _SISA_UMUR_DETIK:
+            if p.is_dir() and now - p.stat().st_mtime > _LEFTOVER_MAX_AGE_SECONDS:
                 shutil.rmtree(p, ignore_errors=True)
         except OSError:
             pass
 
 
 def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, periode: str | None = None,
-           kode_wilayah: list[str] | None = None, as_of: datetime | None = None, maks: int = MAKS_HASIL) -> GxDocs:
+           kode_wilayah: list[str] | None = None, as_of: datetime | None = None, limit: int = MAKS_HASIL) -> GxDocs:
     """Build `<root>/gx` from dq_validation_result (filtered like the project's pages), atomically."""
     import jinja2
 
@@ -316,33 +318,35 @@ def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, 
             sa.select(t.batch_id, t.suite, t.bagian, t.success, t.result_json, t.checked_at, b.source, b.entity,
                       b.kode_wilayah, b.periode, b.status)
             .select_from(joined).where(*where)
-            .order_by(t.checked_at.desc(), t.batch_id.desc(), t.suite, t.bagian).limit(maks)).all()
+            .order_by(t.checked_at.desc(), t.batch_id.desc(), t.suite, t.bagian).limit(limit)).all()
 
     root.mkdir(parents=True, exist_ok=True)
-    _bersihkan_sisa(root)
+    _remove_leftovers(root)
     tmp = Path(tempfile.mkdtemp(prefix=".gx-baru-", dir=root))
     try:
         os.chmod(tmp, 0o755)
-        halaman: list[GxPage] = []
-        contoh: dict[str, dict] = {}
+        pages: list[GxPage] = []
+        samples: dict[str, dict] = {}
         for r in rows:
             d = json.loads(r.result_json)
-            contoh.setdefault(r.suite, d)
+            samples.setdefault(r.suite, d)
             checked = _aware(r.checked_at)
-            rel = (Path("validations") / _nama(r.suite) / f"batch_{r.batch_id}" / checked.strftime("%Y%m%dT%H%M%S.%fZ")
-                   / f"{_nama(r.kode_wilayah)}_{_nama(r.periode)}{f'_bagian_{r.bagian}' if r.bagian else ''}.html")
+            rel = (Path("validations") / _safe_name(r.suite) / f"batch_{r.batch_id}"
+                   / checked.strftime("%Y%m%dT%H%M%S.%fZ")
+                   / (f"{_safe_name(r.kode_wilayah)}_{_safe_name(r.periode)}"
+                      f"{f'_bagian_{r.bagian}' if r.bagian else ''}.html"))
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render_result(d, r.batch_id, r.bagian, checked), encoding="utf-8")
             stats = d.get("statistics") or {}
-            halaman.append(GxPage(
+            pages.append(GxPage(
                 r.batch_id, r.suite, r.bagian, r.source, r.entity, r.kode_wilayah, r.periode, r.status,
                 bool(r.success), stats.get("evaluated_expectations"), stats.get("successful_expectations"),
                 checked, rel.as_posix()))
         (tmp / "expectations").mkdir()
-        for suite in sorted(contoh):
-            (tmp / "expectations" / f"{_nama(suite)}.html").write_text(render_suite(suite, contoh[suite]),
-                                                                       encoding="utf-8")
+        for suite in sorted(samples):
+            (tmp / "expectations" / f"{_safe_name(suite)}.html").write_text(render_suite(suite, samples[suite]),
+                                                                            encoding="utf-8")
         images = tmp / "static" / "images"
         images.mkdir(parents=True)
         import great_expectations
@@ -354,7 +358,7 @@ def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, 
                                  trim_blocks=True, lstrip_blocks=True)
         env.filters["waktu"] = lambda x: x.strftime("%Y-%m-%d %H:%M UTC") if x else "-"
         (tmp / "index.html").write_text(env.get_template("gx_indeks.html.j2").render(
-            halaman=halaman, total=total, maks=maks, suites=sorted(contoh), dibuat=as_of), encoding="utf-8")
+            halaman=pages, total=total, maks=limit, suites=sorted(samples), dibuat=as_of), encoding="utf-8")
         target = root / GX_DIR
         old = None
         if target.exists():
@@ -366,5 +370,5 @@ def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, 
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    log.info("GX Data Docs: %d validation result page(s) of %d under %s", len(halaman), total, target)
-    return GxDocs(target, halaman, total, sorted(contoh))
+    log.info("GX Data Docs: %d validation result page(s) of %d under %s", len(pages), total, target)
+    return GxDocs(target, pages, total, sorted(samples))

@@ -55,8 +55,8 @@ class QualityPage:
     source: str
     periode: str
     path: Path
-    lengkap_persen: float
-    batch_gagal: int
+    complete_percent: float
+    unpublished_partitions: int
 
 
 def _pass_rates(rows) -> tuple[list[str], list[dict[str, Any]]]:
@@ -74,11 +74,11 @@ def _pass_rates(rows) -> tuple[list[str], list[dict[str, Any]]]:
             c["row_level"] = True
             c["unexpected"] += r.unexpected_count
             c["elements"] += r.element_count
-    kolom = sorted(days)[-HARI_RIWAYAT:]
+    shown_days = sorted(days)[-HARI_RIWAYAT:]
     out = []
     for (entity, expectation, severity, col), by_day in sorted(cells.items(), key=lambda x: tuple(map(str, x[0]))):
         seq = []
-        for day in kolom:
+        for day in shown_days:
             c = by_day.get(day)
             if c is None:
                 seq.append(None)
@@ -87,21 +87,21 @@ def _pass_rates(rows) -> tuple[list[str], list[dict[str, Any]]]:
             seq.append({"rate": rate, "lulus": c["lulus"], "runs": c["runs"],
                         "kelas": "ok" if c["lulus"] == c["runs"] else ("gagal" if severity == "critical" else "warn")})
         out.append({"entity": entity, "expectation": expectation, "severity": severity, "kolom": col, "sel": seq})
-    return kolom, out
+    return shown_days, out
 
 
-def _maks_umur(source: str):
+def _max_age(source: str):
     """Maximum age of a feed from config/peringatan.yaml (the freshness check's own threshold)."""
     from fnmatch import fnmatchcase
 
     from spm.config.peringatan import load_konfigurasi
 
-    umpan = [u for u in load_konfigurasi().umpan if u.sumber == source]
+    feeds = [u for u in load_konfigurasi().umpan if u.sumber == source]
 
-    def maks(entity: str) -> float:
-        return next((u.maks_umur_jam for u in umpan if fnmatchcase(entity, u.entitas)), 26.0)
+    def max_age(entity: str) -> float:
+        return next((u.maks_umur_jam for u in feeds if fnmatchcase(entity, u.entitas)), 26.0)
 
-    return maks
+    return max_age
 
 
 def collect(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str] | None = None,
@@ -122,7 +122,7 @@ def collect(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str
         for x in batches:
             if x.status != BatchStatus.RUNNING:
                 latest[(x.entity, x.kode_wilayah)] = x
-        alasan: dict[str, Counter] = defaultdict(Counter)
+        reasons: dict[str, Counter] = defaultdict(Counter)
         latest_ids = {x.batch_id: x.entity for x in latest.values()}
         if latest_ids:
             for batch_id, names, n in conn.execute(
@@ -131,7 +131,7 @@ def collect(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str
                     .group_by(quarantine.c.batch_id, quarantine.c.failed_expectations)):
                 for name in names.split(","):
                     if name:
-                        alasan[latest_ids[batch_id]][name] += n
+                        reasons[latest_ids[batch_id]][name] += n
         fresh = conn.execute(
             sa.select(b.entity, b.kode_wilayah, sa.func.max(b.finished_at))
             .where(b.source == source, b.status.in_(SETTLED)).group_by(b.entity, b.kode_wilayah)).all()
@@ -150,22 +150,22 @@ def collect(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str
         grid.append({"kode": kode, "sel": cells})
     total = len(kodes) * len(entities)
     days, rates = _pass_rates(dq_rows)
-    segar = []
-    maks = _maks_umur(source)
+    freshness = []
+    max_age = _max_age(source)
     for entity, kode, last in sorted(fresh, key=lambda r: (r[0], r[1])):
         if kode_wilayah and kode not in kode_wilayah:
             continue
         last = _aware(last)
-        umur = (as_of - last).total_seconds() / 3600 if last else None
-        segar.append({"entity": entity, "kode": kode, "terakhir": last, "umur_jam": umur,
-                      "maks_jam": maks(entity),
-                      "kelas": "ok" if umur is not None and umur <= maks(entity) else "warn"})
+        age = (as_of - last).total_seconds() / 3600 if last else None
+        freshness.append({"entity": entity, "kode": kode, "terakhir": last, "umur_jam": age,
+                          "maks_jam": max_age(entity),
+                          "kelas": "ok" if age is not None and age <= max_age(entity) else "warn"})
     return {
         "source": source, "periode": periode, "dibuat": as_of, "kab_kota": kodes, "entitas": entities,
         "batches": [x._asdict() | {"message": None} for x in batches],  # free text stays out of the page
         "hari": days, "pass_rates": rates,
-        "alasan": {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for e, c in sorted(alasan.items())},
-        "segar": segar, "grid": grid, "lengkap": complete, "total": total,
+        "alasan": {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for e, c in sorted(reasons.items())},
+        "segar": freshness, "grid": grid, "lengkap": complete, "total": total,
         "lengkap_persen": 100.0 * complete / total if total else 0.0,
         "batch_gagal": sum(1 for x in latest.values() if x.status not in SETTLED),
     }
@@ -195,14 +195,14 @@ def write_pages(engine: sa.Engine, out: Path | None = None, sources: list[str] |
     root = output_dir(out)
     env = _env()
     gx_batch: dict[int, list] = {}
-    gx_galat: BaseException | None = None
+    gx_error: BaseException | None = None
     try:
         from spm.reporting.gx_docs import build_docs
 
         gx_batch = build_docs(engine, root, sources, periode, kode_wilayah, as_of).per_batch()
     except Exception as exc:  # noqa: BLE001 - the project's pages are still written; the error is raised after
         log.exception("GX Data Docs could not be built")
-        gx_galat = exc
+        gx_error = exc
     q = sa.select(etl_batch.c.source, etl_batch.c.periode).distinct()
     if sources:
         q = q.where(etl_batch.c.source.in_(sources))
@@ -228,11 +228,11 @@ def write_pages(engine: sa.Engine, out: Path | None = None, sources: list[str] |
     root.mkdir(parents=True, exist_ok=True)
     (root / "index.html").write_text(env.get_template("kualitas.html.j2").render(
         halaman="indeks", sumber={s: len(v) for s, v in sorted(per_source.items())},
-        gagal={s: sum(h.batch_gagal for h in v) for s, v in per_source.items()}, dibuat=as_of,
+        gagal={s: sum(h.unpublished_partitions for h in v) for s, v in per_source.items()}, dibuat=as_of,
         gx_ada=(root / "gx" / "index.html").exists(),
-        gx_galat=type(gx_galat).__name__ if gx_galat else None), encoding="utf-8")
-    if gx_galat is not None:
-        raise gx_galat
+        gx_galat=type(gx_error).__name__ if gx_error else None), encoding="utf-8")
+    if gx_error is not None:
+        raise gx_error
     return pages
 
 
@@ -248,8 +248,8 @@ def write_all_pages(engine: sa.Engine, args) -> int:
         print(f"no batches match: nothing to report (index written to {root / 'index.html'})")
         return 0
     for h in pages:
-        print(f"{h.source:<10} {h.periode:<40} {h.lengkap_persen:5.1f} % complete, {h.batch_gagal} partition(s) "
-              f"not published  {h.path}")
+        print(f"{h.source:<10} {h.periode:<40} {h.complete_percent:5.1f} % complete, "
+              f"{h.unpublished_partitions} partition(s) not published  {h.path}")
     print(f"index: {root / 'index.html'}")
     if (root / "gx" / "index.html").exists():
         print(f"GX Data Docs: {root / 'gx' / 'index.html'}")

@@ -22,13 +22,13 @@ def render_html(data: LaporanData) -> str:
 
     env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    grafik_bidang = {
+    bidang_charts = {
         b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
-                           for lay in data.layanan_bidang(b)], target=data.target_persen)
+                           for lay in data.layanan_bidang(b)], target=data.target_percent)
         for b in data.bidang}
     return env.get_template("laporan.html.j2").render(
         d=data, angka=angka, romawi=ROMAWI, nama_bidang=NAMA_BIDANG, judul_periode=judul_periode(data),
-        grafik_bidang=grafik_bidang, targets=data.target(), sebaran=data.sebaran(),
+        grafik_bidang=bidang_charts, targets=data.target(), sebaran=data.sebaran(),
         singkat={lay.kode: abbreviation(lay.kode) for lay in data.layanan})
 
 

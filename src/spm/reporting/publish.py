@@ -48,7 +48,7 @@ class Publication:
     def manifest(self) -> Path:
         return self.folder / "manifest.json"
 
-    def ada(self) -> bool:
+    def is_complete(self) -> bool:
         return self.manifest.exists() and all(self.path(j).exists() for j in JENIS)
 
 
@@ -124,14 +124,14 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
     try:
         staged = {j: tmp / t.path(j).name for j in JENIS}
         write_espm_workbook(data, staged["xlsx"])
-        _normalise_zip(staged["xlsx"], data.dihitung)
+        _normalise_zip(staged["xlsx"], data.computed_at)
         html = render_html(data)
         staged["html"].write_text(html, encoding="utf-8")
         write_pdf(html, staged["pdf"])
         write_csv(data, staged["csv"])
         manifest = {
             "kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan,
-            "dihitung": data.dihitung.isoformat(), "semester_penduduk": data.semester_penduduk,
+            "dihitung": data.computed_at.isoformat(), "semester_penduduk": data.semester_penduduk,
             "batch_ids": data.batch_ids,
             "berkas": {j: {"nama": staged[j].name, "sha256": _sha256(staged[j]), "bytes": staged[j].stat().st_size}
                        for j in JENIS},
@@ -174,7 +174,7 @@ def stale_quarters(engine: sa.Engine, root: Path | None = None) -> list[dict]:
             continue
         tahun, triwulan = (int(x) for x in str(periode).split("-T"))
         t = publication_of(kode, tahun, triwulan, root)
-        written = datetime.fromtimestamp(t.manifest.stat().st_mtime, timezone.utc) if t.ada() else None
+        written = datetime.fromtimestamp(t.manifest.stat().st_mtime, timezone.utc) if t.is_complete() else None
         if written is None or written < aware(finished):
             out.append({"kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan})
     return sorted(out, key=lambda q: (q["kode_kab_kota"], q["tahun"], q["triwulan"]))

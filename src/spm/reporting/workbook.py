@@ -34,112 +34,112 @@ def _styles():
 
     thin = Side(style="thin", color="808080")
     return {
-        "judul": Font(bold=True, size=13),
-        "tebal": Font(bold=True),
-        "kepala": PatternFill("solid", fgColor="DDE5F0"),
-        "garis": Border(left=thin, right=thin, top=thin, bottom=thin),
-        "tengah": Alignment(horizontal="center", vertical="center", wrap_text=True),
-        "bungkus": Alignment(vertical="top", wrap_text=True),
+        "title": Font(bold=True, size=13),
+        "bold": Font(bold=True),
+        "header": PatternFill("solid", fgColor="DDE5F0"),
+        "border": Border(left=thin, right=thin, top=thin, bottom=thin),
+        "centered": Alignment(horizontal="center", vertical="center", wrap_text=True),
+        "wrapped": Alignment(vertical="top", wrap_text=True),
     }
 
 
-class _Lembar:
+class _Sheet:
     """A sheet being written row by row."""
 
     def __init__(self, ws, st):
         self.ws, self.st, self.row = ws, st, 1
 
-    def teks(self, text: str, style: str | None = None, col: int = 1) -> None:
+    def text(self, text: str, style: str | None = None, col: int = 1) -> None:
         cell = self.ws.cell(self.row, col, text)
         if style:
             cell.font = self.st[style]
         self.row += 1
 
-    def kepala(self, names: list[str]) -> None:
+    def header(self, names: list[str]) -> None:
         for i, name in enumerate(names, 1):
             c = self.ws.cell(self.row, i, name)
-            c.font, c.fill, c.border, c.alignment = self.st["tebal"], self.st["kepala"], self.st["garis"], self.st["tengah"]
+            c.font, c.fill, c.border, c.alignment = self.st["bold"], self.st["header"], self.st["border"], self.st["centered"]
         self.row += 1
 
-    def baris(self, values: list[Any], formats: dict[int, str] | None = None) -> None:
+    def cells(self, values: list[Any], formats: dict[int, str] | None = None) -> None:
         for i, v in enumerate(values, 1):
             c = self.ws.cell(self.row, i, v)
-            c.border = self.st["garis"]
+            c.border = self.st["border"]
             if isinstance(v, str):
-                c.alignment = self.st["bungkus"]
+                c.alignment = self.st["wrapped"]
             elif formats and i in formats and v is not None:
                 c.number_format = formats[i]
         self.row += 1
 
 
-def _kop(sheet: _Lembar, data: LaporanData, judul: str) -> None:
-    sheet.teks(judul, "judul")
-    sheet.teks(f"Pemerintah Daerah: {data.nama_kab_kota} ({data.kode_kab_kota}), Provinsi {data.nama_provinsi}")
-    sheet.teks(judul_periode(data))
-    sheet.teks(f"Dihitung dari data sumber pada {data.dihitung:%d-%m-%Y %H:%M} UTC; sasaran dari penduduk semester "
+def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
+    sheet.text(title, "title")
+    sheet.text(f"Pemerintah Daerah: {data.nama_kab_kota} ({data.kode_kab_kota}), Provinsi {data.nama_provinsi}")
+    sheet.text(judul_periode(data))
+    sheet.text(f"Dihitung dari data sumber pada {data.computed_at:%d-%m-%Y %H:%M} UTC; sasaran dari penduduk semester "
                f"{data.semester_penduduk}")
-    for note in data.catatan:
-        sheet.teks(note)
+    for note in data.notes:
+        sheet.text(note)
     sheet.row += 1
 
 
-def _bagian_a(sheet: _Lembar, data: LaporanData, bidang: str) -> None:
-    sheet.teks("A. PENERIMA LAYANAN DASAR (jumlah warga yang terlayani sesuai standar)", "tebal")
-    sheet.kepala(KOLOM_A)
+def _section_a(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
+    sheet.text("A. PENERIMA LAYANAN DASAR (jumlah warga yang terlayani sesuai standar)", "bold")
+    sheet.header(KOLOM_A)
     fmt = {4: FMT_BILANGAN, **{5 + i: FMT_BILANGAN for i in range(12)}, 17: FMT_BILANGAN, 18: FMT_BILANGAN,
            19: FMT_DESIMAL}
     for no, lay in enumerate(data.layanan_bidang(bidang), 1):
         c = data.kab_kota(lay.kode)
         if c is None:
             continue
-        months = data.bulanan.get(lay.kode, [None] * 12)
+        months = data.monthly.get(lay.kode, [None] * 12)
         nama = f"{lay.nama} *" if lay.kode in data.sasaran_kurang else lay.nama  # * explained in the notes
-        sheet.baris([no, nama, lay.satuan, c.sasaran, *months, c.terlayani, c.belum_terlayani, c.capaian], fmt)
-    snapshot = [lay.nama for lay in data.layanan_bidang(bidang) if lay.kode not in data.bulanan]
+        sheet.cells([no, nama, lay.satuan, c.sasaran, *months, c.terlayani, c.belum_terlayani, c.capaian], fmt)
+    snapshot = [lay.nama for lay in data.layanan_bidang(bidang) if lay.kode not in data.monthly]
     if snapshot:
-        sheet.teks("Kolom bulan kosong untuk " + "; ".join(snapshot) + ": sumbernya (Dapodik) mencatat peserta didik "
+        sheet.text("Kolom bulan kosong untuk " + "; ".join(snapshot) + ": sumbernya (Dapodik) mencatat peserta didik "
                    "aktif per semester, bukan bulan pertama terlayani; jumlah terlayani adalah keadaan semester itu.")
-    sheet.teks("Bulan setelah akhir triwulan dikosongkan (belum dilaporkan). % = terlayani : sasaran x 100, "
+    sheet.text("Bulan setelah akhir triwulan dikosongkan (belum dilaporkan). % = terlayani : sasaran x 100, "
                "tanpa pembatasan (dapat melebihi 100).")
     sheet.row += 1
 
 
-def _bagian_b(sheet: _Lembar, data: LaporanData, bidang: str) -> None:
-    sheet.teks("B. MUTU LAYANAN DASAR (ketersediaan barang/jasa, SDM dan petunjuk teknis; input OPD)", "tebal")
-    sheet.kepala(["No", "Jenis layanan", "Komponen", "Uraian", "Satuan", "Jumlah dibutuhkan", "Jumlah tersedia",
+def _section_b(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
+    sheet.text("B. MUTU LAYANAN DASAR (ketersediaan barang/jasa, SDM dan petunjuk teknis; input OPD)", "bold")
+    sheet.header(["No", "Jenis layanan", "Komponen", "Uraian", "Satuan", "Jumlah dibutuhkan", "Jumlah tersedia",
                   "Kekurangan", "% tersedia"])
     rows = [r for r in data.mutu if r["bidang"] == bidang]
     fmt = {6: FMT_BILANGAN, 7: FMT_BILANGAN, 8: FMT_BILANGAN, 9: FMT_DESIMAL}
     for no, r in enumerate(rows, 1):
         need, have = r["jumlah_dibutuhkan"], r["jumlah_tersedia"]
-        persen = min(have, need) * 100.0 / need if need else None
-        sheet.baris([no, data.nama_layanan(r["kode_layanan"]), KOMPONEN_MUTU.get(r["komponen"], r["komponen"]),
-                     r["uraian"], r["satuan"], need, have, max(need - have, 0), persen], fmt)
+        percent = min(have, need) * 100.0 / need if need else None
+        sheet.cells([no, data.nama_layanan(r["kode_layanan"]), KOMPONEN_MUTU.get(r["komponen"], r["komponen"]),
+                     r["uraian"], r["satuan"], need, have, max(need - have, 0), percent], fmt)
     if not rows:
-        sheet.teks("Belum ada input OPD (mutu) untuk triwulan ini: mutu dan indeks bidang ini belum dapat dihitung.")
+        sheet.text("Belum ada input OPD (mutu) untuk triwulan ini: mutu dan indeks bidang ini belum dapat dihitung.")
     sheet.row += 1
 
 
-def _bagian_c(sheet: _Lembar, data: LaporanData, bidang: str) -> None:
-    sheet.teks("C. ANGGARAN (alokasi dan realisasi per jenis layanan; input OPD, rupiah)", "tebal")
-    sheet.kepala(["No", "Jenis layanan", "Alokasi", *[f"Realisasi {b}" for b in BULAN], "Realisasi s.d. triwulan",
+def _section_c(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
+    sheet.text("C. ANGGARAN (alokasi dan realisasi per jenis layanan; input OPD, rupiah)", "bold")
+    sheet.header(["No", "Jenis layanan", "Alokasi", *[f"Realisasi {b}" for b in BULAN], "Realisasi s.d. triwulan",
                   "% realisasi"])
     rows = [r for r in data.anggaran if r["bidang"] == bidang]
     fmt = {3: FMT_RUPIAH, **{4 + i: FMT_RUPIAH for i in range(12)}, 16: FMT_RUPIAH, 17: FMT_DESIMAL}
     for no, r in enumerate(rows, 1):
-        persen = r["realisasi"] * 100.0 / r["alokasi"] if r["alokasi"] else None
-        sheet.baris([no, data.nama_layanan(r["kode_layanan"]), r["alokasi"],
-                     *[r[f"realisasi_{m:02d}"] for m in range(1, 13)], r["realisasi"], persen], fmt)
+        percent = r["realisasi"] * 100.0 / r["alokasi"] if r["alokasi"] else None
+        sheet.cells([no, data.nama_layanan(r["kode_layanan"]), r["alokasi"],
+                     *[r[f"realisasi_{m:02d}"] for m in range(1, 13)], r["realisasi"], percent], fmt)
     if not rows:
-        sheet.teks("Belum ada input OPD (anggaran) untuk triwulan ini.")
+        sheet.text("Belum ada input OPD (anggaran) untuk triwulan ini.")
 
 
-def _lebar(ws, widths: dict[str, float]) -> None:
+def _set_widths(ws, widths: dict[str, float]) -> None:
     for col, w in widths.items():
         ws.column_dimensions[col].width = w
 
 
-def _lindungi(ws) -> None:
+def _protect(ws) -> None:
     ws.protection.sheet = True  # no password: guards against slips, not against the owner
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
@@ -156,48 +156,48 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
     wb.remove(wb.active)
     for bidang in data.bidang:
         ws = wb.create_sheet(NAMA_BIDANG.get(bidang, bidang.title()))
-        sheet = _Lembar(ws, st)
-        _kop(sheet, data, f"LAPORAN PENERAPAN SPM BIDANG {NAMA_BIDANG.get(bidang, bidang).upper()}")
-        sheet.teks(f"Perangkat daerah: {data.opd.get(bidang, '-')}")
+        sheet = _Sheet(ws, st)
+        _letterhead(sheet, data, f"LAPORAN PENERAPAN SPM BIDANG {NAMA_BIDANG.get(bidang, bidang).upper()}")
+        sheet.text(f"Perangkat daerah: {data.opd.get(bidang, '-')}")
         sheet.row += 1
-        _bagian_a(sheet, data, bidang)
-        _bagian_b(sheet, data, bidang)
-        _bagian_c(sheet, data, bidang)
-        _lebar(ws, {"A": 5, "B": 42, "C": 16, "D": 18, **{get_column_letter(5 + i): 11 for i in range(12)},
+        _section_a(sheet, data, bidang)
+        _section_b(sheet, data, bidang)
+        _section_c(sheet, data, bidang)
+        _set_widths(ws, {"A": 5, "B": 42, "C": 16, "D": 18, **{get_column_letter(5 + i): 11 for i in range(12)},
                     "Q": 14, "R": 14, "S": 10})
-        _lindungi(ws)
+        _protect(ws)
 
     ws = wb.create_sheet("Indeks")
-    sheet = _Lembar(ws, st)
-    _kop(sheet, data, "INDEKS PENERAPAN SPM")
-    sheet.teks("Nilai = 0,8 x capaian penerima (dibatasi 100) + 0,2 x mutu; bidang dan daerah: rata-rata jenis layanan.")
-    sheet.kepala(["No", "Tingkat", "Bidang", "Jenis layanan", "Capaian penerima (%)", "Mutu (%)", "Nilai", "Label",
+    sheet = _Sheet(ws, st)
+    _letterhead(sheet, data, "INDEKS PENERAPAN SPM")
+    sheet.text("Nilai = 0,8 x capaian penerima (dibatasi 100) + 0,2 x mutu; bidang dan daerah: rata-rata jenis layanan.")
+    sheet.header(["No", "Tingkat", "Bidang", "Jenis layanan", "Capaian penerima (%)", "Mutu (%)", "Nilai", "Label",
                   "Keterangan"])
-    tingkat = {"layanan": "Jenis layanan", "bidang": "Bidang", "daerah": "Daerah"}
+    level_names = {"layanan": "Jenis layanan", "bidang": "Bidang", "daerah": "Daerah"}
     for no, r in enumerate(data.indeks, 1):
-        sheet.baris([no, tingkat.get(r["tingkat_indeks"], r["tingkat_indeks"]),
+        sheet.cells([no, level_names.get(r["tingkat_indeks"], r["tingkat_indeks"]),
                      NAMA_BIDANG.get(r["bidang"], "Semua bidang"),
                      data.nama_layanan(r["kode_layanan"]) if r["kode_layanan"] else "", r["capaian_penerima"],
                      r["mutu"], r["nilai"], r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
                     {5: FMT_DESIMAL, 6: FMT_DESIMAL, 7: FMT_DESIMAL})
-    _lebar(ws, {"A": 5, "B": 14, "C": 14, "D": 42, "E": 14, "F": 10, "G": 10, "H": 18, "I": 60})
-    _lindungi(ws)
+    _set_widths(ws, {"A": 5, "B": 14, "C": 14, "D": 42, "E": 14, "F": 10, "G": 10, "H": 18, "I": 60})
+    _protect(ws)
 
     ws = wb.create_sheet("Sumber data")
-    sheet = _Lembar(ws, st)
-    _kop(sheet, data, "SUMBER DATA (batch etl_batch yang membentuk angka laporan ini)")
-    sheet.kepala(["Batch", "Sumber", "Entitas", "Wilayah", "Periode", "Status", "Baris diterima", "Baris terbit",
+    sheet = _Sheet(ws, st)
+    _letterhead(sheet, data, "SUMBER DATA (batch etl_batch yang membentuk angka laporan ini)")
+    sheet.header(["Batch", "Sumber", "Entitas", "Wilayah", "Periode", "Status", "Baris diterima", "Baris terbit",
                   "Baris dikarantina", "Selesai (UTC)", "Checksum"])
-    for r in data.sumber:
+    for r in data.source_batches:
         finished = r["finished_at"]
-        sheet.baris([r["batch_id"], r["source"], r["entity"], r["kode_wilayah"], r["periode"], r["status"],
+        sheet.cells([r["batch_id"], r["source"], r["entity"], r["kode_wilayah"], r["periode"], r["status"],
                      r["rows_received"], r["rows_published"], r["rows_quarantined"],
                      f"{finished:%Y-%m-%d %H:%M:%S}" if finished else "", r["checksum"] or ""],
                     {7: FMT_BILANGAN, 8: FMT_BILANGAN, 9: FMT_BILANGAN})
-    _lebar(ws, {"A": 8, "B": 12, "C": 18, "D": 10, "E": 44, "F": 11, "G": 13, "H": 13, "I": 15, "J": 20, "K": 66})
-    _lindungi(ws)
+    _set_widths(ws, {"A": 8, "B": 12, "C": 18, "D": 10, "E": 44, "F": 11, "G": 13, "H": 13, "I": 15, "J": 20, "K": 66})
+    _protect(ws)
 
-    when = data.dihitung.replace(tzinfo=None, microsecond=0)
+    when = data.computed_at.replace(tzinfo=None, microsecond=0)
     wb.properties.creator = "spm (spm_terbitkan_laporan)"
     wb.properties.title = f"Laporan SPM {data.nama_kab_kota} {data.tahun} triwulan {data.triwulan}"
     wb.properties.created = wb.properties.modified = when
