@@ -304,17 +304,6 @@ def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
     assert NIK not in stored and "Siti" not in stored
 
 
-@pytest.mark.slow
-def test_benchmark_runs_and_reports_every_figure(capsys):
-    from spm.benchmarks.kesehatan import run
-
-    assert run(scale=0.002, page_size=200) == 0
-    out = capsys.readouterr().out
-    for figure in ("end to end", "source only", "limit", "FHIR-PYrate", "ratios", "peak memory", "CPU"):
-        assert f"  {figure}" in out, figure
-    assert "hub" in out.split("  CPU")[1]
-
-
 def test_a_small_batch_is_not_stopped_by_the_share_of_a_few_odd_rows(wh):
     """2 of 3 encounters wrong in themselves (a short nightly window): the two are quarantined with
     their reason, the rest is published; the share applies above 10 rows."""

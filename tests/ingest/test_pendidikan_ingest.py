@@ -261,15 +261,6 @@ def test_semester_not_in_the_source_yet_keeps_previous_data(wh_sqlite, sim, mode
     assert all("previous data kept" in b.message for b in _batches(wh_sqlite)[-2:])
 
 
-@pytest.mark.slow
-def test_benchmark_runs_end_to_end_at_a_small_scale(capsys):
-    from spm.benchmarks.pendidikan import run
-
-    assert run(scale=0.002, paralel=2, page_size=100) == 0
-    out = capsys.readouterr().out
-    assert "learners/s" in out and "bulk ceiling" in out and "peak memory" in out
-
-
 def test_previous_semester_ids_follow_the_school_year():
     assert pdk.previous_semester_id(20241) == 20232
     assert pdk.previous_semester_id(20242) == 20241

@@ -17,18 +17,18 @@ from spm.warehouse.tables import dq_result
 from spm.warehouse.tables_dq import dq_validation_result
 
 
-def _gx_row(batch_id: int, suite: str, bagian: int, hasil: dict[str, Any], checked_at: datetime) -> dict[str, Any]:
-    return {"batch_id": batch_id, "suite": suite, "bagian": bagian, "success": bool(hasil.get("success")),
-            "result_json": json.dumps(scrub(hasil), ensure_ascii=False, sort_keys=True), "checked_at": checked_at}
+def _gx_row(batch_id: int, suite: str, bagian: int, result: dict[str, Any], checked_at: datetime) -> dict[str, Any]:
+    return {"batch_id": batch_id, "suite": suite, "bagian": bagian, "success": bool(result.get("success")),
+            "result_json": json.dumps(scrub(result), ensure_ascii=False, sort_keys=True), "checked_at": checked_at}
 
 
-def store_gx_result(conn: sa.Connection, batch_id: int, suite: str, hasil: dict[str, Any] | Iterable[dict[str, Any] | None] | None,
+def store_gx_result(conn: sa.Connection, batch_id: int, suite: str, result: dict[str, Any] | Iterable[dict[str, Any] | None] | None,
                     checked_at: datetime) -> int:
-    """Replace the stored GX results of (batch, suite) with `hasil` (one result, or one per chunk).
+    """Replace the stored GX results of (batch, suite) with `result` (one result, or one per chunk).
 
     Call it in the transaction that writes the batch's `dq_result` rows. Returns the rows written."""
     t = dq_validation_result
-    parts = [hasil] if isinstance(hasil, dict) or hasil is None else list(hasil)
+    parts = [result] if isinstance(result, dict) or result is None else list(result)
     conn.execute(sa.delete(t).where(t.c.batch_id == batch_id, t.c.suite == suite))
     rows = [_gx_row(batch_id, suite, i, h, checked_at) for i, h in enumerate(parts) if h is not None]
     if rows:
@@ -36,15 +36,15 @@ def store_gx_result(conn: sa.Connection, batch_id: int, suite: str, hasil: dict[
     return len(rows)
 
 
-def store_gx_chunk(conn: sa.Connection, batch_id: int, suite: str, bagian: int, hasil: dict[str, Any] | None,
+def store_gx_chunk(conn: sa.Connection, batch_id: int, suite: str, bagian: int, result: dict[str, Any] | None,
                    checked_at: datetime) -> int:
     """Store the GX result of one chunk (`bagian`) of a batch validated while it streams, in the
     transaction that stages the chunk, so no result travels between tasks. Returns the rows written."""
     t = dq_validation_result
     conn.execute(sa.delete(t).where(t.c.batch_id == batch_id, t.c.suite == suite, t.c.bagian == bagian))
-    if hasil is None:
+    if result is None:
         return 0
-    conn.execute(sa.insert(t), [_gx_row(batch_id, suite, bagian, hasil, checked_at)])
+    conn.execute(sa.insert(t), [_gx_row(batch_id, suite, bagian, result, checked_at)])
     return 1
 
 

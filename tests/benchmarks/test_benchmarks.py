@@ -1,0 +1,34 @@
+"""The `spm bench` commands run end to end at a tiny scale and print every figure they promise
+(docs/benchmarks.md); the figures themselves are never asserted (timings are not tests)."""
+
+import pytest
+
+
+def test_bulk_load_compares_the_helper_with_to_sql_on_the_same_rows(capsys, tmp_path, monkeypatch):
+    from spm.benchmarks.bulk_load import run
+
+    # SQLite only: on PostgreSQL the command's exit status is its speed goal, and timings are not tests.
+    monkeypatch.delenv("SPM_TEST_POSTGRES_URL", raising=False)
+    assert run(rows=2_000, sqlite_url=f"sqlite:///{tmp_path / 'bench.db'}") == 0
+    out = capsys.readouterr().out
+    assert "2000 rows x 8 columns" in out and "sqlite" in out and "to_sql" in out and "ratio" in out
+
+
+@pytest.mark.slow
+def test_pendidikan_runs_end_to_end_at_a_small_scale(capsys):
+    from spm.benchmarks.pendidikan import run
+
+    assert run(scale=0.002, paralel=2, page_size=100) == 0
+    out = capsys.readouterr().out
+    assert "learners/s" in out and "bulk ceiling" in out and "peak memory" in out
+
+
+@pytest.mark.slow
+def test_kesehatan_runs_and_reports_every_figure(capsys):
+    from spm.benchmarks.kesehatan import run
+
+    assert run(scale=0.002, page_size=200) == 0
+    out = capsys.readouterr().out
+    for figure in ("end to end", "source only", "limit", "FHIR-PYrate", "ratios", "peak memory", "CPU"):
+        assert f"  {figure}" in out, figure
+    assert "hub" in out.split("  CPU")[1]
