@@ -159,7 +159,7 @@ def cmd_kualitas(args) -> int:
 
 def cmd_laporan(args) -> int:
     from spm.reporting.data import available_quarters
-    from spm.reporting.publish import JENIS, publish_laporan
+    from spm.reporting.publish import FORMATS, publish_laporan
 
     engine = _engine(args)
     kode = args.kode_wilayah or sorted({k for k, t, q in available_quarters(engine)
@@ -171,7 +171,7 @@ def cmd_laporan(args) -> int:
     for k in kode:
         result = publish_laporan(engine, k, args.tahun, args.triwulan)
         print(f"{k} {args.tahun} triwulan {args.triwulan}: {result['folder']}")
-        for jenis in JENIS:
+        for jenis in FORMATS:
             print(f"  {jenis:<5} {result[jenis]}")
     return 0
 

@@ -117,13 +117,13 @@ def test_without_a_reachable_warehouse_the_alert_is_still_sent(sqlite_url, kotak
 
 @pytest.mark.airflow
 def test_a_failing_task_of_a_real_dag_run_reaches_the_data_team(dag_of, airflow_db, sqlite_url, kotak, monkeypatch):
-    from spm.alerts.callback import kegagalan_tugas
+    from spm.alerts.callback import task_failure_notifier
 
     monkeypatch.setenv("SPM_WAREHOUSE_URL", sqlite_url)  # never migrated: the scan task fails at once
     dag = dag_of("spm_kirim_peringatan")
     for t in dag.tasks:  # what the factory's default_args give every task
-        if kegagalan_tugas not in (t.on_failure_callback or []):
-            t.on_failure_callback = [*(t.on_failure_callback or []), kegagalan_tugas]
+        if task_failure_notifier not in (t.on_failure_callback or []):
+            t.on_failure_callback = [*(t.on_failure_callback or []), task_failure_notifier]
     run = dag.test()
     assert run.state == "failed"
     alerts = kotak.take()  # both tasks fail at once (no retry storm), each told once, with the fix

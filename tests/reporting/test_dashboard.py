@@ -70,9 +70,9 @@ def capaian_shown(page: str) -> dict[str, str]:
 
 
 def expected(values: dict[str, float | None], kode: list[str] | None = None) -> dict[str, str]:
-    from spm.reporting.charts import angka
+    from spm.reporting.charts import format_number
 
-    return {k: angka(v, 2) for k, v in values.items() if kode is None or k in kode}
+    return {k: format_number(v, 2) for k, v in values.items() if kode is None or k in kode}
 
 
 # --- fixtures -------------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def client(laporan_engine, reports):
 # --- pages and figures ------------------------------------------------------------------------------------
 
 def test_default_page_is_newest_quarter_with_mart_figures(client, laporan_engine):
-    from spm.reporting.charts import angka
+    from spm.reporting.charts import format_number
 
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -104,7 +104,7 @@ def test_default_page_is_newest_quarter_with_mart_figures(client, laporan_engine
     assert re.search(rf'<option value="{TRIWULAN}" selected>', page)
     assert '<option value="32.71" selected>' in page
     daerah = re.search(r'id="indeks-daerah">.*?<b class="nilai">(.*?)</b>', page, re.S).group(1)
-    assert daerah == angka(mart_indeks_daerah(laporan_engine, TAHUN, TRIWULAN), 2)
+    assert daerah == format_number(mart_indeks_daerah(laporan_engine, TAHUN, TRIWULAN), 2)
     mart = mart_capaian(laporan_engine, KODE, TAHUN, TRIWULAN)
     assert capaian_shown(page) == expected(mart)
     assert "<svg" in page  # bars and trend are inline SVG

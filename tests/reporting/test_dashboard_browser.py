@@ -108,7 +108,7 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
         pytest.fail(f"browser test cannot run under CI: {WHY_NOT}")
     from playwright.sync_api import sync_playwright
 
-    from spm.reporting.charts import angka
+    from spm.reporting.charts import format_number
     from spm.reporting.publish import publication_of
 
     mart2, mart3 = (mart_capaian(laporan_engine, KODE, TAHUN, q) for q in (2, 3))
@@ -128,7 +128,7 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
             assert response is not None and response.status == 200
             assert "Dasbor Standar Pelayanan Minimal" in page.inner_text("h1")
             assert "Kota Bogor" in page.inner_text("#judul")
-            assert page.inner_text("#indeks-daerah .nilai") == angka(mart_indeks_daerah(laporan_engine, TAHUN, 3), 2)
+            assert page.inner_text("#indeks-daerah .nilai") == format_number(mart_indeks_daerah(laporan_engine, TAHUN, 3), 2)
             assert _capaian(page) == expected(mart3)
             assert page.locator("#capaian svg").count() >= 2 and page.locator("#tren svg").count() == 1
             shot = tmp_path / "dashboard.png"
@@ -140,7 +140,7 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
             assert "triwulan=2" in page.url and page.url.startswith(dashboard + "/")
             assert "Triwulan II" in page.inner_text("#judul")
             assert _capaian(page) == expected(mart2) != expected(mart3)
-            assert page.inner_text("#indeks-daerah .nilai") == angka(mart_indeks_daerah(laporan_engine, TAHUN, 2), 2)
+            assert page.inner_text("#indeks-daerah .nilai") == format_number(mart_indeks_daerah(laporan_engine, TAHUN, 2), 2)
 
             # 3. ... and a bidang narrows it (the quarter stays).
             with page.expect_navigation():

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 from spm.errors import InputError
 from spm.reporting.data import load_laporan
-from spm.reporting.charts import angka
-from spm.reporting.publish import JENIS, read_manifest, publication_of, publish_laporan
+from spm.reporting.charts import format_number
+from spm.reporting.publish import FORMATS, read_manifest, publication_of, publish_laporan
 from spm.warehouse.tables import dim_layanan
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
@@ -160,18 +160,19 @@ def test_html_and_pdf_show_the_warehouse_figures(laporan_engine, published):
     for kode, m in mart.items():
         row = re.search(rf'<tr data-layanan="{kode}">(.*?)</tr>', html, re.S).group(1)
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
-        assert cells[2:6] == [angka(m.sasaran), angka(m.terlayani), angka(m.belum_terlayani), angka(m.capaian, 2)]
+        assert cells[2:6] == [format_number(m.sasaran), format_number(m.terlayani),
+                              format_number(m.belum_terlayani), format_number(m.capaian, 2)]
     data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
     daerah = data.indeks_daerah()
-    assert "Kota Bogor" in html and angka(daerah["nilai"], 2) in html
+    assert "Kota Bogor" in html and format_number(daerah["nilai"], 2) in html
     # Offline: no stylesheet, script or image fetched from anywhere.
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html)
     assert "<script" not in html
 
     text = "\n".join(page.extract_text() for page in PdfReader(published["pdf"]).pages)
-    assert "Kota Bogor" in text and angka(daerah["nilai"], 2) in text
+    assert "Kota Bogor" in text and format_number(daerah["nilai"], 2) in text
     for kode, m in mart.items():
-        assert angka(m.capaian, 2) in text, kode
+        assert format_number(m.capaian, 2) in text, kode
     for k in data.kecamatan():
         assert k.nama in text  # the drill-down reaches the PDF
     for out in (html, text, open(published["csv"], encoding="utf-8").read()):
@@ -190,7 +191,7 @@ def test_target_and_spread_follow_the_mart(laporan_engine):
         kec = conn.execute(sa.select(m.kode_layanan, m.kode_wilayah, m.capaian).where(
             m.kode_kab_kota == KODE, m.tingkat_wilayah == "kecamatan", m.jenis_kelamin == "semua",
             m.tahun == TAHUN, m.triwulan == TRIWULAN, m.capaian.is_not(None))).all()
-    spreads = data.sebaran()
+    spreads = data.spreads()
     assert spreads and spreads == sorted(spreads, key=lambda s: -s.spread)
     for s in spreads:
         values = [r.capaian for r in kec if r.kode_layanan == s.kode_layanan]
@@ -217,7 +218,7 @@ def test_a_failed_build_leaves_the_previous_report_whole(laporan_engine, tmp_pat
 
     publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
     t = publication_of(KODE, TAHUN, TRIWULAN, tmp_path)
-    good = {j: t.path(j).read_bytes() for j in JENIS}
+    good = {j: t.path(j).read_bytes() for j in FORMATS}
 
     def broken(html, path):
         path.write_bytes(b"%PDF-1.7 half")
@@ -226,8 +227,8 @@ def test_a_failed_build_leaves_the_previous_report_whole(laporan_engine, tmp_pat
     monkeypatch.setattr(laporan, "write_pdf", broken)
     with pytest.raises(OSError, match="disk full"):
         publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)
-    assert {j: t.path(j).read_bytes() for j in JENIS} == good
-    assert sorted(p.name for p in t.folder.iterdir()) == sorted([t.manifest.name, *(t.path(j).name for j in JENIS)])
+    assert {j: t.path(j).read_bytes() for j in FORMATS} == good
+    assert sorted(p.name for p in t.folder.iterdir()) == sorted([t.manifest.name, *(t.path(j).name for j in FORMATS)])
 
 
 def test_a_quarter_without_capaian_is_refused_by_name(laporan_engine, tmp_path):

@@ -6,7 +6,7 @@ import time
 
 import sqlalchemy as sa
 
-from spm.reporting.publish import JENIS, stale_quarters, publication_of
+from spm.reporting.publish import FORMATS, stale_quarters, publication_of
 from spm.warehouse.audit import finish_batch, start_batch
 
 
@@ -19,7 +19,7 @@ def _index_batch(engine, kode: str, periode: str) -> None:
 def _report(kode: str, tahun: int, triwulan: int, root, written: float) -> None:
     t = publication_of(kode, tahun, triwulan, root)
     t.folder.mkdir(parents=True)
-    for path in [t.path(j) for j in JENIS] + [t.manifest]:
+    for path in [t.path(j) for j in FORMATS] + [t.manifest]:
         path.write_text("x")
         os.utime(path, (written, written))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from spm.orchestration.laporan import laporan_quarters
-from spm.reporting.publish import JENIS, read_manifest, publication_of
+from spm.reporting.publish import FORMATS, read_manifest, publication_of
 from tests.reporting.conftest import KODE, TAHUN, TRIWULAN
 
 pytestmark = pytest.mark.airflow
@@ -18,7 +18,7 @@ def test_dag_publishes_the_quarter_under_spm_home(dag_of, laporan_url, airflow_d
 
     monkeypatch.setenv("SPM_WAREHOUSE_URL", laporan_url)
     t = publication_of(KODE, TAHUN, TRIWULAN)
-    for jenis in JENIS:
+    for jenis in FORMATS:
         t.path(jenis).unlink(missing_ok=True)
     run = dag_of("spm_terbitkan_laporan").test(run_conf={"kode_wilayah": [KODE], "tahun": TAHUN, "triwulan": TRIWULAN})
     assert run.state == "success"

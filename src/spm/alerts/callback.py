@@ -1,13 +1,13 @@
 """Task callbacks the DAG factory puts in every DAG's default_args (Airflow 3 notifiers).
 
-`kegagalan_tugas` (on_failure_callback, after the last retry): a technical failure goes to the data
+`task_failure_notifier` (on_failure_callback, after the last retry): a technical failure goes to the data
 team, grouped per DAG × task × partition (kab/kota and period or window of a mapped task, else the
 map index: the same partition failing every night is one open problem,
 re-sent only after the reminder interval). A failure that is a data-quality gate (a batch stopped by
 a critical expectation, rejected for its quarantine share, a capaian without population, or a task
 listed in `tugas_mutu_data`) is left to `spm_kirim_peringatan`, which tells the owner of the data.
 
-`pemulihan_tugas` (on_success_callback): when a task with an open technical problem succeeds, the
+`task_recovery_notifier` (on_success_callback): when a task with an open technical problem succeeds, the
 problem is resolved and the data team is told once.
 
 Alerts carry only ids (DAG, task, run, map index, try), the exception class and a link to the task
@@ -210,5 +210,5 @@ class TaskRecoveryNotifier(BaseNotifier):
             log.debug("success callback skipped", exc_info=True)
 
 
-kegagalan_tugas = TaskFailureNotifier()
-pemulihan_tugas = TaskRecoveryNotifier()
+task_failure_notifier = TaskFailureNotifier()
+task_recovery_notifier = TaskRecoveryNotifier()

@@ -102,7 +102,7 @@ def send_telegram(s: Saluran, p: Message) -> None:
         raise SendFailed(f"telegram {s.koneksi}: HTTP {resp.status_code}")
 
 
-PENGIRIM = {"email": send_email, "webhook": send_webhook, "telegram": send_telegram}
+CHANNEL_SENDERS = {"email": send_email, "webhook": send_webhook, "telegram": send_telegram}
 
 
 def send(channels: tuple[Saluran, ...], p: Message) -> list[SendResult]:
@@ -112,7 +112,7 @@ def send(channels: tuple[Saluran, ...], p: Message) -> list[SendResult]:
         if p.jenis_pesan == "ringkasan" and not s.ringkasan:
             continue
         try:
-            PENGIRIM[s.jenis](s, p)
+            CHANNEL_SENDERS[s.jenis](s, p)
             results.append(SendResult(s, True, False))
         except ChannelInactive as exc:
             log.info("channel %s of %s skipped: %s", s.jenis, p.pemilik, exc)

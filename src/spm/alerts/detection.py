@@ -35,11 +35,11 @@ from spm.warehouse.tables_peringatan import peringatan
 from spm.warehouse.audit import aware
 from spm.warehouse.status import BatchStatus, SETTLED
 
-JENIS_PINDAI = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian", "catatan_mutu")
+SCANNED_KINDS = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian", "catatan_mutu")
 # Whose quarantined rows alert even below the rejection limit: the denominators (DESIGN §9), which a
 # quarantined row shrinks for every indicator of the kab/kota.
-SUMBER_PENYEBUT = "dukcapil"
-BARIS_DISEBUT = 20  # source rows named per expectation in one alert
+DENOMINATOR_SOURCE = "dukcapil"
+MAX_NAMED_ROWS = 20  # source rows named per expectation in one alert
 CAPAIAN_SOURCE, CAPAIAN_ENTITY = "spm", "mart_capaian_spm"
 RUNNING_STALE = timedelta(days=1)  # a batch "running" longer than this crashed; it no longer holds the watermark
 
@@ -89,7 +89,7 @@ def partition_scope(partitions: set[tuple[str, str, str, str]]):
     if not partitions:
         return sa.false()
     c = peringatan.c
-    return sa.and_(c.jenis.in_(JENIS_PINDAI), sa.or_(*(
+    return sa.and_(c.jenis.in_(SCANNED_KINDS), sa.or_(*(
         sa.and_(c.source == s, c.entity == e, c.kode_wilayah == k, c.periode == p) for s, e, k, p in partitions)))
 
 
@@ -201,7 +201,7 @@ def _quality_note(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None
         dq_result.c.batch_id == b.batch_id, dq_result.c.success.is_(False), dq_result.c.severity == "warning")
         .order_by(dq_result.c.expectation)).all()
     gates = [r for r in rows if r.unexpected_count is None]
-    quarantined = [r for r in rows if r.unexpected_count] if b.source == SUMBER_PENYEBUT else []
+    quarantined = [r for r in rows if r.unexpected_count] if b.source == DENOMINATOR_SOURCE else []
     if not gates and not quarantined:
         return None
     file_name = conn.execute(sa.select(inbox_file.c.file_name).where(inbox_file.c.batch_id == b.batch_id)).scalar()
@@ -213,7 +213,7 @@ def _quality_note(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None
         lines.append(f"Baris dikarantina: {b.rows_quarantined}; sasaran kab/kota ini dihitung tanpa baris tersebut.")
     for r in quarantined:
         ids = list((r.details or {}).get("failed_row_ids") or [])
-        named_rows = ", ".join(str(i) for i in ids[:BARIS_DISEBUT]) + (" ..." if len(ids) > BARIS_DISEBUT else "")
+        named_rows = ", ".join(str(i) for i in ids[:MAX_NAMED_ROWS]) + (" ..." if len(ids) > MAX_NAMED_ROWS else "")
         lines.append(f"  - {r.expectation}" + (f" (kolom {r.kolom})" if r.kolom else "") +
                      f": {r.unexpected_count} baris" + (f", baris sumber {named_rows}" if named_rows else ""))
     names = sorted({r.expectation for r in gates + quarantined})

@@ -18,7 +18,7 @@ from typing import Any
 
 _LONG_DIGITS = re.compile(r"\d{10,}")
 
-JUDUL_JENIS = {
+KIND_TITLES = {
     "kritis": "Ekspektasi kritis gagal",
     "karantina": "Batch ditolak: terlalu banyak baris dikarantina",
     "penyebut_hilang": "Capaian tidak dihitung: data penduduk (penyebut) tidak ada",
@@ -29,7 +29,7 @@ JUDUL_JENIS = {
     "berkas_ditolak": "Berkas inbox ditolak",
     "teknis": "Kegagalan teknis",
 }
-JUDUL_PESAN = {
+MESSAGE_TITLES = {
     "baru": "MASALAH BARU",
     "berubah": "MASALAH BERUBAH",
     "pengingat": "PENGINGAT",
@@ -98,7 +98,7 @@ class Message:
         return mask_digits(self.judul)
 
 
-def lokasi(m: Finding) -> str:
+def location_of(m: Finding) -> str:
     bits = []
     if m.source:
         bits.append(f"sumber {m.source}" + (f"/{m.entity}" if m.entity else ""))
@@ -117,10 +117,10 @@ def _format_time(t: datetime | None) -> str:
 
 def problem_message(kind: str, m: Finding, owner_name: str, first_seen: datetime | None = None,
                   times_seen: int | None = None) -> Message:
-    title = f"[SPM] {JUDUL_PESAN[kind]} — {JUDUL_JENIS.get(m.jenis, m.jenis)}: {m.ringkasan}"
+    title = f"[SPM] {MESSAGE_TITLES[kind]} — {KIND_TITLES.get(m.jenis, m.jenis)}: {m.ringkasan}"
     lines = [f"Pemilik data: {owner_name}"]
-    if lokasi(m):
-        lines.append("Lokasi: " + lokasi(m))
+    if location_of(m):
+        lines.append("Lokasi: " + location_of(m))
     lines += list(m.lines)
     if first_seen is not None and kind != "baru":
         lines.append(f"Pertama terlihat: {_format_time(first_seen)}" +
@@ -136,11 +136,11 @@ def resolved_message(row, owner_name: str, link: str | None, extra_lines: tuple[
     m = Finding(row.fingerprint, row.jenis, row.pemilik, row.ringkasan, (), row.source, row.entity,
                 row.kode_wilayah, row.periode, row.batch_id, link=link)
     lines = [f"Pemilik data: {owner_name}"]
-    if lokasi(m):
-        lines.append("Lokasi: " + lokasi(m))
+    if location_of(m):
+        lines.append("Lokasi: " + location_of(m))
     lines += [f"Terbuka sejak {_format_time(row.first_seen)}, terakhir terlihat {_format_time(row.last_seen)}.",
               *extra_lines]
-    title = f"[SPM] {JUDUL_PESAN['selesai']} — {JUDUL_JENIS.get(row.jenis, row.jenis)}: {row.ringkasan}"
+    title = f"[SPM] {MESSAGE_TITLES['selesai']} — {KIND_TITLES.get(row.jenis, row.jenis)}: {row.ringkasan}"
     data = {"jenis_pesan": "selesai", "jenis": row.jenis, "pemilik": row.pemilik, "fingerprint": row.fingerprint,
             "source": row.source, "entity": row.entity, "kode_wilayah": row.kode_wilayah, "periode": row.periode,
             "batch_id": row.batch_id, "ringkasan": row.ringkasan}
@@ -150,14 +150,14 @@ def resolved_message(row, owner_name: str, link: str | None, extra_lines: tuple[
 def digest_message(owner: str, owner_name: str, day: str, rows: list, resolved_24h: int,
                     link: str | None) -> Message:
     """The daily digest: open problems of an owner (for the data team: of everyone), grouped by kind."""
-    title = f"[SPM] {JUDUL_PESAN['ringkasan']} {day} — {owner_name}: {len(rows)} masalah terbuka"
+    title = f"[SPM] {MESSAGE_TITLES['ringkasan']} {day} — {owner_name}: {len(rows)} masalah terbuka"
     lines: list[str] = []
     by_kind: dict[str, list] = {}
     for r in rows:
         by_kind.setdefault(r.jenis, []).append(r)
     for kind in sorted(by_kind):
         items = by_kind[kind]
-        lines.append(f"{JUDUL_JENIS.get(kind, kind)}: {len(items)}")
+        lines.append(f"{KIND_TITLES.get(kind, kind)}: {len(items)}")
         for r in sorted(items, key=lambda x: (x.first_seen, x.fingerprint)):
             owner_note = f" [{r.pemilik}]" if r.pemilik != owner else ""
             lines.append(f"  - {r.ringkasan}{owner_note} (sejak {_format_time(r.first_seen)})")

@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from spm.alerts.callback import kegagalan_tugas, pemulihan_tugas
+from spm.alerts.callback import task_failure_notifier, task_recovery_notifier
 
 START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 TEAM = "tim-data-pemda"  # default owner: the Pemda data team (Diskominfo/Bappeda)
@@ -51,7 +51,7 @@ def create_dag(p: SpmDagParams) -> DAG:
             "retry_delay": _retry_delay(p.retry_delay),
             "retry_exponential_backoff": True,
             # Technical failures reach the data team (grouped); a task that succeeds again closes its alert once.
-            "on_failure_callback": [kegagalan_tugas],
-            "on_success_callback": [pemulihan_tugas],
+            "on_failure_callback": [task_failure_notifier],
+            "on_success_callback": [task_recovery_notifier],
         },
     )

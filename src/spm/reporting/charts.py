@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 
 
-def angka(value: float | int | None, decimals: int = 0, empty: str = "–") -> str:
+def format_number(value: float | int | None, decimals: int = 0, empty: str = "–") -> str:
     """A number the Indonesian way: 12.345,6."""
     if value is None:
         return empty
@@ -31,7 +31,7 @@ def capaian_bars(items: list[tuple[str, float | None]], target: float | None = N
             continue
         colour = "#2e7d32" if target is None or value >= target else "#c62828"
         out.append(f'<rect x="{label_w}" y="{y}" width="{x(value) - label_w:.1f}" height="{bar_h}" fill="{colour}"/>')
-        out.append(f'<text x="{x(value) + 4:.1f}" y="{y + 12}">{angka(value, 1)} %</text>')
+        out.append(f'<text x="{x(value) + 4:.1f}" y="{y + 12}">{format_number(value, 1)} %</text>')
     bottom = height - 6
     out.append(f'<line x1="{x(100):.1f}" y1="{top - 4}" x2="{x(100):.1f}" y2="{bottom}" stroke="#333" '
                'stroke-dasharray="3,2"/>')
@@ -40,7 +40,7 @@ def capaian_bars(items: list[tuple[str, float | None]], target: float | None = N
         out.append(f'<line x1="{x(target):.1f}" y1="{top - 4}" x2="{x(target):.1f}" y2="{bottom}" stroke="#1565c0" '
                    'stroke-width="2"/>')
         out.append(f'<text x="{x(target):.1f}" y="{top - 8}" text-anchor="middle" fill="#1565c0">target '
-                   f'{angka(target)} %</text>')
+                   f'{format_number(target)} %</text>')
     out.append("</svg>")
     return "".join(out)
 

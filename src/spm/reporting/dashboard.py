@@ -23,15 +23,15 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 
 from spm.errors import InputError, SpmError
-from spm.reporting.data import NAMA_BIDANG, _aware, available_quarters, load_laporan, tren
-from spm.reporting.charts import angka, capaian_bars, trend_chart
-from spm.reporting.publish import JENIS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
+from spm.reporting.data import BIDANG_NAMES, _aware, available_quarters, load_laporan, trend
+from spm.reporting.charts import format_number, capaian_bars, trend_chart
+from spm.reporting.publish import FORMATS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-ROMAWI = {1: "I", 2: "II", 3: "III", 4: "IV"}
-NAMA_JENIS = {"xlsx": "Workbook e-SPM (.xlsx)", "pdf": "Laporan (PDF)", "html": "Laporan (HTML)",
+ROMAN_NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV"}
+FORMAT_NAMES = {"xlsx": "Workbook e-SPM (.xlsx)", "pdf": "Laporan (PDF)", "html": "Laporan (HTML)",
               "csv": "Data capaian (CSV)"}
 
 
@@ -44,7 +44,7 @@ class PageError(Exception):
 
 
 @dataclass(frozen=True)
-class Pilihan:
+class Filters:
     """The filters of one request, validated."""
     kode: str
     tahun: int
@@ -53,7 +53,7 @@ class Pilihan:
     kecamatan: str | None
 
 
-def _nama_wilayah(engine: sa.Engine, kode: list[str]) -> dict[str, str]:
+def _wilayah_names(engine: sa.Engine, kode: list[str]) -> dict[str, str]:
     from spm.warehouse.tables import dim_wilayah
 
     if not kode:
@@ -95,9 +95,9 @@ class Dashboard:
 
     def options(self) -> tuple[list[tuple[str, int, int]], dict[str, str]]:
         quarters = available_quarters(self.engine)
-        return quarters, _nama_wilayah(self.engine, sorted({k for k, _, _ in quarters}))
+        return quarters, _wilayah_names(self.engine, sorted({k for k, _, _ in quarters}))
 
-    def choose(self, params: dict[str, str], quarters: list[tuple[str, int, int]], names: dict[str, str]) -> Pilihan:
+    def choose(self, params: dict[str, str], quarters: list[tuple[str, int, int]], names: dict[str, str]) -> Filters:
         if not quarters:
             raise PageError(404, "Belum ada data", "Belum ada capaian SPM yang diterbitkan di gudang data ini. "
                           "Jalankan spm_hitung_capaian (atau `spm demo`) lebih dulu.")
@@ -118,14 +118,14 @@ class Dashboard:
             raise PageError(404, "Triwulan tidak tersedia",
                           f"Belum ada data SPM {names.get(kode, kode)} untuk tahun {tahun} triwulan {triwulan}. "
                           "Triwulan yang tersedia:",
-                          [(f"{t} triwulan {ROMAWI.get(q, q)}", "?" + urlencode({"kode": kode, "tahun": t,
+                          [(f"{t} triwulan {ROMAN_NUMERALS.get(q, q)}", "?" + urlencode({"kode": kode, "tahun": t,
                                                                                   "triwulan": q}))
                            for t, q in own_quarters])
         bidang = (params.get("bidang") or "").strip() or "semua"
         kecamatan = (params.get("kecamatan") or "").strip() or None
         if kecamatan is not None and not kecamatan.startswith(kode + "."):
             kecamatan = None  # left over from another kab/kota in the form: ignore it
-        return Pilihan(kode, tahun, triwulan, bidang, kecamatan)
+        return Filters(kode, tahun, triwulan, bidang, kecamatan)
 
     # --- the page -----------------------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ class Dashboard:
             raise PageError(404, "Triwulan tidak tersedia", str(exc)) from None
         if p.bidang != "semua" and p.bidang not in data.bidang:
             raise PageError(404, "Bidang tidak ditemukan", f"Bidang {p.bidang!r} tidak ada dalam data ini.",
-                          [(_nama_bidang(b), "?" + urlencode(self._query(p, bidang=b))) for b in data.bidang])
+                          [(_bidang_name(b), "?" + urlencode(self._query(p, bidang=b))) for b in data.bidang])
         desa = None
         if p.kecamatan is not None:
             kec = data.wilayah.get(p.kecamatan)
@@ -150,8 +150,8 @@ class Dashboard:
         bidang = data.bidang if p.bidang == "semua" else [p.bidang]
         layanan = [lay for b in bidang for lay in data.layanan_bidang(b)]
         trend_wilayah = p.kecamatan or p.kode
-        series = tren(self.engine, trend_wilayah, p.kode)
-        quarter_label = lambda t, q: f"{t} TW {ROMAWI.get(q, q)}"  # noqa: E731
+        series = trend(self.engine, trend_wilayah, p.kode)
+        quarter_label = lambda t, q: f"{t} TW {ROMAN_NUMERALS.get(q, q)}"  # noqa: E731
         trend_rows = {lay.kode: {quarter_label(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}
         trend_columns = [quarter_label(t, q) for t, q in sorted({(t, q) for lay in layanan
                                                                  for t, q, _ in series.get(lay.kode, [])})]
@@ -164,19 +164,20 @@ class Dashboard:
         tahun_list = sorted({t for k, t, _ in quarters if k == p.kode}, reverse=True)
         tw_list = sorted(q for k, t, q in quarters if k == p.kode and t == p.tahun)
         t = self.publication_of(p.kode, p.tahun, p.triwulan)
-        downloads = [(j, NAMA_JENIS[j], f"{root}/unduh/{p.kode}/{p.tahun}/{p.triwulan}/{j}", t.path(j).name)
+        downloads = [(j, FORMAT_NAMES[j], f"{root}/unduh/{p.kode}/{p.tahun}/{p.triwulan}/{j}", t.path(j).name)
                      for j in ("xlsx", "pdf", "html", "csv")]
         return self.env.get_template("dashboard.html.j2").render(
-            d=data, p=p, root=root, angka=angka, romawi=ROMAWI, nama_bidang=_nama_bidang,
-            kode_list=[(k, names.get(k, k)) for k in kode_list], tahun_list=tahun_list, tw_list=tw_list,
-            bidang_pilihan=bidang, layanan=layanan, grafik_bidang=bidang_charts, grafik_tren=trend_svg,
-            kolom_tren=trend_columns, tren_rows=trend_rows, nama_tren=data.nama_wilayah(trend_wilayah),
-            singkat=_abbreviation, desa=desa, unduh=downloads, targets={t.kode_layanan: t for t in data.target()},
-            tautan=lambda **kw: "?" + urlencode(self._query(p, **kw)),
+            d=data, p=p, root=root, format_number=format_number, roman_numerals=ROMAN_NUMERALS,
+            bidang_name=_bidang_name, kode_list=[(k, names.get(k, k)) for k in kode_list], tahun_list=tahun_list,
+            tw_list=tw_list, chosen_bidang=bidang, layanan=layanan, bidang_charts=bidang_charts, trend_svg=trend_svg,
+            trend_columns=trend_columns, trend_rows=trend_rows, trend_wilayah_name=data.nama_wilayah(trend_wilayah),
+            abbreviation=_abbreviation, desa=desa, downloads=downloads,
+            targets={t.kode_layanan: t for t in data.target()},
+            query_with=lambda **kw: "?" + urlencode(self._query(p, **kw)),
         )
 
     @staticmethod
-    def _query(p: Pilihan, **changes: Any) -> dict[str, Any]:
+    def _query(p: Filters, **changes: Any) -> dict[str, Any]:
         q: dict[str, Any] = {"kode": p.kode, "tahun": p.tahun, "triwulan": p.triwulan, "bidang": p.bidang,
                              "kecamatan": p.kecamatan}
         q.update(changes)
@@ -192,8 +193,9 @@ class Dashboard:
 
     def published_file(self, kode: str, tahun: int, triwulan: int, jenis: str) -> Path:
         """The published file; built (atomically, by `publish_laporan`) when missing or older than the figures."""
-        if jenis not in JENIS:
-            raise PageError(404, "Berkas tidak dikenal", f"Jenis berkas {jenis!r} tidak ada (pilih: {', '.join(JENIS)}).")
+        if jenis not in FORMATS:
+            raise PageError(404, "Berkas tidak dikenal",
+                            f"Jenis berkas {jenis!r} tidak ada (pilih: {', '.join(FORMATS)}).")
         if (kode, tahun, triwulan) not in set(available_quarters(self.engine, kode)):
             raise PageError(404, "Triwulan tidak tersedia",
                           f"Belum ada data SPM untuk {kode!r} tahun {tahun} triwulan {triwulan}.")
@@ -227,8 +229,8 @@ def _parse_int(text: str | None, label: str) -> int | None:
         raise PageError(400, "Pilihan tidak valid", f"{label} harus berupa angka, bukan {text!r}.") from None
 
 
-def _nama_bidang(b: str) -> str:
-    return NAMA_BIDANG.get(b, b.replace("_", " ").title())
+def _bidang_name(b: str) -> str:
+    return BIDANG_NAMES.get(b, b.replace("_", " ").title())
 
 
 def _abbreviation(kode_layanan: str) -> str:

@@ -23,9 +23,9 @@ from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_
 from spm.warehouse.audit import aware
 from spm.warehouse.status import SETTLED
 
-BULAN = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
-NAMA_BIDANG = {"pendidikan": "Pendidikan", "kesehatan": "Kesehatan"}
-KOMPONEN_MUTU = {"barang_jasa": "Barang dan/atau jasa", "sdm": "Sumber daya manusia",
+MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+BIDANG_NAMES = {"pendidikan": "Pendidikan", "kesehatan": "Kesehatan"}
+MUTU_COMPONENT_NAMES = {"barang_jasa": "Barang dan/atau jasa", "sdm": "Sumber daya manusia",
                  "petunjuk_teknis": "Petunjuk teknis / SOP"}
 
 
@@ -54,7 +54,7 @@ class Capaian:
 
 
 @dataclass(frozen=True)
-class Sebaran:
+class Spread:
     """Best and worst served kecamatan of one jenis layanan (raw capaian, percentage points apart)."""
     kode_layanan: str
     best: Capaian
@@ -142,7 +142,7 @@ class LaporanData:
     def target_percent(self) -> float:
         return 25.0 * self.triwulan
 
-    def sebaran(self) -> list[Sebaran]:
+    def spreads(self) -> list[Spread]:
         """Per jenis layanan, the kecamatan with the highest and lowest capaian; widest spread first."""
         out = []
         kecamatan = self.kecamatan()
@@ -153,7 +153,7 @@ class LaporanData:
                 continue
             best = max(rows, key=lambda c: (c.capaian, c.kode_wilayah))
             worst = min(rows, key=lambda c: (c.capaian, c.kode_wilayah))
-            out.append(Sebaran(lay.kode, best, worst, best.capaian - worst.capaian))
+            out.append(Spread(lay.kode, best, worst, best.capaian - worst.capaian))
         return sorted(out, key=lambda s: (-s.spread, s.kode_layanan))
 
     def target(self) -> list[Target]:
@@ -332,7 +332,7 @@ def available_quarters(engine: sa.Engine, kode_kab_kota: str | None = None) -> l
     return sorted(((r[0], r[1], r[2]) for r in rows), key=lambda x: (x[0], -x[1], -x[2]))
 
 
-def tren(engine: sa.Engine, kode_wilayah: str, kode_kab_kota: str) -> dict[str, list[tuple[int, int, float | None]]]:
+def trend(engine: sa.Engine, kode_wilayah: str, kode_kab_kota: str) -> dict[str, list[tuple[int, int, float | None]]]:
     """Capaian (raw %) per jenis layanan over every published quarter: kode_layanan -> [(tahun, tw, capaian)]."""
     m = mart_capaian_spm.c
     with engine.connect() as conn:

@@ -48,7 +48,7 @@ from spm.warehouse.tables_dq import dq_validation_result
 log = logging.getLogger(__name__)
 
 GX_DIR = "gx"
-MAKS_HASIL = 2000  # validation result pages per build, the most recent first
+MAX_RESULTS = 2000  # validation result pages per build, the most recent first
 _LEFTOVER_MAX_AGE_SECONDS = 3600  # temporary folders of crashed builds older than this are removed
 
 
@@ -75,7 +75,7 @@ class GxPage:
 class GxDocs:
     root: Path
     pages: list[GxPage]
-    total: int  # stored results matching the filter (pages are limited to MAKS_HASIL)
+    total: int  # stored results matching the filter (pages are limited to MAX_RESULTS)
     suites: list[str]
 
     def per_batch(self) -> dict[int, list[GxPage]]:
@@ -190,7 +190,7 @@ def _with_run_name(d: dict[str, Any], batch_id: int, part: int, checked_at: date
 def _result_table_class():
     from great_expectations.render.renderer.content_block import ValidationResultsTableContentBlockRenderer
 
-    class TabelHasilSpm(ValidationResultsTableContentBlockRenderer):
+    class SpmValidationResultsTable(ValidationResultsTableContentBlockRenderer):
         """GX's validation table with two more columns: the expectation's project name and severity (meta).
 
         GX 1.x has no kwargs-level `meta_properties_to_render` any more (the Expectation models refuse
@@ -221,24 +221,24 @@ def _result_table_class():
 
             return row_fn
 
-    return TabelHasilSpm
+    return SpmValidationResultsTable
 
 
 _TABLE_CLASS: Any = None
 
 
 def _result_page_renderer():
-    """GX's ValidationResultsPageRenderer with the project's table (see TabelHasilSpm)."""
+    """GX's ValidationResultsPageRenderer with the project's table (see SpmValidationResultsTable)."""
     global _TABLE_CLASS
     from great_expectations.render.renderer import ValidationResultsPageRenderer
 
     if _TABLE_CLASS is None:
         _TABLE_CLASS = _result_table_class()
-        globals()["TabelHasilSpm"] = _TABLE_CLASS  # GX loads the class by module and name
+        globals()["SpmValidationResultsTable"] = _TABLE_CLASS  # GX loads the class by module and name
     return ValidationResultsPageRenderer(run_info_at_end=True, column_section_renderer={
         "class_name": "ValidationResultsColumnSectionRenderer",
         "module_name": "great_expectations.render.renderer.column_section_renderer",
-        "table_renderer": {"class_name": "TabelHasilSpm", "module_name": __name__},
+        "table_renderer": {"class_name": "SpmValidationResultsTable", "module_name": __name__},
     })
 
 
@@ -296,7 +296,7 @@ def _remove_leftovers(root: Path) -> None:
 
 
 def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, periode: str | None = None,
-           kode_wilayah: list[str] | None = None, as_of: datetime | None = None, limit: int = MAKS_HASIL) -> GxDocs:
+           kode_wilayah: list[str] | None = None, as_of: datetime | None = None, limit: int = MAX_RESULTS) -> GxDocs:
     """Build `<root>/gx` from dq_validation_result (filtered like the project's pages), atomically."""
     import jinja2
 
@@ -356,9 +356,9 @@ def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, 
             shutil.copyfile(favicon, images / "favicon.ico")
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                                  trim_blocks=True, lstrip_blocks=True)
-        env.filters["waktu"] = lambda x: x.strftime("%Y-%m-%d %H:%M UTC") if x else "-"
+        env.filters["utc_time"] = lambda x: x.strftime("%Y-%m-%d %H:%M UTC") if x else "-"
         (tmp / "index.html").write_text(env.get_template("gx_indeks.html.j2").render(
-            halaman=pages, total=total, maks=limit, suites=sorted(samples), dibuat=as_of), encoding="utf-8")
+            pages=pages, total=total, limit=limit, suites=sorted(samples), generated_at=as_of), encoding="utf-8")
         target = root / GX_DIR
         old = None
         if target.exists():

@@ -39,7 +39,7 @@ from spm.warehouse.status import BatchStatus, SETTLED
 log = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-HARI_RIWAYAT = 14  # columns of the pass-rate table
+HISTORY_DAYS = 14  # columns of the pass-rate table
 
 
 def page_filename(periode: str) -> str:
@@ -67,14 +67,14 @@ def _pass_rates(rows) -> tuple[list[str], list[dict[str, Any]]]:
         day = _aware(r.checked_at).date().isoformat()
         days.add(day)
         c = cells[(r.entity, r.expectation, r.severity, r.kolom)].setdefault(
-            day, {"runs": 0, "lulus": 0, "unexpected": 0, "elements": 0, "row_level": False})
+            day, {"runs": 0, "passed": 0, "unexpected": 0, "elements": 0, "row_level": False})
         c["runs"] += 1
-        c["lulus"] += int(bool(r.success))
+        c["passed"] += int(bool(r.success))
         if r.element_count is not None and r.unexpected_count is not None:
             c["row_level"] = True
             c["unexpected"] += r.unexpected_count
             c["elements"] += r.element_count
-    shown_days = sorted(days)[-HARI_RIWAYAT:]
+    shown_days = sorted(days)[-HISTORY_DAYS:]
     out = []
     for (entity, expectation, severity, col), by_day in sorted(cells.items(), key=lambda x: tuple(map(str, x[0]))):
         seq = []
@@ -84,9 +84,10 @@ def _pass_rates(rows) -> tuple[list[str], list[dict[str, Any]]]:
                 seq.append(None)
                 continue
             rate = (100.0 * (1 - c["unexpected"] / c["elements"]) if c["row_level"] and c["elements"] else None)
-            seq.append({"rate": rate, "lulus": c["lulus"], "runs": c["runs"],
-                        "kelas": "ok" if c["lulus"] == c["runs"] else ("gagal" if severity == "critical" else "warn")})
-        out.append({"entity": entity, "expectation": expectation, "severity": severity, "kolom": col, "sel": seq})
+            seq.append({"rate": rate, "passed": c["passed"], "runs": c["runs"],
+                        "css_class": "ok" if c["passed"] == c["runs"]
+                        else ("gagal" if severity == "critical" else "warn")})
+        out.append({"entity": entity, "expectation": expectation, "severity": severity, "kolom": col, "cells": seq})
     return shown_days, out
 
 
@@ -146,8 +147,8 @@ def collect(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str
             status = x.status if x is not None else "tidak ada"
             complete += status in SETTLED
             cells.append({"status": status, "batch_id": x.batch_id if x is not None else None,
-                          "kelas": "ok" if status in SETTLED else "gagal"})
-        grid.append({"kode": kode, "sel": cells})
+                          "css_class": "ok" if status in SETTLED else "gagal"})
+        grid.append({"kode": kode, "cells": cells})
     total = len(kodes) * len(entities)
     days, rates = _pass_rates(dq_rows)
     freshness = []
@@ -157,17 +158,18 @@ def collect(engine: sa.Engine, source: str, periode: str, kode_wilayah: list[str
             continue
         last = _aware(last)
         age = (as_of - last).total_seconds() / 3600 if last else None
-        freshness.append({"entity": entity, "kode": kode, "terakhir": last, "umur_jam": age,
-                          "maks_jam": max_age(entity),
-                          "kelas": "ok" if age is not None and age <= max_age(entity) else "warn"})
+        freshness.append({"entity": entity, "kode": kode, "last_success": last, "age_hours": age,
+                          "max_age_hours": max_age(entity),
+                          "css_class": "ok" if age is not None and age <= max_age(entity) else "warn"})
     return {
-        "source": source, "periode": periode, "dibuat": as_of, "kab_kota": kodes, "entitas": entities,
+        "source": source, "periode": periode, "generated_at": as_of, "kab_kota": kodes, "entities": entities,
         "batches": [x._asdict() | {"message": None} for x in batches],  # free text stays out of the page
-        "hari": days, "pass_rates": rates,
-        "alasan": {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for e, c in sorted(reasons.items())},
-        "segar": freshness, "grid": grid, "lengkap": complete, "total": total,
-        "lengkap_persen": 100.0 * complete / total if total else 0.0,
-        "batch_gagal": sum(1 for x in latest.values() if x.status not in SETTLED),
+        "days": days, "pass_rates": rates,
+        "quarantine_reasons": {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+                               for e, c in sorted(reasons.items())},
+        "freshness": freshness, "grid": grid, "complete": complete, "total": total,
+        "complete_percent": 100.0 * complete / total if total else 0.0,
+        "unpublished_partitions": sum(1 for x in latest.values() if x.status not in SETTLED),
     }
 
 
@@ -176,8 +178,8 @@ def _env():
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["waktu"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
-    env.filters["nama_berkas"] = page_filename
+    env.filters["utc_time"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
+    env.filters["page_filename"] = page_filename
     return env
 
 
@@ -217,20 +219,20 @@ def write_pages(engine: sa.Engine, out: Path | None = None, sources: list[str] |
         data["gx"] = {x["batch_id"]: gx_batch[x["batch_id"]] for x in data["batches"] if x["batch_id"] in gx_batch}
         path = root / source / f"{page_filename(per)}.html"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(env.get_template("kualitas.html.j2").render(halaman="periode", **data), encoding="utf-8")
-        h = QualityPage(source, per, path, data["lengkap_persen"], data["batch_gagal"])
+        path.write_text(env.get_template("kualitas.html.j2").render(page_kind="period", **data), encoding="utf-8")
+        h = QualityPage(source, per, path, data["complete_percent"], data["unpublished_partitions"])
         pages.append(h)
         per_source[source].append(h)
     for source, items in per_source.items():
         (root / source / "index.html").write_text(env.get_template("kualitas.html.j2").render(
-            halaman="sumber", source=source, daftar=sorted(items, key=lambda h: h.periode, reverse=True),
-            dibuat=as_of), encoding="utf-8")
+            page_kind="source", source=source, pages=sorted(items, key=lambda h: h.periode, reverse=True),
+            generated_at=as_of), encoding="utf-8")
     root.mkdir(parents=True, exist_ok=True)
     (root / "index.html").write_text(env.get_template("kualitas.html.j2").render(
-        halaman="indeks", sumber={s: len(v) for s, v in sorted(per_source.items())},
-        gagal={s: sum(h.unpublished_partitions for h in v) for s, v in per_source.items()}, dibuat=as_of,
-        gx_ada=(root / "gx" / "index.html").exists(),
-        gx_galat=type(gx_error).__name__ if gx_error else None), encoding="utf-8")
+        page_kind="index", sources={s: len(v) for s, v in sorted(per_source.items())},
+        unpublished={s: sum(h.unpublished_partitions for h in v) for s, v in per_source.items()}, generated_at=as_of,
+        gx_exists=(root / "gx" / "index.html").exists(),
+        gx_error=type(gx_error).__name__ if gx_error else None), encoding="utf-8")
     if gx_error is not None:
         raise gx_error
     return pages

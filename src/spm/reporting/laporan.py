@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spm.reporting.data import NAMA_BIDANG, LaporanData
-from spm.reporting.charts import angka, capaian_bars
-from spm.reporting.workbook import ROMAWI, judul_periode
+from spm.reporting.data import BIDANG_NAMES, LaporanData
+from spm.reporting.charts import format_number, capaian_bars
+from spm.reporting.workbook import ROMAN_NUMERALS, period_title
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -27,9 +27,9 @@ def render_html(data: LaporanData) -> str:
                            for lay in data.layanan_bidang(b)], target=data.target_percent)
         for b in data.bidang}
     return env.get_template("laporan.html.j2").render(
-        d=data, angka=angka, romawi=ROMAWI, nama_bidang=NAMA_BIDANG, judul_periode=judul_periode(data),
-        grafik_bidang=bidang_charts, targets=data.target(), sebaran=data.sebaran(),
-        singkat={lay.kode: abbreviation(lay.kode) for lay in data.layanan})
+        d=data, format_number=format_number, roman_numerals=ROMAN_NUMERALS, bidang_names=BIDANG_NAMES,
+        period_title=period_title(data), bidang_charts=bidang_charts, targets=data.target(), spreads=data.spreads(),
+        abbreviations={lay.kode: abbreviation(lay.kode) for lay in data.layanan})
 
 
 def write_pdf(html: str, path: Path) -> None:

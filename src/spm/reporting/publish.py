@@ -27,10 +27,10 @@ import sqlalchemy as sa
 from spm.reporting.data import LaporanData, load_laporan
 from spm.warehouse.status import BatchStatus
 
-JENIS = ("xlsx", "html", "pdf", "csv")
+FORMATS = ("xlsx", "html", "pdf", "csv")
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "html": "text/html",
          "pdf": "application/pdf", "csv": "text/csv"}
-KOLOM_CSV = ("tahun", "triwulan", "kode_wilayah", "nama_wilayah", "tingkat_wilayah", "jenis_kelamin",
+CSV_COLUMNS = ("tahun", "triwulan", "kode_wilayah", "nama_wilayah", "tingkat_wilayah", "jenis_kelamin",
              "kode_layanan", "sasaran", "terlayani", "belum_terlayani", "capaian", "capaian_dibatasi")
 
 
@@ -49,7 +49,7 @@ class Publication:
         return self.folder / "manifest.json"
 
     def is_complete(self) -> bool:
-        return self.manifest.exists() and all(self.path(j).exists() for j in JENIS)
+        return self.manifest.exists() and all(self.path(j).exists() for j in FORMATS)
 
 
 def laporan_root() -> Path:
@@ -85,7 +85,7 @@ def _normalise_zip(path: Path, when) -> None:
 def write_csv(data: LaporanData, path: Path) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(KOLOM_CSV)
+    w.writerow(CSV_COLUMNS)
     order = {lay.kode: lay.urutan for lay in data.layanan}
     for c in sorted(data.capaian.values(), key=lambda c: (c.kode_wilayah, order.get(c.kode_layanan, 99),
                                                           c.jenis_kelamin)):
@@ -122,7 +122,7 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
     t.folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".baru-", dir=t.folder))
     try:
-        staged = {j: tmp / t.path(j).name for j in JENIS}
+        staged = {j: tmp / t.path(j).name for j in FORMATS}
         write_espm_workbook(data, staged["xlsx"])
         _normalise_zip(staged["xlsx"], data.computed_at)
         html = render_html(data)
@@ -134,19 +134,19 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
             "dihitung": data.computed_at.isoformat(), "semester_penduduk": data.semester_penduduk,
             "batch_ids": data.batch_ids,
             "berkas": {j: {"nama": staged[j].name, "sha256": _sha256(staged[j]), "bytes": staged[j].stat().st_size}
-                       for j in JENIS},
+                       for j in FORMATS},
         }
         staged_manifest = tmp / t.manifest.name
         staged_manifest.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         for p in [*staged.values(), staged_manifest]:
             _fsync(p)
-        for j in JENIS:
+        for j in FORMATS:
             os.replace(staged[j], t.path(j))
         os.replace(staged_manifest, t.manifest)  # last: a manifest names only complete files
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan, "folder": str(t.folder),
-            **{j: str(t.path(j)) for j in JENIS}, "batch_ids": data.batch_ids}
+            **{j: str(t.path(j)) for j in FORMATS}, "batch_ids": data.batch_ids}
 
 
 def read_manifest(t: Publication) -> dict | None:

@@ -11,22 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spm.reporting.data import BULAN, KOMPONEN_MUTU, NAMA_BIDANG, LaporanData
+from spm.reporting.data import MONTH_ABBREVIATIONS, MUTU_COMPONENT_NAMES, BIDANG_NAMES, LaporanData
 
-FMT_BILANGAN = "[$-421]#,##0"
-FMT_DESIMAL = "[$-421]#,##0.00"
+FMT_INTEGER = "[$-421]#,##0"
+FMT_DECIMAL = "[$-421]#,##0.00"
 FMT_RUPIAH = '[$-421]"Rp" #,##0'
-ROMAWI = {1: "I", 2: "II", 3: "III", 4: "IV"}
-AKHIR_TRIWULAN = {1: "31 Maret", 2: "30 Juni", 3: "30 September", 4: "31 Desember"}
+ROMAN_NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV"}
+QUARTER_END_DATES = {1: "31 Maret", 2: "30 Juni", 3: "30 September", 4: "31 Desember"}
 
 # Columns of section A (e-SPM form "penerima layanan dasar").
-KOLOM_A = ["No", "Uraian SPM", "Satuan", "Jumlah total yang harus dilayani", *BULAN, "Jumlah terlayani",
-           "Belum terlayani", "%"]
+SECTION_A_COLUMNS = ["No", "Uraian SPM", "Satuan", "Jumlah total yang harus dilayani", *MONTH_ABBREVIATIONS,
+                     "Jumlah terlayani", "Belum terlayani", "%"]
 
 
-def judul_periode(data: LaporanData) -> str:
-    return (f"Tahun {data.tahun}, Triwulan {ROMAWI[data.triwulan]} "
-            f"(kumulatif 1 Januari s.d. {AKHIR_TRIWULAN[data.triwulan]} {data.tahun})")
+def period_title(data: LaporanData) -> str:
+    return (f"Tahun {data.tahun}, Triwulan {ROMAN_NUMERALS[data.triwulan]} "
+            f"(kumulatif 1 Januari s.d. {QUARTER_END_DATES[data.triwulan]} {data.tahun})")
 
 
 def _styles():
@@ -75,7 +75,7 @@ class _Sheet:
 def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
     sheet.text(title, "title")
     sheet.text(f"Pemerintah Daerah: {data.nama_kab_kota} ({data.kode_kab_kota}), Provinsi {data.nama_provinsi}")
-    sheet.text(judul_periode(data))
+    sheet.text(period_title(data))
     sheet.text(f"Dihitung dari data sumber pada {data.computed_at:%d-%m-%Y %H:%M} UTC; sasaran dari penduduk semester "
                f"{data.semester_penduduk}")
     for note in data.notes:
@@ -85,9 +85,9 @@ def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
 
 def _section_a(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
     sheet.text("A. PENERIMA LAYANAN DASAR (jumlah warga yang terlayani sesuai standar)", "bold")
-    sheet.header(KOLOM_A)
-    fmt = {4: FMT_BILANGAN, **{5 + i: FMT_BILANGAN for i in range(12)}, 17: FMT_BILANGAN, 18: FMT_BILANGAN,
-           19: FMT_DESIMAL}
+    sheet.header(SECTION_A_COLUMNS)
+    fmt = {4: FMT_INTEGER, **{5 + i: FMT_INTEGER for i in range(12)}, 17: FMT_INTEGER, 18: FMT_INTEGER,
+           19: FMT_DECIMAL}
     for no, lay in enumerate(data.layanan_bidang(bidang), 1):
         c = data.kab_kota(lay.kode)
         if c is None:
@@ -109,11 +109,11 @@ def _section_b(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
     sheet.header(["No", "Jenis layanan", "Komponen", "Uraian", "Satuan", "Jumlah dibutuhkan", "Jumlah tersedia",
                   "Kekurangan", "% tersedia"])
     rows = [r for r in data.mutu if r["bidang"] == bidang]
-    fmt = {6: FMT_BILANGAN, 7: FMT_BILANGAN, 8: FMT_BILANGAN, 9: FMT_DESIMAL}
+    fmt = {6: FMT_INTEGER, 7: FMT_INTEGER, 8: FMT_INTEGER, 9: FMT_DECIMAL}
     for no, r in enumerate(rows, 1):
         need, have = r["jumlah_dibutuhkan"], r["jumlah_tersedia"]
         percent = min(have, need) * 100.0 / need if need else None
-        sheet.cells([no, data.nama_layanan(r["kode_layanan"]), KOMPONEN_MUTU.get(r["komponen"], r["komponen"]),
+        sheet.cells([no, data.nama_layanan(r["kode_layanan"]), MUTU_COMPONENT_NAMES.get(r["komponen"], r["komponen"]),
                      r["uraian"], r["satuan"], need, have, max(need - have, 0), percent], fmt)
     if not rows:
         sheet.text("Belum ada input OPD (mutu) untuk triwulan ini: mutu dan indeks bidang ini belum dapat dihitung.")
@@ -122,10 +122,10 @@ def _section_b(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
 
 def _section_c(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
     sheet.text("C. ANGGARAN (alokasi dan realisasi per jenis layanan; input OPD, rupiah)", "bold")
-    sheet.header(["No", "Jenis layanan", "Alokasi", *[f"Realisasi {b}" for b in BULAN], "Realisasi s.d. triwulan",
-                  "% realisasi"])
+    sheet.header(["No", "Jenis layanan", "Alokasi", *[f"Realisasi {b}" for b in MONTH_ABBREVIATIONS],
+                  "Realisasi s.d. triwulan", "% realisasi"])
     rows = [r for r in data.anggaran if r["bidang"] == bidang]
-    fmt = {3: FMT_RUPIAH, **{4 + i: FMT_RUPIAH for i in range(12)}, 16: FMT_RUPIAH, 17: FMT_DESIMAL}
+    fmt = {3: FMT_RUPIAH, **{4 + i: FMT_RUPIAH for i in range(12)}, 16: FMT_RUPIAH, 17: FMT_DECIMAL}
     for no, r in enumerate(rows, 1):
         percent = r["realisasi"] * 100.0 / r["alokasi"] if r["alokasi"] else None
         sheet.cells([no, data.nama_layanan(r["kode_layanan"]), r["alokasi"],
@@ -155,9 +155,9 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
     wb = Workbook()
     wb.remove(wb.active)
     for bidang in data.bidang:
-        ws = wb.create_sheet(NAMA_BIDANG.get(bidang, bidang.title()))
+        ws = wb.create_sheet(BIDANG_NAMES.get(bidang, bidang.title()))
         sheet = _Sheet(ws, st)
-        _letterhead(sheet, data, f"LAPORAN PENERAPAN SPM BIDANG {NAMA_BIDANG.get(bidang, bidang).upper()}")
+        _letterhead(sheet, data, f"LAPORAN PENERAPAN SPM BIDANG {BIDANG_NAMES.get(bidang, bidang).upper()}")
         sheet.text(f"Perangkat daerah: {data.opd.get(bidang, '-')}")
         sheet.row += 1
         _section_a(sheet, data, bidang)
@@ -176,10 +176,10 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
     level_names = {"layanan": "Jenis layanan", "bidang": "Bidang", "daerah": "Daerah"}
     for no, r in enumerate(data.indeks, 1):
         sheet.cells([no, level_names.get(r["tingkat_indeks"], r["tingkat_indeks"]),
-                     NAMA_BIDANG.get(r["bidang"], "Semua bidang"),
+                     BIDANG_NAMES.get(r["bidang"], "Semua bidang"),
                      data.nama_layanan(r["kode_layanan"]) if r["kode_layanan"] else "", r["capaian_penerima"],
                      r["mutu"], r["nilai"], r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
-                    {5: FMT_DESIMAL, 6: FMT_DESIMAL, 7: FMT_DESIMAL})
+                    {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
     _set_widths(ws, {"A": 5, "B": 14, "C": 14, "D": 42, "E": 14, "F": 10, "G": 10, "H": 18, "I": 60})
     _protect(ws)
 
@@ -193,7 +193,7 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
         sheet.cells([r["batch_id"], r["source"], r["entity"], r["kode_wilayah"], r["periode"], r["status"],
                      r["rows_received"], r["rows_published"], r["rows_quarantined"],
                      f"{finished:%Y-%m-%d %H:%M:%S}" if finished else "", r["checksum"] or ""],
-                    {7: FMT_BILANGAN, 8: FMT_BILANGAN, 9: FMT_BILANGAN})
+                    {7: FMT_INTEGER, 8: FMT_INTEGER, 9: FMT_INTEGER})
     _set_widths(ws, {"A": 8, "B": 12, "C": 18, "D": 10, "E": 44, "F": 11, "G": 13, "H": 13, "I": 15, "J": 20, "K": 66})
     _protect(ws)
 
