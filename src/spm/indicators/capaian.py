@@ -101,17 +101,26 @@ def _factor_expr(f, column):
     return sa.case((column == "L", f.L), else_=f.P)
 
 
-def _learners(ctx: _Context, rule: dict[str, Any], semester_id: int) -> sa.Select:
-    """Distinct learners by residence desa and sex, aged (on 31 Dec Y-1) within the rule's band."""
+def learner_conditions(rule: dict[str, Any], semester_id: int, tahun: int) -> list:
+    """The rows of fact_peserta_didik a Dapodik terlayani rule counts (residence aside): the semester,
+    the status, the form of education, aged (on 31 Dec of the year before) within the rule's band."""
     pd = fact_peserta_didik.c
-    age = ctx.tahun - 1 - pd.tahun_lahir  # everyone has had their birthday by 31 December
-    conditions = [pd.semester_id == semester_id, _of_kab(pd.kode_desa_tinggal, ctx.kode),
-                  age >= rule["umur"][0], age <= rule["umur"][1], pd.status.in_(rule.get("status", ["aktif"]))]
+    age = tahun - 1 - pd.tahun_lahir  # everyone has had their birthday by 31 December
+    conditions = [pd.semester_id == semester_id, age >= rule["umur"][0], age <= rule["umur"][1],
+                  pd.status.in_(rule.get("status", ["aktif"]))]
     if "bentuk_pendidikan" in rule:
         conditions.append(pd.bentuk_pendidikan.in_(rule["bentuk_pendidikan"]))
     if "program_kesetaraan" in rule:
         conditions.append(pd.program_kesetaraan.in_(rule["program_kesetaraan"]))
-    return sa.select(pd.kode_desa_tinggal).where(*conditions).group_by(pd.kode_desa_tinggal, pd.jenis_kelamin)
+    return conditions
+
+
+def _learners(ctx: _Context, rule: dict[str, Any], semester_id: int) -> sa.Select:
+    """Distinct learners by residence desa and sex, aged (on 31 Dec Y-1) within the rule's band."""
+    pd = fact_peserta_didik.c
+    return sa.select(pd.kode_desa_tinggal).where(
+        *learner_conditions(rule, semester_id, ctx.tahun), _of_kab(pd.kode_desa_tinggal, ctx.kode),
+    ).group_by(pd.kode_desa_tinggal, pd.jenis_kelamin)
 
 
 def _sasaran(ctx: _Context, layanan: Layanan) -> bool:
@@ -269,7 +278,7 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
             clear_persons(conn)
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
             mart_capaian_spm.c.batch_id == batch_id)).scalar_one()
-        flagged = _flag_jumps(conn, batch_id, kode, tahun, triwulan)
+        flagged = flag_jumps(conn, batch_id, kode, tahun, triwulan)
         notes = [f"{len(computed)} jenis layanan computed with population {semester_penduduk}"]
         if ref != (tahun - 1, 2):
             notes.append(f"population {tahun - 1}-2 missing: used {semester_penduduk}")
@@ -292,7 +301,7 @@ def _previous_period(tahun: int, triwulan: int) -> tuple[int, int]:
     return (tahun - 1, 1) if triwulan == 1 else (tahun, triwulan - 1)
 
 
-def _flag_jumps(conn: sa.Connection, batch_id: int, kode: str, tahun: int, triwulan: int) -> list[str]:
+def flag_jumps(conn: sa.Connection, batch_id: int, kode: str, tahun: int, triwulan: int) -> list[str]:
     bound = float(load_yaml("kualitas.yaml")["indikator"]["lonjakan_capaian_poin"])
     m = mart_capaian_spm.c
     prev_t, prev_q = _previous_period(tahun, triwulan)

@@ -40,7 +40,25 @@ mart_capaian_spm = sa.Table(
     sa.Column("semester_penduduk", sa.String(8), nullable=False),  # population semester used
     sa.Column("batch_ids", sa.Text, nullable=False),  # lineage: source batches, comma-separated
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    # Provinsi rows only: how many of the province's kab/kota the row covers, of how many.
+    sa.Column("kab_kota_dimuat", sa.Integer, nullable=True),
+    sa.Column("kab_kota_total", sa.Integer, nullable=True),
     sa.Index("ix_mart_capaian_spm_partition", "kode_kab_kota", "tahun", "triwulan"),
+)
+
+# Terlayani of a provinsi row per jenis layanan × sex (L, P, semua): distinct persons over the kab/kota
+# it covers, counted before the roll-up joins them to the summed sasaran; one computation at a time.
+work_capaian_provinsi = sa.Table(
+    "work_capaian_provinsi",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_provinsi", sa.String(2), nullable=False),
+    sa.Column("tahun", sa.Integer, nullable=False),
+    sa.Column("triwulan", sa.Integer, nullable=False),
+    sa.Column("kode_layanan", sa.String(32), nullable=False),
+    sa.Column("jenis_kelamin", sa.String(5), nullable=False),
+    sa.Column("terlayani", sa.Integer, nullable=False),
+    sa.Index("ix_work_capaian_provinsi_partition", "kode_provinsi", "tahun", "triwulan"),
 )
 
 # Month of first attainment per desa × sex × jenis layanan, before roll-up (health services).

@@ -155,3 +155,12 @@ def current_count(engine: sa.Engine) -> dict[str, int]:
             .group_by(dim_wilayah.c.tingkat)
         ).all()
     return {t: n for t, n in rows}
+
+
+def kab_kota_of(conn: sa.Connection, kode_provinsi: str, on: date | None = None) -> list[str]:
+    """The province's kab/kota codes in dim_wilayah valid on `on` (default today), in code order."""
+    on = on or date.today()
+    w = dim_wilayah.c
+    return list(conn.execute(sa.select(w.kode).distinct().where(
+        w.tingkat == "kabupaten_kota", w.kode_induk == kode_provinsi, w.berlaku_mulai <= on,
+        sa.or_(w.berlaku_sampai.is_(None), w.berlaku_sampai > on)).order_by(w.kode)).scalars())

@@ -1,0 +1,190 @@
+"""Provinsi rows of mart_capaian_spm and mart_terlayani_bulanan (DESIGN §7 "Provinsi rows").
+
+Where kab/kota of one province are loaded, the province's row of every kab/kota indicator is
+computed after theirs, in one transaction, from what they published for the quarter:
+- the kab/kota a row covers are those with a kab/kota row of that jenis layanan for the quarter
+  (`kab_kota_dimuat`, of `kab_kota_total` in dim_wilayah on the quarter's last day);
+- sasaran = the sum of their sasaran (sql/marts/mart_capaian_spm_provinsi.sql);
+- terlayani = the distinct persons (person_key) served in any of them, recounted from the facts
+  by the same catalog rules: a learner listed in two kab/kota, or a patient whose records sit in
+  two hubs, counts once. Persons are placed by residence as in the kab/kota rows (the learner's
+  desa tinggal, the patient's latest village), so those living in a kab/kota the row does not
+  cover are not counted;
+- mart_terlayani_bulanan: the month each of those persons first met the standard, so the months
+  still add up to the year.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from spm.config.katalog_layanan import fhir_statuses, load_catalog
+from spm.errors import ConfigError
+from spm.indicators.capaian import (
+    flag_jumps, dapodik_semester, learner_conditions, periode_label, quarter_end,
+)
+from spm.warehouse.audit import finish_batch, start_batch
+from spm.warehouse.sqlfiles import run_sql_file
+from spm.warehouse.status import BatchStatus
+from spm.warehouse.tables import fact_peserta_didik
+from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan, work_capaian_provinsi
+from spm.warehouse.wilayah import kab_kota_of
+
+log = logging.getLogger(__name__)
+SOURCE, ENTITY = "spm", "mart_capaian_spm"
+KODE_PROVINSI = re.compile(r"\d{2}")
+
+
+def provinsi_of(kode_kab_kota: str) -> str:
+    return kode_kab_kota.split(".")[0]
+
+
+def provinces_of(kode_kab_kota: list[str]) -> list[str]:
+    """The provinces of the given kab/kota, once each, in code order."""
+    return sorted({provinsi_of(k) for k in kode_kab_kota})
+
+
+def _covered(conn: sa.Connection, kode_provinsi: str, tahun: int, triwulan: int) -> dict[str, list[str]]:
+    """kode_layanan -> the province's kab/kota with a kab/kota row of it for the quarter."""
+    m = mart_capaian_spm.c
+    covered: dict[str, list[str]] = {}
+    for kode_layanan, kode in conn.execute(sa.select(m.kode_layanan, m.kode_wilayah).where(
+            m.tingkat_wilayah == "kabupaten_kota", m.jenis_kelamin == "semua", m.tahun == tahun,
+            m.triwulan == triwulan, m.kode_wilayah.like(f"{kode_provinsi}.%")).order_by(m.kode_wilayah)):
+        covered.setdefault(kode_layanan, []).append(kode)
+    return covered
+
+
+def _lineage(conn: sa.Connection, kode_provinsi: str, tahun: int, triwulan: int) -> str:
+    """The kab/kota computations the row is built from and every source batch they used."""
+    m = mart_capaian_spm.c
+    ids: set[int] = set()
+    for batch_ids, batch_id in conn.execute(sa.select(m.batch_ids, m.batch_id).distinct().where(
+            m.tingkat_wilayah == "kabupaten_kota", m.tahun == tahun, m.triwulan == triwulan,
+            m.kode_wilayah.like(f"{kode_provinsi}.%"))):
+        ids.add(batch_id)
+        ids.update(int(b) for b in (batch_ids or "").split(",") if b)
+    return ",".join(str(b) for b in sorted(ids))
+
+
+def _kab_of(column):
+    """The kab/kota code (`32.71`) of a desa code column (`32.71.01.1001`)."""
+    return sa.func.substr(column, 1, 5)
+
+
+def _insert_distinct(conn: sa.Connection, literals: list, persons: sa.Select, split_by_sex: bool) -> None:
+    """work_capaian_provinsi rows of one jenis layanan from (person_key, jenis_kelamin) rows: the
+    distinct persons per sex (when the layanan is split by sex) and over both (semua)."""
+    base = persons.subquery()
+    counted = sa.func.count(sa.distinct(base.c.person_key))
+    selects = [sa.select(*literals, sa.literal("semua", sa.String), counted)]
+    if split_by_sex:
+        selects.append(sa.select(*literals, base.c.jenis_kelamin, counted).group_by(base.c.jenis_kelamin))
+    w = work_capaian_provinsi.c
+    conn.execute(sa.insert(work_capaian_provinsi).from_select(
+        [w.batch_id, w.kode_provinsi, w.tahun, w.triwulan, w.kode_layanan, w.jenis_kelamin, w.terlayani],
+        sa.union_all(*selects)))
+
+
+def _monthly(conn: sa.Connection, batch_id: int, kode_provinsi: str, tahun: int,
+             health_met: dict[str, tuple[sa.Subquery, list[str], bool]]) -> None:
+    """mart_terlayani_bulanan of the province: each person in the month the standard was first met."""
+    from spm.indicators.kesehatan import month_of
+
+    t = mart_terlayani_bulanan.c
+    conn.execute(sa.delete(mart_terlayani_bulanan).where(t.kode_kab_kota == kode_provinsi, t.tahun == tahun))
+    for kode_layanan, (met, kabs, split_by_sex) in health_met.items():
+        bulan = month_of(conn.dialect.name, met.c.tanggal_tercapai)
+        fixed = [sa.literal(tahun, sa.Integer), bulan, sa.literal(kode_provinsi, sa.String)]
+        tail = [sa.literal(kode_layanan, sa.String), sa.literal("provinsi", sa.String),
+                sa.literal(kode_provinsi, sa.String), sa.func.count(sa.distinct(met.c.person_key)),
+                sa.literal(batch_id, sa.Integer)]
+        where = _kab_of(met.c.kode_desa).in_(kabs)
+        selects = [sa.select(*fixed, sa.literal("semua", sa.String), *tail).where(where).group_by(bulan)]
+        if split_by_sex:
+            selects.append(sa.select(*fixed, met.c.jenis_kelamin, *tail).where(where)
+                           .group_by(bulan, met.c.jenis_kelamin))
+        conn.execute(sa.insert(mart_terlayani_bulanan).from_select(
+            [t.tahun, t.bulan, t.kode_wilayah, t.jenis_kelamin, t.kode_layanan, t.tingkat_wilayah,
+             t.kode_kab_kota, t.terlayani_baru, t.batch_id], sa.union_all(*selects)))
+
+
+def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, triwulan: int,
+                             run_id: str | None) -> dict[str, Any]:
+    """Rebuild the province's rows of mart_capaian_spm (and its months in mart_terlayani_bulanan)
+    for one quarter, in one transaction, from its kab/kota computed for that quarter."""
+    if not KODE_PROVINSI.fullmatch(kode_provinsi or ""):
+        raise ConfigError(f"kode provinsi must be two digits (e.g. 32), not {kode_provinsi!r}")
+    if triwulan not in (1, 2, 3, 4):
+        raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
+    periode = periode_label(tahun, triwulan)
+    with engine.begin() as conn:
+        kab_kota = kab_kota_of(conn, kode_provinsi, quarter_end(tahun, triwulan))
+        if not kab_kota:
+            raise ConfigError(f"{kode_provinsi} is no provinsi with kab/kota in dim_wilayah: load the region "
+                              "codes (DAG spm_muat_wilayah or `spm wilayah load`)")
+        batch_id = start_batch(conn, SOURCE, ENTITY, kode_provinsi, periode, run_id)
+        covered = _covered(conn, kode_provinsi, tahun, triwulan)
+        if not covered:
+            msg = f"no kab/kota of provinsi {kode_provinsi} has capaian for {periode}: no provinsi row"
+            finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
+            return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
+                    "status": BatchStatus.MISSING, "message": msg}
+        w = work_capaian_provinsi.c
+        conn.execute(sa.delete(work_capaian_provinsi).where(
+            w.kode_provinsi == kode_provinsi, w.tahun == tahun, w.triwulan == triwulan))
+        persons, health_met = None, {}
+        for layanan in load_catalog():
+            kabs = covered.get(layanan.kode)
+            if not kabs:
+                continue
+            literals = [sa.literal(batch_id, sa.Integer), sa.literal(kode_provinsi, sa.String),
+                        sa.literal(tahun, sa.Integer), sa.literal(triwulan, sa.Integer),
+                        sa.literal(layanan.kode, sa.String)]
+            if layanan.sumber == "dapodik":
+                pd = fact_peserta_didik.c
+                served = sa.select(pd.person_key, pd.jenis_kelamin).where(
+                    *learner_conditions(layanan.terlayani, dapodik_semester(tahun, triwulan), tahun),
+                    _kab_of(pd.kode_desa_tinggal).in_(kabs))
+            else:
+                from spm.indicators import kesehatan
+
+                if persons is None:  # every resident of the province, once for all health layanan
+                    persons = kesehatan.fill_persons(conn, kode_provinsi, fhir_statuses())
+                met = kesehatan.met_dates(conn.dialect.name, layanan.kode, layanan.terlayani, persons,
+                                          tahun).subquery()
+                served = sa.select(met.c.person_key, met.c.jenis_kelamin).where(
+                    kesehatan.until_quarter(met, tahun, triwulan), _kab_of(met.c.kode_desa).in_(kabs))
+                health_met[layanan.kode] = (met, kabs, layanan.pembagian_jenis_kelamin)
+            _insert_distinct(conn, literals, served, layanan.pembagian_jenis_kelamin)
+        run_sql_file(conn, "marts/mart_capaian_spm_provinsi.sql", {
+            "kode_provinsi": kode_provinsi, "awalan_kab_kota": f"{kode_provinsi}.%", "tahun": tahun,
+            "triwulan": triwulan, "batch_id": batch_id, "kab_kota_total": len(kab_kota),
+            "batch_ids": _lineage(conn, kode_provinsi, tahun, triwulan)})
+        if health_met:
+            _monthly(conn, batch_id, kode_provinsi, tahun, health_met)
+        if persons is not None:
+            from spm.indicators.kesehatan import clear_persons
+
+            clear_persons(conn)
+        m = mart_capaian_spm.c
+        rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
+            m.batch_id == batch_id)).scalar_one()
+        flagged = flag_jumps(conn, batch_id, kode_provinsi, tahun, triwulan)
+        loaded = sorted({k for kabs in covered.values() for k in kabs})
+        notes = [f"{len(covered)} jenis layanan over {len(loaded)} of {len(kab_kota)} kab/kota ({', '.join(loaded)})"]
+        partial = sorted(k for k, kabs in covered.items() if len(kabs) < len(kab_kota))
+        if partial:
+            notes.append(f"part of the province only: {', '.join(partial)}")
+        if flagged:
+            notes.append(f"capaian jump flagged for {', '.join(flagged)}")
+        finish_batch(conn, batch_id, BatchStatus.PUBLISHED, rows_received=rows, rows_published=rows,
+                     message="; ".join(notes))
+    log.info("capaian provinsi %s %s: %s", kode_provinsi, periode, "; ".join(notes))
+    return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
+            "status": BatchStatus.PUBLISHED, "rows_published": rows, "computed": sorted(covered),
+            "kab_kota_dimuat": loaded, "kab_kota_total": len(kab_kota), "flagged": flagged}
