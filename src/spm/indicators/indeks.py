@@ -1,6 +1,7 @@
 """mart_indeks_spm: the SPM index per jenis layanan, bidang and daerah (DESIGN §5, §7).
 
-For a kab/kota and quarter, inside the warehouse and in one transaction (the rows by
+For a kab/kota (or a province: its rows of mart_capaian_spm, and mutu rolled up over the OPD inputs
+of the kab/kota they cover) and quarter, inside the warehouse and in one transaction (the rows by
 sql/marts/mart_indeks_spm.sql and sql/intermediate/int_mutu_layanan.sql; the label and the
 keterangan of NULL means here, from the configuration):
 
@@ -48,6 +49,12 @@ AGREGASI_DAERAH = ("rata_rata_layanan", "rata_rata_bidang")
 # such a nilai still reaches the label of the edge.
 TOLERANSI = 1e-9
 MART_SQL, MUTU_SQL = "marts/mart_indeks_spm.sql", "intermediate/int_mutu_layanan.sql"
+# A province's layanan rows roll up its kab/kota (DESIGN §7); the bidang and daerah means are shared.
+MART_PROVINSI_SQL, MEANS_SQL = "marts/mart_indeks_spm_provinsi.sql", "marts/mart_indeks_spm_rerata.sql"
+
+
+def is_provinsi(kode: str) -> bool:
+    return len(kode) == 2 and kode.isdigit()
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,10 @@ def _lineage(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> str:
     m, f = mart_capaian_spm.c, fact_input_mutu.c
     ids: set[int] = set(conn.execute(sa.select(m.batch_id).distinct().where(
         m.kode_wilayah == kode, m.tahun == tahun, m.triwulan == triwulan)).scalars())
+    # A province's mutu comes from the OPD inputs of its kab/kota.
+    of_area = f.kode_kab_kota.like(f"{kode}.%") if is_provinsi(kode) else f.kode_kab_kota == kode
     ids.update(conn.execute(sa.select(f.batch_id).distinct().where(
-        f.kode_kab_kota == kode, f.tahun == tahun, f.triwulan == triwulan)).scalars())
+        of_area, f.tahun == tahun, f.triwulan == triwulan)).scalars())
     return ",".join(str(b) for b in sorted(ids))
 
 
@@ -138,7 +147,8 @@ def _explain_means(conn: sa.Connection, config: IndeksConfig, batch_id: int) -> 
 
 
 def compute_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_id: str | None) -> dict[str, Any]:
-    """Rebuild mart_indeks_spm for one kab/kota and quarter in one transaction (after compute_capaian)."""
+    """Rebuild mart_indeks_spm for one kab/kota or province (`32`) and quarter in one transaction
+    (after its capaian)."""
     if triwulan not in (1, 2, 3, 4):
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
     config = load_config()
@@ -148,11 +158,13 @@ def compute_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_
         if not conn.execute(sa.select(sa.func.count()).select_from(dim_layanan)).scalar_one():
             raise ConfigError("dim_layanan is empty: run `spm db upgrade`")
         batch_id = start_batch(conn, SOURCE, ENTITY, kode, periode, run_id)
-        run_sql_file(conn, MART_SQL, {
+        sql_params = {
             "kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan, "lokasi": f"{kode} {periode}",
-            "batch_id": batch_id, "batch_ids": _lineage(conn, kode, tahun, triwulan),
+            "awalan_kab_kota": f"{kode}.%", "batch_id": batch_id, "batch_ids": _lineage(conn, kode, tahun, triwulan),
             "bobot_penerima": config.bobot_penerima, "bobot_mutu": config.bobot_mutu,
-            "anggota_daerah": "layanan" if config.agregasi_daerah == "rata_rata_layanan" else "bidang"})
+            "anggota_daerah": "layanan" if config.agregasi_daerah == "rata_rata_layanan" else "bidang"}
+        run_sql_file(conn, MART_PROVINSI_SQL if is_provinsi(kode) else MART_SQL, sql_params)
+        run_sql_file(conn, MEANS_SQL, sql_params)
         conn.execute(sa.update(mart_indeks_spm).where(x.batch_id == batch_id)
                      .values(label=_label_case(x.nilai, config)))
         _explain_means(conn, config, batch_id)

@@ -3,8 +3,7 @@
 -- Per jenis layanan of the catalog: capaian_penerima = the capped capaian of the kab/kota `semua`
 -- row of mart_capaian_spm, mutu from int_mutu_layanan, nilai = the configured weighted sum.
 -- Nothing missing becomes 0 or 100: a missing figure stays NULL and keterangan says why.
--- Per bidang, and for the daerah (bidang `semua`, over layanan or bidang rows by configuration):
--- the mean, NULL when any member is NULL (COUNT(x) skips NULLs, COUNT(*) does not).
+-- Then marts/mart_indeks_spm_rerata.sql: the bidang and daerah means.
 
 DELETE FROM mart_indeks_spm
 WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan;
@@ -45,28 +44,3 @@ SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
        END,
        urutan
 FROM layanan;
-
-INSERT INTO mart_indeks_spm (
-    tahun, triwulan, kode_wilayah, kode_kab_kota, batch_ids, batch_id,
-    bidang, kode_layanan, tingkat_indeks, capaian_penerima, mutu, nilai, keterangan, urutan)
-SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
-       bidang, NULL, 'bidang',
-       CASE WHEN COUNT(capaian_penerima) = COUNT(*) THEN AVG(capaian_penerima) END,
-       CASE WHEN COUNT(mutu) = COUNT(*) THEN AVG(mutu) END,
-       CASE WHEN COUNT(nilai) = COUNT(*) THEN AVG(nilai) END,
-       NULL, 1000 + MIN(urutan)
-FROM mart_indeks_spm
-WHERE batch_id = :batch_id AND tingkat_indeks = 'layanan'
-GROUP BY bidang;
-
-INSERT INTO mart_indeks_spm (
-    tahun, triwulan, kode_wilayah, kode_kab_kota, batch_ids, batch_id,
-    bidang, kode_layanan, tingkat_indeks, capaian_penerima, mutu, nilai, keterangan, urutan)
-SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
-       'semua', NULL, 'daerah',
-       CASE WHEN COUNT(capaian_penerima) = COUNT(*) THEN AVG(capaian_penerima) END,
-       CASE WHEN COUNT(mutu) = COUNT(*) THEN AVG(mutu) END,
-       CASE WHEN COUNT(nilai) = COUNT(*) THEN AVG(nilai) END,
-       NULL, 9999
-FROM mart_indeks_spm
-WHERE batch_id = :batch_id AND tingkat_indeks = :anggota_daerah;

@@ -1,0 +1,75 @@
+-- The layanan rows of mart_indeks_spm for one province and quarter, computation batch :batch_id
+-- (spm.indicators.indeks; then marts/mart_indeks_spm_rerata.sql adds the bidang and daerah means).
+-- capaian_penerima = the capped capaian of the provinsi `semua` row of mart_capaian_spm; mutu rolls
+-- up the OPD inputs (fact_input_mutu) of the kab/kota that row covers by the kab/kota rule: each item
+-- counts at most as fully met, Σ min(tersedia, dibutuhkan) ÷ Σ dibutuhkan × 100 over their items.
+-- A mutu over part of the covered kab/kota would pass for all of them: when one of them has no OPD
+-- input of the bidang for the quarter, mutu stays NULL and keterangan says how many lack it.
+
+DELETE FROM mart_indeks_spm
+WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan;
+
+INSERT INTO mart_indeks_spm (
+    tahun, triwulan, kode_wilayah, kode_kab_kota, batch_ids, batch_id,
+    bidang, kode_layanan, tingkat_indeks, capaian_penerima, mutu, nilai, keterangan, urutan)
+WITH cap AS (
+    SELECT kode_layanan, capaian_dibatasi, kab_kota_dimuat FROM mart_capaian_spm
+    WHERE kode_wilayah = :kode_kab_kota AND jenis_kelamin = 'semua' AND tahun = :tahun AND triwulan = :triwulan
+),
+kab AS (
+    SELECT kode_wilayah AS kode_kab_kota, kode_layanan FROM mart_capaian_spm
+    WHERE tingkat_wilayah = 'kabupaten_kota' AND jenis_kelamin = 'semua' AND tahun = :tahun
+      AND triwulan = :triwulan AND kode_wilayah LIKE :awalan_kab_kota
+),
+opd AS (
+    SELECT DISTINCT kode_kab_kota, bidang FROM fact_input_mutu
+    WHERE tahun = :tahun AND triwulan = :triwulan AND kode_kab_kota LIKE :awalan_kab_kota
+),
+tanpa_input AS (
+    SELECT kab.kode_layanan, COUNT(*) AS jumlah
+    FROM kab
+    JOIN dim_layanan l ON l.kode_layanan = kab.kode_layanan
+    LEFT JOIN opd ON opd.kode_kab_kota = kab.kode_kab_kota AND opd.bidang = l.bidang
+    WHERE opd.bidang IS NULL
+    GROUP BY kab.kode_layanan
+),
+mt AS (
+    SELECT f.kode_layanan,
+           CASE WHEN SUM(f.jumlah_dibutuhkan) > 0 THEN
+               CAST(SUM(CASE WHEN f.jumlah_tersedia < f.jumlah_dibutuhkan THEN f.jumlah_tersedia
+                             ELSE f.jumlah_dibutuhkan END) * 100 AS DOUBLE PRECISION)
+               / CAST(SUM(f.jumlah_dibutuhkan) AS DOUBLE PRECISION)
+           END AS mutu
+    FROM fact_input_mutu f
+    JOIN kab ON kab.kode_kab_kota = f.kode_kab_kota AND kab.kode_layanan = f.kode_layanan
+    WHERE f.tahun = :tahun AND f.triwulan = :triwulan
+    GROUP BY f.kode_layanan
+),
+layanan AS (
+    SELECT l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi AS capaian,
+           CASE WHEN tanpa_input.kode_layanan IS NULL THEN mt.mutu END AS mutu,
+           CASE WHEN cap.kode_layanan IS NULL
+                    THEN 'capaian penerima not computed for ' || :lokasi || ' (no kab/kota of the province has it)'
+                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima undefined: sasaran 0'
+           END AS sebab_capaian,
+           CASE WHEN cap.kode_layanan IS NULL THEN 'no kab/kota of the province to take mutu from'
+                WHEN tanpa_input.kode_layanan IS NOT NULL
+                    THEN 'no OPD input (mutu) of bidang ' || l.bidang || ' for ' || CAST(tanpa_input.jumlah AS VARCHAR(8))
+                         || ' of the ' || CAST(cap.kab_kota_dimuat AS VARCHAR(8)) || ' kab/kota the capaian covers'
+                WHEN mt.kode_layanan IS NULL THEN 'the OPD inputs of the quarter have no mutu item for this jenis layanan'
+                WHEN mt.mutu IS NULL THEN 'every mutu item of this jenis layanan has jumlah_dibutuhkan 0'
+           END AS sebab_mutu
+    FROM dim_layanan l
+    LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
+    LEFT JOIN tanpa_input ON tanpa_input.kode_layanan = l.kode_layanan
+    LEFT JOIN mt ON mt.kode_layanan = l.kode_layanan
+)
+SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
+       bidang, kode_layanan, 'layanan', capaian, mutu,
+       CASE WHEN capaian IS NOT NULL AND mutu IS NOT NULL THEN :bobot_penerima * capaian + :bobot_mutu * mutu END,
+       CASE WHEN sebab_capaian IS NOT NULL AND sebab_mutu IS NOT NULL THEN sebab_capaian || '; ' || sebab_mutu
+            WHEN sebab_capaian IS NOT NULL THEN sebab_capaian
+            ELSE sebab_mutu
+       END,
+       urutan
+FROM layanan;

@@ -1,0 +1,213 @@
+"""Provinsi rows (DESIGN §7) on hand-made facts of two kab/kota of Jawa Barat (32), worked out by hand.
+
+Reporting year 2026, quarter 3: population 2025-2, ages on 31 Dec 2025, Dapodik semester 20261.
+Kota Bogor (32.71, desa A) and Kota Sukabumi (32.72, desa D) are loaded; Kabupaten Bogor (32.01,
+desa O) is not. Jawa Barat has 27 kab/kota.
+"""
+
+from datetime import date, datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from spm.errors import ConfigError
+from spm.indicators.capaian import compute_capaian
+from spm.indicators.indeks import compute_indeks
+from spm.indicators.provinsi import compute_capaian_provinsi, provinces_of
+from spm.warehouse.audit import start_batch
+from spm.warehouse.bulk import insert_rows
+from spm.warehouse.layanan import sync_dim_layanan
+from spm.warehouse.status import BatchStatus
+from spm.warehouse.tables import etl_batch, fact_kunjungan, fact_pasien, fact_penduduk, fact_peserta_didik
+from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
+from spm.warehouse.tables_opd import fact_input_mutu, mart_indeks_spm
+from tests.warehouses import with_wilayah
+
+A, D, O = "32.71.01.1001", "32.72.01.1001", "32.01.01.2001"
+KAB_KOTA_JAWA_BARAT = 27
+ICD = "http://hl7.org/fhir/sid/icd-10"
+
+POPULATION = [  # desa, kab/kota, sex, age, count
+    (A, "32.71", "L", 5, 10), (A, "32.71", "P", 6, 10), (A, "32.71", "L", 10, 5),
+    (D, "32.72", "L", 5, 6), (D, "32.72", "P", 5, 4), (D, "32.72", "L", 10, 5),
+]
+LEARNERS = {  # Dapodik feed (the schools' kab/kota) -> (key, residence desa, sex, birth year, bentuk)
+    "32.71": [("k1", A, "L", 2020, "TK"), ("k2", A, "P", 2019, "KB"),
+              ("kX", D, "L", 2020, "TK"),   # lives in Sukabumi, at school in Bogor
+              ("kO", O, "L", 2020, "TK")],  # lives in Kabupaten Bogor: not loaded
+    "32.72": [("k1", D, "L", 2020, "TK"),   # listed in both kab/kota, living in each
+              ("kX", D, "L", 2020, "TK"),   # listed by both: one person in Sukabumi
+              ("k3", D, "P", 2020, "TK")],
+}
+UPDATED = datetime(2026, 11, 1, tzinfo=timezone.utc)
+PATIENTS = [  # hub, id, person_key, sex, birth, village, last updated
+    ("32.71", "p1-bogor", "key-p1", "L", date(2015, 1, 1), A, datetime(2026, 1, 1, tzinfo=timezone.utc)),
+    ("32.72", "p1-sukabumi", "key-p1", "L", date(2015, 1, 1), D, UPDATED),  # moved: now lives in D
+    ("32.71", "p2", "key-p2", "L", date(2015, 1, 1), A, UPDATED),
+    ("32.72", "p3", "key-p3", "L", date(2015, 1, 1), D, UPDATED),
+]
+VISITS = [  # hub, patient id, day: kes_usia_dikdas (Z00.2, aged 7-15)
+    ("32.71", "p1-bogor", datetime(2026, 4, 10, 2, tzinfo=timezone.utc)),
+    ("32.72", "p1-sukabumi", datetime(2026, 8, 10, 2, tzinfo=timezone.utc)),
+    ("32.71", "p2", datetime(2026, 5, 10, 2, tzinfo=timezone.utc)),
+    ("32.72", "p3", datetime(2026, 5, 20, 2, tzinfo=timezone.utc)),
+]
+
+
+def _facts(engine, kab_kota=("32.71", "32.72")):
+    with engine.begin() as conn:
+        b = start_batch(conn, "test", "fakta", "32.71", "2026", "t")
+        insert_rows(conn, fact_penduduk, ("tahun", "semester", "kode_desa", "jenis_kelamin", "umur", "kode_kab_kota",
+                                          "jumlah", "batch_id"),
+                    [(2025, 2, desa, jk, u, kab, n, b) for desa, kab, jk, u, n in POPULATION if kab in kab_kota])
+        insert_rows(conn, fact_peserta_didik, (
+            "semester_id", "kode_kab_kota", "person_key", "jenis_id", "nik_valid", "npsn", "bentuk_pendidikan",
+            "tingkat_pendidikan_id", "program_kesetaraan", "status", "jenis_kelamin", "tahun_lahir", "bulan_lahir",
+            "tahun_laporan", "umur_referensi", "kode_wilayah_domisili", "kode_desa_tinggal", "kode_wilayah_sekolah",
+            "last_update", "batch_id"),
+            [(20261, feed, key, "nik", True, "20200001", bentuk, None, None, "aktif", jk, lahir, 1, 2026,
+              2025 - lahir, desa, desa, f"{feed}.01.1001", None, b)
+             for feed, rows in LEARNERS.items() for key, desa, jk, lahir, bentuk in rows])
+        insert_rows(conn, fact_pasien, ("kode_kab_kota", "pasien_id", "person_key", "jenis_id", "nik_valid",
+                                        "jenis_kelamin", "tanggal_lahir", "kode_desa", "last_updated", "batch_id"),
+                    [(hub, pid, key, "nik", True, jk, born, desa, at, b) for hub, pid, key, jk, born, desa, at in PATIENTS])
+        insert_rows(conn, fact_kunjungan, ("kode_kab_kota", "kunjungan_id", "pasien_id", "status", "kelas",
+                                           "tanggal_mulai", "organisasi_id", "kode_alasan", "sistem_alasan",
+                                           "last_updated", "batch_id"),
+                    [(hub, f"e{i}", pid, "finished", "AMB", when, "org", "Z00.2", ICD, UPDATED, b)
+                     for i, (hub, pid, when) in enumerate(VISITS)])
+
+
+@pytest.fixture
+def warehouse(engine):
+    with_wilayah(engine)
+    sync_dim_layanan(engine)
+    _facts(engine)
+    return engine
+
+
+def _rows(engine, kode_wilayah, triwulan=3):
+    m = mart_capaian_spm.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(mart_capaian_spm).where(
+            m.kode_wilayah == kode_wilayah, m.tahun == 2026, m.triwulan == triwulan)).all()
+    return {(r.kode_layanan, r.jenis_kelamin): r for r in rows}
+
+
+def _computed(engine, *kab_kota):
+    for kode in kab_kota:
+        assert compute_capaian(engine, kode, 2026, 3, "t")["status"] == BatchStatus.PUBLISHED
+    return compute_capaian_provinsi(engine, "32", 2026, 3, "t")
+
+
+def test_learner_listed_in_two_kab_kota_counts_once(warehouse):
+    result = _computed(warehouse, "32.71", "32.72")
+    assert result["status"] == BatchStatus.PUBLISHED
+    bogor, sukabumi, jabar = _rows(warehouse, "32.71"), _rows(warehouse, "32.72"), _rows(warehouse, "32")
+    # Kota Bogor: k1, k2 (kX and kO live elsewhere); Kota Sukabumi: k1, kX, k3.
+    assert bogor["pend_paud", "semua"].terlayani == 2 and sukabumi["pend_paud", "semua"].terlayani == 3
+    paud = jabar["pend_paud", "semua"]
+    assert (paud.sasaran, paud.terlayani) == (30.0, 4)  # k1 once; kO's kab/kota is not loaded
+    assert paud.capaian == pytest.approx(100 * 4 / 30) and paud.belum_terlayani == pytest.approx(26.0)
+    assert (jabar["pend_paud", "L"].sasaran, jabar["pend_paud", "L"].terlayani) == (16.0, 2)  # k1, kX
+    assert (jabar["pend_paud", "P"].sasaran, jabar["pend_paud", "P"].terlayani) == (14.0, 2)  # k2, k3
+    assert (paud.tingkat_wilayah, paud.kode_kab_kota) == ("provinsi", "32")
+    assert (paud.kab_kota_dimuat, paud.kab_kota_total) == (2, KAB_KOTA_JAWA_BARAT)
+    assert bogor["pend_paud", "semua"].kab_kota_dimuat is None  # set on provinsi rows only
+    assert paud.semester_penduduk == "2025-2"
+    lineage = {int(b) for b in paud.batch_ids.split(",")}
+    assert {bogor["pend_paud", "semua"].batch_id, sukabumi["pend_paud", "semua"].batch_id} <= lineage
+
+
+def test_patient_in_two_hubs_counts_once_where_they_live(warehouse):
+    _computed(warehouse, "32.71", "32.72")
+    bogor, sukabumi, jabar = _rows(warehouse, "32.71"), _rows(warehouse, "32.72"), _rows(warehouse, "32")
+    assert bogor["kes_usia_dikdas", "semua"].terlayani == 1  # p2 (p1 now lives in Sukabumi)
+    assert sukabumi["kes_usia_dikdas", "semua"].terlayani == 2  # p1 (records in both hubs), p3
+    dikdas = jabar["kes_usia_dikdas", "semua"]
+    assert (dikdas.sasaran, dikdas.terlayani, dikdas.kab_kota_dimuat) == (10.0, 3, 2)
+    m = mart_terlayani_bulanan.c
+    with warehouse.connect() as conn:
+        months = dict(conn.execute(sa.select(m.bulan, m.terlayani_baru).where(
+            m.kode_wilayah == "32", m.kode_layanan == "kes_usia_dikdas", m.jenis_kelamin == "semua")).all())
+        tingkat = set(conn.execute(sa.select(m.tingkat_wilayah).where(m.kode_wilayah == "32")).scalars())
+    assert months == {4: 1, 5: 2}  # p1 first met it in April (Bogor's hub), p2 and p3 in May
+    assert sum(months.values()) == dikdas.terlayani and tingkat == {"provinsi"}
+
+
+def test_part_of_a_province_covers_only_its_loaded_kab_kota(warehouse):
+    _computed(warehouse, "32.71")  # Kota Sukabumi not computed
+    paud = _rows(warehouse, "32")["pend_paud", "semua"]
+    # k1 and k2 live in Kota Bogor; kX and k3 in Kota Sukabumi, which the row does not cover.
+    assert (paud.sasaran, paud.terlayani, paud.kab_kota_dimuat, paud.kab_kota_total) == (20.0, 2, 1, 27)
+    with warehouse.connect() as conn:
+        message = conn.execute(sa.select(etl_batch.c.message).where(
+            etl_batch.c.kode_wilayah == "32", etl_batch.c.entity == "mart_capaian_spm")).scalar_one()
+    assert "1 of 27 kab/kota (32.71)" in message and "part of the province only" in message
+
+
+def test_rerun_and_kab_kota_recomputation_keep_one_provinsi_row_set(warehouse):
+    _computed(warehouse, "32.71", "32.72")
+    first = {k: (r.sasaran, r.terlayani) for k, r in _rows(warehouse, "32").items()}
+    compute_capaian(warehouse, "32.71", 2026, 3, "t")  # a kab/kota's rows leave the province's alone
+    assert {k: (r.sasaran, r.terlayani) for k, r in _rows(warehouse, "32").items()} == first
+    compute_capaian_provinsi(warehouse, "32", 2026, 3, "t")
+    assert {k: (r.sasaran, r.terlayani) for k, r in _rows(warehouse, "32").items()} == first
+    assert ("kes_ibu_hamil", "semua") not in first  # no births loaded: not computed for any kab/kota
+
+
+def test_no_kab_kota_computed_means_no_provinsi_row(warehouse):
+    result = compute_capaian_provinsi(warehouse, "32", 2026, 3, "t")
+    assert result["status"] == BatchStatus.MISSING and "no kab/kota of provinsi 32" in result["message"]
+    assert _rows(warehouse, "32") == {}
+
+
+def test_bad_province_codes_are_refused(warehouse):
+    with pytest.raises(ConfigError, match="two digits"):
+        compute_capaian_provinsi(warehouse, "32.71", 2026, 3, "t")
+    with pytest.raises(ConfigError, match="no provinsi"):
+        compute_capaian_provinsi(warehouse, "99", 2026, 3, "t")
+
+
+def test_provinces_of_kab_kota():
+    assert provinces_of(["32.72", "32.71", "33.01"]) == ["32", "33"]
+
+
+def _mutu(engine, kode_kab_kota, items):  # (kode_layanan, uraian, dibutuhkan, tersedia), bidang pendidikan
+    with engine.begin() as conn:
+        b = start_batch(conn, "opd", "pendidikan", kode_kab_kota, "2026-T3", "t")
+        insert_rows(conn, fact_input_mutu, ("tahun", "triwulan", "kode_kab_kota", "kode_layanan", "komponen", "uraian",
+                                            "bidang", "satuan", "jumlah_dibutuhkan", "jumlah_tersedia", "baris",
+                                            "batch_id"),
+                    [(2026, 3, kode_kab_kota, layanan, "sdm", uraian, "pendidikan", "orang", need, have, i, b)
+                     for i, (layanan, uraian, need, have) in enumerate(items, start=5)])
+
+
+def _indeks(engine, kode_wilayah):
+    x = mart_indeks_spm.c
+    with engine.connect() as conn:
+        return {r.kode_layanan or r.bidang: r for r in conn.execute(sa.select(mart_indeks_spm).where(
+            x.kode_wilayah == kode_wilayah, x.tahun == 2026, x.triwulan == 3))}
+
+
+def test_provinsi_index_rolls_up_the_mutu_of_the_kab_kota_it_covers(warehouse):
+    _computed(warehouse, "32.71", "32.72")
+    _mutu(warehouse, "32.71", [("pend_paud", "guru", 10, 4), ("pend_paud", "buku", 10, 30)])  # surplus counts as 10
+    _mutu(warehouse, "32.72", [("pend_paud", "guru", 20, 20)])
+    result = compute_indeks(warehouse, "32", 2026, 3, "t")
+    assert result["status"] == BatchStatus.PUBLISHED
+    paud = _indeks(warehouse, "32")["pend_paud"]
+    assert paud.mutu == pytest.approx(100 * (4 + 10 + 20) / 40)
+    assert paud.capaian_penerima == pytest.approx(100 * 4 / 30)
+    assert paud.nilai == pytest.approx(0.8 * 100 * 4 / 30 + 0.2 * 85.0)
+    assert paud.kode_kab_kota == "32" and paud.keterangan is None
+    assert _indeks(warehouse, "32")["pendidikan"].nilai is None  # pend_dasar and pend_kesetaraan lack mutu items
+
+
+def test_provinsi_mutu_stays_null_while_a_covered_kab_kota_has_no_input(warehouse):
+    _computed(warehouse, "32.71", "32.72")
+    _mutu(warehouse, "32.71", [("pend_paud", "guru", 10, 10)])  # Kota Sukabumi sent none
+    compute_indeks(warehouse, "32", 2026, 3, "t")
+    paud = _indeks(warehouse, "32")["pend_paud"]
+    assert paud.mutu is None and paud.nilai is None and paud.capaian_penerima is not None
+    assert "no OPD input (mutu) of bidang pendidikan for 1 of the 2 kab/kota the capaian covers" in paud.keterangan
