@@ -88,3 +88,34 @@ def test_an_event_that_landed_after_the_trigger_is_computed_too():
     assert late == [("fact_peserta_didik", second.extra)]
     assert _quarters(capaian_targets({}, RUN, [first] + late)) == {
         "32.71": [(2026, 3), (2026, 4)], "32.72": [(2026, 3), (2026, 4)]}
+
+
+def test_provinces_roll_up_where_two_or_more_of_their_kab_kota_are_configured():
+    from spm.orchestration.capaian import provinsi_targets
+
+    targets = [{"kode_kab_kota": "32.71", "kuartal": [[2026, 3]]},
+               {"kode_kab_kota": "32.72", "kuartal": [[2026, 2], [2026, 3]]},
+               {"kode_kab_kota": "33.74", "kuartal": [[2026, 3]]}]
+    configured = ["32.71", "32.72", "32.73", "33.74"]
+    # 32: every quarter one of its kab/kota computed; 33: one kab/kota only, no provinsi row.
+    assert provinsi_targets(targets, configured) == [{"kode_provinsi": "32", "kuartal": [[2026, 2], [2026, 3]]}]
+    # An event run computing one kab/kota of a province configured whole still rolls it up.
+    assert provinsi_targets(targets[:1], configured) == [{"kode_provinsi": "32", "kuartal": [[2026, 3]]}]
+    assert provinsi_targets(targets, ["32.71", "33.74"]) == []
+
+
+def test_a_province_code_stands_for_its_kab_kota(engine, monkeypatch):
+    import pytest
+
+    from spm.errors import ConfigError
+    from spm.orchestration import tasks
+    from tests.warehouses import with_wilayah
+
+    with_wilayah(engine)
+    monkeypatch.setattr(tasks, "warehouse_engine", lambda: engine)
+    jabar = tasks.kode_wilayah_list({"kode_wilayah": ["32"]})
+    assert len(jabar) == 27 and jabar[:2] == ["32.01", "32.02"] and "32.71" in jabar
+    assert tasks.kode_wilayah_list({"kode_wilayah": ["32.71", "32"]}).count("32.71") == 1
+    assert tasks.kode_wilayah_list({"kode_wilayah": ["32.71"]}) == ["32.71"]
+    with pytest.raises(ConfigError, match="kode_wilayah 99: no provinsi"):
+        tasks.kode_wilayah_list({"kode_wilayah": ["99"]})

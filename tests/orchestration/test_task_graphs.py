@@ -130,12 +130,19 @@ GRAPHS = {
             "resolve_targets": (SCHEMA,),
             "kab_kota.compute_capaian": ("resolve_targets",),
             "kab_kota.compute_indeks": ("kab_kota.compute_capaian",),
+            # The provinces roll up after every kab/kota of the run.
+            "resolve_provinces": ("kab_kota.compute_indeks", "resolve_targets"),
+            "compute_provinsi": ("resolve_provinces",),
         },
-        mapped=frozenset({"kab_kota.compute_capaian", "kab_kota.compute_indeks"}),  # one group per kab/kota
+        # One group per kab/kota, one task per province.
+        mapped=frozenset({"kab_kota.compute_capaian", "kab_kota.compute_indeks", "compute_provinsi"}),
         outlets={
             "kab_kota.compute_capaian": ("mart_capaian_spm",),
             "kab_kota.compute_indeks": ("mart_indeks_spm",),
+            "compute_provinsi": ("mart_capaian_spm", "mart_indeks_spm"),
         },
+        # A kab/kota skipped for lack of population leaves the others' roll-up to go ahead.
+        trigger_rules={"resolve_provinces": "none_failed"},
         # Events that landed after the run was triggered (Airflow gives a run none of them).
         inlets={"resolve_targets": ("fact_penduduk", "fact_kelahiran", "fact_peserta_didik", "fact_kunjungan",
                                     "fact_observasi", "fact_input_mutu")},

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def quarter_params() -> dict[str, Param]:
     """Run conf of the quarterly DAGs (DESIGN §10): kab/kota, year and quarter, any past one included."""
     return {
-        "kode_wilayah": params.kode_wilayah("kab/kota codes; empty = Variable spm_kode_wilayah"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes (a province code: all its kab/kota); empty = Variable spm_kode_wilayah"),
         "tahun": params.tahun("report year"),
         "triwulan": params.pilihan([1, 2, 3, 4], "quarter (year-to-date); empty = every quarter up to the run's"),
     }
@@ -119,9 +119,23 @@ def create_hitung_capaian_dag() -> DAG:
             # its own index, never the others' (a task mapped over all capaian would skip with it).
             compute_indeks(compute_capaian(target))
 
+        # After every kab/kota (a skipped one leaves the others' roll-up to go ahead; a failed one stops it).
+        @task(trigger_rule="none_failed")
+        def resolve_provinces(targets: list[dict], params=None) -> list[dict[str, Any]]:
+            return provinsi_plan(dict(params), targets)
+
+        @task(outlets=[MART_CAPAIAN_SPM, MART_INDEKS_SPM])
+        def compute_provinsi(target: dict, run_id=None, outlet_events=None):
+            result = provinsi_compute(target, run_id)
+            emit(outlet_events, {MART_CAPAIAN_SPM: tasks.asset_extra(result),
+                                 MART_INDEKS_SPM: tasks.asset_extra(result)})
+            return result
+
         targets = resolve_targets()
         check_warehouse_schema() >> targets
-        kab_kota.expand(target=targets)
+        provinces = resolve_provinces(targets)
+        kab_kota.expand(target=targets) >> provinces
+        compute_provinsi.expand(target=provinces)
     return dag
 
 
@@ -202,7 +216,7 @@ def capaian_plan(params: dict[str, Any], run_after, events: list[tuple[str, dict
 
         configured = Variable.get("spm_kode_wilayah", default=None, deserialize_json=True)
         if configured:
-            wanted = {configured} if isinstance(configured, str) else set(configured)
+            wanted = set(tasks.expand_provinces([configured] if isinstance(configured, str) else list(configured)))
             targets = [t for t in targets if t["kode_kab_kota"] in wanted]
     if not targets:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -251,3 +265,72 @@ def indeks_compute(capaian: dict, run_id: str) -> dict:
     return {"kode_kab_kota": capaian["kode_kab_kota"], "periode": list(capaian["periode"]),
             "batch_id": [r.get("batch_id") for r in results],
             "rows_published": sum(r.get("rows_published") or 0 for r in results)}
+
+
+# DESIGN §7: where kab/kota of one province are loaded, the mart holds the provinsi row too; a
+# deployment of one kab/kota computes none.
+MIN_KAB_KOTA_PROVINSI = 2
+
+
+def provinsi_targets(targets: list[dict], configured: list[str]) -> list[dict]:
+    """The provinces to roll up after the run's kab/kota: those with at least MIN_KAB_KOTA_PROVINSI
+    configured kab/kota, for every quarter the run computed for one of them."""
+    from spm.indicators.provinsi import provinsi_of
+
+    per_provinsi: dict[str, set[str]] = {}
+    for kode in configured:
+        per_provinsi.setdefault(provinsi_of(kode), set()).add(kode)
+    wanted: dict[str, set[tuple[int, int]]] = {}
+    for t in targets:
+        prov = provinsi_of(t["kode_kab_kota"])
+        if len(per_provinsi.get(prov, ())) >= MIN_KAB_KOTA_PROVINSI:
+            wanted.setdefault(prov, set()).update((int(y), int(q)) for y, q in t["kuartal"])
+    return [{"kode_provinsi": prov, "kuartal": [list(k) for k in sorted(quarters)]}
+            for prov, quarters in sorted(wanted.items())]
+
+
+@tasks.fail_fast
+def provinsi_plan(params: dict[str, Any], targets: list[dict]) -> list[dict]:
+    from spm.errors import ConfigError
+
+    try:
+        configured = tasks.kode_wilayah_list(params)
+    except ConfigError:  # an Asset-triggered run without the Variable: the kab/kota it computes
+        configured = [t["kode_kab_kota"] for t in targets]
+    planned = provinsi_targets(targets or [], configured)
+    if not planned:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"no provinsi with {MIN_KAB_KOTA_PROVINSI} or more configured kab/kota among "
+                                   "those computed: no provinsi rows")
+    return planned
+
+
+@tasks.fail_fast
+def provinsi_compute(target: dict, run_id: str) -> dict:
+    """The province's quarters one after another: its capaian rows, then its index (each quarter in
+    its own transactions). A quarter none of its kab/kota has is recorded as `missing`."""
+    from spm.indicators.indeks import compute_indeks
+    from spm.indicators.provinsi import compute_capaian_provinsi
+
+    engine = tasks.warehouse_engine()
+    kode = target["kode_provinsi"]
+    published, missing = [], []
+    for tahun, triwulan in target["kuartal"]:
+        result = compute_capaian_provinsi(engine, kode, int(tahun), int(triwulan), run_id)
+        if result["status"] != BatchStatus.PUBLISHED:
+            missing.append(result)
+            log.warning("capaian provinsi %s %s not computed: %s", kode, result["periode"], result["message"])
+            continue
+        published.append((result, compute_indeks(engine, kode, int(tahun), int(triwulan), run_id)))
+    if not published:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"provinsi {kode}: no capaian computed: " + "; ".join(
+            f"{r['periode']}: {r['message']}" for r in missing))
+    # kode_kab_kota: the marts' partition key, the province's code on provinsi rows.
+    return {"kode_kab_kota": kode, "periode": [c["periode"] for c, _ in published],
+            "batch_id": [c["batch_id"] for c, _ in published] + [i["batch_id"] for _, i in published],
+            "rows_published": sum(c["rows_published"] + i["rows_published"] for c, i in published),
+            "kab_kota_dimuat": sorted({k for c, _ in published for k in c["kab_kota_dimuat"]}),
+            "missing": [r["periode"] for r in missing]}

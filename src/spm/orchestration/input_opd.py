@@ -53,7 +53,7 @@ empty = every workbook.
 Owner of the data: the OPD (Dinas Pendidikan, Dinas Kesehatan). Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = every workbook in the inbox"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes (a province code: all its kab/kota), e.g. [\"32.71\"]; empty = every workbook in the inbox"),
     },
 )
 
@@ -73,7 +73,9 @@ def ingest_inbox(params: dict[str, Any], run_id: str | None) -> list[dict]:
     inbox = opd_inbox()
     inbox.mkdir(parents=True, exist_ok=True)
     codes = params.get("kode_wilayah") or None
-    return ingest(tasks.warehouse_engine(), inbox, run_id, [codes] if isinstance(codes, str) else codes)
+    if codes:
+        codes = tasks.expand_provinces([codes] if isinstance(codes, str) else list(codes))
+    return ingest(tasks.warehouse_engine(), inbox, run_id, codes)
 
 
 def published_event(results: list[dict], outlet_events) -> dict:

@@ -129,7 +129,7 @@ nothing (the publish task is skipped, no Asset event).
 Owner of the data: Disdukcapil. Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes (a province code: all its kab/kota), e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
         "tahun": params.tahun("year of the semester (and of the births)"),
         "semester": params.pilihan([1, 2], "1 = state at 30 June, 2 = state at 31 December"),
     },

@@ -54,7 +54,7 @@ name the kab/kota where the window's patients live and the service years that ma
 Owner of the data: Dinas Kesehatan (SATUSEHAT hub). Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes (a province code: all its kab/kota), e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
         "dari": params.instant("window start (inclusive), ISO date or date-time; empty = the day before the run"),
         "sampai": params.instant("window end (exclusive), ISO date or date-time; empty = the run's date"),
     },

@@ -75,7 +75,9 @@ def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> l
         for extra in extras:
             periodes = extra.get("periode")
             for periode in periodes if isinstance(periodes, list) else [periodes]:
-                if extra.get("kode_kab_kota") and "-T" in str(periode or ""):
+                # The report is a kab/kota's; a province's rows (issue: provinsi report) have none yet.
+                if extra.get("kode_kab_kota") and not tasks.is_provinsi(extra["kode_kab_kota"]) \
+                        and "-T" in str(periode or ""):
                     tahun, triwulan = (int(x) for x in str(periode).split("-T"))
                     quarters.add((extra["kode_kab_kota"], tahun, triwulan))
         if quarters:

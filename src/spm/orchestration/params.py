@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-KAB_KOTA_PATTERN = r"^\d{2}\.\d{2}$"  # Kemendagri kab/kota code, dotted: 32.71
+# Kemendagri kab/kota code, dotted (32.71), or a province's (32: all its kab/kota, from dim_wilayah)
+KAB_KOTA_PATTERN = r"^\d{2}(\.\d{2})?$"
 KAB_KOTA_MAX = 514  # kab/kota in Indonesia (Kepmendagri 300.2.2-2138/2025): more is a mistake
 TAHUN_MIN, TAHUN_MAX = 2000, 2100
 # ISO date or date-time with an optional zone: 2025-01-01, 2025-01-01T00:00:00+07:00, ...Z

@@ -51,7 +51,7 @@ Schools fetched at once: extra `paralel` of the `spm_dapodik` connection (defaul
 Owner of the data: Dinas Pendidikan (Dapodik operators). Run by: the Pemda data team.
 """,
     params={
-        "kode_wilayah": params.kode_wilayah("kab/kota codes, e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes (a province code: all its kab/kota), e.g. [\"32.71\"]; empty = Variable spm_kode_wilayah"),
         "tahun": params.tahun("first calendar year of the school year (2025 for 2025/2026)"),
         "semester": params.pilihan([1, 2], "1 = ganjil (from July), 2 = genap (from January of the next year)"),
     },

@@ -77,7 +77,7 @@ its owner once (reminders after `pengingat_jam`); when it is fresh again the res
 announced once. Nothing depends on the wall clock: the check is made as of the run's `run_after`.
 """,
     params={
-        "kode_wilayah": params.kode_wilayah("kab/kota codes; empty = Variable spm_kode_wilayah"),
+        "kode_wilayah": params.kode_wilayah("kab/kota codes (a province code: all its kab/kota); empty = Variable spm_kode_wilayah"),
     },
 )
 

@@ -54,7 +54,8 @@ def check_warehouse_schema() -> str:
 
 
 def kode_wilayah_list(params: dict[str, Any]) -> list[str]:
-    """The run's kab/kota list: the `kode_wilayah` param, else the `spm_kode_wilayah` Variable."""
+    """The run's kab/kota list: the `kode_wilayah` param, else the `spm_kode_wilayah` Variable; a
+    province code in either stands for all its kab/kota."""
     codes = params.get("kode_wilayah")
     if not codes:
         from airflow.sdk import Variable
@@ -65,7 +66,33 @@ def kode_wilayah_list(params: dict[str, Any]) -> list[str]:
                           "or the run param kode_wilayah")
     if isinstance(codes, str):
         codes = [codes]
-    return list(dict.fromkeys(codes))  # a code listed twice would map two tasks onto one partition
+    return expand_provinces(codes)
+
+
+def is_provinsi(kode: str) -> bool:
+    return len(kode) == 2 and kode.isdigit()
+
+
+def expand_provinces(codes: list[str]) -> list[str]:
+    """A province (`32`) stands for all its kab/kota in the warehouse's dim_wilayah (a provinsi
+    deployment); kab/kota codes stay as given. Each code once: a code listed twice would map two
+    tasks onto one partition."""
+    if not any(is_provinsi(c) for c in codes):
+        return list(dict.fromkeys(codes))
+    from spm.warehouse.wilayah import kab_kota_of
+
+    out: list[str] = []
+    with warehouse_engine().connect() as conn:
+        for kode in codes:
+            if not is_provinsi(kode):
+                out.append(kode)
+                continue
+            kab_kota = kab_kota_of(conn, kode)
+            if not kab_kota:
+                raise ConfigError(f"kode_wilayah {kode}: no provinsi with kab/kota in dim_wilayah (load the region "
+                                  "codes: DAG spm_muat_wilayah or `spm wilayah load`)")
+            out.extend(kab_kota)
+    return list(dict.fromkeys(out))
 
 
 def asset_extra(result: dict) -> dict:

@@ -324,7 +324,7 @@ def denominator_note(source_batches: list[dict[str, Any]], shown: list[str]) -> 
 def available_quarters(engine: sa.Engine, kode_kab_kota: str | None = None) -> list[tuple[str, int, int]]:
     """(kab/kota, tahun, triwulan) with published capaian, newest first."""
     m = mart_capaian_spm.c
-    q = sa.select(m.kode_kab_kota, m.tahun, m.triwulan).distinct()
+    q = sa.select(m.kode_kab_kota, m.tahun, m.triwulan).distinct().where(m.tingkat_wilayah != "provinsi")
     if kode_kab_kota:
         q = q.where(m.kode_kab_kota == kode_kab_kota)
     with engine.connect() as conn:

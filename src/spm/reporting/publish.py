@@ -170,7 +170,7 @@ def stale_quarters(engine: sa.Engine, root: Path | None = None) -> list[dict]:
             b.entity == "mart_indeks_spm", b.status == BatchStatus.PUBLISHED).group_by(b.kode_wilayah, b.periode)).all()
     out = []
     for kode, periode, finished in rows:
-        if "-T" not in str(periode) or finished is None:
+        if "-T" not in str(periode) or finished is None or len(str(kode)) != 5:  # kab/kota reports only
             continue
         tahun, triwulan = (int(x) for x in str(periode).split("-T"))
         t = publication_of(kode, tahun, triwulan, root)
