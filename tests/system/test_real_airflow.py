@@ -171,7 +171,7 @@ def _warehouse(cluster: Cluster) -> sa.Engine:
 
 
 def _assert_marts_equal_the_simulator(cluster: Cluster, hubs) -> None:
-    from spm.simulator.expected import expected_capaian, roll_up
+    from spm.simulator.expected import expected_capaian, expected_capaian_provinsi, roll_up
     from spm.warehouse.tables_marts import mart_capaian_spm as m
 
     engine = _warehouse(cluster)
@@ -198,6 +198,15 @@ def _assert_marts_equal_the_simulator(cluster: Cluster, hubs) -> None:
                 checked += 1
                 services.add(r.kode_layanan)
     assert checked > 500 and len(services) >= 13, (checked, sorted(services))
+    # Both kab/kota of Jawa Barat configured: the province's rows, over both, after theirs.
+    provinsi = expected_capaian_provinsi([worlds[k] for k in KAB_KOTA], tahun, triwulan)
+    for r in provinsi.itertuples():
+        key = (r.kode_wilayah, r.jenis_kelamin, r.kode_layanan)
+        if r.sasaran == 0 and r.terlayani == 0 and key not in got:
+            continue
+        assert key in got, f"no provinsi row for {key}"
+        assert got[key] == (pytest.approx(r.sasaran), r.terlayani), key
+    assert len(provinsi) >= 13 * 2 and set(provinsi.kab_kota_dimuat) == {2}
 
 
 def _assert_reports(cluster: Cluster) -> None:

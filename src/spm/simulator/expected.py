@@ -428,3 +428,23 @@ def roll_up(capaian: pd.DataFrame, tingkat: str) -> pd.DataFrame:
     out["kode_wilayah"] = out["kode_wilayah"].str.split(".").str[:parts].str.join(".")
     keys = ["tahun", "triwulan", "kode_wilayah", "jenis_kelamin", "kode_layanan", "population_semester"]
     return out.groupby(keys, as_index=False)[["sasaran", "terlayani"]].sum()
+
+
+def expected_capaian_provinsi(worlds: Sequence[KabKotaWorld], tahun: int, triwulan: int, **rules) -> pd.DataFrame:
+    """Provinsi rows (DESIGN §7) over kab/kota worlds of one province, all loaded, each with the
+    others' hubs as visitors: sasaran summed, terlayani the distinct persons served in any of them.
+
+    The simulator's persons live in one kab/kota each (a resident belongs to one Penduduk; a hub's
+    outsiders are distinct persons counted where they live), so here the distinct persons are the sum
+    of the kab/kota counts; a person in two kab/kota is the warehouse tests' hand-made case
+    (tests/indicators/test_capaian_provinsi.py). Columns: those of `roll_up`, kode_wilayah the
+    province's code, plus kab_kota_dimuat. `rules`: expected_capaian's keyword arguments."""
+    frames = []
+    for world in worlds:
+        others = [w for w in worlds if w is not world]
+        frames.append(roll_up(expected_capaian(world, tahun, triwulan, visitors=others, **rules), "kabupaten_kota"))
+    kab = pd.concat(frames, ignore_index=True)
+    kab["kab_kota_dimuat"] = 1
+    kab["kode_wilayah"] = kab["kode_wilayah"].str.split(".").str[0]
+    keys = ["tahun", "triwulan", "kode_wilayah", "jenis_kelamin", "kode_layanan", "population_semester"]
+    return kab.groupby(keys, as_index=False)[["sasaran", "terlayani", "kab_kota_dimuat"]].sum()
