@@ -30,14 +30,21 @@ ICD = "http://hl7.org/fhir/sid/icd-10"
 POPULATION = [  # desa, kab/kota, sex, age, count
     (A, "32.71", "L", 5, 10), (A, "32.71", "P", 6, 10), (A, "32.71", "L", 10, 5),
     (D, "32.72", "L", 5, 6), (D, "32.72", "P", 5, 4), (D, "32.72", "L", 10, 5),
+    (A, "32.71", "L", 17, 8), (D, "32.72", "P", 16, 2),  # pendidikan menengah 16-18
 ]
 LEARNERS = {  # Dapodik feed (the schools' kab/kota) -> (key, residence desa, sex, birth year, bentuk)
     "32.71": [("k1", A, "L", 2020, "TK"), ("k2", A, "P", 2019, "KB"),
               ("kX", D, "L", 2020, "TK"),   # lives in Sukabumi, at school in Bogor
-              ("kO", O, "L", 2020, "TK")],  # lives in Kabupaten Bogor: not loaded
+              ("kO", O, "L", 2020, "TK"),   # lives in Kabupaten Bogor: not loaded
+              ("s1", A, "L", 2008, "SMA"),  # 17: menengah
+              ("s2", D, "P", 2009, "SMK"),  # 16: menengah, lives in Sukabumi
+              ("x1", A, "L", 2015, "SLB")],  # 10: khusus
     "32.72": [("k1", D, "L", 2020, "TK"),   # listed in both kab/kota, living in each
               ("kX", D, "L", 2020, "TK"),   # listed by both: one person in Sukabumi
-              ("k3", D, "P", 2020, "TK")],
+              ("k3", D, "P", 2020, "TK"),
+              ("s2", D, "P", 2009, "SMK"),  # listed by both
+              ("x2", D, "P", 2020, "SLB"),  # 5: khusus
+              ("s3", D, "L", 2006, "SMA")],  # 19: too old for menengah
 }
 UPDATED = datetime(2026, 11, 1, tzinfo=timezone.utc)
 PATIENTS = [  # hub, id, person_key, sex, birth, village, last updated
@@ -143,7 +150,7 @@ def test_part_of_a_province_covers_only_its_loaded_kab_kota(warehouse):
     with warehouse.connect() as conn:
         message = conn.execute(sa.select(etl_batch.c.message).where(
             etl_batch.c.kode_wilayah == "32", etl_batch.c.entity == "mart_capaian_spm")).scalar_one()
-    assert "1 of 27 kab/kota (32.71)" in message and "part of the province only" in message
+    assert "of 27 kab/kota" in message and "part of the province only" in message
 
 
 def test_rerun_and_kab_kota_recomputation_keep_one_provinsi_row_set(warehouse):
@@ -156,10 +163,12 @@ def test_rerun_and_kab_kota_recomputation_keep_one_provinsi_row_set(warehouse):
     assert ("kes_ibu_hamil", "semua") not in first  # no births loaded: not computed for any kab/kota
 
 
-def test_no_kab_kota_computed_means_no_provinsi_row(warehouse):
-    result = compute_capaian_provinsi(warehouse, "32", 2026, 3, "t")
+def test_no_kab_kota_with_figures_means_no_provinsi_row(engine):
+    with_wilayah(engine)
+    sync_dim_layanan(engine)
+    result = compute_capaian_provinsi(engine, "32", 2026, 3, "t")
     assert result["status"] == BatchStatus.MISSING and "no kab/kota of provinsi 32" in result["message"]
-    assert _rows(warehouse, "32") == {}
+    assert _rows(engine, "32") == {}
 
 
 def test_bad_province_codes_are_refused(warehouse):
@@ -211,3 +220,37 @@ def test_provinsi_mutu_stays_null_while_a_covered_kab_kota_has_no_input(warehous
     paud = _indeks(warehouse, "32")["pend_paud"]
     assert paud.mutu is None and paud.nilai is None and paud.capaian_penerima is not None
     assert "no OPD input (mutu) of bidang pendidikan for 1 of the 2 kab/kota the capaian covers" in paud.keterangan
+
+
+def test_the_provinces_own_education_services(warehouse):
+    """Pendidikan menengah (SMA/SMK 16-18) and khusus (SLB 4-18): per kab/kota of the province in its
+    own partition, then the provinsi row; never in a kab/kota's own figures."""
+    result = _computed(warehouse, "32.71")  # the kab/kota computation of 32.72 does not matter here
+    assert result["own"] == ["pend_khusus", "pend_menengah"]
+    jabar, bogor = _rows(warehouse, "32"), _rows(warehouse, "32.71")
+    menengah = jabar["pend_menengah", "semua"]
+    assert (menengah.sasaran, menengah.terlayani, menengah.kab_kota_dimuat) == (10.0, 2, 2)  # s1, s2 (once)
+    assert (bogor["pend_menengah", "semua"].sasaran, bogor["pend_menengah", "semua"].terlayani) == (8.0, 1)
+    assert bogor["pend_menengah", "semua"].kode_kab_kota == "32"  # the province's partition
+    assert _rows(warehouse, "32.71.01.1001")["pend_menengah", "L"].terlayani == 1
+    khusus = jabar["pend_khusus", "semua"]
+    # Sasaran 3.3 % of the population 4-18: 33 in Kota Bogor, 17 in Kota Sukabumi.
+    assert khusus.sasaran == pytest.approx(0.033 * 50) and khusus.terlayani == 2  # x1, x2
+    m = mart_capaian_spm.c
+    with warehouse.connect() as conn:
+        own_in_kab_kota = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
+            m.kode_kab_kota == "32.71", m.kode_layanan.in_(["pend_menengah", "pend_khusus"]))).scalar_one()
+    assert own_in_kab_kota == 0
+    x = mart_indeks_spm.c
+    with warehouse.connect() as conn:
+        indexed = set(conn.execute(sa.select(x.kode_layanan).where(x.tingkat_indeks == "layanan")).scalars())
+    assert not indexed & {"pend_menengah", "pend_khusus"}
+
+
+def test_a_quarter_before_the_first_code_list_takes_that_list(engine):
+    from spm.warehouse.wilayah import kab_kota_of
+
+    with_wilayah(engine)  # the shipped list, valid from 2025-04-25
+    with engine.connect() as conn:
+        before, now = kab_kota_of(conn, "32", date(2024, 12, 31)), kab_kota_of(conn, "32", date(2026, 9, 30))
+    assert before == now and len(now) == KAB_KOTA_JAWA_BARAT and "32.71" in now

@@ -8,10 +8,11 @@ DESIGN_CODES = [
     "kes_balita", "kes_usia_dikdas", "kes_usia_produktif", "kes_usia_lanjut", "kes_hipertensi", "kes_dm",
     "kes_odgj_berat", "kes_terduga_tb", "kes_risiko_hiv",
 ]
+PROVINSI_CODES = ["pend_menengah", "pend_khusus"]  # the province's own (Permendikbudristek 32/2022 Pasal 5)
 
 
 def test_catalog_has_the_15_kab_kota_services_of_design_5_in_order():
-    rows = catalog_rows()
+    rows = [r for r in catalog_rows() if r["tingkat_pemerintahan"] == "kabupaten_kota"]
     assert [r["kode_layanan"] for r in rows] == DESIGN_CODES
     assert {r["bidang"] for r in rows[:3]} == {"pendidikan"}
     assert {r["bidang"] for r in rows[3:]} == {"kesehatan"}
@@ -20,15 +21,24 @@ def test_catalog_has_the_15_kab_kota_services_of_design_5_in_order():
 
 
 def test_sync_is_idempotent_and_follows_the_config(engine):
-    assert sync_dim_layanan(engine) == 15
+    assert sync_dim_layanan(engine) == 17
     with engine.begin() as conn:
         conn.execute(sa.insert(dim_layanan).values(
             kode_layanan="lama", bidang="x", nama="x", uraian="x", satuan="x", sasaran_uraian="x",
             dasar_hukum="x", tingkat_pemerintahan="x", pembagian_jenis_kelamin=False, urutan=99))
         conn.execute(sa.update(dim_layanan).where(dim_layanan.c.kode_layanan == "kes_dm").values(nama="salah"))
-    assert sync_dim_layanan(engine) == 15
+    assert sync_dim_layanan(engine) == 17
     with engine.connect() as conn:
         rows = {r.kode_layanan: r for r in conn.execute(sa.select(dim_layanan))}
-    assert sorted(rows) == sorted(DESIGN_CODES)
+    assert sorted(rows) == sorted(DESIGN_CODES + PROVINSI_CODES)
+    assert {rows[k].tingkat_pemerintahan for k in PROVINSI_CODES} == {"provinsi"}
     assert rows["kes_dm"].nama == "Pelayanan kesehatan penderita diabetes melitus"
     assert rows["pend_paud"].urutan == 1 and rows["kes_risiko_hiv"].urutan == 15
+
+
+def test_the_provinces_own_services_are_not_the_kab_kota_catalog():
+    from spm.config.katalog_layanan import load_catalog
+
+    assert [lay.kode for lay in load_catalog()] == DESIGN_CODES
+    assert [lay.kode for lay in load_catalog("provinsi")] == PROVINSI_CODES
+    assert [lay.kode for lay in load_catalog(None)] == DESIGN_CODES + PROVINSI_CODES

@@ -13,6 +13,7 @@ FAKTOR_FILE = "faktor_sasaran.yaml"
 SASARAN_JENIS = ("penduduk", "penduduk_tidak_sekolah_formal", "kelahiran_tahun_lalu", "prevalensi")
 SUMBER = ("dapodik", "satusehat")  # source ids, as etl_batch.source names them
 SUMBER_LAMA = {"fhir": "satusehat"}  # the id a catalog copied before docs/naming.md may still use
+TINGKAT_PEMERINTAHAN = ("kabupaten_kota", "provinsi")  # whose SPM a layanan is
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,31 @@ class Layanan:
     pembagian_jenis_kelamin: bool
     terlayani: dict[str, Any]
     sasaran: dict[str, Any]
+    tingkat_pemerintahan: str = "kabupaten_kota"
 
     @property
     def sumber(self) -> str:
         return self.terlayani["sumber"]
 
 
-def load_catalog() -> list[Layanan]:
+def tingkat_of(item: dict[str, Any], data: dict[str, Any]) -> str:
+    """A catalog entry's level of government: its own `tingkat_pemerintahan`, else the file's."""
+    tingkat = item.get("tingkat_pemerintahan") or data.get("tingkat_pemerintahan") or "kabupaten_kota"
+    if tingkat not in TINGKAT_PEMERINTAHAN:
+        raise ConfigError(f"{CATALOG_FILE}: {item.get('kode_layanan')}: tingkat_pemerintahan must be one of "
+                          f"{', '.join(TINGKAT_PEMERINTAHAN)}, not {tingkat!r}")
+    return tingkat
+
+
+def load_catalog(tingkat: str | None = "kabupaten_kota") -> list[Layanan]:
+    """The catalog's layanan of one level of government (None: every level), in report order."""
     data = load_yaml(CATALOG_FILE)
     out = []
     for item in data["layanan"]:
         kode = item["kode_layanan"]
+        level = tingkat_of(item, data)
+        if tingkat is not None and level != tingkat:
+            continue
         terlayani, sasaran = item.get("terlayani"), item.get("sasaran")
         if terlayani and terlayani.get("sumber") in SUMBER_LAMA:
             terlayani = {**terlayani, "sumber": SUMBER_LAMA[terlayani["sumber"]]}
@@ -46,7 +61,7 @@ def load_catalog() -> list[Layanan]:
                                        and 0 <= rule["umur"][0] <= rule["umur"][1] <= 100):
                 raise ConfigError(f"{CATALOG_FILE}: {kode}: umur must be [from, to] within 0..100")
         out.append(Layanan(kode, item["bidang"], item["nama"], bool(item["pembagian_jenis_kelamin"]),
-                           terlayani, sasaran))
+                           terlayani, sasaran, level))
     return out
 
 

@@ -72,9 +72,10 @@ class _Context:
     skipped: dict[str, str]
     health_met: dict[str, sa.Subquery] = field(default_factory=dict)
     persons: Any = None  # spm.indicators.kesehatan.Persons, filled with the first health layanan
+    partition: str = ""  # the mart partition the rows go to (a province's own layanan); default the kab/kota
 
     def literals(self, kode_layanan: str) -> list:
-        return [sa.literal(self.batch_id, sa.Integer), sa.literal(self.kode, sa.String),
+        return [sa.literal(self.batch_id, sa.Integer), sa.literal(self.partition or self.kode, sa.String),
                 sa.literal(self.tahun, sa.Integer), sa.literal(self.triwulan, sa.Integer),
                 sa.literal(kode_layanan, sa.String)]
 
@@ -236,6 +237,55 @@ def _lineage(ctx: _Context) -> str:
     return ",".join(str(b) for b in sorted(ctx.lineage))
 
 
+def clear_work_rows(conn: sa.Connection, partition: str, tahun: int, triwulan: int) -> None:
+    w = work_capaian_desa.c
+    conn.execute(sa.delete(work_capaian_desa).where(
+        w.kode_kab_kota == partition, w.tahun == tahun, w.triwulan == triwulan))
+
+
+def add_desa_rows(ctx: _Context, catalog: list[Layanan]) -> list[str]:
+    """work_capaian_desa rows of every layanan of `catalog` for the context's kab/kota; returns the
+    layanan computed. A layanan is computed only when both sides have data; otherwise it is left out
+    (ctx.skipped says why)."""
+    computed = []
+    for layanan in catalog:
+        savepoint = ctx.conn.begin_nested()
+        if _sasaran(ctx, layanan) and _terlayani(ctx, layanan):
+            savepoint.commit()
+            computed.append(layanan.kode)
+        else:
+            savepoint.rollback()
+    return computed
+
+
+def province_own_rows(conn: sa.Connection, batch_id: int, kode_provinsi: str, kab_kota: list[str],
+                      tahun: int, triwulan: int) -> dict[str, Any]:
+    """The province's own layanan (katalog tingkat_pemerintahan provinsi) per desa of each of its
+    kab/kota with population for the year, rolled up to desa, kecamatan and kab/kota rows of the
+    province's partition (sql/marts/mart_capaian_spm.sql), by the same rules as the kab/kota SPM."""
+    catalog = load_catalog("provinsi")
+    clear_work_rows(conn, kode_provinsi, tahun, triwulan)
+    lineage: set[int] = set()
+    skipped: dict[str, str] = {}
+    refs, computed = [], set()
+    for kode in kab_kota:
+        ref = reference_semester(conn, kode, tahun)
+        if ref is None or not catalog:
+            continue
+        ctx = _Context(conn, batch_id, kode, tahun, triwulan, ref, lineage, skipped, partition=kode_provinsi)
+        done = add_desa_rows(ctx, catalog)
+        if done:
+            computed.update(done)
+            refs.append(ref)
+            _lineage(ctx)
+    semester_penduduk = "{}-{}".format(*min(refs)) if refs else "-"
+    run_sql_file(conn, "marts/mart_capaian_spm.sql", {
+        "kode_kab_kota": kode_provinsi, "tahun": tahun, "triwulan": triwulan, "batch_id": batch_id,
+        "semester_penduduk": semester_penduduk, "batch_ids": ",".join(str(b) for b in sorted(lineage)),
+        "benar": True})
+    return {"computed": sorted(computed), "semester_penduduk": sorted({f"{t}-{s}" for t, s in refs})}
+
+
 def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_id: str | None) -> dict[str, Any]:
     """Rebuild mart_capaian_spm for one kab/kota and quarter in one transaction."""
     if triwulan not in (1, 2, 3, 4):
@@ -253,19 +303,9 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
             finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
             return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.MISSING,
                     "message": msg}
+        clear_work_rows(conn, kode, tahun, triwulan)
         ctx = _Context(conn, batch_id, kode, tahun, triwulan, ref, set(), {})
-        conn.execute(sa.delete(work_capaian_desa).where(
-            work_capaian_desa.c.kode_kab_kota == kode, work_capaian_desa.c.tahun == tahun,
-            work_capaian_desa.c.triwulan == triwulan))
-        computed = []
-        for layanan in catalog:
-            # A layanan is computed only when both sides have data; otherwise it is left out.
-            savepoint = conn.begin_nested()
-            if _sasaran(ctx, layanan) and _terlayani(ctx, layanan):
-                savepoint.commit()
-                computed.append(layanan.kode)
-            else:
-                savepoint.rollback()
+        computed = add_desa_rows(ctx, catalog)
         semester_penduduk = f"{ref[0]}-{ref[1]}"
         if ctx.health_met:
             _terlayani_bulanan(ctx)

@@ -1,4 +1,5 @@
-"""Provinsi rows of mart_capaian_spm and mart_terlayani_bulanan (DESIGN §7 "Provinsi rows").
+"""Provinsi rows of mart_capaian_spm and mart_terlayani_bulanan (DESIGN §7 "Provinsi rows"), and
+the province's own jenis pelayanan dasar (katalog `tingkat_pemerintahan: provinsi`).
 
 Where kab/kota of one province are loaded, the province's row of every kab/kota indicator is
 computed after theirs, in one transaction, from what they published for the quarter:
@@ -12,6 +13,10 @@ computed after theirs, in one transaction, from what they published for the quar
   cover are not counted;
 - mart_terlayani_bulanan: the month each of those persons first met the standard, so the months
   still add up to the year.
+The province's own layanan (pendidikan menengah, pendidikan khusus) are first computed per desa of
+each of its kab/kota with population, by the kab/kota rules, into desa, kecamatan and kab/kota rows
+of the province's partition (kode_kab_kota = the province's code); their provinsi row then follows
+the same rule as the others.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import sqlalchemy as sa
 from spm.config.katalog_layanan import fhir_statuses, load_catalog
 from spm.errors import ConfigError
 from spm.indicators.capaian import (
-    flag_jumps, dapodik_semester, learner_conditions, periode_label, quarter_end,
+    dapodik_semester, flag_jumps, learner_conditions, periode_label, province_own_rows, quarter_end,
 )
 from spm.warehouse.audit import finish_batch, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
@@ -128,6 +133,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
             raise ConfigError(f"{kode_provinsi} is no provinsi with kab/kota in dim_wilayah: load the region "
                               "codes (DAG spm_muat_wilayah or `spm wilayah load`)")
         batch_id = start_batch(conn, SOURCE, ENTITY, kode_provinsi, periode, run_id)
+        own = province_own_rows(conn, batch_id, kode_provinsi, kab_kota, tahun, triwulan)
         covered = _covered(conn, kode_provinsi, tahun, triwulan)
         if not covered:
             msg = f"no kab/kota of provinsi {kode_provinsi} has capaian for {periode}: no provinsi row"
@@ -138,7 +144,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
         conn.execute(sa.delete(work_capaian_provinsi).where(
             w.kode_provinsi == kode_provinsi, w.tahun == tahun, w.triwulan == triwulan))
         persons, health_met = None, {}
-        for layanan in load_catalog():
+        for layanan in load_catalog(None):  # the kab/kota SPM and the province's own
             kabs = covered.get(layanan.kode)
             if not kabs:
                 continue
@@ -176,7 +182,10 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
             m.batch_id == batch_id)).scalar_one()
         flagged = flag_jumps(conn, batch_id, kode_provinsi, tahun, triwulan)
         loaded = sorted({k for kabs in covered.values() for k in kabs})
-        notes = [f"{len(covered)} jenis layanan over {len(loaded)} of {len(kab_kota)} kab/kota ({', '.join(loaded)})"]
+        notes = [f"{len(covered)} jenis layanan over {len(loaded)} of {len(kab_kota)} kab/kota ({', '.join(loaded)})",
+                 "the province's own: " + (", ".join(own["computed"]) or "none (no population and Dapodik data)")]
+        if len(own["semester_penduduk"]) > 1:
+            notes.append(f"population semesters differ between kab/kota: {', '.join(own['semester_penduduk'])}")
         partial = sorted(k for k, kabs in covered.items() if len(kabs) < len(kab_kota))
         if partial:
             notes.append(f"part of the province only: {', '.join(partial)}")
@@ -187,4 +196,4 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
     log.info("capaian provinsi %s %s: %s", kode_provinsi, periode, "; ".join(notes))
     return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
             "status": BatchStatus.PUBLISHED, "rows_published": rows, "computed": sorted(covered),
-            "kab_kota_dimuat": loaded, "kab_kota_total": len(kab_kota), "flagged": flagged}
+            "kab_kota_dimuat": loaded, "kab_kota_total": len(kab_kota), "own": own["computed"], "flagged": flagged}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from spm.config import load_yaml
+from spm.config.katalog_layanan import tingkat_of
 from spm.errors import ConfigError
 from spm.warehouse.tables import dim_layanan
 
@@ -15,7 +16,6 @@ REQUIRED = ("kode_layanan", "bidang", "nama", "uraian", "satuan", "sasaran_uraia
 
 def catalog_rows() -> list[dict]:
     data = load_yaml(CATALOG_FILE)
-    tingkat = data.get("tingkat_pemerintahan")
     rows, seen = [], set()
     for urutan, item in enumerate(data.get("layanan") or [], start=1):
         missing = [k for k in REQUIRED if item.get(k) in (None, "")]
@@ -24,7 +24,7 @@ def catalog_rows() -> list[dict]:
         if item["kode_layanan"] in seen:
             raise ConfigError(f"{CATALOG_FILE}: kode_layanan {item['kode_layanan']} appears twice")
         seen.add(item["kode_layanan"])
-        rows.append({k: item[k] for k in REQUIRED} | {"urutan": urutan, "tingkat_pemerintahan": tingkat})
+        rows.append({k: item[k] for k in REQUIRED} | {"urutan": urutan, "tingkat_pemerintahan": tingkat_of(item, data)})
     if not rows:
         raise ConfigError(f"{CATALOG_FILE}: no layanan")
     return rows

@@ -158,9 +158,17 @@ def current_count(engine: sa.Engine) -> dict[str, int]:
 
 
 def kab_kota_of(conn: sa.Connection, kode_provinsi: str, on: date | None = None) -> list[str]:
-    """The province's kab/kota codes in dim_wilayah valid on `on` (default today), in code order."""
+    """The province's kab/kota codes in dim_wilayah valid on `on` (default today), in code order. A
+    date before the first code list the warehouse holds (a 2024 quarter, the list of 2025) takes that
+    first list: it is the best knowledge of the time before it."""
     on = on or date.today()
     w = dim_wilayah.c
-    return list(conn.execute(sa.select(w.kode).distinct().where(
-        w.tingkat == "kabupaten_kota", w.kode_induk == kode_provinsi, w.berlaku_mulai <= on,
-        sa.or_(w.berlaku_sampai.is_(None), w.berlaku_sampai > on)).order_by(w.kode)).scalars())
+    of_provinsi = [w.tingkat == "kabupaten_kota", w.kode_induk == kode_provinsi]
+    valid = list(conn.execute(sa.select(w.kode).distinct().where(
+        *of_provinsi, w.berlaku_mulai <= on, sa.or_(w.berlaku_sampai.is_(None), w.berlaku_sampai > on))
+        .order_by(w.kode)).scalars())
+    if valid:
+        return valid
+    first = sa.select(sa.func.min(w.berlaku_mulai)).where(*of_provinsi).scalar_subquery()
+    return list(conn.execute(sa.select(w.kode).distinct().where(*of_provinsi, w.berlaku_mulai == first)
+                             .order_by(w.kode)).scalars())

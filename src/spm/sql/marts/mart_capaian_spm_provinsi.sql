@@ -4,8 +4,9 @@
 -- kab/kota (work_capaian_provinsi, filled by spm.indicators.provinsi), so a person served in two
 -- of them counts once; kab_kota_dimuat = how many kab/kota the row covers, of :kab_kota_total.
 
+-- The partition's desa to kab/kota rows of the province's own layanan are written just before.
 DELETE FROM mart_capaian_spm
-WHERE kode_kab_kota = :kode_provinsi AND tahun = :tahun AND triwulan = :triwulan;
+WHERE kode_kab_kota = :kode_provinsi AND tahun = :tahun AND triwulan = :triwulan AND tingkat_wilayah = 'provinsi';
 
 INSERT INTO mart_capaian_spm (
     tahun, triwulan, kode_wilayah, jenis_kelamin, kode_layanan, tingkat_wilayah, kode_kab_kota,

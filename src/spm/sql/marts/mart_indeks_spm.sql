@@ -34,6 +34,8 @@ layanan AS (
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
     LEFT JOIN mt ON mt.kode_layanan = l.kode_layanan
     LEFT JOIN opd ON opd.bidang = l.bidang
+    -- A kab/kota's index is over the kab/kota SPM (the province's own layanan are not its).
+    WHERE l.tingkat_pemerintahan = 'kabupaten_kota'
 )
 SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
        bidang, kode_layanan, 'layanan', capaian, mutu,

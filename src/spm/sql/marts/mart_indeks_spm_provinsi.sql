@@ -63,6 +63,8 @@ layanan AS (
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
     LEFT JOIN tanpa_input ON tanpa_input.kode_layanan = l.kode_layanan
     LEFT JOIN mt ON mt.kode_layanan = l.kode_layanan
+    -- The kab/kota SPM rolled up; the province's own layanan wait for their own index (not built yet).
+    WHERE l.tingkat_pemerintahan = 'kabupaten_kota'
 )
 SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
        bidang, kode_layanan, 'layanan', capaian, mutu,
