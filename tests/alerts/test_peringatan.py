@@ -113,6 +113,7 @@ def test_missing_denominator_goes_to_disdukcapil_and_capaian_jumps_to_the_owner_
 
     sync_dim_layanan(engine)
     batch(engine, "spm", "mart_capaian_spm", "32.01", "2026-T3", "missing")
+    batch(engine, "spm", "mart_capaian_spm", "32", "2026-T3", "missing")  # the province: no alert of its own
     with engine.begin() as conn:
         bid = start_batch(conn, "spm", "mart_capaian_spm", "32.71", "2026-T3", "r1")
         for kode, now_v, before, ok in (("pend_dasar", 95.0, 55.0, False), ("kes_balita", 80.0, 20.0, False),

@@ -272,7 +272,8 @@ def scan_batches(engine: sa.Engine, cfg: Konfigurasi, from_batch_id: int, at: da
             elif b.status == BatchStatus.REJECTED:
                 found = [_rejected_quarantine(conn, cfg, b, base)]
             elif b.status == BatchStatus.MISSING and capaian:
-                found = [_missing_denominator(cfg, b, base)]
+                # A province without figures: its kab/kota's own missing batches say why.
+                found = [] if len(b.kode_wilayah or "") == 2 else [_missing_denominator(cfg, b, base)]
             else:
                 continue  # source has nothing yet: the freshness check decides about that
             decided.add(key)
