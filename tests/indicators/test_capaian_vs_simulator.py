@@ -186,3 +186,60 @@ def test_two_hubs_loaded_newest_window_first_count_every_resident_where_they_liv
         assert got == {(r.jenis_kelamin, r.kode_layanan): r.terlayani for r in want.itertuples()
                        if (r.jenis_kelamin, r.kode_layanan) in got or r.terlayani}, kode
     assert visiting > 0  # Sukabumi's outsiders live in Bogor: they add to Bogor's figures
+
+
+PROVINSI_KAB_KOTA = ("32.71", "32.72")
+PROVINSI_EDUCATION = EDUCATION + ("pend_menengah", "pend_khusus")
+
+
+@pytest.fixture(scope="module")
+def sim_provinsi():
+    with SimulatorServers(SimulatorConfig(kode_wilayah=PROVINSI_KAB_KOTA, scale=0.004, seed=11)) as servers:
+        yield servers
+
+
+@pytest.mark.airflow
+def test_provinsi_rows_of_a_dag_run_equal_the_simulators(dag_of, engine, airflow_db, warehouse_url, monkeypatch,
+                                                         sim_provinsi):
+    """Two kab/kota of Jawa Barat ingested from the simulator, then spm_hitung_capaian run for real:
+    the province's rows (education of the kab/kota SPM and the province's own) and its own layanan per
+    kab/kota equal the simulator's reference computation."""
+    from spm.simulator.expected import PROVINSI_LAYANAN, expected_capaian_provinsi
+
+    monkeypatch.setenv("SPM_WAREHOUSE_URL", warehouse_url)
+    with_wilayah(engine)
+    sync_dim_layanan(engine)
+    dukcapil = DukcapilClient(SourceConnection("spm_dukcapil", sim_provinsi.dukcapil_url,
+                                               password=sim_provinsi.credentials["dukcapil_api_key"]))
+    dapodik = DapodikClient(SourceConnection("spm_dapodik", sim_provinsi.dapodik_url,
+                                             password=sim_provinsi.credentials["dapodik_token"]))
+    for part in kependudukan.partitions(list(PROVINSI_KAB_KOTA), 2025, 2):
+        kependudukan.publish_partition(engine, kependudukan.validate_partition(
+            engine, kependudukan.extract_api(engine, part, "t", dukcapil)))
+    for part in pendidikan.partitions(list(PROVINSI_KAB_KOTA), 2026, 1):
+        pendidikan.ingest(engine, part, "t", dapodik)
+    run = dag_of("spm_hitung_capaian").test(
+        run_conf={"kode_wilayah": list(PROVINSI_KAB_KOTA), "tahun": 2026, "triwulan": 3})
+    assert run.state == "success"
+
+    worlds = [sim_provinsi.world[k] for k in PROVINSI_KAB_KOTA]
+    want = expected_capaian_provinsi(worlds, 2026, 3)
+    want = want[want.kode_layanan.isin(PROVINSI_EDUCATION)]
+    m = mart_capaian_spm.c
+    with engine.connect() as conn:
+        got = {(r.kode_wilayah, r.jenis_kelamin, r.kode_layanan): r for r in conn.execute(
+            sa.select(mart_capaian_spm).where(m.tahun == 2026, m.triwulan == 3, m.kode_kab_kota == "32"))}
+    for r in want.itertuples():
+        row = got[("32", r.jenis_kelamin, r.kode_layanan)]
+        assert (row.sasaran, row.terlayani) == (pytest.approx(r.sasaran), r.terlayani), (r.jenis_kelamin, r.kode_layanan)
+        assert (row.kab_kota_dimuat, row.kab_kota_total) == (2, 27)
+    assert set(want.kode_layanan) == set(PROVINSI_EDUCATION) and want.terlayani.sum() > 0
+    # The province's own layanan per kab/kota, in the province's partition.
+    checked = 0
+    for world in worlds:
+        own = roll_up(expected_capaian(world, 2026, 3, layanan=PROVINSI_LAYANAN), "kabupaten_kota")
+        for r in own.itertuples():
+            row = got[(r.kode_wilayah, r.jenis_kelamin, r.kode_layanan)]
+            assert (row.sasaran, row.terlayani) == (pytest.approx(r.sasaran), r.terlayani)
+            checked += 1
+    assert checked == 2 * 2 * 3

@@ -56,6 +56,7 @@ DEFAULT_FAKTOR: dict[str, float | dict[str, float]] = {
     "kes_odgj_berat": 0.0017,
     "kes_terduga_tb": 0.0066,
     "kes_risiko_hiv": 0.01,
+    "pend_disabilitas_anak": 0.033,
 }
 # Formal schools for the pend_kesetaraan sasaran (non-formal: KB, TPA, SPS, PKBM, SKB).
 FORMAL_BENTUK = ("TK", "SD", "SMP", "SDLB", "SMPLB", "SMA", "SMK", "SMALB", "SLB")
@@ -66,6 +67,10 @@ KODE_LAYANAN = (
     "kes_balita", "kes_usia_dikdas", "kes_usia_produktif", "kes_usia_lanjut", "kes_hipertensi",
     "kes_dm", "kes_odgj_berat", "kes_terduga_tb", "kes_risiko_hiv",
 )
+# The province's own jenis pelayanan dasar (katalog tingkat_pemerintahan provinsi).
+PROVINSI_LAYANAN = ("pend_menengah", "pend_khusus")
+MENENGAH_BENTUK = ("SMA", "SMK")
+KHUSUS_BENTUK = ("SLB", "SDLB", "SMPLB", "SMALB")
 NEVER = np.iinfo(np.int64).max
 GLUCOSE = ("2339-0", "15074-8")
 # DESIGN §5: the FHIR statuses that count (this oracle's own reading of the rule).
@@ -305,6 +310,8 @@ def _education_terlayani(world: KabKotaWorld, semester_id: int, tahun: int):
         "pend_dasar": distinct(aktif & of(DASAR_BENTUK) & (age >= 7) & (age <= 15)),
         "pend_kesetaraan": distinct(aktif & (learners.program > 0) & of(KESETARAAN_BENTUK) & (age >= 7) & (age <= 18)),
         "formal_7_18": distinct(aktif & of(FORMAL_BENTUK) & (age >= 7) & (age <= 18)),
+        "pend_menengah": distinct(aktif & of(MENENGAH_BENTUK) & (age >= 16) & (age <= 18)),
+        "pend_khusus": distinct(aktif & of(KHUSUS_BENTUK) & (age >= 4) & (age <= 18)),
     }
 
 
@@ -333,6 +340,8 @@ def _sasaran(world: KabKotaWorld, tahun: int, faktor: dict, pop: np.ndarray,
         "kes_odgj_berat": everyone * _factor(faktor, "kes_odgj_berat"),
         "kes_terduga_tb": everyone * _factor(faktor, "kes_terduga_tb"),
         "kes_risiko_hiv": everyone * _factor(faktor, "kes_risiko_hiv"),
+        "pend_menengah": ages(16, 18),
+        "pend_khusus": ages(4, 18) * _factor(faktor, "pend_disabilitas_anak"),
     }
 
 
@@ -346,8 +355,10 @@ def expected_capaian(
     fhir_updates: bool = False,
     population_semester: tuple[int, int] | None = None,
     visitors: Sequence[KabKotaWorld] = (),
+    layanan: Sequence[str] = KODE_LAYANAN,
 ) -> pd.DataFrame:
     """Sasaran and terlayani of every jenis layanan per desa and sex, year-to-date through a quarter.
+    `layanan`: the kab/kota SPM by default; PROVINSI_LAYANAN are the province's own.
 
     Columns: tahun, triwulan, kode_wilayah (desa), jenis_kelamin (L, P, semua; `semua` only for
     kes_ibu_hamil and kes_ibu_bersalin), kode_layanan, sasaran (float), terlayani (int),
@@ -368,7 +379,7 @@ def expected_capaian(
     health = _health_facts(world, tahun, tb_test_loinc, hiv_test_loinc, fhir_updates, visitors)
     desa = world.penduduk.desa_kode
     frames = []
-    for kode in KODE_LAYANAN:
+    for kode in layanan:
         served = education[kode] if kode in education else sum(h.count(kode, end) for h in health)
         target = sasaran[kode]
         if kode in NO_SEX_SPLIT:
@@ -432,7 +443,8 @@ def roll_up(capaian: pd.DataFrame, tingkat: str) -> pd.DataFrame:
 
 def expected_capaian_provinsi(worlds: Sequence[KabKotaWorld], tahun: int, triwulan: int, **rules) -> pd.DataFrame:
     """Provinsi rows (DESIGN §7) over kab/kota worlds of one province, all loaded, each with the
-    others' hubs as visitors: sasaran summed, terlayani the distinct persons served in any of them.
+    others' hubs as visitors: sasaran summed, terlayani the distinct persons served in any of them;
+    the kab/kota SPM and the province's own jenis layanan (PROVINSI_LAYANAN).
 
     The simulator's persons live in one kab/kota each (a resident belongs to one Penduduk; a hub's
     outsiders are distinct persons counted where they live), so here the distinct persons are the sum
@@ -442,7 +454,8 @@ def expected_capaian_provinsi(worlds: Sequence[KabKotaWorld], tahun: int, triwul
     frames = []
     for world in worlds:
         others = [w for w in worlds if w is not world]
-        frames.append(roll_up(expected_capaian(world, tahun, triwulan, visitors=others, **rules), "kabupaten_kota"))
+        frames.append(roll_up(expected_capaian(world, tahun, triwulan, visitors=others,
+                                               layanan=KODE_LAYANAN + PROVINSI_LAYANAN, **rules), "kabupaten_kota"))
     kab = pd.concat(frames, ignore_index=True)
     kab["kab_kota_dimuat"] = 1
     kab["kode_wilayah"] = kab["kode_wilayah"].str.split(".").str[0]
