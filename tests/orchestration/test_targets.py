@@ -119,3 +119,16 @@ def test_a_province_code_stands_for_its_kab_kota(engine, monkeypatch):
     assert tasks.kode_wilayah_list({"kode_wilayah": ["32.71"]}) == ["32.71"]
     with pytest.raises(ConfigError, match="kode_wilayah 99: no provinsi"):
         tasks.kode_wilayah_list({"kode_wilayah": ["99"]})
+
+
+def test_a_province_named_by_hand_gets_its_report_beside_its_kab_kota(engine, monkeypatch):
+    from spm.orchestration import tasks
+    from tests.warehouses import with_wilayah
+
+    with_wilayah(engine)
+    monkeypatch.setattr(tasks, "warehouse_engine", lambda: engine)
+    quarters = laporan_quarters({"kode_wilayah": ["32"], "tahun": 2026, "triwulan": 3}, RUN, [])
+    assert {q["kode_kab_kota"] for q in quarters} >= {"32", "32.71", "32.01"} and len(quarters) == 28
+    # On the events of a provinsi computation: its report, like a kab/kota's.
+    assert laporan_quarters({}, RUN, [{"kode_kab_kota": "32", "periode": ["2026-T3"]}]) == [
+        {"kode_kab_kota": "32", "tahun": 2026, "triwulan": 3}]

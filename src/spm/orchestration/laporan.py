@@ -33,6 +33,11 @@ For each kab/kota and quarter, from the published tables only (`mart_capaian_spm
   kecamatan and desa, data-quality status of every feed);
 - the CSV extract of `mart_capaian_spm`, and `manifest.json` (checksums, batches used).
 
+A province with provinsi rows (two or more of its kab/kota computed) gets the same files under its
+code (`reports/laporan/32/…`): its own jenis layanan, the kab/kota SPM over the kab/kota loaded
+(saying plainly when that is part of the province), and its kab/kota side by side (index, label,
+capaian per jenis layanan, the spread between them).
+
 Files are replaced atomically; rerunning a quarter reproduces the same content. Runs when
 `mart_indeks_spm` is published (the quarters named by the event, and any quarter whose index is newer
 than its report, should an event have reached no run), or by hand with params
@@ -75,15 +80,19 @@ def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> l
         for extra in extras:
             periodes = extra.get("periode")
             for periode in periodes if isinstance(periodes, list) else [periodes]:
-                # The report is a kab/kota's; a province's rows (issue: provinsi report) have none yet.
-                if extra.get("kode_kab_kota") and not tasks.is_provinsi(extra["kode_kab_kota"]) \
-                        and "-T" in str(periode or ""):
+                if extra.get("kode_kab_kota") and "-T" in str(periode or ""):
                     tahun, triwulan = (int(x) for x in str(periode).split("-T"))
                     quarters.add((extra["kode_kab_kota"], tahun, triwulan))
         if quarters:
             return [{"kode_kab_kota": k, "tahun": t, "triwulan": q} for k, t, q in sorted(quarters)]
-    return [{"kode_kab_kota": t["kode_kab_kota"], "tahun": y, "triwulan": q}
-            for t in capaian_targets(params, run_after) for y, q in t["kuartal"]]
+    quarters = [{"kode_kab_kota": t["kode_kab_kota"], "tahun": y, "triwulan": q}
+                for t in capaian_targets(params, run_after) for y, q in t["kuartal"]]
+    # A province named by hand gets its own report beside its kab/kota's.
+    codes = params.get("kode_wilayah") or []
+    for prov in [c for c in ([codes] if isinstance(codes, str) else codes) if tasks.is_provinsi(c)]:
+        kuartal = sorted({(q["tahun"], q["triwulan"]) for q in quarters if q["kode_kab_kota"].startswith(prov + ".")})
+        quarters += [{"kode_kab_kota": prov, "tahun": y, "triwulan": q} for y, q in kuartal]
+    return quarters
 
 
 @tasks.fail_fast

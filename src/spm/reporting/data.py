@@ -111,6 +111,10 @@ class LaporanData:
     notes: list[str] = field(default_factory=list)
     # jenis layanan whose sasaran were computed without quarantined denominator rows -> those rows
     sasaran_kurang: dict[str, int] = field(default_factory=dict)
+    # A province's report (spm.reporting.data_provinsi): its areas are its kab/kota and their kecamatan.
+    tingkat: str = "kabupaten_kota"
+    cakupan: dict[str, tuple[int, int]] = field(default_factory=dict)  # kode_layanan -> (kab/kota dimuat, total)
+    indeks_kab_kota: dict[str, dict[str, Any]] = field(default_factory=dict)  # kab/kota -> its daerah index row
 
     # --- views used by the outputs ------------------------------------------------------------------
 
@@ -135,6 +139,32 @@ class LaporanData:
         return sorted((w for w in self.wilayah.values() if w.tingkat != "kecamatan"
                        and w.kode_induk == kode_kecamatan), key=lambda w: w.kode)
 
+    @property
+    def is_provinsi(self) -> bool:
+        return self.tingkat == "provinsi"
+
+    @property
+    def sub_area_name(self) -> str:
+        return "kab/kota" if self.is_provinsi else "kecamatan"
+
+    @property
+    def child_name(self) -> str:
+        return "kecamatan" if self.is_provinsi else "desa/kelurahan"
+
+    def sub_areas(self) -> list[Wilayah]:
+        """The areas one level down: a kab/kota's kecamatan, a province's kab/kota."""
+        level = "kabupaten_kota" if self.is_provinsi else "kecamatan"
+        return sorted((w for w in self.wilayah.values() if w.tingkat == level), key=lambda w: w.kode)
+
+    def children(self, kode: str) -> list[Wilayah]:
+        """The areas inside a sub-area: a kecamatan's desa, a kab/kota's kecamatan."""
+        return sorted((w for w in self.wilayah.values() if w.kode_induk == kode), key=lambda w: w.kode)
+
+    def partial(self, kode_layanan: str) -> bool:
+        """Whether a province's figure covers only part of its kab/kota."""
+        dimuat, total = self.cakupan.get(kode_layanan, (0, 0))
+        return self.is_provinsi and dimuat < total
+
     def capaian_at(self, kode_wilayah: str, kode_layanan: str) -> Capaian | None:
         return self.capaian.get((kode_wilayah, "semua", kode_layanan))
 
@@ -143,11 +173,12 @@ class LaporanData:
         return 25.0 * self.triwulan
 
     def spreads(self) -> list[Spread]:
-        """Per jenis layanan, the kecamatan with the highest and lowest capaian; widest spread first."""
+        """Per jenis layanan, the sub-area (kecamatan; a province's kab/kota) with the highest and lowest
+        capaian; widest spread first."""
         out = []
-        kecamatan = self.kecamatan()
+        areas = self.sub_areas()
         for lay in self.layanan:
-            rows = [c for w in kecamatan
+            rows = [c for w in areas
                     if (c := self.capaian_at(w.kode, lay.kode)) is not None and c.capaian is not None]
             if len(rows) < 2:
                 continue
@@ -204,18 +235,21 @@ def _opd_names() -> dict[str, str]:
     return {bidang: cfg.pemilik[owner].nama for bidang, owner in cfg.bidang_pemilik.items() if owner in cfg.pemilik}
 
 
-def _feed_status(conn, kode: str, used: set[int], as_of: datetime) -> list[StatusUmpan]:
-    """Freshness of each configured feed at `as_of` and the counts of the batches the figures used."""
+def _feed_status(conn, kode: str | list[str], used: set[int], as_of: datetime) -> list[StatusUmpan]:
+    """Freshness of each configured feed at `as_of` and the counts of the batches the figures used. For
+    several kab/kota (a province's), a feed is as fresh as its stalest kab/kota."""
     from spm.config.peringatan import load_konfigurasi
 
     b = etl_batch.c
+    codes = [kode] if isinstance(kode, str) else list(kode)
     used_rows = conn.execute(sa.select(b.source, b.entity, b.rows_received, b.rows_quarantined)
                              .where(b.batch_id.in_(sorted(used)))).all() if used else []
     out = []
     for feed in load_konfigurasi().umpan:
-        last = _aware(conn.execute(sa.select(sa.func.max(b.finished_at)).where(
-            b.source == feed.sumber, b.entity.like(feed.entitas.replace("*", "%")), b.kode_wilayah == kode,
-            b.status.in_(SETTLED), b.finished_at <= as_of)).scalar_one())
+        latest = [_aware(conn.execute(sa.select(sa.func.max(b.finished_at)).where(
+            b.source == feed.sumber, b.entity.like(feed.entitas.replace("*", "%")), b.kode_wilayah == code,
+            b.status.in_(SETTLED), b.finished_at <= as_of)).scalar_one()) for code in codes]
+        last = None if not latest or None in latest else min(latest)
         mine = [r for r in used_rows if r.source == feed.sumber and fnmatchcase(r.entity, feed.entitas)]
         age = (as_of - last).total_seconds() / 3600 if last is not None else None
         out.append(StatusUmpan(feed.sumber, feed.entitas, last, age, feed.maks_umur_jam,

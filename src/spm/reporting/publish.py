@@ -118,7 +118,12 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
     from spm.reporting.workbook import write_espm_workbook
 
     t = publication_of(kode_kab_kota, tahun, triwulan, root)
-    data = load_laporan(engine, kode_kab_kota, t.tahun, t.triwulan)
+    if len(kode_kab_kota) == 2:  # a province: its rows, its kab/kota side by side
+        from spm.reporting.data_provinsi import load_laporan_provinsi
+
+        data = load_laporan_provinsi(engine, kode_kab_kota, t.tahun, t.triwulan)
+    else:
+        data = load_laporan(engine, kode_kab_kota, t.tahun, t.triwulan)
     t.folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".baru-", dir=t.folder))
     try:
@@ -170,7 +175,7 @@ def stale_quarters(engine: sa.Engine, root: Path | None = None) -> list[dict]:
             b.entity == "mart_indeks_spm", b.status == BatchStatus.PUBLISHED).group_by(b.kode_wilayah, b.periode)).all()
     out = []
     for kode, periode, finished in rows:
-        if "-T" not in str(periode) or finished is None or len(str(kode)) != 5:  # kab/kota reports only
+        if "-T" not in str(periode) or finished is None:
             continue
         tahun, triwulan = (int(x) for x in str(periode).split("-T"))
         t = publication_of(kode, tahun, triwulan, root)

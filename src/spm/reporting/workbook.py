@@ -74,7 +74,9 @@ class _Sheet:
 
 def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
     sheet.text(title, "title")
-    sheet.text(f"Pemerintah Daerah: {data.nama_kab_kota} ({data.kode_kab_kota}), Provinsi {data.nama_provinsi}")
+    where = f"{data.nama_kab_kota} ({data.kode_kab_kota})" if data.is_provinsi \
+        else f"{data.nama_kab_kota} ({data.kode_kab_kota}), Provinsi {data.nama_provinsi}"
+    sheet.text(f"Pemerintah Daerah: {where}")
     sheet.text(period_title(data))
     sheet.text(f"Dihitung dari data sumber pada {data.computed_at:%d-%m-%Y %H:%M} UTC; sasaran dari penduduk semester "
                f"{data.semester_penduduk}")
@@ -134,6 +136,32 @@ def _section_c(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
         sheet.text("Belum ada input OPD (anggaran) untuk triwulan ini.")
 
 
+def _kab_kota_sheet(ws, st, data: LaporanData) -> None:
+    """A province's kab/kota side by side: daerah index, label, capaian per jenis layanan, then the
+    spread (best minus worst kab/kota) per jenis layanan."""
+    from openpyxl.utils import get_column_letter
+
+    sheet = _Sheet(ws, st)
+    _letterhead(sheet, data, "KAB/KOTA BERDAMPINGAN (indeks dan capaian %)")
+    sheet.header(["Kode", "Kab/kota", "Indeks", "Label", *[lay.nama for lay in data.layanan]])
+    fmt = {3: FMT_DECIMAL, **{5 + i: FMT_DECIMAL for i in range(len(data.layanan))}}
+    for w in data.sub_areas():
+        ik = data.indeks_kab_kota.get(w.kode)
+        values = [(c.capaian if (c := data.capaian_at(w.kode, lay.kode)) else None) for lay in data.layanan]
+        sheet.cells([w.kode, w.nama, ik["nilai"] if ik else None,
+                     (ik["label"] or "belum dapat dihitung") if ik else "belum dimuat", *values], fmt)
+    sheet.row += 1
+    sheet.text("Ketimpangan antar kab/kota", "bold")
+    sheet.header(["Jenis layanan", "Terbaik", "Capaian (%)", "Terburuk", "Capaian (%)", "Selisih (poin)"])
+    for s in data.spreads():
+        sheet.cells([data.nama_layanan(s.kode_layanan), data.nama_wilayah(s.best.kode_wilayah), s.best.capaian,
+                     data.nama_wilayah(s.worst.kode_wilayah), s.worst.capaian, s.spread],
+                    {3: FMT_DECIMAL, 5: FMT_DECIMAL, 6: FMT_DECIMAL})
+    _set_widths(ws, {"A": 8, "B": 30, "C": 10, "D": 18,
+                     **{get_column_letter(5 + i): 16 for i in range(len(data.layanan))}})
+    _protect(ws)
+
+
 def _set_widths(ws, widths: dict[str, float]) -> None:
     for col, w in widths.items():
         ws.column_dimensions[col].width = w
@@ -182,6 +210,9 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
                     {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
     _set_widths(ws, {"A": 5, "B": 14, "C": 14, "D": 42, "E": 14, "F": 10, "G": 10, "H": 18, "I": 60})
     _protect(ws)
+
+    if data.is_provinsi:
+        _kab_kota_sheet(wb.create_sheet("Kab-kota"), st, data)
 
     ws = wb.create_sheet("Sumber data")
     sheet = _Sheet(ws, st)

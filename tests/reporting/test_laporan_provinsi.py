@@ -1,0 +1,71 @@
+"""The province's report on the hand-made facts of tests/indicators/test_capaian_provinsi.py: Kota
+Bogor and Kota Sukabumi of Jawa Barat's 27 kab/kota, 2026 triwulan 3."""
+
+import re
+
+import pytest
+
+from spm.indicators.capaian import compute_capaian
+from spm.indicators.indeks import compute_indeks
+from spm.indicators.provinsi import compute_capaian_provinsi
+from spm.reporting.publish import publish_laporan
+from spm.warehouse.layanan import sync_dim_layanan
+from tests.indicators import test_capaian_provinsi as facts
+from tests.warehouses import with_wilayah
+
+
+@pytest.fixture
+def published(engine, tmp_path):
+    with_wilayah(engine)
+    sync_dim_layanan(engine)
+    facts._facts(engine)
+    for kode in ("32.71", "32.72"):
+        compute_capaian(engine, kode, 2026, 3, "t")
+        compute_indeks(engine, kode, 2026, 3, "t")
+    compute_capaian_provinsi(engine, "32", 2026, 3, "t")
+    compute_indeks(engine, "32", 2026, 3, "t")
+    return engine, publish_laporan(engine, "32", 2026, 3, root=tmp_path), tmp_path
+
+
+def _row(html, kode):
+    return re.search(rf'<tr data-wilayah="{re.escape(kode)}">(.*?)</tr>', html, re.S).group(1)
+
+
+def test_the_province_report_says_what_it_covers_and_sets_its_kab_kota_side_by_side(published):
+    engine, result, _ = published
+    html = open(result["html"], encoding="utf-8").read()
+    assert "PROVINSI JAWA BARAT" in html.upper() and "(32)" in html
+    assert "dari 2 dari 27 kab/kota yang datanya telah dimuat" in html
+    # Section 2: the province's own services and the kab/kota SPM, each saying how much it covers.
+    paud = re.search(r'<tr data-layanan="pend_paud">(.*?)</tr>', html, re.S).group(1)
+    assert ">30<" in paud and ">4<" in paud and "2 dari 27 †" in paud
+    assert 'data-layanan="pend_menengah"' in html and 'data-layanan="pend_khusus"' in html
+    # Section 5: every kab/kota of the province, loaded or not, with its index and capaian.
+    bogor, kab_bogor = _row(html, "32.71"), _row(html, "32.01")
+    assert "belum dimuat" in kab_bogor and "belum dimuat" not in bogor
+    assert len(re.findall(r'<tr data-wilayah="32\.\d\d">', html)) >= 27
+    assert "Ketimpangan antar kab/kota" in html
+
+
+def test_the_province_workbook_and_pdf(published):
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    _, result, _ = published
+    wb = load_workbook(result["xlsx"])
+    ws = wb["Kab-kota"]
+    rows = {r[0]: r for r in ws.iter_rows(values_only=True) if isinstance(r[0], str) and r[0].startswith("32.")}
+    assert len(rows) == 27 and rows["32.01"][3] == "belum dimuat"
+    header = next(r for r in ws.iter_rows(values_only=True) if r[0] == "Kode")
+    paud = header.index("Pendidikan Anak Usia Dini (PAUD)")
+    assert rows["32.71"][paud] == pytest.approx(100 * 2 / 20)  # k1, k2 of a sasaran of 20
+    assert any("Pendidikan Menengah" in str(c.value) for row in wb["Pendidikan"].iter_rows() for c in row)
+    text = "\n".join(page.extract_text() for page in PdfReader(result["pdf"]).pages)
+    assert "2 dari 27" in text
+
+
+def test_a_kab_kota_report_holds_none_of_the_provinces_own_services(published):
+    engine, _, root = published
+    html = open(publish_laporan(engine, "32.71", 2026, 3, root=root)["html"], encoding="utf-8").read()
+    assert 'data-layanan="pend_paud"' in html
+    assert "pend_menengah" not in html and "Pendidikan Menengah" not in html and "dimuat" not in html
