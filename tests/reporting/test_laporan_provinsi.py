@@ -69,3 +69,25 @@ def test_a_kab_kota_report_holds_none_of_the_provinces_own_services(published):
     html = open(publish_laporan(engine, "32.71", 2026, 3, root=root)["html"], encoding="utf-8").read()
     assert 'data-layanan="pend_paud"' in html
     assert "pend_menengah" not in html and "Pendidikan Menengah" not in html and "dimuat" not in html
+
+
+def test_the_dashboard_shows_the_province_and_says_what_it_covers(published):
+    from starlette.testclient import TestClient
+
+    from spm.reporting.dashboard import create_app
+
+    engine, _, root = published
+    with TestClient(create_app(engine, laporan_root=root)) as client:
+        page = client.get("/", params={"kode": "32", "tahun": 2026, "triwulan": 3})
+        assert page.status_code == 200
+        html = page.text
+        assert 'data-catatan="cakupan"' in html and "dari 2 dari 27 kab/kota" in html
+        paud = re.findall(r'<tr data-layanan="pend_paud">(.*?)</tr>', html, re.S)  # the index row, the capaian row
+        assert any("2 dari 27 (sebagian provinsi)" in row and ">30<" in row for row in paud)
+        assert 'data-kecamatan="32.71"' in html and 'data-kecamatan="32.01"' in html  # every kab/kota
+        drill = client.get("/", params={"kode": "32", "tahun": 2026, "triwulan": 3, "kecamatan": "32.71"})
+        assert drill.status_code == 200 and 'id="tabel-desa" data-kecamatan="32.71"' in drill.text
+        assert "per kecamatan" in drill.text
+        # The kab/kota keep their own dashboard, without the province's own services.
+        kota = client.get("/", params={"kode": "32.71", "tahun": 2026, "triwulan": 3})
+        assert kota.status_code == 200 and "pend_menengah" not in kota.text and "Kab/kota dimuat" not in kota.text

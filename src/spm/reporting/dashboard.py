@@ -133,7 +133,12 @@ class Dashboard:
         quarters, names = self.options()
         p = self.choose(params, quarters, names)
         try:
-            data = load_laporan(self.engine, p.kode, p.tahun, p.triwulan)
+            if len(p.kode) == 2:  # a province: its rows, its kab/kota one level down
+                from spm.reporting.data_provinsi import load_laporan_provinsi
+
+                data = load_laporan_provinsi(self.engine, p.kode, p.tahun, p.triwulan)
+            else:
+                data = load_laporan(self.engine, p.kode, p.tahun, p.triwulan)
         except InputError as exc:  # removed between the two queries
             raise PageError(404, "Triwulan tidak tersedia", str(exc)) from None
         if p.bidang != "semua" and p.bidang not in data.bidang:
@@ -142,14 +147,16 @@ class Dashboard:
         desa = None
         if p.kecamatan is not None:
             kec = data.wilayah.get(p.kecamatan)
-            if kec is None or kec.tingkat != "kecamatan":
-                raise PageError(404, "Kecamatan tidak ditemukan",
-                              f"Kecamatan dengan kode {p.kecamatan!r} tidak ada di {data.nama_kab_kota}.",
-                              [(k.nama, "?" + urlencode(self._query(p, kecamatan=k.kode))) for k in data.kecamatan()])
-            desa = data.desa(p.kecamatan)
+            if kec is None or kec not in data.sub_areas():
+                what = data.sub_area_name.capitalize()
+                raise PageError(404, f"{what} tidak ditemukan",
+                              f"{what} dengan kode {p.kecamatan!r} tidak ada di {data.nama_kab_kota}.",
+                              [(k.nama, "?" + urlencode(self._query(p, kecamatan=k.kode))) for k in data.sub_areas()])
+            desa = data.children(p.kecamatan)
         bidang = data.bidang if p.bidang == "semua" else [p.bidang]
         layanan = [lay for b in bidang for lay in data.layanan_bidang(b)]
-        trend_wilayah = p.kecamatan or p.kode
+        # A province's kab/kota keep their trend in their own partitions: the province shows its own.
+        trend_wilayah = p.kode if data.is_provinsi else (p.kecamatan or p.kode)
         series = trend(self.engine, trend_wilayah, p.kode)
         quarter_label = lambda t, q: f"{t} TW {ROMAN_NUMERALS.get(q, q)}"  # noqa: E731
         trend_rows = {lay.kode: {quarter_label(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}

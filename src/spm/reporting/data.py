@@ -356,9 +356,9 @@ def denominator_note(source_batches: list[dict[str, Any]], shown: list[str]) -> 
 
 
 def available_quarters(engine: sa.Engine, kode_kab_kota: str | None = None) -> list[tuple[str, int, int]]:
-    """(kab/kota, tahun, triwulan) with published capaian, newest first."""
+    """(kab/kota or province, tahun, triwulan) with published capaian, newest first."""
     m = mart_capaian_spm.c
-    q = sa.select(m.kode_kab_kota, m.tahun, m.triwulan).distinct().where(m.tingkat_wilayah != "provinsi")
+    q = sa.select(m.kode_kab_kota, m.tahun, m.triwulan).distinct()
     if kode_kab_kota:
         q = q.where(m.kode_kab_kota == kode_kab_kota)
     with engine.connect() as conn:
