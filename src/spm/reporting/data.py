@@ -228,6 +228,28 @@ def _wilayah(conn, kode: str) -> dict[str, Wilayah]:
     return {r.kode: Wilayah(r.kode, r.nama, r.tingkat, r.kode_induk) for r in rows}
 
 
+def _layanan_of(conn, present: set[str]) -> list[Layanan]:
+    """The jenis layanan of dim_layanan among `present`, in report order."""
+    l = dim_layanan.c
+    return [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin, r.urutan)
+            for r in conn.execute(sa.select(dim_layanan).order_by(l.urutan)) if r.kode_layanan in present]
+
+
+def _capaian_of(rows) -> dict[tuple[str, str, str], Capaian]:
+    return {(r.kode_wilayah, r.jenis_kelamin, r.kode_layanan): Capaian(
+        r.kode_wilayah, r.tingkat_wilayah, r.jenis_kelamin, r.kode_layanan, r.sasaran, r.terlayani,
+        r.belum_terlayani, r.capaian, r.capaian_dibatasi) for r in rows}
+
+
+def _source_batches(conn, used: set[int]) -> list[dict[str, Any]]:
+    """The etl_batch rows of the batches the figures come from (lineage)."""
+    b = etl_batch.c
+    return [dict(r._mapping) for r in conn.execute(sa.select(
+        b.batch_id, b.source, b.entity, b.kode_wilayah, b.periode, b.checksum, b.status, b.rows_received,
+        b.rows_published, b.rows_quarantined, b.finished_at).where(b.batch_id.in_(sorted(used)))
+        .order_by(b.batch_id))] if used else []
+
+
 def _opd_names() -> dict[str, str]:
     from spm.config.peringatan import load_konfigurasi
 
@@ -271,14 +293,8 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
         computed_at = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
             etl_batch.c.batch_id.in_(sorted(mart_batch)))).scalar_one()) or datetime(tahun, 1, 1, tzinfo=timezone.utc)
         wilayah = _wilayah(conn, kode_kab_kota)
-        l = dim_layanan.c
-        present = {r.kode_layanan for r in cap_rows}
-        layanan = [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin,
-                           r.urutan)
-                   for r in conn.execute(sa.select(dim_layanan).order_by(l.urutan)) if r.kode_layanan in present]
-        capaian = {(r.kode_wilayah, r.jenis_kelamin, r.kode_layanan): Capaian(
-            r.kode_wilayah, r.tingkat_wilayah, r.jenis_kelamin, r.kode_layanan, r.sasaran, r.terlayani,
-            r.belum_terlayani, r.capaian, r.capaian_dibatasi) for r in cap_rows}
+        layanan = _layanan_of(conn, {r.kode_layanan for r in cap_rows})
+        capaian = _capaian_of(cap_rows)
         semester = sorted({r.semester_penduduk for r in cap_rows})
         used = set().union(*(_ids(r.batch_ids) for r in cap_rows))
 
@@ -310,11 +326,7 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
             .order_by(fa.bidang, fa.baris))]
         used |= {r["batch_id"] for r in mutu} | {r["batch_id"] for r in anggaran}
         feeds = _feed_status(conn, kode_kab_kota, used, computed_at)
-        b = etl_batch.c
-        source_batches = [dict(r._mapping) for r in conn.execute(sa.select(
-            b.batch_id, b.source, b.entity, b.kode_wilayah, b.periode, b.checksum, b.status, b.rows_received,
-            b.rows_published, b.rows_quarantined, b.finished_at).where(b.batch_id.in_(sorted(used)))
-            .order_by(b.batch_id))] if used else []
+        source_batches = _source_batches(conn, used)
 
     kab = wilayah.get(kode_kab_kota)
     prov = wilayah.get(kode_kab_kota[:2])

@@ -18,10 +18,11 @@ import sqlalchemy as sa
 
 from spm.errors import InputError
 from spm.reporting.data import (
-    BIDANG_NAMES, Capaian, LaporanData, Layanan, _feed_status, _ids, _wilayah, denominator_note,
+    BIDANG_NAMES, LaporanData, _capaian_of, _feed_status, _ids, _layanan_of, _source_batches, _wilayah,
+    denominator_note,
 )
 from spm.warehouse.audit import aware
-from spm.warehouse.tables import dim_layanan, etl_batch
+from spm.warehouse.tables import etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
 
@@ -49,13 +50,8 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
             etl_batch.c.batch_id.in_(sorted({r.batch_id for r in own})))).scalar_one()) \
             or datetime(tahun, 1, 1, tzinfo=timezone.utc)
         present = {r.kode_layanan for r in own}
-        l = dim_layanan.c
-        layanan = [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin,
-                           r.urutan)
-                   for r in conn.execute(sa.select(dim_layanan).order_by(l.urutan)) if r.kode_layanan in present]
-        capaian = {(r.kode_wilayah, r.jenis_kelamin, r.kode_layanan): Capaian(
-            r.kode_wilayah, r.tingkat_wilayah, r.jenis_kelamin, r.kode_layanan, r.sasaran, r.terlayani,
-            r.belum_terlayani, r.capaian, r.capaian_dibatasi) for r in rows if r.kode_layanan in present}
+        layanan = _layanan_of(conn, present)
+        capaian = _capaian_of(r for r in rows if r.kode_layanan in present)
         cakupan = {r.kode_layanan: (r.kab_kota_dimuat, r.kab_kota_total) for r in own if r.jenis_kelamin == "semua"}
         used = set().union(*(_ids(r.batch_ids) for r in own))
         loaded = sorted({r.kode_wilayah for r in rows if r.tingkat_wilayah == "kabupaten_kota"})
@@ -84,11 +80,7 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
             fa.kode_kab_kota == kode_provinsi, fa.tahun == tahun, fa.triwulan == triwulan)
             .order_by(fa.bidang, fa.baris))]
         feeds = _feed_status(conn, loaded, used, computed_at)
-        b = etl_batch.c
-        source_batches = [dict(r._mapping) for r in conn.execute(sa.select(
-            b.batch_id, b.source, b.entity, b.kode_wilayah, b.periode, b.checksum, b.status, b.rows_received,
-            b.rows_published, b.rows_quarantined, b.finished_at).where(b.batch_id.in_(sorted(used)))
-            .order_by(b.batch_id))] if used else []
+        source_batches = _source_batches(conn, used)
         wilayah = _wilayah(conn, kode_provinsi)
 
     prov = wilayah.get(kode_provinsi)
