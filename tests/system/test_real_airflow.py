@@ -171,7 +171,8 @@ def _warehouse(cluster: Cluster) -> sa.Engine:
 
 
 def _assert_marts_equal_the_simulator(cluster: Cluster, hubs) -> None:
-    from spm.simulator.expected import expected_capaian, expected_capaian_provinsi, roll_up
+    from spm.simulator.expected import expected_capaian, roll_up
+    from spm.simulator.expected_provinsi import expected_capaian_provinsi
     from spm.warehouse.tables_marts import mart_capaian_spm as m
 
     engine = _warehouse(cluster)

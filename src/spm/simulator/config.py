@@ -84,6 +84,9 @@ class SimulatorConfig:
     # Share of FHIR resources of each type that have a second, later version (fault
     # `fhir_updates` serves it instead of the first).
     update_share: float = 0.03
+    # Share of the aktif learners of a kab/kota's simulated neighbour who moved into it and are listed
+    # by both kab/kota's Dapodik (spm.simulator.movers); 0 = nobody moves.
+    pindah_share: float = 0.0
 
     def __post_init__(self):
         codes = (self.kode_wilayah,) if isinstance(self.kode_wilayah, str) else tuple(self.kode_wilayah)
@@ -102,6 +105,8 @@ class SimulatorConfig:
             raise ValueError(f"scale {self.scale!r} must be above 0 and at most 1")
         if not (0 <= self.update_share <= 1):
             raise ValueError(f"update_share {self.update_share!r} must be between 0 and 1")
+        if not (0 <= self.pindah_share <= 1):
+            raise ValueError(f"pindah_share {self.pindah_share!r} must be between 0 and 1")
         if self.token_ttl_seconds <= 0 or self.max_page_size <= 0:
             raise ValueError("token_ttl_seconds and max_page_size must be above 0")
         object.__setattr__(self, "tb_test_loinc", tuple(self.tb_test_loinc))

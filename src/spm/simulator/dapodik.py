@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from spm.simulator.config import DAPODIK_SEMESTERS, check_kode_kab_kota
 from spm.simulator.http_base import HttpError, Request, Response, SourceApp, int_param, required
-from spm.simulator.records import learner_rows, school_row
+from spm.simulator.movers import movers_into
+from spm.simulator.records import learner_rows, mover_rows, school_row
 
 DEFAULT_LIMIT = 100
 _SEMESTER_ID = re.compile(r"^\d{4}[12]$")
@@ -86,8 +89,15 @@ class DapodikApp(SourceApp):
         world = self.world[kode]
         learners = world.pendidikan.learners(semester_id, self.faults.transfer_share)
         block = learners.rows_of(school)
-        total = block.stop - block.start
-        first = block.start + min(start, total)
-        rows = learner_rows(world, learners, slice(first, min(first + limit, block.stop)),
+        own = block.stop - block.start
+        # After the school's own learners: those who moved in from the neighbour (spm.simulator.movers).
+        movers = movers_into(world, self.world, semester_id)
+        moved_in = movers.rows_of(school) if movers is not None else np.zeros(0, dtype=np.int64)
+        total = own + len(moved_in)
+        first = block.start + min(start, own)
+        rows = learner_rows(world, learners, slice(first, min(block.start + start + limit, block.stop)),
                             self.faults.invalid_nik_share)
+        if len(rows) < limit and len(moved_in):
+            skip = max(0, start - own)
+            rows += mover_rows(world, self.world[movers.origin], movers, moved_in[skip: skip + limit - len(rows)])
         return self._page(total, start, limit, rows)

@@ -42,6 +42,7 @@ from spm.simulator.health import (
     OBSERVATION_STATUS,
     VERIFICATION_STATUS,
 )
+from spm.simulator.movers import Movers, movers_into
 from spm.simulator.population import MAX_AGE, SEXES
 from spm.simulator.world import KabKotaWorld
 
@@ -286,14 +287,44 @@ def _health_facts(world: KabKotaWorld, tahun: int, tb_test_loinc, hiv_test_loinc
     return facts
 
 
-def _education_terlayani(world: KabKotaWorld, semester_id: int, tahun: int):
-    """Distinct aktif learners per [desa, sex] for paud, dasar, kesetaraan, and formal 7-18."""
+def _education_masks(age, bentuk, program, aktif) -> dict[str, np.ndarray]:
+    """Which learner rows each education rule counts (and formal 7-18, for the kesetaraan sasaran)."""
+    def of(names) -> np.ndarray:
+        return np.isin(bentuk, [B[name] for name in names])
+
+    return {
+        "pend_paud": aktif & of(PAUD) & (age >= 5) & (age <= 6),
+        "pend_dasar": aktif & of(DASAR_BENTUK) & (age >= 7) & (age <= 15),
+        "pend_kesetaraan": aktif & (program > 0) & of(KESETARAAN_BENTUK) & (age >= 7) & (age <= 18),
+        "formal_7_18": aktif & of(FORMAL_BENTUK) & (age >= 7) & (age <= 18),
+        "pend_menengah": aktif & of(MENENGAH_BENTUK) & (age >= 16) & (age <= 18),
+        "pend_khusus": aktif & of(KHUSUS_BENTUK) & (age >= 4) & (age <= 18),
+    }
+
+
+def _mover_counts(world: KabKotaWorld, movers: Movers | None, tahun: int) -> dict[str, np.ndarray]:
+    """Per education rule, the learners who moved into `world` (distinct persons of another
+    Penduduk, aktif at a school of the same bentuk, living at their new address) per [desa, sex]."""
+    n_desa = len(world.penduduk.desa)
+    if movers is None or not len(movers):
+        return {}
+    origin = movers.origin_world
+    learners = origin.pendidikan.learners(movers.semester_id)
+    age = origin.penduduk.age_on(reference_date(tahun))[movers.person]
+    bentuk = world.pendidikan.schools.bentuk[movers.school]
+    masks = _education_masks(age, bentuk, learners.program[movers.origin_row], np.ones(len(movers), bool))
+    cell = movers.desa * 2 + origin.penduduk.sex[movers.person]
+    return {k: np.bincount(cell[m], minlength=n_desa * 2).reshape(n_desa, 2) for k, m in masks.items()}
+
+
+def _education_terlayani(world: KabKotaWorld, semester_id: int, tahun: int, movers: Movers | None = None):
+    """Distinct aktif learners per [desa, sex] for every education rule and formal 7-18, with the
+    learners who moved in (`movers`)."""
     e, p = world.pendidikan, world.penduduk
     learners = e.learners(semester_id)
     age = p.age_on(reference_date(tahun))[learners.person]
     bentuk = e.schools.bentuk[learners.school]
     residence = e.residence_desa(learners)
-    aktif = learners.status == AKTIF
     n_desa = len(p.desa)
 
     def distinct(mask) -> np.ndarray:
@@ -302,17 +333,11 @@ def _education_terlayani(world: KabKotaWorld, semester_id: int, tahun: int):
         cell = desa.astype(np.int64) * 2 + p.sex[person]
         return np.bincount(cell, minlength=n_desa * 2).reshape(n_desa, 2)
 
-    def of(names) -> np.ndarray:
-        return np.isin(bentuk, [B[name] for name in names])
-
-    return {
-        "pend_paud": distinct(aktif & of(PAUD) & (age >= 5) & (age <= 6)),
-        "pend_dasar": distinct(aktif & of(DASAR_BENTUK) & (age >= 7) & (age <= 15)),
-        "pend_kesetaraan": distinct(aktif & (learners.program > 0) & of(KESETARAAN_BENTUK) & (age >= 7) & (age <= 18)),
-        "formal_7_18": distinct(aktif & of(FORMAL_BENTUK) & (age >= 7) & (age <= 18)),
-        "pend_menengah": distinct(aktif & of(MENENGAH_BENTUK) & (age >= 16) & (age <= 18)),
-        "pend_khusus": distinct(aktif & of(KHUSUS_BENTUK) & (age >= 4) & (age <= 18)),
-    }
+    out = {k: distinct(m) for k, m in _education_masks(age, bentuk, learners.program,
+                                                        learners.status == AKTIF).items()}
+    for k, counts in _mover_counts(world, movers, tahun).items():
+        out[k] = out[k] + counts
+    return out
 
 
 def _sasaran(world: KabKotaWorld, tahun: int, faktor: dict, pop: np.ndarray,
@@ -374,7 +399,8 @@ def expected_capaian(
     end = days(quarter_end(tahun, triwulan))
     population_semester = population_semester or (tahun - 1, 2)
     pop = world.penduduk.counts_on(semester_date(*population_semester))
-    education = _education_terlayani(world, dapodik_semester_for(tahun, triwulan), tahun)
+    semester_id = dapodik_semester_for(tahun, triwulan)
+    education = _education_terlayani(world, semester_id, tahun, _movers(world, visitors, semester_id))
     sasaran = _sasaran(world, tahun, faktor, pop, education.pop("formal_7_18"))
     health = _health_facts(world, tahun, tb_test_loinc, hiv_test_loinc, fhir_updates, visitors)
     desa = world.penduduk.desa_kode
@@ -397,6 +423,11 @@ def expected_capaian(
     out.insert(0, "tahun", tahun)
     out["population_semester"] = f"{population_semester[0]}-{population_semester[1]}"
     return out
+
+
+def _movers(world: KabKotaWorld, others: Sequence[KabKotaWorld], semester_id: int) -> Movers | None:
+    worlds = {w.kode: w for w in others}
+    return movers_into(world, worlds, semester_id)
 
 
 def expected_terlayani_bulanan(
@@ -439,25 +470,3 @@ def roll_up(capaian: pd.DataFrame, tingkat: str) -> pd.DataFrame:
     out["kode_wilayah"] = out["kode_wilayah"].str.split(".").str[:parts].str.join(".")
     keys = ["tahun", "triwulan", "kode_wilayah", "jenis_kelamin", "kode_layanan", "population_semester"]
     return out.groupby(keys, as_index=False)[["sasaran", "terlayani"]].sum()
-
-
-def expected_capaian_provinsi(worlds: Sequence[KabKotaWorld], tahun: int, triwulan: int, **rules) -> pd.DataFrame:
-    """Provinsi rows (DESIGN §7) over kab/kota worlds of one province, all loaded, each with the
-    others' hubs as visitors: sasaran summed, terlayani the distinct persons served in any of them;
-    the kab/kota SPM and the province's own jenis layanan (PROVINSI_LAYANAN).
-
-    The simulator's persons live in one kab/kota each (a resident belongs to one Penduduk; a hub's
-    outsiders are distinct persons counted where they live), so here the distinct persons are the sum
-    of the kab/kota counts; a person in two kab/kota is the warehouse tests' hand-made case
-    (tests/indicators/test_capaian_provinsi.py). Columns: those of `roll_up`, kode_wilayah the
-    province's code, plus kab_kota_dimuat. `rules`: expected_capaian's keyword arguments."""
-    frames = []
-    for world in worlds:
-        others = [w for w in worlds if w is not world]
-        frames.append(roll_up(expected_capaian(world, tahun, triwulan, visitors=others,
-                                               layanan=KODE_LAYANAN + PROVINSI_LAYANAN, **rules), "kabupaten_kota"))
-    kab = pd.concat(frames, ignore_index=True)
-    kab["kab_kota_dimuat"] = 1
-    kab["kode_wilayah"] = kab["kode_wilayah"].str.split(".").str[0]
-    keys = ["tahun", "triwulan", "kode_wilayah", "jenis_kelamin", "kode_layanan", "population_semester"]
-    return kab.groupby(keys, as_index=False)[["sasaran", "terlayani", "kab_kota_dimuat"]].sum()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from spm.simulator.determinism import from_days, hash_uniform, person_name, stream_key, uuid_text, uuid_texts
-from spm.simulator.education import BENTUK, PAUD, PROGRAM, STATUS, Learners
+from spm.simulator.education import AKTIF, BENTUK, PAUD, PROGRAM, STATUS, Learners
 from spm.simulator.faults import NIK_MALFORMED, NIK_MISSING, malformed_nik, nik_fault
 from spm.simulator.health import (
     CLINICAL_STATUS,
@@ -105,6 +105,36 @@ def learner_rows(world: KabKotaWorld, learners: Learners, rows: slice, invalid_n
             "kode_wilayah_domisili": p.desa_kode[p.desa_idx[who]] if has_domisili[i] else None,
             "status": STATUS[learners.status[rows][i]],
             "last_update": e.last_update(learners.semester_id, int(school[i])),
+        })
+    return out
+
+
+def mover_rows(world: KabKotaWorld, origin: KabKotaWorld, movers, index: np.ndarray) -> list[dict]:
+    """The rows a school of `world` lists for learners who moved in from `origin` (spm.simulator.movers):
+    the same person as in the origin's rows (NIK, NISN, name, birth), registered anew here (their own
+    peserta_didik_id), aktif, with their new address."""
+    e, p = world.pendidikan, origin.penduduk
+    seed = world.config.seed
+    pd_key = stream_key(seed, world.kode, "peserta_didik_id", "pindahan")
+    name_key = stream_key(seed, origin.kode, "nama")
+    nisn_key = stream_key(seed, origin.kode, "nisn")
+    learners = origin.pendidikan.learners(movers.semester_id)
+    out = []
+    for i in index.tolist():
+        who, row = int(movers.person[i]), int(movers.origin_row[i])
+        tingkat = int(learners.tingkat[row])
+        out.append({
+            "peserta_didik_id": uuid_text(pd_key, who),
+            "nisn": f"{int(p.birth_parts[0][who]) % 1000:03d}{(who * 7_919 + nisn_key) % 10**7:07d}",
+            "nik": str(p.nik[who]),
+            "nama": person_name(name_key, who, bool(p.sex[who])),
+            "jenis_kelamin": SEXES[p.sex[who]],
+            "tanggal_lahir": from_days(p.birth[who]).isoformat(),
+            "tingkat_pendidikan_id": tingkat or None,
+            "program_kesetaraan": PROGRAM[learners.program[row]],
+            "kode_wilayah_domisili": world.penduduk.desa_kode[movers.desa[i]],
+            "status": STATUS[AKTIF],
+            "last_update": e.last_update(movers.semester_id, int(movers.school[i])),
         })
     return out
 
