@@ -62,7 +62,8 @@ def simulators():
     from spm.simulator.config import SimulatorConfig
     from spm.simulator.servers import SimulatorServers
 
-    config = SimulatorConfig(kode_wilayah=KAB_KOTA, scale=SCALE, seed=SEED)
+    # Some learners of Kota Bogor moved to Kota Sukabumi, listed by both: the province counts them once.
+    config = SimulatorConfig(kode_wilayah=KAB_KOTA, scale=SCALE, seed=SEED, pindah_share=0.02)
     hubs = [SimulatorServers(replace(config, satusehat_kode_wilayah=kode)) for kode in KAB_KOTA]
     for hub in hubs:
         hub.start()
