@@ -95,24 +95,43 @@ def _insert_distinct(conn: sa.Connection, literals: list, persons: sa.Select, sp
         sa.union_all(*selects)))
 
 
+# Per computation (one transaction): every person of the covered kab/kota who met a health
+# standard in the year, per jenis layanan, with the date: the year-to-date counts and the months are
+# read from it, so each rule's query runs once. Temporary: private to the transaction.
+_TEMP = sa.MetaData()
+tercapai = sa.Table(
+    "tmp_tercapai_provinsi", _TEMP,
+    sa.Column("kode_layanan", sa.String(32), nullable=False),
+    sa.Column("person_key", sa.String(64), nullable=False),
+    sa.Column("jenis_kelamin", sa.String(1), nullable=False),
+    sa.Column("tanggal_tercapai", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_tmp_tercapai_provinsi_layanan", "kode_layanan"),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _drop_tercapai(conn: sa.Connection) -> None:
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {tercapai.name}")  # SQLite keeps it for the connection's life
+
+
 def _monthly(conn: sa.Connection, batch_id: int, kode_provinsi: str, tahun: int,
-             health_met: dict[str, tuple[sa.Subquery, list[str], bool]]) -> None:
+             health: dict[str, bool]) -> None:
     """mart_terlayani_bulanan of the province: each person in the month the standard was first met."""
     from spm.indicators.kesehatan import month_of
 
-    t = mart_terlayani_bulanan.c
+    t, met = mart_terlayani_bulanan.c, tercapai.c
     conn.execute(sa.delete(mart_terlayani_bulanan).where(t.kode_kab_kota == kode_provinsi, t.tahun == tahun))
-    for kode_layanan, (met, kabs, split_by_sex) in health_met.items():
-        bulan = month_of(conn.dialect.name, met.c.tanggal_tercapai)
+    for kode_layanan, split_by_sex in health.items():
+        bulan = month_of(conn.dialect.name, met.tanggal_tercapai)
         fixed = [sa.literal(tahun, sa.Integer), bulan, sa.literal(kode_provinsi, sa.String)]
         tail = [sa.literal(kode_layanan, sa.String), sa.literal("provinsi", sa.String),
-                sa.literal(kode_provinsi, sa.String), sa.func.count(sa.distinct(met.c.person_key)),
+                sa.literal(kode_provinsi, sa.String), sa.func.count(sa.distinct(met.person_key)),
                 sa.literal(batch_id, sa.Integer)]
-        where = _kab_of(met.c.kode_desa).in_(kabs)
+        where = met.kode_layanan == kode_layanan
         selects = [sa.select(*fixed, sa.literal("semua", sa.String), *tail).where(where).group_by(bulan)]
         if split_by_sex:
-            selects.append(sa.select(*fixed, met.c.jenis_kelamin, *tail).where(where)
-                           .group_by(bulan, met.c.jenis_kelamin))
+            selects.append(sa.select(*fixed, met.jenis_kelamin, *tail).where(where)
+                           .group_by(bulan, met.jenis_kelamin))
         conn.execute(sa.insert(mart_terlayani_bulanan).from_select(
             [t.tahun, t.bulan, t.kode_wilayah, t.jenis_kelamin, t.kode_layanan, t.tingkat_wilayah,
              t.kode_kab_kota, t.terlayani_baru, t.batch_id], sa.union_all(*selects)))
@@ -143,7 +162,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
         w = work_capaian_provinsi.c
         conn.execute(sa.delete(work_capaian_provinsi).where(
             w.kode_provinsi == kode_provinsi, w.tahun == tahun, w.triwulan == triwulan))
-        persons, health_met = None, {}
+        persons, health = None, {}
         for layanan in load_catalog(None):  # the kab/kota SPM and the province's own
             kabs = covered.get(layanan.kode)
             if not kabs:
@@ -161,22 +180,31 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
 
                 if persons is None:  # every resident of the province, once for all health layanan
                     persons = kesehatan.fill_persons(conn, kode_provinsi, fhir_statuses())
+                    _drop_tercapai(conn)
+                    tercapai.create(conn)
                 met = kesehatan.met_dates(conn.dialect.name, layanan.kode, layanan.terlayani, persons,
                                           tahun).subquery()
-                served = sa.select(met.c.person_key, met.c.jenis_kelamin).where(
-                    kesehatan.until_quarter(met, tahun, triwulan), _kab_of(met.c.kode_desa).in_(kabs))
-                health_met[layanan.kode] = (met, kabs, layanan.pembagian_jenis_kelamin)
+                conn.execute(sa.insert(tercapai).from_select(
+                    ["kode_layanan", "person_key", "jenis_kelamin", "tanggal_tercapai"],
+                    sa.select(sa.literal(layanan.kode, sa.String), met.c.person_key, met.c.jenis_kelamin,
+                              met.c.tanggal_tercapai).where(_kab_of(met.c.kode_desa).in_(kabs))))
+                t = tercapai.c
+                served = sa.select(t.person_key, t.jenis_kelamin).where(
+                    t.kode_layanan == layanan.kode,
+                    t.tanggal_tercapai < kesehatan.quarter_end_exclusive(tahun, triwulan))
+                health[layanan.kode] = layanan.pembagian_jenis_kelamin
             _insert_distinct(conn, literals, served, layanan.pembagian_jenis_kelamin)
         run_sql_file(conn, "marts/mart_capaian_spm_provinsi.sql", {
             "kode_provinsi": kode_provinsi, "awalan_kab_kota": f"{kode_provinsi}.%", "tahun": tahun,
             "triwulan": triwulan, "batch_id": batch_id, "kab_kota_total": len(kab_kota),
             "batch_ids": _lineage(conn, kode_provinsi, tahun, triwulan)})
-        if health_met:
-            _monthly(conn, batch_id, kode_provinsi, tahun, health_met)
+        if health:
+            _monthly(conn, batch_id, kode_provinsi, tahun, health)
         if persons is not None:
             from spm.indicators.kesehatan import clear_persons
 
             clear_persons(conn)
+            _drop_tercapai(conn)
         m = mart_capaian_spm.c
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
             m.batch_id == batch_id)).scalar_one()
