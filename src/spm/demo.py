@@ -164,7 +164,7 @@ def _print_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int) -> N
         rows = conn.execute(
             sa.select(dim_layanan.c.nama, m.c.sasaran, m.c.terlayani, m.c.capaian, m.c.semester_penduduk)
             .join(dim_layanan, dim_layanan.c.kode_layanan == m.c.kode_layanan)
-            .where(m.c.kode_wilayah == kode, m.c.jenis_kelamin == "semua", m.c.tahun == tahun,
+            .where(m.c.kode_kab_kota == kode, m.c.kode_wilayah == kode, m.c.jenis_kelamin == "semua", m.c.tahun == tahun,
                    m.c.triwulan == triwulan)
             .order_by(dim_layanan.c.urutan)).all()
         note = conn.execute(sa.select(etl_batch.c.message).where(

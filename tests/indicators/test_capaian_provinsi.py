@@ -254,3 +254,50 @@ def test_a_quarter_before_the_first_code_list_takes_that_list(engine):
     with engine.connect() as conn:
         before, now = kab_kota_of(conn, "32", date(2024, 12, 31)), kab_kota_of(conn, "32", date(2026, 9, 30))
     assert before == now and len(now) == KAB_KOTA_JAWA_BARAT and "32.71" in now
+
+
+def test_a_learner_subtracted_by_two_kab_kota_leaves_the_province_sasaran_once(engine):
+    """pend_kesetaraan: population 7-18 less the formal learners 7-18. A formal learner listed in
+    both kab/kota (f1, living in each) is subtracted by each; the province subtracts them once."""
+    with_wilayah(engine)
+    sync_dim_layanan(engine)
+    with engine.begin() as conn:
+        b = start_batch(conn, "test", "fakta", "32.71", "2026", "t")
+        insert_rows(conn, fact_penduduk, ("tahun", "semester", "kode_desa", "jenis_kelamin", "umur", "kode_kab_kota",
+                                          "jumlah", "batch_id"),
+                    [(2025, 2, A, "L", 12, "32.71", 10, b), (2025, 2, D, "L", 12, "32.72", 10, b)])
+        rows = [("32.71", "f1", A, "SD"), ("32.72", "f1", D, "SD"), ("32.72", "f2", D, "SD"),
+                ("32.72", "p1", D, "PKBM")]
+        insert_rows(conn, fact_peserta_didik, (
+            "semester_id", "kode_kab_kota", "person_key", "jenis_id", "nik_valid", "npsn", "bentuk_pendidikan",
+            "tingkat_pendidikan_id", "program_kesetaraan", "status", "jenis_kelamin", "tahun_lahir", "bulan_lahir",
+            "tahun_laporan", "umur_referensi", "kode_wilayah_domisili", "kode_desa_tinggal", "kode_wilayah_sekolah",
+            "last_update", "batch_id"),
+            [(20261, feed, key, "nik", True, "20200001", bentuk, None, "Paket A" if bentuk == "PKBM" else None,
+              "aktif", "L", 2013, 1, 2026, 12, desa, desa, f"{feed}.01.1001", None, b)
+             for feed, key, desa, bentuk in rows])
+    _computed(engine, "32.71", "32.72")
+    bogor, sukabumi, jabar = (_rows(engine, k)["pend_kesetaraan", "semua"] for k in ("32.71", "32.72", "32"))
+    assert (bogor.sasaran, sukabumi.sasaran) == (9.0, 8.0)  # 10 - f1; 10 - f1 - f2
+    assert (jabar.sasaran, jabar.terlayani) == (18.0, 1)  # 20 - f1 - f2: f1 once
+    assert _rows(engine, "32")["pend_kesetaraan", "L"].sasaran == 18.0
+
+
+def test_a_kab_kota_reads_only_its_own_partition(warehouse):
+    """The province's own layanan have kab/kota rows (kode_wilayah 32.71) in the province's partition:
+    the kab/kota's jump check, index lineage and report check never take them for its own."""
+    from spm.orchestration.laporan import capaian_exists
+    from spm.warehouse.tables import dq_result
+
+    first = _computed(warehouse, "32.71", "32.72")
+    compute_indeks(warehouse, "32.71", 2026, 3, "t")
+    compute_capaian(warehouse, "32.71", 2026, 4, "t")
+    compute_capaian_provinsi(warehouse, "32", 2026, 4, "t")
+    again = compute_capaian(warehouse, "32.71", 2026, 4, "t")  # compares its quarter 4 with quarter 3
+    with warehouse.connect() as conn:
+        checked = set(conn.execute(sa.select(dq_result.c.kolom).where(dq_result.c.batch_id == again["batch_id"])).scalars())
+        lineage = conn.execute(sa.select(mart_indeks_spm.c.batch_ids).where(
+            mart_indeks_spm.c.kode_wilayah == "32.71", mart_indeks_spm.c.tingkat_indeks == "daerah")).scalar_one()
+    assert checked and not checked & {"pend_menengah", "pend_khusus"}
+    assert first["batch_id"] not in {int(b) for b in lineage.split(",")}
+    assert capaian_exists(warehouse, "32", 2026, 3) and not capaian_exists(warehouse, "32.73", 2026, 3)

@@ -132,3 +132,27 @@ def test_a_province_named_by_hand_gets_its_report_beside_its_kab_kota(engine, mo
     # On the events of a provinsi computation: its report, like a kab/kota's.
     assert laporan_quarters({}, RUN, [{"kode_kab_kota": "32", "periode": ["2026-T3"]}]) == [
         {"kode_kab_kota": "32", "tahun": 2026, "triwulan": 3}]
+
+
+def test_the_configured_kab_kota_are_the_variables_and_the_runs(engine, monkeypatch):
+    """A hand rerun of one kab/kota of a province the Variable lists still rolls the province up;
+    with neither a Variable nor a run param (events only) no province is rolled up."""
+    from airflow.sdk import Variable
+
+    from spm.orchestration import capaian, tasks
+    from tests.warehouses import with_wilayah
+
+    with_wilayah(engine)
+    monkeypatch.setattr(tasks, "warehouse_engine", lambda: engine)
+    variable = {"value": ["32"]}
+    monkeypatch.setattr(Variable, "get", staticmethod(lambda key, default=None, deserialize_json=False: variable["value"]))
+    rerun = [{"kode_kab_kota": "32.71", "kuartal": [[2026, 3]]}]
+    assert capaian.provinsi_plan({"kode_wilayah": ["32.71"]}, rerun) == [{"kode_provinsi": "32", "kuartal": [[2026, 3]]}]
+    variable["value"] = None
+    import pytest
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException):
+        capaian.provinsi_plan({}, rerun + [{"kode_kab_kota": "32.73", "kuartal": [[2026, 3]]}])
+    with pytest.raises(AirflowSkipException):
+        capaian.provinsi_plan({}, None)  # resolve_targets skipped

@@ -103,7 +103,7 @@ def location_of(m: Finding) -> str:
     if m.source:
         bits.append(f"sumber {m.source}" + (f"/{m.entity}" if m.entity else ""))
     if m.kode_wilayah:
-        bits.append(f"kab/kota {m.kode_wilayah}")
+        bits.append(f"{'provinsi' if len(m.kode_wilayah) == 2 else 'kab/kota'} {m.kode_wilayah}")
     if m.periode:
         bits.append(f"periode {m.periode}")
     if m.batch_id is not None:

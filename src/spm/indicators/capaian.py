@@ -267,7 +267,8 @@ def province_own_rows(conn: sa.Connection, batch_id: int, kode_provinsi: str, ka
     clear_work_rows(conn, kode_provinsi, tahun, triwulan)
     lineage: set[int] = set()
     skipped: dict[str, str] = {}
-    refs, computed = [], set()
+    refs: dict[str, str] = {}
+    computed: set[str] = set()
     for kode in kab_kota:
         ref = reference_semester(conn, kode, tahun)
         if ref is None or not catalog:
@@ -276,14 +277,17 @@ def province_own_rows(conn: sa.Connection, batch_id: int, kode_provinsi: str, ka
         done = add_desa_rows(ctx, catalog)
         if done:
             computed.update(done)
-            refs.append(ref)
+            refs[kode] = f"{ref[0]}-{ref[1]}"
             _lineage(ctx)
-    semester_penduduk = "{}-{}".format(*min(refs)) if refs else "-"
     run_sql_file(conn, "marts/mart_capaian_spm.sql", {
         "kode_kab_kota": kode_provinsi, "tahun": tahun, "triwulan": triwulan, "batch_id": batch_id,
-        "semester_penduduk": semester_penduduk, "batch_ids": ",".join(str(b) for b in sorted(lineage)),
-        "benar": True})
-    return {"computed": sorted(computed), "semester_penduduk": sorted({f"{t}-{s}" for t, s in refs})}
+        "semester_penduduk": "-", "batch_ids": ",".join(str(b) for b in sorted(lineage)), "benar": True})
+    m = mart_capaian_spm.c
+    for kode, semester in refs.items():  # each kab/kota's rows name the population semester it used
+        conn.execute(sa.update(mart_capaian_spm).where(
+            m.kode_kab_kota == kode_provinsi, m.tahun == tahun, m.triwulan == triwulan,
+            sa.or_(m.kode_wilayah == kode, m.kode_wilayah.like(f"{kode}.%"))).values(semester_penduduk=semester))
+    return {"computed": sorted(computed), "semester_penduduk": sorted(set(refs.values()))}
 
 
 def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_id: str | None) -> dict[str, Any]:
@@ -348,8 +352,9 @@ def flag_jumps(conn: sa.Connection, batch_id: int, kode: str, tahun: int, triwul
 
     def kab_rows(t, q):
         return {r.kode_layanan: r.capaian for r in conn.execute(
-            sa.select(m.kode_layanan, m.capaian).where(
-                m.kode_wilayah == kode, m.jenis_kelamin == "semua", m.tahun == t, m.triwulan == q))}
+            sa.select(m.kode_layanan, m.capaian).where(  # the partition too: a province holds 32.71 rows
+                m.kode_kab_kota == kode, m.kode_wilayah == kode, m.jenis_kelamin == "semua", m.tahun == t,
+                m.triwulan == q))}
 
     now_rows, prev_rows = kab_rows(tahun, triwulan), kab_rows(prev_t, prev_q)
     flagged, checked_at = [], now()

@@ -113,7 +113,7 @@ def mutu_per_layanan(engine: sa.Engine, kode: str, tahun: int, triwulan: int) ->
 def _lineage(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> str:
     m, f = mart_capaian_spm.c, fact_input_mutu.c
     ids: set[int] = set(conn.execute(sa.select(m.batch_id).distinct().where(
-        m.kode_wilayah == kode, m.tahun == tahun, m.triwulan == triwulan)).scalars())
+        m.kode_kab_kota == kode, m.kode_wilayah == kode, m.tahun == tahun, m.triwulan == triwulan)).scalars())
     # A province's mutu comes from the OPD inputs of its kab/kota.
     of_area = f.kode_kab_kota.like(f"{kode}.%") if is_provinsi(kode) else f.kode_kab_kota == kode
     ids.update(conn.execute(sa.select(f.batch_id).distinct().where(

@@ -37,6 +37,7 @@ from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.status import BatchStatus
 from spm.warehouse.tables import fact_peserta_didik
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan, work_capaian_provinsi
+from spm.warehouse.tables_opd import mart_indeks_spm
 from spm.warehouse.wilayah import kab_kota_of
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,36 @@ def _insert_distinct(conn: sa.Connection, literals: list, persons: sa.Select, sp
     conn.execute(sa.insert(work_capaian_provinsi).from_select(
         [w.batch_id, w.kode_provinsi, w.tahun, w.triwulan, w.kode_layanan, w.jenis_kelamin, w.terlayani],
         sa.union_all(*selects)))
+
+
+def _learner_correction(conn: sa.Connection, literals: list, layanan, kabs: list[str], tahun: int,
+                        triwulan: int) -> None:
+    """A sasaran net of the formal learners (pend_kesetaraan): each kab/kota subtracted, per desa and
+    sex, the distinct learners living there, so one listed in two kab/kota was subtracted twice;
+    the province subtracts the distinct learners once (work_capaian_provinsi.sasaran_koreksi)."""
+    rule = layanan.sasaran
+    pd = fact_peserta_didik.c
+    formal = {"umur": rule["umur"], "status": ["aktif"], "bentuk_pendidikan": rule["bentuk_formal"]}
+    where = [*learner_conditions(formal, dapodik_semester(tahun, triwulan), tahun), _kab_of(pd.kode_desa_tinggal).in_(kabs)]
+    cells = sa.select(pd.person_key, pd.kode_desa_tinggal, pd.jenis_kelamin).where(*where).distinct().subquery()
+    subtracted = dict(conn.execute(sa.select(cells.c.jenis_kelamin, sa.func.count()).group_by(cells.c.jenis_kelamin)).all())
+    once = dict(conn.execute(sa.select(pd.jenis_kelamin, sa.func.count(sa.distinct(pd.person_key))).where(*where)
+                             .group_by(pd.jenis_kelamin)).all())
+    once_all = conn.execute(sa.select(sa.func.count(sa.distinct(pd.person_key))).where(*where)).scalar_one()
+    koreksi = {sex: float(subtracted.get(sex, 0) - once.get(sex, 0)) for sex in ("L", "P")}
+    koreksi["semua"] = float(sum(subtracted.values()) - once_all)
+    w = work_capaian_provinsi.c
+    batch_id, kode_provinsi, _, _, kode_layanan = (lit.value for lit in literals)
+    for sex, value in koreksi.items():
+        if not value:
+            continue
+        done = conn.execute(sa.update(work_capaian_provinsi).where(
+            w.batch_id == batch_id, w.kode_layanan == kode_layanan, w.jenis_kelamin == sex)
+            .values(sasaran_koreksi=value)).rowcount
+        if not done:  # nobody served of that sex: a row for the correction alone
+            conn.execute(sa.insert(work_capaian_provinsi).values(
+                batch_id=batch_id, kode_provinsi=kode_provinsi, tahun=tahun, triwulan=triwulan,
+                kode_layanan=kode_layanan, jenis_kelamin=sex, terlayani=0, sasaran_koreksi=value))
 
 
 # Per computation (one transaction): every person of the covered kab/kota who met a health
@@ -156,6 +187,9 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
         covered = _covered(conn, kode_provinsi, tahun, triwulan)
         if not covered:
             msg = f"no kab/kota of provinsi {kode_provinsi} has capaian for {periode}: no provinsi row"
+            x = mart_indeks_spm.c  # an index of figures no longer there would outlive them
+            conn.execute(sa.delete(mart_indeks_spm).where(
+                x.kode_kab_kota == kode_provinsi, x.tahun == tahun, x.triwulan == triwulan))
             finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
             return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
                     "status": BatchStatus.MISSING, "message": msg}
@@ -194,6 +228,8 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
                     t.tanggal_tercapai < kesehatan.quarter_end_exclusive(tahun, triwulan))
                 health[layanan.kode] = layanan.pembagian_jenis_kelamin
             _insert_distinct(conn, literals, served, layanan.pembagian_jenis_kelamin)
+            if layanan.sasaran["jenis"] == "penduduk_tidak_sekolah_formal":
+                _learner_correction(conn, literals, layanan, kabs, tahun, triwulan)
         run_sql_file(conn, "marts/mart_capaian_spm_provinsi.sql", {
             "kode_provinsi": kode_provinsi, "awalan_kab_kota": f"{kode_provinsi}.%", "tahun": tahun,
             "triwulan": triwulan, "batch_id": batch_id, "kab_kota_total": len(kab_kota),

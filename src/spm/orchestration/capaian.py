@@ -289,15 +289,23 @@ def provinsi_targets(targets: list[dict], configured: list[str]) -> list[dict]:
             for prov, quarters in sorted(wanted.items())]
 
 
-@tasks.fail_fast
-def provinsi_plan(params: dict[str, Any], targets: list[dict]) -> list[dict]:
-    from spm.errors import ConfigError
+def configured_kab_kota(params: dict[str, Any]) -> list[str]:
+    """The kab/kota the deployment reports: the Variable's and the run's `kode_wilayah`, provinces
+    expanded. A hand rerun of one kab/kota of a province the Variable lists still rolls it up; a run
+    without either (events only, no Variable) reports no province."""
+    from airflow.sdk import Variable
 
-    try:
-        configured = tasks.kode_wilayah_list(params)
-    except ConfigError:  # an Asset-triggered run without the Variable: the kab/kota it computes
-        configured = [t["kode_kab_kota"] for t in targets]
-    planned = provinsi_targets(targets or [], configured)
+    codes: list[str] = []
+    for given in (Variable.get("spm_kode_wilayah", default=None, deserialize_json=True), params.get("kode_wilayah")):
+        if given:
+            codes += [given] if isinstance(given, str) else list(given)
+    return tasks.expand_provinces(codes) if codes else []
+
+
+@tasks.fail_fast
+def provinsi_plan(params: dict[str, Any], targets: list[dict] | None) -> list[dict]:
+    # targets is None when resolve_targets was skipped (nothing to compute): nothing to roll up.
+    planned = provinsi_targets(targets or [], configured_kab_kota(params))
     if not planned:
         from airflow.sdk.exceptions import AirflowSkipException
 

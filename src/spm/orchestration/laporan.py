@@ -138,4 +138,5 @@ def capaian_exists(engine, kode: str, tahun: int, triwulan: int) -> bool:
 
     with engine.connect() as conn:
         return conn.execute(sa.select(m.c.kode_wilayah).where(
-            m.c.kode_wilayah == kode, m.c.tahun == tahun, m.c.triwulan == triwulan).limit(1)).first() is not None
+            m.c.kode_kab_kota == kode, m.c.kode_wilayah == kode, m.c.tahun == tahun,
+            m.c.triwulan == triwulan).limit(1)).first() is not None

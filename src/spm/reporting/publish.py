@@ -31,7 +31,8 @@ FORMATS = ("xlsx", "html", "pdf", "csv")
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "html": "text/html",
          "pdf": "application/pdf", "csv": "text/csv"}
 CSV_COLUMNS = ("tahun", "triwulan", "kode_wilayah", "nama_wilayah", "tingkat_wilayah", "jenis_kelamin",
-             "kode_layanan", "sasaran", "terlayani", "belum_terlayani", "capaian", "capaian_dibatasi")
+             "kode_layanan", "sasaran", "terlayani", "belum_terlayani", "capaian", "capaian_dibatasi",
+             "kab_kota_dimuat", "kab_kota_total")  # the last two: provinsi rows only
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ def write_csv(data: LaporanData, path: Path) -> None:
         w.writerow([data.tahun, data.triwulan, c.kode_wilayah, data.nama_wilayah(c.kode_wilayah), c.tingkat_wilayah,
                     c.jenis_kelamin, c.kode_layanan, repr(c.sasaran), c.terlayani, repr(c.belum_terlayani),
                     "" if c.capaian is None else repr(c.capaian),
-                    "" if c.capaian_dibatasi is None else repr(c.capaian_dibatasi)])
+                    "" if c.capaian_dibatasi is None else repr(c.capaian_dibatasi),
+                    *(data.cakupan.get(c.kode_layanan, ("", "")) if c.tingkat_wilayah == "provinsi" else ("", ""))])
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 

@@ -43,4 +43,7 @@ def expected_capaian_provinsi(worlds: Sequence[KabKotaWorld], tahun: int, triwul
     keys = ["tahun", "triwulan", "kode_wilayah", "jenis_kelamin", "kode_layanan", "population_semester"]
     out = kab.groupby(keys, as_index=False)[["sasaran", "terlayani", "kab_kota_dimuat"]].sum()
     out["terlayani"] -= [twice.get((k, sex), 0) for k, sex in zip(out.kode_layanan, out.jenis_kelamin)]
+    # pend_kesetaraan's sasaran is net of formal learners: each kab/kota subtracted a formal mover.
+    out["sasaran"] += [float(twice.get(("formal_7_18", sex), 0)) if k == "pend_kesetaraan" else 0.0
+                       for k, sex in zip(out.kode_layanan, out.jenis_kelamin)]
     return out

@@ -58,6 +58,9 @@ work_capaian_provinsi = sa.Table(
     sa.Column("kode_layanan", sa.String(32), nullable=False),
     sa.Column("jenis_kelamin", sa.String(5), nullable=False),
     sa.Column("terlayani", sa.Integer, nullable=False),
+    # Added to the summed sasaran: a sasaran net of learners (pend_kesetaraan) subtracts in each
+    # kab/kota a learner listed in two of them; the province subtracts them once.
+    sa.Column("sasaran_koreksi", sa.Float, nullable=True),
     sa.Index("ix_work_capaian_provinsi_partition", "kode_provinsi", "tahun", "triwulan"),
 )
 

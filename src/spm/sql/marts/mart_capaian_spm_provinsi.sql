@@ -2,7 +2,9 @@
 -- computation batch :batch_id: per jenis layanan and sex, sasaran = the sum of the kab/kota rows of
 -- the province computed for the quarter; terlayani = the distinct persons served in any of those
 -- kab/kota (work_capaian_provinsi, filled by spm.indicators.provinsi), so a person served in two
--- of them counts once; kab_kota_dimuat = how many kab/kota the row covers, of :kab_kota_total.
+-- of them counts once; kab_kota_dimuat = how many kab/kota the row covers, of :kab_kota_total. A
+-- sasaran net of learners (pend_kesetaraan) gets back, as sasaran_koreksi, the learners each of two
+-- kab/kota subtracted: the province subtracts them once.
 
 -- The partition's desa to kab/kota rows of the province's own layanan are written just before.
 DELETE FROM mart_capaian_spm
@@ -21,7 +23,8 @@ WITH kab AS (
     GROUP BY kode_layanan, jenis_kelamin
 ),
 p AS (
-    SELECT k.kode_layanan, k.jenis_kelamin, k.sasaran, COALESCE(w.terlayani, 0) AS terlayani,
+    SELECT k.kode_layanan, k.jenis_kelamin, k.sasaran + COALESCE(w.sasaran_koreksi, 0) AS sasaran,
+           COALESCE(w.terlayani, 0) AS terlayani,
            k.kab_kota_dimuat, k.semester_penduduk
     FROM kab k
     LEFT JOIN work_capaian_provinsi w

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("kode_layanan", sa.String(32), nullable=False),
         sa.Column("jenis_kelamin", sa.String(5), nullable=False),
         sa.Column("terlayani", sa.Integer, nullable=False),
+        sa.Column("sasaran_koreksi", sa.Float, nullable=True),
     )
     op.create_index("ix_work_capaian_provinsi_partition", "work_capaian_provinsi",
                     ["kode_provinsi", "tahun", "triwulan"])
