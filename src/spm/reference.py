@@ -41,6 +41,11 @@ class PendudukWilayah:
     jumlah: int
 
 
+def is_provinsi(kode: str | None) -> bool:
+    """Whether a Kemendagri code is a province's (two digits, e.g. 32) rather than a kab/kota's (32.71)."""
+    return bool(kode) and len(kode) == 2 and kode.isdigit()
+
+
 def read_kode_wilayah(path: Path = KODE_WILAYAH_CSV) -> list[Wilayah]:
     with open(path, newline="", encoding="utf-8") as fh:
         return [

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from spm.config.peringatan import Konfigurasi
 from spm.alerts.messages import Finding
+from spm.reference import is_provinsi
 from spm.warehouse.tables import dim_layanan, dq_result, etl_batch, inbox_file, quarantine
 from spm.warehouse.tables_peringatan import peringatan
 from spm.warehouse.audit import aware
@@ -273,7 +274,7 @@ def scan_batches(engine: sa.Engine, cfg: Konfigurasi, from_batch_id: int, at: da
                 found = [_rejected_quarantine(conn, cfg, b, base)]
             elif b.status == BatchStatus.MISSING and capaian:
                 # A province without figures: its kab/kota's own missing batches say why.
-                found = [] if len(b.kode_wilayah or "") == 2 else [_missing_denominator(cfg, b, base)]
+                found = [] if is_provinsi(b.kode_wilayah) else [_missing_denominator(cfg, b, base)]
             else:
                 continue  # source has nothing yet: the freshness check decides about that
             decided.add(key)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from spm.reference import is_provinsi
+
 _LONG_DIGITS = re.compile(r"\d{10,}")
 
 KIND_TITLES = {
@@ -103,7 +105,7 @@ def location_of(m: Finding) -> str:
     if m.source:
         bits.append(f"sumber {m.source}" + (f"/{m.entity}" if m.entity else ""))
     if m.kode_wilayah:
-        bits.append(f"{'provinsi' if len(m.kode_wilayah) == 2 else 'kab/kota'} {m.kode_wilayah}")
+        bits.append(f"{'provinsi' if is_provinsi(m.kode_wilayah) else 'kab/kota'} {m.kode_wilayah}")
     if m.periode:
         bits.append(f"periode {m.periode}")
     if m.batch_id is not None:

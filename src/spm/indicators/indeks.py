@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError
 from spm.indicators.capaian import periode_label
+from spm.reference import is_provinsi
 from spm.settings import sql_dir
 from spm.warehouse.audit import finish_batch, start_batch
 from spm.warehouse.sqlfiles import run_sql_file, statements
@@ -52,9 +53,6 @@ MART_SQL, MUTU_SQL = "marts/mart_indeks_spm.sql", "intermediate/int_mutu_layanan
 # A province's layanan rows roll up its kab/kota (DESIGN §7); the bidang and daerah means are shared.
 MART_PROVINSI_SQL, MEANS_SQL = "marts/mart_indeks_spm_provinsi.sql", "marts/mart_indeks_spm_rerata.sql"
 
-
-def is_provinsi(kode: str) -> bool:
-    return len(kode) == 2 and kode.isdigit()
 
 
 @dataclass(frozen=True)

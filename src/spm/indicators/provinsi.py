@@ -22,7 +22,6 @@ the same rule as the others.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,10 +38,10 @@ from spm.warehouse.tables import fact_peserta_didik
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan, work_capaian_provinsi
 from spm.warehouse.tables_opd import mart_indeks_spm
 from spm.warehouse.wilayah import kab_kota_of
+from spm.reference import is_provinsi
 
 log = logging.getLogger(__name__)
 SOURCE, ENTITY = "spm", "mart_capaian_spm"
-KODE_PROVINSI = re.compile(r"\d{2}")
 
 
 def provinsi_of(kode_kab_kota: str) -> str:
@@ -96,8 +95,8 @@ def _insert_distinct(conn: sa.Connection, literals: list, persons: sa.Select, sp
         sa.union_all(*selects)))
 
 
-def _learner_correction(conn: sa.Connection, literals: list, layanan, kabs: list[str], tahun: int,
-                        triwulan: int) -> None:
+def _learner_correction(conn: sa.Connection, batch_id: int, kode_provinsi: str, layanan, kabs: list[str],
+                        tahun: int, triwulan: int) -> None:
     """A sasaran net of the formal learners (pend_kesetaraan): each kab/kota subtracted, per desa and
     sex, the distinct learners living there, so one listed in two kab/kota was subtracted twice;
     the province subtracts the distinct learners once (work_capaian_provinsi.sasaran_koreksi)."""
@@ -112,8 +111,7 @@ def _learner_correction(conn: sa.Connection, literals: list, layanan, kabs: list
     once_all = conn.execute(sa.select(sa.func.count(sa.distinct(pd.person_key))).where(*where)).scalar_one()
     koreksi = {sex: float(subtracted.get(sex, 0) - once.get(sex, 0)) for sex in ("L", "P")}
     koreksi["semua"] = float(sum(subtracted.values()) - once_all)
-    w = work_capaian_provinsi.c
-    batch_id, kode_provinsi, _, _, kode_layanan = (lit.value for lit in literals)
+    w, kode_layanan = work_capaian_provinsi.c, layanan.kode
     for sex, value in koreksi.items():
         if not value:
             continue
@@ -172,7 +170,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
                              run_id: str | None) -> dict[str, Any]:
     """Rebuild the province's rows of mart_capaian_spm (and its months in mart_terlayani_bulanan)
     for one quarter, in one transaction, from its kab/kota computed for that quarter."""
-    if not KODE_PROVINSI.fullmatch(kode_provinsi or ""):
+    if not is_provinsi(kode_provinsi):
         raise ConfigError(f"kode provinsi must be two digits (e.g. 32), not {kode_provinsi!r}")
     if triwulan not in (1, 2, 3, 4):
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
@@ -229,7 +227,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
                 health[layanan.kode] = layanan.pembagian_jenis_kelamin
             _insert_distinct(conn, literals, served, layanan.pembagian_jenis_kelamin)
             if layanan.sasaran["jenis"] == "penduduk_tidak_sekolah_formal":
-                _learner_correction(conn, literals, layanan, kabs, tahun, triwulan)
+                _learner_correction(conn, batch_id, kode_provinsi, layanan, kabs, tahun, triwulan)
         run_sql_file(conn, "marts/mart_capaian_spm_provinsi.sql", {
             "kode_provinsi": kode_provinsi, "awalan_kab_kota": f"{kode_provinsi}.%", "tahun": tahun,
             "triwulan": triwulan, "batch_id": batch_id, "kab_kota_total": len(kab_kota),

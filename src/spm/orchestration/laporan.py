@@ -11,6 +11,7 @@ from spm.orchestration import tasks
 from spm.orchestration.assets import MART_INDEKS_SPM
 from spm.orchestration.capaian import capaian_targets, quarter_params
 from spm.orchestration.factory import SpmDagParams, create_dag
+from spm.reference import is_provinsi
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def laporan_quarters(params: dict[str, Any], run_after, extras: list[dict]) -> l
                 for t in capaian_targets(params, run_after) for y, q in t["kuartal"]]
     # A province named by hand gets its own report beside its kab/kota's.
     codes = params.get("kode_wilayah") or []
-    for prov in [c for c in ([codes] if isinstance(codes, str) else codes) if tasks.is_provinsi(c)]:
+    for prov in [c for c in ([codes] if isinstance(codes, str) else codes) if is_provinsi(c)]:
         kuartal = sorted({(q["tahun"], q["triwulan"]) for q in quarters if q["kode_kab_kota"].startswith(prov + ".")})
         quarters += [{"kode_kab_kota": prov, "tahun": y, "triwulan": q} for y, q in kuartal]
     return quarters

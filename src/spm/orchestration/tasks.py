@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from spm.errors import ConfigError, InputError, WarehouseError
+from spm.reference import is_provinsi
 from spm.sources.http import SourceAuthError
 
 __all__ = ["asset_extra", "check_warehouse_schema", "fail_fast", "kode_wilayah_list", "warehouse_engine"]
@@ -67,10 +68,6 @@ def kode_wilayah_list(params: dict[str, Any]) -> list[str]:
     if isinstance(codes, str):
         codes = [codes]
     return expand_provinces(codes)
-
-
-def is_provinsi(kode: str) -> bool:
-    return len(kode) == 2 and kode.isdigit()
 
 
 def expand_provinces(codes: list[str]) -> list[str]:

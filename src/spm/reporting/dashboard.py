@@ -26,6 +26,7 @@ from spm.errors import InputError, SpmError
 from spm.reporting.data import BIDANG_NAMES, _aware, available_quarters, load_laporan, trend
 from spm.reporting.charts import format_number, capaian_bars, trend_chart
 from spm.reporting.publish import FORMATS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
+from spm.reference import is_provinsi
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class Dashboard:
         quarters, names = self.options()
         p = self.choose(params, quarters, names)
         try:
-            if len(p.kode) == 2:  # a province: its rows, its kab/kota one level down
+            if is_provinsi(p.kode):  # a province: its rows, its kab/kota one level down
                 from spm.reporting.data_provinsi import load_laporan_provinsi
 
                 data = load_laporan_provinsi(self.engine, p.kode, p.tahun, p.triwulan)

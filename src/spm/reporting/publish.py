@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from spm.reporting.data import LaporanData, load_laporan
 from spm.warehouse.status import BatchStatus
+from spm.reference import is_provinsi
 
 FORMATS = ("xlsx", "html", "pdf", "csv")
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "html": "text/html",
@@ -120,7 +121,7 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
     from spm.reporting.workbook import write_espm_workbook
 
     t = publication_of(kode_kab_kota, tahun, triwulan, root)
-    if len(kode_kab_kota) == 2:  # a province: its rows, its kab/kota side by side
+    if is_provinsi(kode_kab_kota):  # a province: its rows, its kab/kota side by side
         from spm.reporting.data_provinsi import load_laporan_provinsi
 
         data = load_laporan_provinsi(engine, kode_kab_kota, t.tahun, t.triwulan)
