@@ -56,6 +56,11 @@ the run's quarter). One mapped task group per kab/kota computes its quarters in 
 the same rows at once. Gates: no population for the reference semester or an earlier one means no
 capaian for that quarter (the batch says `missing`, the task is skipped when no quarter has one); a jenis layanan whose source has no data for the period is left out;
 a capaian moving more than the bound in `config/kualitas.yaml` is flagged in `dq_result`.
+
+Then, for every province with two or more configured kab/kota (the Variable and the run's
+`kode_wilayah`; a province code stands for all its kab/kota), its rows: sasaran summed over its
+computed kab/kota, terlayani the distinct persons over them, `kab_kota_dimuat`/`kab_kota_total`, its
+own pendidikan menengah and khusus, and its index (`spm.indicators.provinsi`).
 """,
     params=quarter_params(),
 )
