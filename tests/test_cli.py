@@ -57,7 +57,7 @@ def test_commands_before_upgrade_say_what_to_run(sqlite_url, capsys):
 @pytest.mark.slow
 def test_upgrade_load_status_flow(warehouse_url, capsys):
     assert main(["--warehouse-url", warehouse_url, "db", "upgrade"]) == 0
-    assert "dim_layanan has 17 jenis layanan" in capsys.readouterr().out  # 15 kab/kota, 2 provinsi
+    assert "dim_layanan has 19 jenis layanan" in capsys.readouterr().out  # 15 kab/kota, 4 provinsi
     assert main(["--warehouse-url", warehouse_url, "db", "current"]) == 0
     assert "up to date" in capsys.readouterr().out
     assert main(["--warehouse-url", warehouse_url, "wilayah", "load"]) == 0

@@ -5,8 +5,9 @@ every jenis layanan) is defined once in `spm.sources.opd_layout` and imported fr
 restated, so the template the project ships, the files the simulator drops and what the reader in
 `spm.sources.opd_workbook` accepts cannot drift apart.
 
-The committed templates live in `templates/opd/input_opd_<bidang>.xlsx`; regenerate them after a
-layout change with `python -m spm.opd_template` (a test checks they equal what this module writes).
+The committed templates live in `templates/opd/input_opd_<bidang>.xlsx` (a kab/kota's OPD) and
+`input_opd_<bidang>_provinsi.xlsx` (the province's Dinas, for its own jenis layanan, with the penerima
+sheet for health); regenerate them after a layout change with `python -m spm.opd_template` (a test checks they equal what this module writes).
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ from spm.sources.opd_layout import (
     LAYANAN_OF_BIDANG,
     LAYOUT_VERSION,
     MUTU_ITEMS,
+    PENERIMA_LAYANAN,
     PERANGKAT_DAERAH,
     SHEETS,
+    TINGKAT,
     Column,
     header,
+    layanan_of,
+    perangkat_daerah,
+    sheets_of,
     workbook_filename,
 )
 
 __all__ = [
     "BIDANG", "KOMPONEN", "LAYANAN_OF_BIDANG", "LAYOUT_VERSION", "MUTU_ITEMS", "PERANGKAT_DAERAH", "SHEETS",
-    "Column", "header", "workbook_filename", "template_filename", "template_rows", "write_template",
+    "TINGKAT", "Column", "header", "layanan_of", "sheets_of", "workbook_filename", "template_filename", "template_rows", "write_template",
     "write_templates", "workbook_values", "template_dir",
 ]
 
@@ -42,22 +48,24 @@ def template_dir() -> Path:
     return resource_dir("templates") / "opd"
 
 
-def template_filename(bidang: str) -> str:
-    return f"input_opd_{bidang}.xlsx"
+def template_filename(bidang: str, tingkat: str = "kabupaten_kota") -> str:
+    return f"input_opd_{bidang}{'_provinsi' if tingkat == 'provinsi' else ''}.xlsx"
 
 
-def template_rows(bidang: str) -> dict[str, list[list]]:
+def template_rows(bidang: str, tingkat: str = "kabupaten_kota") -> dict[str, list[list]]:
     """The pre-filled cells of the blank workbook: what the OPD must not retype, nothing it must fill."""
     if bidang not in BIDANG:
         raise ValueError(f"bidang {bidang!r} must be one of {', '.join(BIDANG)}")
-    identitas = [[None, bidang, None, None, PERANGKAT_DAERAH[bidang]]]
+    layanan = layanan_of(bidang, tingkat)
+    identitas = [[None, bidang, None, None, perangkat_daerah(bidang, tingkat)]]
     mutu = [[kode, komponen, uraian, satuan, None, None]
-            for kode in LAYANAN_OF_BIDANG[bidang] for komponen, uraian, satuan, _ in MUTU_ITEMS[kode]]
-    anggaran = [[kode, *([None] * (len(SHEETS["anggaran"]) - 1))] for kode in LAYANAN_OF_BIDANG[bidang]]
-    return {"identitas": identitas, "mutu": mutu, "anggaran": anggaran}
+            for kode in layanan for komponen, uraian, satuan, _ in MUTU_ITEMS[kode]]
+    anggaran = [[kode, *([None] * (len(SHEETS["anggaran"]) - 1))] for kode in layanan]
+    penerima = [[kode, *([None] * (len(SHEETS["penerima"]) - 1))] for kode in layanan if kode in PENERIMA_LAYANAN]
+    return {"identitas": identitas, "mutu": mutu, "anggaran": anggaran, "penerima": penerima}
 
 
-def _validation_for(column: Column, bidang: str):
+def _validation_for(column: Column, bidang: str, tingkat: str = "kabupaten_kota", sheet: str = ""):
     """Excel-side guard rails; the reader checks the same rules again (a validation can be pasted over)."""
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -65,7 +73,8 @@ def _validation_for(column: Column, bidang: str):
         return DataValidation(type="list", formula1=f'"{",".join(KOMPONEN)}"', allow_blank=True,
                               error="Pilih barang_jasa, sdm atau petunjuk_teknis", showErrorMessage=True)
     if column.name == "kode_layanan":
-        return DataValidation(type="list", formula1=f'"{",".join(LAYANAN_OF_BIDANG[bidang])}"', allow_blank=True,
+        codes = [k for k in layanan_of(bidang, tingkat) if sheet != "penerima" or k in PENERIMA_LAYANAN]
+        return DataValidation(type="list", formula1=f'"{",".join(codes)}"', allow_blank=True,
                               error=f"Kode jenis layanan bidang {bidang}", showErrorMessage=True)
     if column.name == "bidang":
         return DataValidation(type="list", formula1=f'"{bidang}"', allow_blank=False, showErrorMessage=True)
@@ -81,17 +90,19 @@ def _validation_for(column: Column, bidang: str):
     return None
 
 
-def write_template(path: Path, bidang: str) -> Path:
-    """Write the blank workbook of a bidang: headers with their meaning as cell comments, items pre-filled."""
+def write_template(path: Path, bidang: str, tingkat: str = "kabupaten_kota") -> Path:
+    """Write the blank workbook of a bidang and level of government: headers with their meaning as
+    cell comments, items pre-filled."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    rows = template_rows(bidang)
+    rows = template_rows(bidang, tingkat)
     book = Workbook()
     book.remove(book.active)
-    for sheet, columns in SHEETS.items():
+    for sheet in sheets_of(bidang, tingkat):
+        columns = SHEETS[sheet]
         ws = book.create_sheet(sheet)
         ws.append(header(sheet))
         for row in rows[sheet]:
@@ -106,7 +117,7 @@ def write_template(path: Path, bidang: str) -> Path:
             ws.column_dimensions[letter].width = max(14, len(column.name) + 2)
             if column.name == "kode_wilayah":  # text, or Excel turns 32.10 into the number 32.1
                 ws.cell(row=2, column=i).number_format = "@"
-            validation = _validation_for(column, bidang)
+            validation = _validation_for(column, bidang, tingkat, sheet)
             if validation is not None:
                 last = 2 if sheet == "identitas" else MAX_ROWS
                 validation.add(f"{letter}2:{letter}{last}")
@@ -115,7 +126,8 @@ def write_template(path: Path, bidang: str) -> Path:
     # The file's bytes change with every save (zip and document times): compare workbooks with
     # workbook_values(), which reads what they say.
     book.properties.creator = "spm-pipeline"
-    book.properties.title = f"Input OPD SPM bidang {bidang} (layout v{LAYOUT_VERSION})"
+    book.properties.title = (f"Input OPD SPM bidang {bidang}{' provinsi' if tingkat == 'provinsi' else ''} "
+                             f"(layout v{LAYOUT_VERSION})")
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
     return path
@@ -123,7 +135,7 @@ def write_template(path: Path, bidang: str) -> Path:
 
 def write_templates(folder: Path | None = None) -> list[Path]:
     folder = Path(folder) if folder else template_dir()
-    return [write_template(folder / template_filename(b), b) for b in BIDANG]
+    return [write_template(folder / template_filename(b, t), b, t) for t in TINGKAT for b in BIDANG]
 
 
 def workbook_values(path: Path) -> dict:

@@ -20,7 +20,7 @@ from spm.warehouse.layanan import sync_dim_layanan
 from spm.warehouse.status import BatchStatus
 from spm.warehouse.tables import etl_batch, fact_kunjungan, fact_pasien, fact_penduduk, fact_peserta_didik
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
-from spm.warehouse.tables_opd import fact_input_mutu, mart_indeks_spm
+from spm.warehouse.tables_opd import fact_input_mutu, fact_input_penerima, mart_indeks_spm
 from tests.warehouses import with_wilayah
 
 A, D, O = "32.71.01.1001", "32.72.01.1001", "32.01.01.2001"
@@ -182,21 +182,22 @@ def test_provinces_of_kab_kota():
     assert provinces_of(["32.72", "32.71", "33.01"]) == ["32", "33"]
 
 
-def _mutu(engine, kode_kab_kota, items):  # (kode_layanan, uraian, dibutuhkan, tersedia), bidang pendidikan
+def _mutu(engine, kode_kab_kota, items, bidang="pendidikan"):  # (kode_layanan, uraian, dibutuhkan, tersedia)
     with engine.begin() as conn:
-        b = start_batch(conn, "opd", "pendidikan", kode_kab_kota, "2026-T3", "t")
+        b = start_batch(conn, "opd", bidang, kode_kab_kota, "2026-T3", "t")
         insert_rows(conn, fact_input_mutu, ("tahun", "triwulan", "kode_kab_kota", "kode_layanan", "komponen", "uraian",
                                             "bidang", "satuan", "jumlah_dibutuhkan", "jumlah_tersedia", "baris",
                                             "batch_id"),
-                    [(2026, 3, kode_kab_kota, layanan, "sdm", uraian, "pendidikan", "orang", need, have, i, b)
+                    [(2026, 3, kode_kab_kota, layanan, "sdm", uraian, bidang, "orang", need, have, i, b)
                      for i, (layanan, uraian, need, have) in enumerate(items, start=5)])
 
 
-def _indeks(engine, kode_wilayah):
+def _indeks(engine, kode_wilayah, pemerintahan="kabupaten_kota"):
+    """Index rows of one SPM: a province's partition has its kab/kota roll-up and its own apart."""
     x = mart_indeks_spm.c
     with engine.connect() as conn:
         return {r.kode_layanan or r.bidang: r for r in conn.execute(sa.select(mart_indeks_spm).where(
-            x.kode_wilayah == kode_wilayah, x.tahun == 2026, x.triwulan == 3))}
+            x.kode_wilayah == kode_wilayah, x.tahun == 2026, x.triwulan == 3, x.tingkat_pemerintahan == pemerintahan))}
 
 
 def test_provinsi_index_rolls_up_the_mutu_of_the_kab_kota_it_covers(warehouse):
@@ -301,3 +302,71 @@ def test_a_kab_kota_reads_only_its_own_partition(warehouse):
     assert checked and not checked & {"pend_menengah", "pend_khusus"}
     assert first["batch_id"] not in {int(b) for b in lineage.split(",")}
     assert capaian_exists(warehouse, "32", 2026, 3) and not capaian_exists(warehouse, "32.73", 2026, 3)
+
+
+def _penerima(engine, rows, triwulan=3):  # kode_layanan -> (jumlah_sasaran, {bulan: terlayani})
+    with engine.begin() as conn:
+        b = start_batch(conn, "opd", "kesehatan", "32", f"2026-T{triwulan}", "t")
+        conn.execute(sa.delete(fact_input_penerima).where(fact_input_penerima.c.triwulan == triwulan))
+        conn.execute(sa.insert(fact_input_penerima), [
+            {"tahun": 2026, "triwulan": triwulan, "kode_kab_kota": "32", "kode_layanan": kode, "bidang": "kesehatan",
+             "jumlah_sasaran": sasaran, "terlayani": sum(bulan.values()), "baris": i, "batch_id": b,
+             **{f"terlayani_{m:02d}": bulan.get(m) for m in range(1, 13)}}
+            for i, (kode, (sasaran, bulan)) in enumerate(rows.items(), start=2)])
+    return b
+
+
+def test_the_provinces_own_health_services_are_what_its_dinas_entered(warehouse):
+    """Krisis kesehatan akibat bencana and KLB: sasaran and terlayani from the penerima sheet of the
+    Dinas Kesehatan Provinsi, for the whole province (27 of 27), months included; sasaran 0 leaves
+    capaian undefined, never 0 or 100."""
+    batch = _penerima(warehouse, {"kes_krisis_bencana": (1200, {1: 400, 3: 700, 8: 50}), "kes_klb": (0, {})})
+    result = compute_capaian_provinsi(warehouse, "32", 2026, 3, "t")  # no kab/kota computed: still published
+    assert result["status"] == BatchStatus.PUBLISHED and "kes_krisis_bencana" in result["computed"]
+    jabar = _rows(warehouse, "32")
+    krisis, klb = jabar["kes_krisis_bencana", "semua"], jabar["kes_klb", "semua"]
+    assert (krisis.sasaran, krisis.terlayani, krisis.belum_terlayani) == (1200, 1150, 50)
+    assert krisis.capaian == pytest.approx(100 * 1150 / 1200) and krisis.capaian_dibatasi == krisis.capaian
+    assert (krisis.kab_kota_dimuat, krisis.kab_kota_total) == (KAB_KOTA_JAWA_BARAT, KAB_KOTA_JAWA_BARAT)
+    assert krisis.batch_ids == str(batch) and krisis.tingkat_wilayah == "provinsi"
+    assert (klb.sasaran, klb.terlayani, klb.capaian, klb.capaian_dibatasi) == (0, 0, None, None)
+    assert ("kes_krisis_bencana", "L") not in jabar  # the Dinas reports no split by sex
+    tb = mart_terlayani_bulanan.c
+    with warehouse.connect() as conn:
+        months = dict(conn.execute(sa.select(tb.bulan, tb.terlayani_baru).where(
+            tb.kode_wilayah == "32", tb.kode_layanan == "kes_krisis_bencana")).all())
+        elsewhere = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
+            mart_capaian_spm.c.kode_layanan == "kes_krisis_bencana", mart_capaian_spm.c.kode_wilayah != "32")).scalar_one()
+    assert months == {1: 400, 3: 700, 8: 50} and elsewhere == 0
+    # A corrected workbook replaces the figures at the next computation; more served than affected is
+    # stored as it is and capped at 100.
+    _penerima(warehouse, {"kes_krisis_bencana": (100, {1: 120}), "kes_klb": (10, {2: 10})})
+    _computed(warehouse, "32.71", "32.72")
+    jabar = _rows(warehouse, "32")
+    assert jabar["kes_krisis_bencana", "semua"].capaian == pytest.approx(120.0)
+    assert jabar["kes_krisis_bencana", "semua"].capaian_dibatasi == 100.0
+    assert jabar["kes_klb", "semua"].capaian == 100.0
+    assert jabar["pend_paud", "semua"].kab_kota_dimuat == 2  # the roll-up beside them is unchanged
+
+
+def test_the_index_of_the_provinces_own_spm_stays_apart_from_the_roll_up(warehouse):
+    _penerima(warehouse, {"kes_krisis_bencana": (1000, {1: 900}), "kes_klb": (200, {2: 200})})
+    _computed(warehouse, "32.71", "32.72")
+    _mutu(warehouse, "32", [("pend_menengah", "guru", 10, 5), ("pend_khusus", "guru", 4, 4)])
+    _mutu(warehouse, "32", [("kes_krisis_bencana", "tim", 10, 10), ("kes_klb", "tim", 10, 10)], bidang="kesehatan")
+    _mutu(warehouse, "32.71", [("pend_paud", "guru", 10, 10)])
+    _mutu(warehouse, "32.72", [("pend_paud", "guru", 10, 0)])
+    result = compute_indeks(warehouse, "32", 2026, 3, "t")
+    own, roll_up = _indeks(warehouse, "32", "provinsi"), _indeks(warehouse, "32")
+    assert set(own) == {"pend_menengah", "pend_khusus", "kes_krisis_bencana", "kes_klb", "pendidikan", "kesehatan",
+                        "semua"}
+    assert own["pend_menengah"].mutu == 50.0 and own["pend_menengah"].capaian_penerima == pytest.approx(20.0)
+    assert own["kes_krisis_bencana"].nilai == pytest.approx(0.8 * 90 + 0.2 * 100)
+    assert own["kes_klb"].nilai == pytest.approx(100.0)
+    assert own["kesehatan"].nilai == pytest.approx((92.0 + 100.0) / 2)
+    nilai = [own[k].nilai for k in ("pend_menengah", "pend_khusus", "kes_krisis_bencana", "kes_klb")]
+    assert own["semua"].nilai == pytest.approx(sum(nilai) / 4) and own["semua"].label is not None
+    # The roll-up: the 15 kab/kota layanan, mutu of the kab/kota (not the province's own items).
+    assert not set(roll_up) & {"pend_menengah", "kes_klb"} and len(roll_up) == 15 + 2 + 1
+    assert roll_up["pend_paud"].mutu == 50.0 and roll_up["semua"].nilai is None
+    assert "the province's own SPM nilai" in result["message"]

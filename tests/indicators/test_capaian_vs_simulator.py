@@ -202,7 +202,7 @@ def sim_provinsi():
 
 @pytest.mark.airflow
 def test_provinsi_rows_of_a_dag_run_equal_the_simulators(dag_of, engine, airflow_db, warehouse_url, monkeypatch,
-                                                         sim_provinsi):
+                                                         sim_provinsi, tmp_path):
     """Two kab/kota of Jawa Barat ingested from the simulator, then spm_hitung_capaian run for real:
     the province's rows (education of the kab/kota SPM and the province's own) and every kab/kota row
     equal the simulator's reference computation, learners who moved between them counted in each
@@ -223,6 +223,13 @@ def test_provinsi_rows_of_a_dag_run_equal_the_simulators(dag_of, engine, airflow
             engine, kependudukan.extract_api(engine, part, "t", dukcapil)))
     for part in pendidikan.partitions(list(PROVINSI_KAB_KOTA), 2026, 1):
         pendidikan.ingest(engine, part, "t", dapodik)
+    # The OPD workbooks of both kab/kota and of the province's own Dinas (penerima of its health services).
+    from spm.ingest.input_opd import ingest_inbox
+    from spm.simulator.inbox import write_opd_files
+
+    write_opd_files(sim_provinsi.world, tmp_path / "opd", 2026, 3)
+    loaded = ingest_inbox(engine, tmp_path / "opd", "t", list(PROVINSI_KAB_KOTA))
+    assert [r["status"] for r in loaded] == ["published"] * 6, [r.get("problems") for r in loaded]
     run = dag_of("spm_hitung_capaian").test(
         run_conf={"kode_wilayah": list(PROVINSI_KAB_KOTA), "tahun": 2026, "triwulan": 3})
     assert run.state == "success"
@@ -258,3 +265,30 @@ def test_provinsi_rows_of_a_dag_run_equal_the_simulators(dag_of, engine, airflow
     assert moved is not None and len(moved) > 10
     # The movers are why the province is not the sum of its kab/kota.
     assert sum(kab_sum.values()) > sum(got[("32", sex, k)].terlayani for sex, k in kab_sum)
+    # The province's own health services: what its Dinas entered, months included; its own index.
+    from spm.simulator.opd_workbook import expected_mutu, expected_penerima
+    from spm.warehouse.tables_marts import mart_terlayani_bulanan
+    from spm.warehouse.tables_opd import mart_indeks_spm
+
+    entered = expected_penerima(sim_provinsi.config.seed, "32", 2026, 3)
+    tb, x = mart_terlayani_bulanan.c, mart_indeks_spm.c
+    with engine.connect() as conn:
+        months = {(r.kode_layanan, r.bulan): r.terlayani_baru for r in conn.execute(sa.select(tb.kode_layanan, tb.bulan,
+                  tb.terlayani_baru).where(tb.kode_wilayah == "32", tb.tahun == 2026, tb.kode_layanan.in_(entered)))}
+        indeks = {(r.tingkat_pemerintahan, r.tingkat_indeks, r.kode_layanan or r.bidang): r for r in conn.execute(
+            sa.select(mart_indeks_spm).where(x.kode_kab_kota == "32", x.tahun == 2026, x.triwulan == 3))}
+    for kode, want_opd in entered.items():
+        row = got[("32", "semua", kode)]
+        assert (row.sasaran, row.terlayani, row.kab_kota_dimuat) == (want_opd["sasaran"], want_opd["terlayani"], 27)
+        assert {b: n for (k, b), n in months.items() if k == kode} == want_opd["bulan"]
+    own_mutu = {**expected_mutu(worlds[0], "pendidikan", 2026, 3, provinsi=worlds),
+                **expected_mutu(worlds[0], "kesehatan", 2026, 3, provinsi=worlds)}
+    assert set(own_mutu) == {"pend_menengah", "pend_khusus", "kes_krisis_bencana", "kes_klb"}
+    for kode, mutu in own_mutu.items():
+        r = indeks[("provinsi", "layanan", kode)]
+        assert r.mutu == pytest.approx(mutu)
+        assert r.capaian_penerima == pytest.approx(got[("32", "semua", kode)].capaian_dibatasi)
+    assert indeks[("provinsi", "daerah", "semua")].nilai is not None
+    # The roll-up of the kab/kota SPM stays apart: its daerah is over the 15 kab/kota layanan only.
+    assert ("kabupaten_kota", "daerah", "semua") in indeks
+    assert not any(k[0] == "kabupaten_kota" and k[2] in own_mutu for k in indeks)

@@ -11,7 +11,8 @@ from spm.config.katalog_layanan import load_catalog
 from spm.indicators.indeks import mutu_per_layanan
 from spm.ingest.input_opd import ingest_inbox
 from spm.opd_template import (
-    BIDANG, LAYANAN_OF_BIDANG, SHEETS, header, template_dir, template_filename, workbook_values, write_template,
+    BIDANG, LAYANAN_OF_BIDANG, SHEETS, TINGKAT, header, layanan_of, sheets_of, template_dir, template_filename,
+    workbook_values, write_template,
 )
 from spm.simulator import SimulatorConfig, World
 from spm.simulator.opd_workbook import MALFORMED_KINDS, write_opd_workbook
@@ -39,7 +40,7 @@ ANGGARAN = [  # kode_layanan, alokasi, realisasi_01..12 (first quarter filled)
 ]
 
 
-def write_workbook(path: Path, identitas=None, mutu=MUTU, anggaran=ANGGARAN, sheets=SHEETS) -> Path:
+def write_workbook(path: Path, identitas=None, mutu=MUTU, anggaran=ANGGARAN, sheets=sheets_of("pendidikan")) -> Path:
     book = Workbook()
     book.remove(book.active)
     rows = {"identitas": [identitas or [KAB, "pendidikan", 2026, 1, "Dinas Pendidikan Kota Bogor"]],
@@ -93,26 +94,34 @@ def _facts(engine):
 
 # --- the template ---------------------------------------------------------------------------------
 
-def test_committed_templates_equal_the_generator(tmp_path):
+@pytest.mark.parametrize("tingkat", TINGKAT)
+def test_committed_templates_equal_the_generator(tmp_path, tingkat):
     for bidang in BIDANG:
-        committed = template_dir() / template_filename(bidang)
+        committed = template_dir() / template_filename(bidang, tingkat)
         assert committed.exists(), f"{committed} missing: run python -m spm.opd_template"
-        fresh = write_template(tmp_path / template_filename(bidang), bidang)
+        fresh = write_template(tmp_path / template_filename(bidang, tingkat), bidang, tingkat)
         assert workbook_values(committed) == workbook_values(fresh), f"{committed} is stale: python -m spm.opd_template"
 
 
-def test_template_lists_the_catalog_services_with_every_komponen():
+@pytest.mark.parametrize("tingkat", TINGKAT)
+def test_template_lists_the_catalog_services_with_every_komponen(tingkat):
     for bidang in BIDANG:
-        catalog = [layanan.kode for layanan in load_catalog() if layanan.bidang == bidang]
-        assert list(LAYANAN_OF_BIDANG[bidang]) == catalog
-        values = workbook_values(template_dir() / template_filename(bidang))
-        assert values["sheets"] == list(SHEETS)
+        catalog = [layanan.kode for layanan in load_catalog(tingkat) if layanan.bidang == bidang]
+        assert list(layanan_of(bidang, tingkat)) == catalog
+        values = workbook_values(template_dir() / template_filename(bidang, tingkat))
+        entered = [lay.kode for lay in load_catalog(tingkat) if lay.bidang == bidang and lay.sumber == "opd"]
+        assert values["sheets"] == [s for s in SHEETS if s != "penerima" or entered]
         mutu = values["mutu"]["values"]
         assert mutu[0] == header("mutu")
         assert {(r[0], r[1]) for r in mutu[1:]} == {(k, c) for k in catalog
                                                     for c in ("barang_jasa", "sdm", "petunjuk_teknis")}
         assert all(r[4] is None and r[5] is None for r in mutu[1:])  # dibutuhkan / tersedia left to the OPD
         assert [r[0] for r in values["anggaran"]["values"][1:]] == catalog
+        if entered:  # the province's health crisis and KLB services: sasaran and months left to the Dinas
+            penerima = values["penerima"]["values"]
+            assert penerima[0] == header("penerima")
+            assert [r[0] for r in penerima[1:]] == entered and all(v is None for r in penerima[1:] for v in r[1:])
+    assert LAYANAN_OF_BIDANG == {b: layanan_of(b) for b in BIDANG}
 
 
 def test_blank_template_is_not_a_submission():

@@ -8,7 +8,7 @@ DESIGN_CODES = [
     "kes_balita", "kes_usia_dikdas", "kes_usia_produktif", "kes_usia_lanjut", "kes_hipertensi", "kes_dm",
     "kes_odgj_berat", "kes_terduga_tb", "kes_risiko_hiv",
 ]
-PROVINSI_CODES = ["pend_menengah", "pend_khusus"]  # the province's own (Permendikbudristek 32/2022 Pasal 5)
+PROVINSI_CODES = ["pend_menengah", "pend_khusus", "kes_krisis_bencana", "kes_klb"]  # the province's own (Permendikbudristek 32/2022 Pasal 5)
 
 
 def test_catalog_has_the_15_kab_kota_services_of_design_5_in_order():
@@ -21,13 +21,13 @@ def test_catalog_has_the_15_kab_kota_services_of_design_5_in_order():
 
 
 def test_sync_is_idempotent_and_follows_the_config(engine):
-    assert sync_dim_layanan(engine) == 17
+    assert sync_dim_layanan(engine) == 19
     with engine.begin() as conn:
         conn.execute(sa.insert(dim_layanan).values(
             kode_layanan="lama", bidang="x", nama="x", uraian="x", satuan="x", sasaran_uraian="x",
             dasar_hukum="x", tingkat_pemerintahan="x", pembagian_jenis_kelamin=False, urutan=99))
         conn.execute(sa.update(dim_layanan).where(dim_layanan.c.kode_layanan == "kes_dm").values(nama="salah"))
-    assert sync_dim_layanan(engine) == 17
+    assert sync_dim_layanan(engine) == 19
     with engine.connect() as conn:
         rows = {r.kode_layanan: r for r in conn.execute(sa.select(dim_layanan))}
     assert sorted(rows) == sorted(DESIGN_CODES + PROVINSI_CODES)

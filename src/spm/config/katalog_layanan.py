@@ -10,8 +10,8 @@ from spm.errors import ConfigError
 
 CATALOG_FILE = "katalog_layanan.yaml"
 FAKTOR_FILE = "faktor_sasaran.yaml"
-SASARAN_JENIS = ("penduduk", "penduduk_tidak_sekolah_formal", "kelahiran_tahun_lalu", "prevalensi")
-SUMBER = ("dapodik", "satusehat")  # source ids, as etl_batch.source names them
+SASARAN_JENIS = ("penduduk", "penduduk_tidak_sekolah_formal", "kelahiran_tahun_lalu", "prevalensi", "input_opd")
+SUMBER = ("dapodik", "satusehat", "opd")  # source ids, as etl_batch.source names them
 SUMBER_LAMA = {"fhir": "satusehat"}  # the id a catalog copied before docs/naming.md may still use
 TINGKAT_PEMERINTAHAN = ("kabupaten_kota", "provinsi")  # whose SPM a layanan is
 
@@ -56,6 +56,9 @@ def load_catalog(tingkat: str | None = "kabupaten_kota") -> list[Layanan]:
             raise ConfigError(f"{CATALOG_FILE}: {kode}: terlayani.sumber must be one of {SUMBER}")
         if not sasaran or sasaran.get("jenis") not in SASARAN_JENIS:
             raise ConfigError(f"{CATALOG_FILE}: {kode}: sasaran.jenis must be one of {SASARAN_JENIS}")
+        if (terlayani["sumber"] == "opd") != (sasaran["jenis"] == "input_opd"):
+            raise ConfigError(f"{CATALOG_FILE}: {kode}: terlayani.sumber opd goes with sasaran.jenis input_opd "
+                              "(the OPD enters both), and only with it")
         for rule in (terlayani, sasaran):
             if "umur" in rule and not (isinstance(rule["umur"], list) and len(rule["umur"]) == 2
                                        and 0 <= rule["umur"][0] <= rule["umur"][1] <= 100):

@@ -263,7 +263,8 @@ def province_own_rows(conn: sa.Connection, batch_id: int, kode_provinsi: str, ka
     """The province's own layanan (katalog tingkat_pemerintahan provinsi) per desa of each of its
     kab/kota with population for the year, rolled up to desa, kecamatan and kab/kota rows of the
     province's partition (sql/marts/mart_capaian_spm.sql), by the same rules as the kab/kota SPM."""
-    catalog = load_catalog("provinsi")
+    # Those the Dinas Provinsi enters (sumber opd) have no desa figures: spm.indicators.provinsi.
+    catalog = [lay for lay in load_catalog("provinsi") if lay.sumber != "opd"]
     clear_work_rows(conn, kode_provinsi, tahun, triwulan)
     lineage: set[int] = set()
     skipped: dict[str, str] = {}

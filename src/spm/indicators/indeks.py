@@ -1,7 +1,8 @@
 """mart_indeks_spm: the SPM index per jenis layanan, bidang and daerah (DESIGN §5, §7).
 
-For a kab/kota (or a province: its rows of mart_capaian_spm, and mutu rolled up over the OPD inputs
-of the kab/kota they cover) and quarter, inside the warehouse and in one transaction (the rows by
+For a kab/kota (or a province: the roll-up of the kab/kota SPM from its rows of mart_capaian_spm, mutu
+rolled up over the OPD inputs of the kab/kota they cover; and apart from it, `tingkat_pemerintahan`
+'provinsi', the index of the province's own SPM with mutu from its own Dinas' input) and quarter, inside the warehouse and in one transaction (the rows by
 sql/marts/mart_indeks_spm.sql and sql/intermediate/int_mutu_layanan.sql; the label and the
 keterangan of NULL means here, from the configuration):
 
@@ -112,8 +113,9 @@ def _lineage(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> str:
     m, f = mart_capaian_spm.c, fact_input_mutu.c
     ids: set[int] = set(conn.execute(sa.select(m.batch_id).distinct().where(
         m.kode_kab_kota == kode, m.kode_wilayah == kode, m.tahun == tahun, m.triwulan == triwulan)).scalars())
-    # A province's mutu comes from the OPD inputs of its kab/kota.
-    of_area = f.kode_kab_kota.like(f"{kode}.%") if is_provinsi(kode) else f.kode_kab_kota == kode
+    # A province's mutu comes from the OPD inputs of its kab/kota, and of its own Dinas for its own SPM.
+    of_area = sa.or_(f.kode_kab_kota.like(f"{kode}.%"), f.kode_kab_kota == kode) if is_provinsi(kode) \
+        else f.kode_kab_kota == kode
     ids.update(conn.execute(sa.select(f.batch_id).distinct().where(
         of_area, f.tahun == tahun, f.triwulan == triwulan)).scalars())
     return ",".join(str(b) for b in sorted(ids))
@@ -122,16 +124,16 @@ def _lineage(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> str:
 def _explain_means(conn: sa.Connection, config: IndeksConfig, batch_id: int) -> None:
     """keterangan of bidang and daerah rows: which members lack which figure."""
     x = mart_indeks_spm.c
-    rows = conn.execute(sa.select(x.tingkat_indeks, x.bidang, x.kode_layanan, x.capaian_penerima, x.mutu, x.nilai)
-                        .where(x.batch_id == batch_id).order_by(x.urutan)).all()
-    layanan = [r for r in rows if r.tingkat_indeks == "layanan"]
-    bidang = [r for r in rows if r.tingkat_indeks == "bidang"]
-    groups = {("bidang", b.bidang): [r for r in layanan if r.bidang == b.bidang] for b in bidang}
-    if config.agregasi_daerah == "rata_rata_layanan":
-        groups[("daerah", "semua")] = layanan
-    else:
-        groups[("daerah", "semua")] = bidang
-    for (tingkat, name), members in groups.items():
+    rows = conn.execute(sa.select(x.tingkat_indeks, x.bidang, x.kode_layanan, x.capaian_penerima, x.mutu, x.nilai,
+                                  x.tingkat_pemerintahan).where(x.batch_id == batch_id).order_by(x.urutan)).all()
+    groups = {}
+    for pemerintahan in sorted({r.tingkat_pemerintahan for r in rows}):  # a province's two indices apart
+        layanan = [r for r in rows if r.tingkat_indeks == "layanan" and r.tingkat_pemerintahan == pemerintahan]
+        bidang = [r for r in rows if r.tingkat_indeks == "bidang" and r.tingkat_pemerintahan == pemerintahan]
+        groups.update({(pemerintahan, "bidang", b.bidang): [r for r in layanan if r.bidang == b.bidang]
+                       for b in bidang})
+        groups[(pemerintahan, "daerah", "semua")] = layanan if config.agregasi_daerah == "rata_rata_layanan" else bidang
+    for (pemerintahan, tingkat, name), members in groups.items():
         parts = []
         for figure in ("capaian_penerima", "mutu", "nilai"):
             lacking = [m.kode_layanan or f"bidang {m.bidang}" for m in members if getattr(m, figure) is None]
@@ -141,7 +143,8 @@ def _explain_means(conn: sa.Connection, config: IndeksConfig, batch_id: int) -> 
             continue
         text = "; ".join(parts) + f" (mean over {len(members)} members, NULL when any member is NULL; see their rows)"
         conn.execute(sa.update(mart_indeks_spm).where(
-            x.batch_id == batch_id, x.tingkat_indeks == tingkat, x.bidang == name).values(keterangan=text))
+            x.batch_id == batch_id, x.tingkat_indeks == tingkat, x.bidang == name,
+            x.tingkat_pemerintahan == pemerintahan).values(keterangan=text))
 
 
 def compute_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_id: str | None) -> dict[str, Any]:
@@ -166,14 +169,19 @@ def compute_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_
         conn.execute(sa.update(mart_indeks_spm).where(x.batch_id == batch_id)
                      .values(label=_label_case(x.nilai, config)))
         _explain_means(conn, config, batch_id)
-        rows = conn.execute(sa.select(x.tingkat_indeks, x.kode_layanan, x.nilai, x.label)
+        rows = conn.execute(sa.select(x.tingkat_indeks, x.kode_layanan, x.nilai, x.label, x.tingkat_pemerintahan)
                             .where(x.batch_id == batch_id).order_by(x.urutan)).all()
-        daerah = next(r for r in rows if r.tingkat_indeks == "daerah")
+        # The index of the kab/kota SPM (in a province's partition: its roll-up); its own follows.
+        daerah = next(r for r in rows if r.tingkat_indeks == "daerah" and r.tingkat_pemerintahan == "kabupaten_kota")
+        sendiri = next((r for r in rows if r.tingkat_indeks == "daerah" and r.tingkat_pemerintahan == "provinsi"), None)
         tanpa_nilai = [r.kode_layanan for r in rows if r.tingkat_indeks == "layanan" and r.nilai is None]
         n_layanan = sum(r.tingkat_indeks == "layanan" for r in rows)
         message = (f"{n_layanan - len(tanpa_nilai)} of {n_layanan} jenis layanan with nilai; daerah "
                    + (f"nilai {daerah.nilai:.2f} ({daerah.label})" if daerah.nilai is not None
-                      else "nilai NULL (see keterangan)") + f"; indeks_spm.yaml versi {config.versi}")
+                      else "nilai NULL (see keterangan)")
+                   + ("" if sendiri is None else "; the province's own SPM " + (
+                       f"nilai {sendiri.nilai:.2f} ({sendiri.label})" if sendiri.nilai is not None else "nilai NULL"))
+                   + f"; indeks_spm.yaml versi {config.versi}")
         finish_batch(conn, batch_id, BatchStatus.PUBLISHED, rows_received=len(rows), rows_published=len(rows), message=message)
     log.info("indeks %s %s: %s", kode, periode, message)
     return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.PUBLISHED,

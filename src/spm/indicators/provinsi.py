@@ -13,10 +13,12 @@ computed after theirs, in one transaction, from what they published for the quar
   cover are not counted;
 - mart_terlayani_bulanan: the month each of those persons first met the standard, so the months
   still add up to the year.
-The province's own layanan (pendidikan menengah, pendidikan khusus) are first computed per desa of
-each of its kab/kota with population, by the kab/kota rules, into desa, kecamatan and kab/kota rows
-of the province's partition (kode_kab_kota = the province's code); their provinsi row then follows
-the same rule as the others.
+The province's own layanan of education (pendidikan menengah, pendidikan khusus) are first computed
+per desa of each of its kab/kota with population, by the kab/kota rules, into desa, kecamatan and
+kab/kota rows of the province's partition (kode_kab_kota = the province's code); their provinsi row
+then follows the same rule as the others. Its own health services (krisis kesehatan akibat bencana,
+KLB; katalog `sumber: opd`) are what the Dinas Kesehatan Provinsi entered in the penerima sheet of
+its OPD workbook (fact_input_penerima; sql/marts/mart_capaian_spm_input_opd.sql), months included.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.status import BatchStatus
 from spm.warehouse.tables import fact_peserta_didik
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan, work_capaian_provinsi
-from spm.warehouse.tables_opd import mart_indeks_spm
+from spm.warehouse.tables_opd import fact_input_penerima, mart_indeks_spm
 from spm.warehouse.wilayah import kab_kota_of
 from spm.reference import is_provinsi
 
@@ -143,13 +145,28 @@ def _drop_tercapai(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {tercapai.name}")  # SQLite keeps it for the connection's life
 
 
+def _penerima(conn: sa.Connection, kode_provinsi: str, tahun: int, triwulan: int) -> list:
+    """The penerima the province's OPD entered for the quarter (its own `sumber: opd` layanan)."""
+    f = fact_input_penerima.c
+    return conn.execute(sa.select(fact_input_penerima).where(
+        f.kode_kab_kota == kode_provinsi, f.tahun == tahun, f.triwulan == triwulan)
+        .order_by(f.kode_layanan)).all()
+
+
 def _monthly(conn: sa.Connection, batch_id: int, kode_provinsi: str, tahun: int,
-             health: dict[str, bool]) -> None:
-    """mart_terlayani_bulanan of the province: each person in the month the standard was first met."""
+             health: dict[str, bool], penerima: list) -> None:
+    """mart_terlayani_bulanan of the province: each person in the month the standard was first met;
+    for the OPD-entered layanan, the persons the OPD reported first served in each month."""
     from spm.indicators.kesehatan import month_of
 
     t, met = mart_terlayani_bulanan.c, tercapai.c
     conn.execute(sa.delete(mart_terlayani_bulanan).where(t.kode_kab_kota == kode_provinsi, t.tahun == tahun))
+    rows = [{"tahun": tahun, "bulan": m, "kode_wilayah": kode_provinsi, "jenis_kelamin": "semua",
+             "kode_layanan": r.kode_layanan, "tingkat_wilayah": "provinsi", "kode_kab_kota": kode_provinsi,
+             "terlayani_baru": getattr(r, f"terlayani_{m:02d}"), "batch_id": batch_id}
+            for r in penerima for m in range(1, 13) if getattr(r, f"terlayani_{m:02d}") is not None]
+    if rows:
+        conn.execute(sa.insert(mart_terlayani_bulanan), rows)
     for kode_layanan, split_by_sex in health.items():
         bulan = month_of(conn.dialect.name, met.tanggal_tercapai)
         fixed = [sa.literal(tahun, sa.Integer), bulan, sa.literal(kode_provinsi, sa.String)]
@@ -183,8 +200,10 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
         batch_id = start_batch(conn, SOURCE, ENTITY, kode_provinsi, periode, run_id)
         own = province_own_rows(conn, batch_id, kode_provinsi, kab_kota, tahun, triwulan)
         covered = _covered(conn, kode_provinsi, tahun, triwulan)
-        if not covered:
-            msg = f"no kab/kota of provinsi {kode_provinsi} has capaian for {periode}: no provinsi row"
+        penerima = _penerima(conn, kode_provinsi, tahun, triwulan)
+        if not covered and not penerima:
+            msg = (f"no kab/kota of provinsi {kode_provinsi} has capaian for {periode} and its OPD entered no "
+                   "penerima: no provinsi row")
             x = mart_indeks_spm.c  # an index of figures no longer there would outlive them
             conn.execute(sa.delete(mart_indeks_spm).where(
                 x.kode_kab_kota == kode_provinsi, x.tahun == tahun, x.triwulan == triwulan))
@@ -232,8 +251,11 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
             "kode_provinsi": kode_provinsi, "awalan_kab_kota": f"{kode_provinsi}.%", "tahun": tahun,
             "triwulan": triwulan, "batch_id": batch_id, "kab_kota_total": len(kab_kota),
             "batch_ids": _lineage(conn, kode_provinsi, tahun, triwulan)})
-        if health:
-            _monthly(conn, batch_id, kode_provinsi, tahun, health)
+        run_sql_file(conn, "marts/mart_capaian_spm_input_opd.sql", {
+            "kode_provinsi": kode_provinsi, "tahun": tahun, "triwulan": triwulan, "batch_id": batch_id,
+            "kab_kota_total": len(kab_kota)})
+        if health or penerima:
+            _monthly(conn, batch_id, kode_provinsi, tahun, health, penerima)
         if persons is not None:
             from spm.indicators.kesehatan import clear_persons
 
@@ -245,7 +267,9 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
         flagged = flag_jumps(conn, batch_id, kode_provinsi, tahun, triwulan)
         loaded = sorted({k for kabs in covered.values() for k in kabs})
         notes = [f"{len(covered)} jenis layanan over {len(loaded)} of {len(kab_kota)} kab/kota ({', '.join(loaded)})",
-                 "the province's own: " + (", ".join(own["computed"]) or "none (no population and Dapodik data)")]
+                 "the province's own: " + (", ".join(own["computed"]) or "none (no population and Dapodik data)"),
+                 "entered by its OPD: " + (", ".join(r.kode_layanan for r in penerima) or "none (no penerima sheet "
+                                           "published for the quarter)")]
         if len(own["semester_penduduk"]) > 1:
             notes.append(f"population semesters differ between kab/kota: {', '.join(own['semester_penduduk'])}")
         partial = sorted(k for k, kabs in covered.items() if len(kabs) < len(kab_kota))
@@ -257,5 +281,6 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
                      message="; ".join(notes))
     log.info("capaian provinsi %s %s: %s", kode_provinsi, periode, "; ".join(notes))
     return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
-            "status": BatchStatus.PUBLISHED, "rows_published": rows, "computed": sorted(covered),
+            "status": BatchStatus.PUBLISHED, "rows_published": rows,
+            "computed": sorted({*covered, *(r.kode_layanan for r in penerima)}),
             "kab_kota_dimuat": loaded, "kab_kota_total": len(kab_kota), "own": own["computed"], "flagged": flagged}

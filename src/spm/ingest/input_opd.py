@@ -1,18 +1,19 @@
 """OPD inputs (`spm_ingest_input_opd`): mutu items and anggaran from the workbooks in the OPD inbox.
 
-One workbook = one OPD (bidang) × kab/kota × quarter = one `etl_batch` (source `opd`, entity
+One workbook = one OPD (bidang) × kab/kota (or the province, for its own services) × quarter = one `etl_batch` (source `opd`, entity
 the bidang, periode `YYYY-Tq`), published whole or not at all (DESIGN §3.4):
 
 1. template checks (spm.sources.opd_workbook): sheets, headers, identitas, cell types;
-2. both sheets are staged (`staging_input_mutu`, `staging_input_anggaran`) and checked with the GX
-   suites `expectations/opd_mutu.json` and `opd_anggaran.json`; every expectation gives a
+2. its sheets are staged (`staging_input_mutu`, `staging_input_anggaran`, and `staging_input_penerima`
+   in a workbook with OPD-entered penerima: the province's health crisis and KLB services) and
+   checked with the GX suites `expectations/opd_mutu.json`, `opd_anggaran.json`, `opd_penerima.json`; every expectation gives a
    `dq_result` row. A failed critical expectation or any template problem rejects the workbook whole:
    it moves to `rejected/` with `<file>.errors.txt` listing sheet, row, column and what is wrong.
    A failed warning expectation (more available than needed, realisasi above alokasi, a jenis
    layanan left out) is recorded and the workbook is still published: nothing is quarantined,
    because half a workbook would give a mutu that nobody reported;
 3. publish replaces the partition (kab/kota × bidang × tahun × triwulan) of `fact_input_mutu` and
-   `fact_input_anggaran` in one transaction: a later workbook for the same quarter replaces the
+   `fact_input_anggaran` (and `fact_input_penerima`) in one transaction: a later workbook for the same quarter replaces the
    earlier one. A workbook whose content equals the published one is `unchanged` (nothing happens).
 
 Workbooks are taken in drop order (modification time, then name), so when a corrected workbook is
@@ -35,19 +36,22 @@ from spm.ingest.wap import (
     EntitySpec, open_batch, publish_guard, record_staged, settle_unchanged, settled_on_error, staged_frame,
 )
 from spm.warehouse.dq_results import write_dq_results
+from spm.sources.opd_layout import sheets_of, tingkat_of_kode
 from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
 from spm.warehouse.audit import WIB, close_published, finish_batch, now, start_batch
 from spm.warehouse.bulk import replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah
 from spm.warehouse.tables_opd import (
-    fact_input_anggaran, fact_input_mutu, staging_input_anggaran, staging_input_mutu,
+    fact_input_anggaran, fact_input_mutu, fact_input_penerima, staging_input_anggaran, staging_input_mutu,
+    staging_input_penerima,
 )
 from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
 SOURCE = "opd"
 REALISASI = tuple(f"realisasi_{m:02d}" for m in BULAN)
+TERLAYANI = tuple(f"terlayani_{m:02d}" for m in BULAN)
 
 MUTU = EntitySpec(
     source=SOURCE, entity="mutu", staging=staging_input_mutu,
@@ -61,7 +65,23 @@ ANGGARAN = EntitySpec(
     suite="opd_anggaran", publish_sql="core/fact_input_anggaran_publish.sql",
     natural_key=("kode_layanan",), fact=fact_input_anggaran,
 )
-SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran"}
+PENERIMA = EntitySpec(
+    source=SOURCE, entity="penerima", staging=staging_input_penerima,
+    columns=("kode_layanan", "jumlah_sasaran", *TERLAYANI, "keterangan", "terlayani", "bulan_terakhir"),
+    suite="opd_penerima", publish_sql="core/fact_input_penerima_publish.sql",
+    natural_key=("kode_layanan",), fact=fact_input_penerima,
+)
+SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran", PENERIMA.suite: "penerima"}
+
+
+def specs_of(book: OpdWorkbook) -> tuple[EntitySpec, ...]:
+    """The sheets a workbook stages, validates and publishes (penerima only where its kind has it)."""
+    ident = book.identitas
+    return (MUTU, ANGGARAN, PENERIMA) if "penerima" in sheets_of(ident.bidang, ident.tingkat) else (MUTU, ANGGARAN)
+
+
+def rows_of(book: OpdWorkbook, spec: EntitySpec) -> list[dict[str, Any]]:
+    return getattr(book, SHEET_OF[spec.suite])
 
 
 def entity_of(bidang: str) -> str:
@@ -70,20 +90,29 @@ def entity_of(bidang: str) -> str:
     return bidang
 
 
-def layanan_of_bidang(bidang: str) -> list[str]:
-    """The jenis layanan of a bidang in the project's catalog (what the index is computed over)."""
+def layanan_of_bidang(bidang: str, tingkat: str = "kabupaten_kota") -> list[str]:
+    """The jenis layanan of a bidang and level of government in the project's catalog (what the
+    index is computed over): a kab/kota's workbook reports the kab/kota SPM, the province's its own."""
     from spm.config.katalog_layanan import load_catalog
 
-    return [layanan.kode for layanan in load_catalog() if layanan.bidang == bidang]
+    return [layanan.kode for layanan in load_catalog(tingkat) if layanan.bidang == bidang]
+
+
+def layanan_penerima(bidang: str, tingkat: str) -> list[str]:
+    """The jenis layanan whose sasaran and terlayani the OPD enters (katalog `sumber: opd`)."""
+    from spm.config.katalog_layanan import load_catalog
+
+    return [layanan.kode for layanan in load_catalog(tingkat) if layanan.bidang == bidang and layanan.sumber == "opd"]
 
 
 def content_checksum(book: OpdWorkbook) -> str:
-    """Checksum of what the workbook says (identitas and both sheets), independent of row order and
+    """Checksum of what the workbook says (identitas and its sheets), independent of row order and
     of the bytes of the file: a re-saved copy with the same figures is the same input."""
     ident = book.identitas
     lines = [json.dumps(["identitas", ident.kode_wilayah, ident.bidang, ident.tahun, ident.triwulan])]
-    lines += sorted(json.dumps(["mutu", *(r[c] for c in MUTU.columns)], default=str) for r in book.mutu)
-    lines += sorted(json.dumps(["anggaran", *(r[c] for c in ANGGARAN.columns)], default=str) for r in book.anggaran)
+    for spec in specs_of(book):
+        sheet = SHEET_OF[spec.suite]
+        lines += sorted(json.dumps([sheet, *(r[c] for c in spec.columns)], default=str) for r in rows_of(book, spec))
     digest = hashlib.sha256()
     for line in lines:
         digest.update(line.encode())
@@ -92,11 +121,12 @@ def content_checksum(book: OpdWorkbook) -> str:
 
 
 def _kab_kota_known(engine: sa.Engine, kode: str) -> bool:
+    """A kab/kota (or, for its own services, a province) of the current region codes."""
     with engine.connect() as conn:
         if not conn.execute(sa.select(sa.func.count()).select_from(dim_wilayah)).scalar_one():
             raise ConfigError("dim_wilayah is empty: run `spm wilayah load` (or DAG spm_muat_wilayah)")
         return conn.execute(sa.select(sa.func.count()).select_from(dim_wilayah).where(
-            dim_wilayah.c.kode == kode, dim_wilayah.c.tingkat == "kabupaten_kota",
+            dim_wilayah.c.kode == kode, dim_wilayah.c.tingkat == tingkat_of_kode(kode),
             dim_wilayah.c.berlaku_sampai.is_(None))).scalar_one() > 0
 
 
@@ -108,19 +138,19 @@ def _stage(engine: sa.Engine, book: OpdWorkbook, checksum: str, run_id: str | No
     entity = entity_of(ident.bidang)
     with engine.begin() as conn:
         batch_id = open_batch(conn, SOURCE, entity, ident.kode_wilayah, ident.periode, run_id,
-                              (MUTU.staging, ANGGARAN.staging))
+                              (MUTU.staging, ANGGARAN.staging, PENERIMA.staging))
+        received = sum(len(rows_of(book, spec)) for spec in specs_of(book))
         if not book.problems and settle_unchanged(
-                conn, SOURCE, entity, ident.kode_wilayah, ident.periode, batch_id, checksum,
-                len(book.mutu) + len(book.anggaran),
+                conn, SOURCE, entity, ident.kode_wilayah, ident.periode, batch_id, checksum, received,
                 message=f"{book.file_name}: same figures as the published workbook; nothing changed"):
             return batch_id, BatchStatus.UNCHANGED
         partition = {"kode_kab_kota": ident.kode_wilayah, "bidang": ident.bidang, "periode": ident.periode}
-        for spec, rows in ((MUTU, book.mutu), (ANGGARAN, book.anggaran)):
+        for spec in specs_of(book):
             cols = ("batch_id", *partition, "row_id", *spec.columns)
             replace_partition(conn, spec.staging, partition, cols,
                               ((batch_id, *partition.values(), r["row_id"], *(r[c] for c in spec.columns))
-                               for r in rows))
-        record_staged(conn, batch_id, len(book.mutu) + len(book.anggaran), checksum)
+                               for r in rows_of(book, spec)))
+        record_staged(conn, batch_id, received, checksum)
     return batch_id, None
 
 
@@ -135,11 +165,12 @@ def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list
     from spm.quality.gx_runner import validate_frame
 
     ident = book.identitas
-    params = {"layanan_bidang": layanan_of_bidang(ident.bidang), "bulan_akhir": 3 * ident.triwulan}
+    params = {"layanan_bidang": layanan_of_bidang(ident.bidang, ident.tingkat), "bulan_akhir": 3 * ident.triwulan,
+              "layanan_penerima": layanan_penerima(ident.bidang, ident.tingkat)}
     errors: list[Problem] = []
     warnings: list[Problem] = []
     checked_at = now()
-    for spec in (MUTU, ANGGARAN):
+    for spec in specs_of(book):
         sheet, texts = SHEET_OF[spec.suite], _suite_texts(spec.suite)
         report = validate_frame(spec.suite, staged_frame(engine, spec, batch_id), params)
         with engine.begin() as conn:
@@ -149,9 +180,9 @@ def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list
                 continue
             meta = texts.get(o.name, {})
             target = errors if o.severity == "critical" else warnings
-            if o.name == "setiap_layanan_bidang_ada":  # name what is missing, not just that something is
-                rows = book.mutu if sheet == "mutu" else book.anggaran
-                missing = sorted(set(params["layanan_bidang"]) - {r["kode_layanan"] for r in rows})
+            if o.name in ("setiap_layanan_bidang_ada", "setiap_layanan_penerima_ada"):  # name what is missing
+                wanted = params["layanan_penerima" if spec is PENERIMA else "layanan_bidang"]
+                missing = sorted(set(wanted) - {r["kode_layanan"] for r in rows_of(book, spec)})
                 meta = {**meta, "uraian": f"{meta.get('uraian', o.name)}: {', '.join(missing)}"}
             target.extend(_locate(book, sheet, o, meta))
     return errors, warnings
@@ -171,7 +202,8 @@ def _locate(book: OpdWorkbook, sheet: str, outcome, meta: dict) -> list[Problem]
     for row_id in outcome.failed_row_ids:
         col = column
         if col == "bulan_terakhir":  # name the month cell the OPD must clear
-            col = f"realisasi_{book.value(sheet, row_id, 'bulan_terakhir'):02d}"
+            prefix = "terlayani" if sheet == "penerima" else "realisasi"
+            col = f"{prefix}_{book.value(sheet, row_id, 'bulan_terakhir'):02d}"
         value = book.value(sheet, row_id, col) if col else None
         shown = f" ({value!r})" if value is not None else ""
         out.append(Problem(sheet, row_id, column_label(sheet, col) if col else None,
@@ -188,12 +220,13 @@ def _publish(engine: sa.Engine, book: OpdWorkbook, batch_id: int, warnings: list
         if batch.status != BatchStatus.RUNNING:  # settled meanwhile (superseded by a newer load)
             return {"status": batch.status, "batch_id": batch_id, "warnings": [str(w) for w in warnings],
                     "message": f"batch {batch_id} is {batch.status}, not published: {batch.message or ''}"}
-        run_sql_file(conn, MUTU.publish_sql, params)
-        run_sql_file(conn, ANGGARAN.publish_sql, params)
-        counts = [conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.batch_id == batch_id)).scalar_one()
-                  for t in (fact_input_mutu, fact_input_anggaran)]
+        specs = specs_of(book)
+        for spec in specs:
+            run_sql_file(conn, spec.publish_sql, params)
+        counts = [conn.execute(sa.select(sa.func.count()).select_from(spec.fact).where(
+            spec.fact.c.batch_id == batch_id)).scalar_one() for spec in specs]
         message = (f"{book.file_name} from {ident.perangkat_daerah}: published {counts[0]} mutu items and "
-                   f"{counts[1]} anggaran rows")
+                   f"{counts[1]} anggaran rows" + (f" and {counts[2]} penerima rows" if len(counts) > 2 else ""))
         if warnings:
             message += f"; {len(warnings)} warning(s): " + "; ".join(str(w) for w in warnings[:10])
         close_published(conn, batch_id, sum(counts), message)
@@ -212,8 +245,9 @@ def ingest_workbook(engine: sa.Engine, content: bytes, file_name: str, run_id: s
         base.update(kode_kab_kota=ident.kode_wilayah, bidang=ident.bidang, periode=ident.periode,
                     entity=entity_of(ident.bidang))
         if not _kab_kota_known(engine, ident.kode_wilayah):
+            what = "provinsi" if ident.tingkat == "provinsi" else "kabupaten/kota"
             book.problems.append(Problem("identitas", 2, column_label("identitas", "kode_wilayah"),
-                                         f"{ident.kode_wilayah!r} bukan kode kabupaten/kota yang berlaku"))
+                                         f"{ident.kode_wilayah!r} bukan kode {what} yang berlaku"))
             book.structural = True
     if book.structural or ident is None:
         return _reject(engine, book, base, None, run_id)
@@ -264,6 +298,13 @@ def write_errors(rejected_dir: Path, file_name: str, result: dict[str, Any]) -> 
     return path
 
 
+def _of_run(kode: str, kode_wilayah: list[str]) -> bool:
+    """A kab/kota's workbook belongs to its run; the province's to any run of one of its kab/kota."""
+    if tingkat_of_kode(kode) == "provinsi":
+        return any(k == kode or k.startswith(f"{kode}.") for k in kode_wilayah)
+    return kode in kode_wilayah
+
+
 def _load_workbook(engine: sa.Engine, file_name: str, content: bytes, run_id: str | None,
                    kode_wilayah: list[str] | None) -> dict[str, Any] | None:
     """Read and load one workbook; None when it belongs to a kab/kota outside `kode_wilayah`."""
@@ -275,7 +316,7 @@ def _load_workbook(engine: sa.Engine, file_name: str, content: bytes, run_id: st
         book = read_workbook(content, file_name)
     # A workbook of another kab/kota waits for its own run; one without a readable identitas
     # belongs to nobody in particular and is rejected by whichever run meets it.
-    if kode_wilayah and book.identitas is not None and book.identitas.kode_wilayah not in kode_wilayah:
+    if kode_wilayah and book.identitas is not None and not _of_run(book.identitas.kode_wilayah, kode_wilayah):
         log.info("%s is for %s, not in this run's kode_wilayah; left in the inbox", file_name,
                  book.identitas.kode_wilayah)
         return None

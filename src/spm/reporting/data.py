@@ -204,11 +204,36 @@ class LaporanData:
         w = self.wilayah.get(kode)
         return w.nama if w is not None else (self.nama_kab_kota if kode == self.kode_kab_kota else kode)
 
-    def indeks_daerah(self) -> dict[str, Any] | None:
-        return next((r for r in self.indeks if r["tingkat_indeks"] == "daerah"), None)
+    def indeks_of(self, pemerintahan: str | None) -> list[dict[str, Any]]:
+        """Index rows of one SPM (tingkat_pemerintahan): a province's partition holds its own and the
+        roll-up of its kab/kota SPM; None: the report's main one (a kab/kota's, a province's own)."""
+        if pemerintahan is None:
+            pemerintahan = self.indeks_kelompok()[0][0] if self.indeks else "kabupaten_kota"
+        return [r for r in self.indeks if r.get("tingkat_pemerintahan", "kabupaten_kota") == pemerintahan]
 
-    def indeks_bidang(self, bidang: str) -> dict[str, Any] | None:
-        return next((r for r in self.indeks if r["tingkat_indeks"] == "bidang" and r["bidang"] == bidang), None)
+    def indeks_kelompok(self) -> list[tuple[str, str]]:
+        """(tingkat_pemerintahan, heading) of the index groups the report shows, main one first."""
+        present = {r.get("tingkat_pemerintahan", "kabupaten_kota") for r in self.indeks}
+        if not self.is_provinsi:
+            return [("kabupaten_kota", "")]
+        groups = [("provinsi", "SPM provinsi (jenis layanan dasar urusan provinsi)"),
+                  ("kabupaten_kota", "Gabungan SPM kab/kota yang dimuat")]
+        return [g for g in groups if g[0] in present] or groups[1:]
+
+    def indeks_daerah(self, pemerintahan: str | None = None) -> dict[str, Any] | None:
+        return next((r for r in self.indeks_of(pemerintahan) if r["tingkat_indeks"] == "daerah"), None)
+
+    def indeks_bidang(self, bidang: str, pemerintahan: str | None = None) -> dict[str, Any] | None:
+        return next((r for r in self.indeks_of(pemerintahan)
+                     if r["tingkat_indeks"] == "bidang" and r["bidang"] == bidang), None)
+
+    def indeks_layanan_rows(self, pemerintahan: str | None = None) -> list[dict[str, Any]]:
+        return [r for r in self.indeks_of(pemerintahan) if r["tingkat_indeks"] == "layanan"]
+
+    def bidang_indeks(self, pemerintahan: str | None = None) -> list[str]:
+        """The bidang of one index group, in report order."""
+        rows = self.indeks_layanan_rows(pemerintahan)
+        return [b for b in self.bidang if any(r["bidang"] == b for r in rows)]
 
     def indeks_layanan(self, kode_layanan: str) -> dict[str, Any] | None:
         return next((r for r in self.indeks if r["kode_layanan"] == kode_layanan), None)

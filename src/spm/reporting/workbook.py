@@ -202,12 +202,18 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
     sheet.header(["No", "Tingkat", "Bidang", "Jenis layanan", "Capaian penerima (%)", "Mutu (%)", "Nilai", "Label",
                   "Keterangan"])
     level_names = {"layanan": "Jenis layanan", "bidang": "Bidang", "daerah": "Daerah"}
-    for no, r in enumerate(data.indeks, 1):
-        sheet.cells([no, level_names.get(r["tingkat_indeks"], r["tingkat_indeks"]),
-                     BIDANG_NAMES.get(r["bidang"], "Semua bidang"),
-                     data.nama_layanan(r["kode_layanan"]) if r["kode_layanan"] else "", r["capaian_penerima"],
-                     r["mutu"], r["nilai"], r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
-                    {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
+    no = 0
+    for pemerintahan, judul in data.indeks_kelompok():  # a province: its own SPM, then the kab/kota roll-up
+        if judul:
+            sheet.text(judul)
+        for r in data.indeks_of(pemerintahan):
+            no += 1
+            level = "Provinsi" if r["tingkat_indeks"] == "daerah" and pemerintahan == "provinsi" \
+                else level_names.get(r["tingkat_indeks"], r["tingkat_indeks"])
+            sheet.cells([no, level, BIDANG_NAMES.get(r["bidang"], "Semua bidang"),
+                         data.nama_layanan(r["kode_layanan"]) if r["kode_layanan"] else "", r["capaian_penerima"],
+                         r["mutu"], r["nilai"], r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
+                        {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
     _set_widths(ws, {"A": 5, "B": 14, "C": 14, "D": 42, "E": 14, "F": 10, "G": 10, "H": 18, "I": 60})
     _protect(ws)
 

@@ -70,7 +70,9 @@ def write_malformed_penduduk(area: KabKotaWorld, folder: Path, tahun: int, semes
 
 def write_opd_files(world: World, folder: Path, tahun: int, triwulan: int, bidang: tuple[str, ...] = BIDANG,
                     malformed: str | None = None) -> list[Path]:
-    """One workbook per kab/kota and bidang; with `malformed`, an extra broken copy (`..._rusak.xlsx`)."""
+    """One workbook per kab/kota and bidang, and one per bidang of each province with two or more
+    simulated kab/kota (its own jenis layanan); with `malformed`, an extra broken copy of each
+    kab/kota's (`..._rusak.xlsx`)."""
     folder = Path(folder)
     written = []
     for area in world:
@@ -80,7 +82,19 @@ def write_opd_files(world: World, folder: Path, tahun: int, triwulan: int, bidan
             if malformed:
                 broken = folder / name.replace(".xlsx", "_rusak.xlsx")
                 written.append(write_opd_workbook(broken, area, b, tahun, triwulan, malformed=malformed))
+    for kode_provinsi, areas in provinces_of(world).items():
+        for b in bidang:
+            name = workbook_filename(b, kode_provinsi, tahun, triwulan)
+            written.append(write_opd_workbook(folder / name, areas[0], b, tahun, triwulan, provinsi=areas))
     return written
+
+
+def provinces_of(world: World) -> dict[str, list[KabKotaWorld]]:
+    """The provinces with two or more simulated kab/kota (those the project computes), and those kab/kota."""
+    out: dict[str, list[KabKotaWorld]] = {}
+    for area in world:
+        out.setdefault(area.kode.split(".")[0], []).append(area)
+    return {k: v for k, v in out.items() if len(v) >= 2}
 
 
 def write_inbox(world: World, dukcapil_dir: Path, opd_dir: Path, tahun: int, triwulan: int,

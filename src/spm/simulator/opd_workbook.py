@@ -1,4 +1,8 @@
-"""Simulated filled-in OPD input workbooks (DESIGN §3.4), in the layout of `spm.sources.opd_layout`.
+"""Simulated filled-in OPD input workbooks (DESIGN §3.4), in the layout of `spm.sources.opd_layout`:
+one per kab/kota and bidang, and one per province and bidang for the province's own jenis layanan
+(written where two or more kab/kota of a province are simulated, as the province is computed then),
+whose health workbook has the penerima sheet (people affected by a disaster's health crisis and in
+a KLB area, a few hundred a month in some months, most of them served).
 
 `mutu` of a layanan = sum(min(tersedia, dibutuhkan)) / sum(dibutuhkan) x 100 is how the simulator's
 expected figures read it (the project's index rule decides the official one).
@@ -14,20 +18,47 @@ from openpyxl import Workbook
 
 from spm.simulator.determinism import rng
 from spm.simulator.world import KabKotaWorld
-from spm.sources.opd_layout import BIDANG, LAYANAN_OF_BIDANG, MUTU_ITEMS, PERANGKAT_DAERAH, SHEETS, header
+from spm.sources.opd_layout import (
+    BIDANG, MUTU_ITEMS, PENERIMA_LAYANAN, header, layanan_of, perangkat_daerah, sheets_of,
+)
 
 # Ways a workbook can break the layout (fault `malformed` of the inbox writer).
 MALFORMED_KINDS = ("missing_sheet", "bad_header", "bad_value", "unknown_layanan")
 
 
-def workbook_rows(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int) -> dict[str, list[list]]:
-    """The data rows of each sheet, deterministic per (seed, area, bidang, year, quarter)."""
+def _people(areas: list[KabKotaWorld], tahun: int) -> float:
+    """Thousands of residents on 31 December of the year before (what the needs scale with)."""
+    return max(1.0, sum(float(a.penduduk.present_on(date(tahun - 1, 12, 31)).sum()) for a in areas) / 1000)
+
+
+def penerima_rows(seed: int, kode_provinsi: str, tahun: int, triwulan: int) -> list[list]:
+    """The penerima sheet: per layanan, the persons affected so far and those first served in each
+    month. Each month is drawn on its own (seed, province, layanan, year, month), so a later
+    quarter's workbook repeats the earlier months as they were."""
+    rows = []
+    for kode in PENERIMA_LAYANAN:
+        affected, served = 0, [None] * 12
+        for m in range(1, 3 * triwulan + 1):
+            gen = rng(seed, kode_provinsi, "penerima", kode, tahun, m)
+            new = int(gen.poisson(300)) if gen.random() < 0.4 else 0
+            affected += new
+            served[m - 1] = int(round(new * gen.uniform(0.7, 1.0)))
+        rows.append([kode, affected, *served, "simulasi: kejadian per bulan"])
+    return rows
+
+
+def workbook_rows(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int,
+                  provinsi: list[KabKotaWorld] | None = None) -> dict[str, list[list]]:
+    """The data rows of each sheet, deterministic per (seed, area, bidang, year, quarter). With
+    `provinsi` (the simulated kab/kota of one province), the workbook of the province's own Dinas."""
     if bidang not in BIDANG:
         raise ValueError(f"bidang {bidang!r} must be one of {', '.join(BIDANG)}")
-    gen = rng(world.config.seed, world.kode, "opd", bidang, tahun, triwulan)
-    people = max(1.0, world.penduduk.present_on(date(tahun - 1, 12, 31)).sum() / 1000)
+    tingkat = "provinsi" if provinsi else "kabupaten_kota"
+    kode_wilayah = world.kode.split(".")[0] if provinsi else world.kode
+    gen = rng(world.config.seed, kode_wilayah, "opd", bidang, tahun, triwulan)
+    people = _people(provinsi or [world], tahun)
     mutu, anggaran = [], []
-    for kode in LAYANAN_OF_BIDANG[bidang]:
+    for kode in layanan_of(bidang, tingkat):
         for komponen, uraian, satuan, per_1000 in MUTU_ITEMS[kode]:
             needed = max(1, int(round(per_1000 * people / 10))) if komponen != "petunjuk_teknis" else 1
             available = int(round(needed * min(1.1, gen.beta(6, 1.5) + 0.05 * triwulan)))
@@ -37,19 +68,23 @@ def workbook_rows(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int) -
         for m in range(3 * triwulan):
             months[m] = float(round(alokasi / 12 * gen.uniform(0.3, 1.3), -3))
         anggaran.append([kode, alokasi, *months])
-    identitas = [[world.kode, bidang, tahun, triwulan, f"{PERANGKAT_DAERAH[bidang]} {world.kode}"]]
-    return {"identitas": identitas, "mutu": mutu, "anggaran": anggaran}
+    identitas = [[kode_wilayah, bidang, tahun, triwulan, f"{perangkat_daerah(bidang, tingkat)} {kode_wilayah}"]]
+    rows = {"identitas": identitas, "mutu": mutu, "anggaran": anggaran}
+    if "penerima" in sheets_of(bidang, tingkat):
+        rows["penerima"] = penerima_rows(world.config.seed, kode_wilayah, tahun, triwulan)
+    return rows
 
 
 def write_opd_workbook(path: Path, world: KabKotaWorld, bidang: str, tahun: int, triwulan: int,
-                       malformed: str | None = None) -> Path:
-    """Write a filled-in workbook; `malformed` (one of MALFORMED_KINDS) breaks it on purpose."""
+                       malformed: str | None = None, provinsi: list[KabKotaWorld] | None = None) -> Path:
+    """Write a filled-in workbook (of the province's Dinas with `provinsi`, its simulated kab/kota);
+    `malformed` (one of MALFORMED_KINDS) breaks it on purpose."""
     if malformed is not None and malformed not in MALFORMED_KINDS:
         raise ValueError(f"malformed {malformed!r} must be one of {', '.join(MALFORMED_KINDS)}")
-    rows = workbook_rows(world, bidang, tahun, triwulan)
+    rows = workbook_rows(world, bidang, tahun, triwulan, provinsi)
     book = Workbook()
     book.remove(book.active)
-    for sheet in SHEETS:
+    for sheet in rows:
         if malformed == "missing_sheet" and sheet == "anggaran":
             continue
         ws = book.create_sheet(sheet)
@@ -68,11 +103,12 @@ def write_opd_workbook(path: Path, world: KabKotaWorld, bidang: str, tahun: int,
     return path
 
 
-def expected_mutu(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int) -> dict[str, float]:
+def expected_mutu(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int,
+                  provinsi: list[KabKotaWorld] | None = None) -> dict[str, float]:
     """Per jenis layanan: % of needed items available (each item capped at what is needed)."""
     needed: dict[str, int] = {}
     met: dict[str, int] = {}
-    for kode, _, _, _, n, available in workbook_rows(world, bidang, tahun, triwulan)["mutu"]:
+    for kode, _, _, _, n, available in workbook_rows(world, bidang, tahun, triwulan, provinsi)["mutu"]:
         needed[kode] = needed.get(kode, 0) + n
         met[kode] = met.get(kode, 0) + min(n, available)
     return {kode: 100.0 * met[kode] / needed[kode] for kode in needed}
@@ -83,4 +119,15 @@ def expected_anggaran(world: KabKotaWorld, bidang: str, tahun: int, triwulan: in
     out = {}
     for kode, alokasi, *months in workbook_rows(world, bidang, tahun, triwulan)["anggaran"]:
         out[kode] = {"alokasi": alokasi, "realisasi": float(np.nansum([m for m in months if m is not None]))}
+    return out
+
+
+def expected_penerima(seed: int, kode_provinsi: str, tahun: int, triwulan: int) -> dict[str, dict]:
+    """Per OPD-entered jenis layanan: sasaran, terlayani (year to date) and the months, as the
+    province's capaian rows must show them."""
+    out = {}
+    for kode, sasaran, *rest in penerima_rows(seed, kode_provinsi, tahun, triwulan):
+        months = rest[:12]
+        out[kode] = {"sasaran": sasaran, "terlayani": sum(m for m in months if m is not None),
+                     "bulan": {i + 1: m for i, m in enumerate(months) if m is not None}}
     return out

@@ -2,12 +2,19 @@
 (`spm.sources.opd_workbook`), the shipped blank template (`spm.opd_template`) and the simulator's
 filled-in copies (`spm.simulator.opd_workbook`) all import, so they cannot drift apart.
 
-One workbook per OPD (bidang), kabupaten/kota and quarter, named by `workbook_filename`, e.g.
-`opd_kesehatan_3271_2025_TW1.xlsx`. It has three sheets, in this order, each with a header row in
-row 1 (exact column names below, in order) and data from row 2:
+One workbook per OPD (bidang), kabupaten/kota or provinsi, and quarter, named by
+`workbook_filename`, e.g. `opd_kesehatan_3271_2025_TW1.xlsx` (a kab/kota) or
+`opd_kesehatan_32_2025_TW1.xlsx` (the Dinas of the province, for the province's own jenis layanan).
+Its sheets (`sheets_of`), in this order, each with a header row in row 1 (exact column names below,
+in order) and data from row 2:
 
-- `identitas`: one data row: kode_wilayah (dotted kab/kota code), bidang (`pendidikan` or
-  `kesehatan`), tahun, triwulan (1-4), perangkat_daerah (name of the OPD).
+- `identitas`: one data row: kode_wilayah (dotted kab/kota code, or the two-digit province code),
+  bidang (`pendidikan` or `kesehatan`), tahun, triwulan (1-4), perangkat_daerah (name of the OPD).
+- `penerima` (only where the workbook's jenis layanan include ones no sector system holds:
+  `PENERIMA_LAYANAN`, the province's health crisis and KLB services): one row per such jenis layanan:
+  kode_layanan, jumlah_sasaran (persons entitled in the year so far: affected by the crisis, living in
+  the KLB area), then terlayani_01 .. terlayani_12 (persons first served in each month; months after
+  the quarter are empty), and keterangan (the events, e.g. "banjir Garut Maret"; never names).
 - `mutu`: one row per quality item: kode_layanan (DESIGN §5 code of the bidang), komponen
   (`barang_jasa`, `sdm` or `petunjuk_teknis`), uraian (item), satuan, jumlah_dibutuhkan,
   jumlah_tersedia (whole numbers >= 0; available may exceed needed).
@@ -21,8 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: provinsi workbooks and the penerima sheet
 BIDANG = ("pendidikan", "kesehatan")
+TINGKAT = ("kabupaten_kota", "provinsi")
 KOMPONEN = ("barang_jasa", "sdm", "petunjuk_teknis")
 PERANGKAT_DAERAH = {"pendidikan": "Dinas Pendidikan", "kesehatan": "Dinas Kesehatan"}
 
@@ -43,6 +51,13 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("tahun", "integer", True, "year reported"),
         Column("triwulan", "integer", True, "quarter 1-4"),
         Column("perangkat_daerah", "text", True, "the OPD filling the workbook"),
+    ),
+    "penerima": (
+        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code (penerima from the OPD)"),
+        Column("jumlah_sasaran", "integer", True, "persons entitled in the year up to the quarter's end"),
+        *(Column(f"terlayani_{m:02d}", "integer", False, f"persons first served in month {m} "
+                 "(empty after the quarter)") for m in range(1, 13)),
+        Column("keterangan", "text", False, "the events (crisis, KLB) the figures are about; no names"),
     ),
     "mutu": (
         Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
@@ -93,9 +108,51 @@ MUTU_ITEMS: dict[str, tuple[tuple[str, str, str, float], ...]] = {
                        ("petunjuk_teknis", "Pedoman penanggulangan TBC", "dokumen", 1)),
     "kes_risiko_hiv": (("barang_jasa", "Reagen tes HIV", "tes", 1000), ("sdm", "Konselor HIV", "orang", 8),
                        ("petunjuk_teknis", "Pedoman tes HIV", "dokumen", 1)),
+    # The province's own (LAYANAN_PROVINSI), after Permendikbudristek 32/2022 and Permenkes 6/2024.
+    "pend_menengah": (("barang_jasa", "Buku teks pelajaran SMA/SMK", "eksemplar", 900),
+                      ("sdm", "Guru SMA/SMK", "orang", 55), ("petunjuk_teknis", "Pedoman asesmen SMA/SMK", "dokumen", 1)),
+    "pend_khusus": (("barang_jasa", "Alat bantu belajar peserta didik disabilitas", "paket", 300),
+                    ("sdm", "Guru pendidikan khusus", "orang", 150),
+                    ("petunjuk_teknis", "Pedoman pembelajaran pendidikan khusus", "dokumen", 1)),
+    "kes_krisis_bencana": (("barang_jasa", "Paket logistik kesehatan krisis", "paket", 50),
+                           ("sdm", "Tim gerak cepat kesehatan", "orang", 10),
+                           ("petunjuk_teknis", "Pedoman penanggulangan krisis kesehatan", "dokumen", 1)),
+    "kes_klb": (("barang_jasa", "Logistik penyelidikan epidemiologi KLB", "paket", 20),
+                ("sdm", "Tim penyelidikan epidemiologi", "orang", 10),
+                ("petunjuk_teknis", "Pedoman penanggulangan KLB", "dokumen", 1)),
 }
+# The province's own jenis layanan (katalog `tingkat_pemerintahan: provinsi`), filled in by the
+# Dinas of the province; the others are the kab/kota SPM.
+LAYANAN_PROVINSI = ("pend_menengah", "pend_khusus", "kes_krisis_bencana", "kes_klb")
+# Jenis layanan whose sasaran and terlayani only the OPD knows (katalog `sumber: opd`): no sector
+# system records who was affected by a disaster or lived in a KLB area.
+PENERIMA_LAYANAN = ("kes_krisis_bencana", "kes_klb")
 _PREFIX = {"pendidikan": "pend_", "kesehatan": "kes_"}
-LAYANAN_OF_BIDANG = {bidang: tuple(k for k in MUTU_ITEMS if k.startswith(_PREFIX[bidang])) for bidang in BIDANG}
+
+
+def layanan_of(bidang: str, tingkat: str = "kabupaten_kota") -> tuple[str, ...]:
+    """The jenis layanan a workbook of a bidang and level of government reports, in report order."""
+    if tingkat not in TINGKAT:
+        raise ValueError(f"tingkat {tingkat!r} must be one of {', '.join(TINGKAT)}")
+    return tuple(k for k in MUTU_ITEMS if k.startswith(_PREFIX[bidang])
+                 and (k in LAYANAN_PROVINSI) == (tingkat == "provinsi"))
+
+
+LAYANAN_OF_BIDANG = {bidang: layanan_of(bidang) for bidang in BIDANG}  # of a kab/kota
+
+
+def tingkat_of_kode(kode_wilayah: str) -> str:
+    return "provinsi" if "." not in kode_wilayah else "kabupaten_kota"
+
+
+def sheets_of(bidang: str, tingkat: str = "kabupaten_kota") -> tuple[str, ...]:
+    """The sheets of a workbook, in order: `penerima` only where it has PENERIMA_LAYANAN."""
+    penerima = any(k in PENERIMA_LAYANAN for k in layanan_of(bidang, tingkat))
+    return tuple(s for s in SHEETS if s != "penerima" or penerima)
+
+
+def perangkat_daerah(bidang: str, tingkat: str = "kabupaten_kota") -> str:
+    return PERANGKAT_DAERAH[bidang] + (" Provinsi" if tingkat == "provinsi" else "")
 
 
 def workbook_filename(bidang: str, kode_wilayah: str, tahun: int, triwulan: int) -> str:

@@ -1,7 +1,8 @@
 """Read an OPD input workbook and check it against the template layout (DESIGN §3.4).
 
-Template checks happen here, before anything reaches the warehouse: the three sheets, their header
-rows (exact names, in order), the identitas row (kab/kota code, bidang, tahun, triwulan; agreeing
+Template checks happen here, before anything reaches the warehouse: the sheets of the workbook's
+kind (`sheets_of`: penerima only in a workbook with OPD-entered penerima), their header rows (exact
+names, in order), the identitas row (kab/kota or provinsi code, bidang, tahun, triwulan; agreeing
 with the file name when it follows `workbook_filename`), and the type of every cell (whole numbers
 for the jumlah columns, amounts for alokasi and realisasi, no empty required cell). Every problem is
 kept with its sheet, row and column so that the OPD can fix the file in one pass; value rules
@@ -15,11 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from spm.sources.opd_layout import BIDANG, SHEETS, Column, header
+from spm.sources.opd_layout import BIDANG, SHEETS, Column, header, sheets_of, tingkat_of_kode
 from spm.sources.angka import AngkaError, parse_angka
 
-KODE_KAB_KOTA = re.compile(r"^\d{2}\.\d{2}$")
-FILE_NAME = re.compile(r"^opd_(?P<bidang>[a-z]+)_(?P<kab>\d{4})_(?P<tahun>\d{4})_TW(?P<triwulan>\d)(?:\D.*)?\.xlsx$",
+KODE_KAB_KOTA = re.compile(r"^\d{2}(\.\d{2})?$")  # a kab/kota (32.71) or, for its own services, a province (32)
+FILE_NAME = re.compile(r"^opd_(?P<bidang>[a-z]+)_(?P<kab>\d{4}|\d{2})_(?P<tahun>\d{4})_TW(?P<triwulan>\d)(?:\D.*)?\.xlsx$",
                        re.IGNORECASE)
 TAHUN_MIN, TAHUN_MAX = 2000, 2100
 BULAN = tuple(range(1, 13))
@@ -62,6 +63,10 @@ class Identitas:
     def label(self) -> str:
         return f"{self.bidang} {self.kode_wilayah} {self.periode}"
 
+    @property
+    def tingkat(self) -> str:
+        return tingkat_of_kode(self.kode_wilayah)
+
 
 @dataclass
 class OpdWorkbook:
@@ -69,12 +74,13 @@ class OpdWorkbook:
     identitas: Identitas | None = None
     mutu: list[dict[str, Any]] = field(default_factory=list)  # row_id = row in the sheet
     anggaran: list[dict[str, Any]] = field(default_factory=list)
+    penerima: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     structural: bool = False  # sheets or headers broken: the rows cannot be read at all
     formulas: dict[str, frozenset] = field(default_factory=dict, repr=False)  # sheet -> formula cells
 
     def value(self, sheet: str, row_id: int, column: str) -> Any:
-        rows = self.mutu if sheet == "mutu" else self.anggaran if sheet == "anggaran" else []
+        rows = {"mutu": self.mutu, "anggaran": self.anggaran, "penerima": self.penerima}.get(sheet, [])
         return next((r.get(column) for r in rows if r["row_id"] == row_id), None)
 
 
@@ -218,7 +224,8 @@ def _identitas(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
 
     kode, bidang, tahun, triwulan = (typed.get(k) for k in ("kode_wilayah", "bidang", "tahun", "triwulan"))
     if kode is not None and not KODE_KAB_KOTA.match(kode):
-        bad("kode_wilayah", f"{kode!r} bukan kode kabupaten/kota (PP.KK, misalnya 32.71)")
+        bad("kode_wilayah", f"{kode!r} bukan kode kabupaten/kota (PP.KK, misalnya 32.71) atau provinsi (PP, "
+                            "misalnya 32)")
     if bidang is not None and bidang not in BIDANG:
         bad("bidang", f"{bidang!r} harus salah satu dari {', '.join(BIDANG)}")
     if tahun is not None and not TAHUN_MIN <= tahun <= TAHUN_MAX:
@@ -238,7 +245,8 @@ def _check_file_name(book: OpdWorkbook, number: int) -> None:
     if not match:
         return
     ident = book.identitas
-    named = {"bidang": match["bidang"].lower(), "kode_wilayah": f"{match['kab'][:2]}.{match['kab'][2:]}",
+    kab = match["kab"]
+    named = {"bidang": match["bidang"].lower(), "kode_wilayah": f"{kab[:2]}.{kab[2:]}" if len(kab) == 4 else kab,
              "tahun": int(match["tahun"]), "triwulan": int(match["triwulan"])}
     for column, value in named.items():
         if getattr(ident, column) != value:
@@ -258,13 +266,37 @@ def _mutu(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
         book.mutu.append({"row_id": number, **typed})
 
 
-def _anggaran(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
+def _monthly(book: OpdWorkbook, sheet: str, rows: list[tuple[int, tuple]], prefix: str, total: str) -> None:
+    """A sheet with one column per month (`<prefix>_01` ..): `total` = the sum of the filled months
+    (year to date), `bulan_terakhir` = the last filled month (months after the quarter must be empty)."""
+    out = getattr(book, sheet)
     for number, values in rows:
-        typed = _typed_row(book, "anggaran", number, values)
-        filled = [m for m in BULAN if typed.get(f"realisasi_{m:02d}") is not None]
-        typed["realisasi"] = sum(typed[f"realisasi_{m:02d}"] for m in filled)
+        typed = _typed_row(book, sheet, number, values)
+        filled = [m for m in BULAN if typed.get(f"{prefix}_{m:02d}") is not None]
+        typed[total] = sum(typed[f"{prefix}_{m:02d}"] for m in filled)
         typed["bulan_terakhir"] = filled[-1] if filled else None
-        book.anggaran.append({"row_id": number, **typed})
+        out.append({"row_id": number, **typed})
+
+
+def _penerima(book: OpdWorkbook, sheetnames: list[str], rows: list[tuple[int, tuple]] | None) -> None:
+    """The penerima sheet: required where the workbook's kind has OPD-entered penerima, refused with
+    rows where it has none (figures nobody would read must not pass as reported)."""
+    ident = book.identitas
+    if ident is None:
+        return
+    wanted = "penerima" in sheets_of(ident.bidang, ident.tingkat)
+    if wanted and "penerima" not in sheetnames:
+        book.problems.append(Problem("penerima", None, None, "lembar tidak ada; buku kerja ini harus memiliki lembar "
+                                                             f"{', '.join(sheets_of(ident.bidang, ident.tingkat))}"))
+        book.structural = True
+    elif wanted and rows is None:
+        book.structural = True  # header broken, already reported
+    elif not wanted and rows:
+        book.problems.append(Problem("penerima", None, None, f"lembar ini hanya untuk buku kerja yang mengisi penerima "
+                                                             f"layanan; buku kerja {ident.label()} tidak memilikinya: "
+                                                             "hapus lembar ini"))
+    elif wanted:
+        _monthly(book, "penerima", rows, "terlayani", "terlayani")
 
 
 def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
@@ -282,28 +314,32 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
         return book
     try:
         book.formulas = _formula_cells(content)
-        missing = [s for s in SHEETS if s not in wb.sheetnames]
+        # Which sheets the workbook must have depends on its kind (identitas), so penerima is read
+        # when present and required once the kind is known.
+        base = [s for s in SHEETS if s != "penerima"]
+        missing = [s for s in base if s not in wb.sheetnames]
         for sheet in missing:
             book.problems.append(Problem(sheet, None, None, f"lembar tidak ada; buku kerja harus memiliki lembar "
-                                                            f"{', '.join(SHEETS)} "
+                                                            f"{', '.join(base)} "
                                                             f"(yang ada: {', '.join(wb.sheetnames)})"))
         rows: dict[str, list] = {}
         for sheet in SHEETS:
-            if sheet in missing:
+            if sheet in missing or sheet not in wb.sheetnames:
                 continue
             ws = wb[sheet]
             first = next(ws.iter_rows(min_row=1, max_row=1, values_only=True), ())
             if not _check_header(sheet, list(first), book.problems):
                 continue
             rows[sheet] = _data_rows(ws, sheet, book.problems)
-        if len(rows) < len(SHEETS):
+        if any(s not in rows for s in base):
             book.structural = True
         if "identitas" in rows:
             _identitas(book, rows["identitas"])
         if "mutu" in rows:
             _mutu(book, rows["mutu"])
         if "anggaran" in rows:
-            _anggaran(book, rows["anggaran"])
+            _monthly(book, "anggaran", rows["anggaran"], "realisasi", "realisasi")
+        _penerima(book, wb.sheetnames, rows.get("penerima"))
     finally:
         wb.close()
     return book

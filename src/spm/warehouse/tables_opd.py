@@ -19,6 +19,10 @@ def _realisasi_columns() -> list[sa.Column]:
     return [sa.Column(f"realisasi_{m:02d}", sa.Float, nullable=True) for m in BULAN]
 
 
+def _terlayani_columns() -> list[sa.Column]:
+    return [sa.Column(f"terlayani_{m:02d}", sa.BigInteger, nullable=True) for m in BULAN]
+
+
 # Staging columns are nullable: a cell that is not a number lands as NULL and is reported with its
 # sheet, row and column; published tables are strict.
 staging_input_mutu = sa.Table(
@@ -52,6 +56,42 @@ staging_input_anggaran = sa.Table(
     sa.Column("realisasi", sa.Float, nullable=True),  # sum of the filled months (year to date)
     sa.Column("bulan_terakhir", sa.Integer, nullable=True),  # last month with a realisasi; NULL: none
     sa.Index("ix_staging_input_anggaran_partition", "kode_kab_kota", "bidang", "periode"),
+)
+
+# The penerima sheet (jenis layanan whose sasaran and terlayani only the OPD knows, e.g. the
+# province's health crisis and KLB services).
+staging_input_penerima = sa.Table(
+    "staging_input_penerima",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+    sa.Column("bidang", sa.String(32), nullable=False),
+    sa.Column("periode", sa.String(16), nullable=False),
+    sa.Column("row_id", sa.Integer, nullable=False),
+    sa.Column("kode_layanan", sa.String(64), nullable=True),
+    sa.Column("jumlah_sasaran", sa.BigInteger, nullable=True),
+    *_terlayani_columns(),
+    sa.Column("keterangan", sa.String(255), nullable=True),
+    sa.Column("terlayani", sa.BigInteger, nullable=True),  # sum of the filled months (year to date)
+    sa.Column("bulan_terakhir", sa.Integer, nullable=True),  # last month with a terlayani; NULL: none
+    sa.Index("ix_staging_input_penerima_partition", "kode_kab_kota", "bidang", "periode"),
+)
+
+fact_input_penerima = sa.Table(
+    "fact_input_penerima",
+    metadata,
+    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),  # the province's code for its own
+    sa.Column("kode_layanan", sa.String(32), primary_key=True),
+    sa.Column("bidang", sa.String(32), nullable=False),
+    sa.Column("jumlah_sasaran", sa.BigInteger, nullable=False),  # year to date
+    *_terlayani_columns(),
+    sa.Column("terlayani", sa.BigInteger, nullable=False),  # year to date: sum of the filled months
+    sa.Column("keterangan", sa.String(255), nullable=True),
+    sa.Column("baris", sa.Integer, nullable=False),  # row of the penerima sheet
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_input_penerima_partition", "kode_kab_kota", "bidang", "tahun", "triwulan"),
 )
 
 fact_input_mutu = sa.Table(
@@ -106,6 +146,9 @@ mart_indeks_spm = sa.Table(
     sa.Column("nilai", sa.Float, nullable=True),
     sa.Column("label", sa.String(32), nullable=True),
     sa.Column("keterangan", sa.Text, nullable=True),  # why a figure is NULL
+    # Whose SPM the row's jenis layanan are (dim_layanan.tingkat_pemerintahan): a province's partition
+    # holds the roll-up of its kab/kota SPM (`kabupaten_kota`) and the index of its own (`provinsi`).
+    sa.Column("tingkat_pemerintahan", sa.String(20), nullable=False, server_default="kabupaten_kota"),
     sa.Column("urutan", sa.Integer, nullable=False),  # report order
     sa.Column("batch_ids", sa.Text, nullable=False),  # lineage: capaian and OPD input batches
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),

@@ -63,7 +63,7 @@ layanan AS (
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
     LEFT JOIN tanpa_input ON tanpa_input.kode_layanan = l.kode_layanan
     LEFT JOIN mt ON mt.kode_layanan = l.kode_layanan
-    -- The kab/kota SPM rolled up; the province's own layanan wait for their own index (not built yet).
+    -- The kab/kota SPM rolled up (the province's own follow, below).
     WHERE l.tingkat_pemerintahan = 'kabupaten_kota'
 )
 SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
@@ -74,4 +74,57 @@ SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
             ELSE sebab_mutu
        END,
        urutan
+FROM layanan;
+
+-- The index of the province's own SPM (dim_layanan tingkat_pemerintahan 'provinsi'), kept apart from
+-- the roll-up above (tingkat_pemerintahan): capaian_penerima from its provinsi row; mutu from the
+-- province's own OPD input (fact_input_mutu of the partition kode_kab_kota = the province's code,
+-- filled in by its Dinas), by the rule of intermediate/int_mutu_layanan.sql.
+INSERT INTO mart_indeks_spm (
+    tahun, triwulan, kode_wilayah, kode_kab_kota, batch_ids, batch_id,
+    bidang, kode_layanan, tingkat_indeks, capaian_penerima, mutu, nilai, keterangan, urutan, tingkat_pemerintahan)
+WITH cap AS (
+    SELECT kode_layanan, capaian_dibatasi FROM mart_capaian_spm
+    WHERE kode_wilayah = :kode_kab_kota AND jenis_kelamin = 'semua' AND tahun = :tahun AND triwulan = :triwulan
+),
+opd AS (
+    SELECT DISTINCT bidang FROM fact_input_mutu
+    WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan
+),
+mt AS (
+    SELECT kode_layanan,
+           CASE WHEN SUM(jumlah_dibutuhkan) > 0 THEN
+               CAST(SUM(CASE WHEN jumlah_tersedia < jumlah_dibutuhkan THEN jumlah_tersedia
+                             ELSE jumlah_dibutuhkan END) * 100 AS DOUBLE PRECISION)
+               / CAST(SUM(jumlah_dibutuhkan) AS DOUBLE PRECISION)
+           END AS mutu
+    FROM fact_input_mutu
+    WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan
+    GROUP BY kode_layanan
+),
+layanan AS (
+    SELECT l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi AS capaian, mt.mutu,
+           CASE WHEN cap.kode_layanan IS NULL
+                    THEN 'capaian penerima not computed for ' || :lokasi
+                         || ' (no Dapodik and population data of its kab/kota, or no penerima entered by its OPD)'
+                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima undefined: sasaran 0'
+           END AS sebab_capaian,
+           CASE WHEN opd.bidang IS NULL THEN 'no OPD input (mutu) of bidang ' || l.bidang || ' of the province for the quarter'
+                WHEN mt.kode_layanan IS NULL THEN 'the OPD input of the quarter has no mutu item for this jenis layanan'
+                WHEN mt.mutu IS NULL THEN 'every mutu item of this jenis layanan has jumlah_dibutuhkan 0'
+           END AS sebab_mutu
+    FROM dim_layanan l
+    LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
+    LEFT JOIN opd ON opd.bidang = l.bidang
+    LEFT JOIN mt ON mt.kode_layanan = l.kode_layanan
+    WHERE l.tingkat_pemerintahan = 'provinsi'
+)
+SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
+       bidang, kode_layanan, 'layanan', capaian, mutu,
+       CASE WHEN capaian IS NOT NULL AND mutu IS NOT NULL THEN :bobot_penerima * capaian + :bobot_mutu * mutu END,
+       CASE WHEN sebab_capaian IS NOT NULL AND sebab_mutu IS NOT NULL THEN sebab_capaian || '; ' || sebab_mutu
+            WHEN sebab_capaian IS NOT NULL THEN sebab_capaian
+            ELSE sebab_mutu
+       END,
+       urutan, 'provinsi'
 FROM layanan;
