@@ -156,3 +156,26 @@ def test_the_configured_kab_kota_are_the_variables_and_the_runs(engine, monkeypa
         capaian.provinsi_plan({}, rerun + [{"kode_kab_kota": "32.73", "kuartal": [[2026, 3]]}])
     with pytest.raises(AirflowSkipException):
         capaian.provinsi_plan({}, None)  # resolve_targets skipped
+
+
+def test_a_provinces_own_opd_input_rolls_the_province_up_without_a_kab_kota_computation(monkeypatch):
+    """The penerima of the province's Dinas (partition `32`) feeds only the province's rows: it plans
+    the province's roll-up for that quarter, and the kab/kota step skips it with the reason."""
+    import pytest
+    from airflow.sdk import Variable
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from spm.orchestration import capaian, tasks
+
+    events = [("fact_input_mutu", {"partitions": [{"kode_kab_kota": "32", "periode": "2026-T3"}]})]
+    targets = capaian_targets({}, RUN, events)
+    assert targets == [{"kode_kab_kota": "32", "kuartal": [[2026, 3]]}]
+    monkeypatch.setattr(Variable, "get", staticmethod(lambda key, default=None, deserialize_json=False: ["32.71", "32.72"]))
+    monkeypatch.setattr(tasks, "expand_provinces", lambda codes: list(codes))
+    assert capaian.capaian_plan({}, RUN, events) == targets  # kept: a province of the configured kab/kota
+    assert capaian.provinsi_targets(targets, ["32.71", "32.72"]) == [{"kode_provinsi": "32", "kuartal": [[2026, 3]]}]
+    with pytest.raises(AirflowSkipException, match="32 is a province"):
+        capaian.capaian_compute(targets[0], "run")
+    events_33 = [("fact_input_mutu", {"partitions": [{"kode_kab_kota": "33", "periode": "2026-T3"}]})]
+    with pytest.raises(AirflowSkipException):  # another province's workbook: not this deployment's
+        capaian.capaian_plan({}, RUN, events_33)

@@ -8,7 +8,7 @@ DESIGN_CODES = [
     "kes_balita", "kes_usia_dikdas", "kes_usia_produktif", "kes_usia_lanjut", "kes_hipertensi", "kes_dm",
     "kes_odgj_berat", "kes_terduga_tb", "kes_risiko_hiv",
 ]
-PROVINSI_CODES = ["pend_menengah", "pend_khusus", "kes_krisis_bencana", "kes_klb"]  # the province's own (Permendikbudristek 32/2022 Pasal 5)
+PROVINSI_CODES = ["pend_menengah", "pend_khusus", "kes_krisis_bencana", "kes_klb"]  # the province's own (Permendikbudristek 32/2022 Pasal 5; PP 2/2018 Pasal 6)
 
 
 def test_catalog_has_the_15_kab_kota_services_of_design_5_in_order():

@@ -222,6 +222,7 @@ def capaian_plan(params: dict[str, Any], run_after, events: list[tuple[str, dict
         configured = Variable.get("spm_kode_wilayah", default=None, deserialize_json=True)
         if configured:
             wanted = set(tasks.expand_provinces([configured] if isinstance(configured, str) else list(configured)))
+            wanted |= {k.split(".")[0] for k in wanted}  # a province's own OPD input: its roll-up
             targets = [t for t in targets if t["kode_kab_kota"] in wanted]
     if not targets:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -238,9 +239,15 @@ def capaian_compute(target: dict, run_id: str) -> dict:
     denominator is recorded as `missing` and left out (never computed against a missing sasaran);
     when none has one, the task is skipped with the reason."""
     from spm.indicators.capaian import compute_capaian
+    from spm.reference import is_provinsi
 
-    engine = tasks.warehouse_engine()
     kode = target["kode_kab_kota"]
+    if is_provinsi(kode):  # an event of the province's own OPD workbook: compute_provinsi recomputes it
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"{kode} is a province (its own OPD input was published): its rows are computed "
+                                   "by compute_provinsi after its kab/kota")
+    engine = tasks.warehouse_engine()
     published, missing = [], []
     for tahun, triwulan in target["kuartal"]:
         result = compute_capaian(engine, kode, int(tahun), int(triwulan), run_id)

@@ -31,24 +31,29 @@ INGEST_INPUT_OPD = SpmDagParams(
 ### Ingest input OPD — mutu and anggaran per jenis layanan
 
 Takes every workbook dropped in `$SPM_HOME/inbox/opd` (one per OPD bidang, kab/kota and quarter,
-made from the blank template `templates/opd/input_opd_<bidang>.xlsx`, DESIGN §3.4), in drop order:
+made from the blank template `templates/opd/input_opd_<bidang>.xlsx`, DESIGN §3.4; and one per bidang
+of the province's own Dinas, `input_opd_<bidang>_provinsi.xlsx`, code `32`), in drop order:
 
-1. template checks: sheets `identitas`, `mutu`, `anggaran`, their headers, the identitas row
-   (kab/kota, bidang, tahun, triwulan; agreeing with the file name), every cell's type;
-2. staging and the GX suites `expectations/opd_mutu.json` and `opd_anggaran.json` (critical:
-   non-negative whole numbers and amounts, kode_layanan of the bidang, no duplicate item, no
-   realisasi after the quarter; warning: more available than needed, realisasi above alokasi, a
-   jenis layanan left out);
+1. template checks: sheets `identitas`, `mutu`, `anggaran` (and `penerima` in the province's
+   health workbook: sasaran and terlayani per month of the health crisis and KLB services), their
+   headers, the identitas row (kab/kota or province, bidang, tahun, triwulan; agreeing with the file
+   name), every cell's type;
+2. staging and the GX suites `expectations/opd_mutu.json`, `opd_anggaran.json` and `opd_penerima.json`
+   (critical: non-negative whole numbers and amounts, kode_layanan of the bidang, no duplicate item,
+   no realisasi or terlayani after the quarter, every OPD-entered jenis layanan present; warning:
+   more available than needed, realisasi above alokasi, more served than entitled, a jenis layanan
+   left out);
 3. a workbook with any problem is rejected whole: moved to `rejected/` with `<file>.errors.txt`
    listing sheet, row, column and what is wrong; nothing of it is loaded, and the run fails so that
    someone tells the OPD;
-4. a good workbook replaces the kab/kota × bidang × tahun × triwulan partition of `fact_input_mutu`
-   and `fact_input_anggaran` in one transaction (a later workbook for the same quarter replaces the
+4. a good workbook replaces the kab/kota × bidang × tahun × triwulan partition of `fact_input_mutu`,
+   `fact_input_anggaran` (and `fact_input_penerima`) in one transaction (a later workbook for the same quarter replaces the
    earlier one; the same figures again change nothing) and moves to `processed/`.
 
 An Asset event on `fact_input_mutu` / `fact_input_anggaran` is emitted only when a workbook was
-published. Param `kode_wilayah`: only the workbooks of these kab/kota (others wait in the inbox);
-empty = every workbook.
+published (its partitions name the province's code for the province's own workbook: spm_hitung_capaian
+then rolls the province up). Param `kode_wilayah`: only the workbooks of these kab/kota and of their
+province (others wait in the inbox); empty = every workbook.
 
 Owner of the data: the OPD (Dinas Pendidikan, Dinas Kesehatan). Run by: the Pemda data team.
 """,
