@@ -22,6 +22,10 @@ def published(engine, tmp_path):
     for kode in ("32.71", "32.72"):
         compute_capaian(engine, kode, 2026, 3, "t")
         compute_indeks(engine, kode, 2026, 3, "t")
+    # The province's own Dinas: penerima of its health services, mutu of its own jenis layanan.
+    facts._penerima(engine, {"kes_krisis_bencana": (1200, {1: 400, 3: 700}), "kes_klb": (0, {})})
+    facts._mutu(engine, "32", [("pend_menengah", "guru", 10, 5), ("pend_khusus", "guru", 4, 4)])
+    facts._mutu(engine, "32", [("kes_krisis_bencana", "tim", 10, 10), ("kes_klb", "tim", 10, 10)], bidang="kesehatan")
     compute_capaian_provinsi(engine, "32", 2026, 3, "t")
     compute_indeks(engine, "32", 2026, 3, "t")
     return engine, publish_laporan(engine, "32", 2026, 3, root=tmp_path), tmp_path
@@ -85,9 +89,39 @@ def test_the_dashboard_shows_the_province_and_says_what_it_covers(published):
         paud = re.findall(r'<tr data-layanan="pend_paud">(.*?)</tr>', html, re.S)  # the index row, the capaian row
         assert any("2 dari 27 (sebagian provinsi)" in row and ">30<" in row for row in paud)
         assert 'data-kecamatan="32.71"' in html and 'data-kecamatan="32.01"' in html  # every kab/kota
+        # Its own SPM index first, the kab/kota roll-up apart below it.
+        assert html.index('id="tabel-indeks"') < html.index('id="tabel-indeks-kabupaten_kota"')
+        own = re.search(r'<table id="tabel-indeks">(.*?)</table>', html, re.S).group(1)
+        assert 'data-layanan="kes_krisis_bencana"' in own and 'data-layanan="pend_paud"' not in own
+        assert 'id="indeks-daerah-kabupaten_kota"' in html
         drill = client.get("/", params={"kode": "32", "tahun": 2026, "triwulan": 3, "kecamatan": "32.71"})
         assert drill.status_code == 200 and 'id="tabel-desa" data-kecamatan="32.71"' in drill.text
         assert "per kecamatan" in drill.text
         # The kab/kota keep their own dashboard, without the province's own services.
         kota = client.get("/", params={"kode": "32.71", "tahun": 2026, "triwulan": 3})
         assert kota.status_code == 200 and "pend_menengah" not in kota.text and "Kab/kota dimuat" not in kota.text
+
+
+def test_the_province_report_shows_its_own_spm_index_first_and_the_roll_up_apart(published):
+    from openpyxl import load_workbook
+
+    engine, result, _ = published
+    html = open(result["html"], encoding="utf-8").read()
+    own = html.index('<h3 data-indeks="provinsi">')
+    roll_up = html.index('<h3 data-indeks="kabupaten_kota">')
+    assert own < roll_up and "SPM provinsi (jenis layanan dasar urusan provinsi)" in html
+    own_table = re.search(r'<table data-indeks="provinsi">(.*?)</table>', html, re.S).group(1)
+    assert "Pendidikan Menengah" in own_table and "kejadian luar biasa" in own_table
+    assert "Pendidikan Anak Usia Dini" not in own_table
+    # kes_klb: nobody affected so far, capaian undefined, never 0 or 100 (so no nilai for the province).
+    assert "capaian penerima undefined: sasaran 0" in own_table
+    # Section 2: what the Dinas Kesehatan Provinsi entered, for the whole province.
+    krisis = re.search(r'<tr data-layanan="kes_krisis_bencana">(.*?)</tr>', html, re.S).group(1)
+    assert ">1.200<" in krisis and ">1.100<" in krisis and "27 dari 27" in krisis and "†" not in krisis
+    wb = load_workbook(result["xlsx"])
+    texts = [str(c.value) for row in wb["Indeks"].iter_rows() for c in row if c.value is not None]
+    assert texts.index("SPM provinsi (jenis layanan dasar urusan provinsi)") < texts.index(
+        "Gabungan SPM kab/kota yang dimuat")
+    kesehatan = [[c.value for c in row] for row in wb["Kesehatan"].iter_rows()]
+    row = next(r for r in kesehatan if any("krisis kesehatan" in str(v) for v in r))
+    assert 1200 in row and 400 in row and 700 in row  # sasaran, January and March

@@ -209,6 +209,11 @@ def _assert_marts_equal_the_simulator(cluster: Cluster, hubs) -> None:
         assert key in got, f"no provinsi row for {key}"
         assert got[key] == (pytest.approx(r.sasaran), r.terlayani), key
     assert len(provinsi) >= 13 * 2 and set(provinsi.kab_kota_dimuat) == {2}
+    # The province's own health services: what its Dinas entered in the penerima sheet.
+    from spm.simulator.opd_workbook import expected_penerima
+
+    for kode, entered in expected_penerima(hubs[0].world.config.seed, "32", tahun, triwulan).items():
+        assert got[("32", "semua", kode)] == (entered["sasaran"], entered["terlayani"]), kode
 
 
 def _assert_reports(cluster: Cluster) -> None:
