@@ -347,6 +347,13 @@ def test_the_provinces_own_health_services_are_what_its_dinas_entered(warehouse)
     assert jabar["kes_krisis_bencana", "semua"].capaian_dibatasi == 100.0
     assert jabar["kes_klb", "semua"].capaian == 100.0
     assert jabar["pend_paud", "semua"].kab_kota_dimuat == 2  # the roll-up beside them is unchanged
+    # The months are the year's latest workbook's: recomputing the first quarter keeps July to September.
+    _penerima(warehouse, {"kes_krisis_bencana": (80, {1: 60}), "kes_klb": (0, {})}, triwulan=1)
+    compute_capaian_provinsi(warehouse, "32", 2026, 1, "t")
+    with warehouse.connect() as conn:
+        months = dict(conn.execute(sa.select(tb.bulan, tb.terlayani_baru).where(
+            tb.kode_wilayah == "32", tb.kode_layanan == "kes_klb")).all())
+    assert months == {2: 10} and _rows(warehouse, "32", triwulan=1)["kes_krisis_bencana", "semua"].terlayani == 60
 
 
 def test_the_index_of_the_provinces_own_spm_stays_apart_from_the_roll_up(warehouse):

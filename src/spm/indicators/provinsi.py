@@ -153,6 +153,18 @@ def _penerima(conn: sa.Connection, kode_provinsi: str, tahun: int, triwulan: int
         .order_by(f.kode_layanan)).all()
 
 
+def _penerima_terakhir(conn: sa.Connection, kode_provinsi: str, tahun: int) -> list:
+    """Per OPD-entered layanan, the year's latest workbook: its months are what the OPD knows now
+    (like the health months, which come from every record of the year), so recomputing an earlier
+    quarter never drops the later months."""
+    f = fact_input_penerima.c
+    latest = sa.select(f.kode_layanan, sa.func.max(f.triwulan).label("triwulan")).where(
+        f.kode_kab_kota == kode_provinsi, f.tahun == tahun).group_by(f.kode_layanan).subquery()
+    return conn.execute(sa.select(fact_input_penerima).join(latest, sa.and_(
+        latest.c.kode_layanan == f.kode_layanan, latest.c.triwulan == f.triwulan)).where(
+        f.kode_kab_kota == kode_provinsi, f.tahun == tahun).order_by(f.kode_layanan)).all()
+
+
 def _monthly(conn: sa.Connection, batch_id: int, kode_provinsi: str, tahun: int,
              health: dict[str, bool], penerima: list) -> None:
     """mart_terlayani_bulanan of the province: each person in the month the standard was first met;
@@ -255,7 +267,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
             "kode_provinsi": kode_provinsi, "tahun": tahun, "triwulan": triwulan, "batch_id": batch_id,
             "kab_kota_total": len(kab_kota)})
         if health or penerima:
-            _monthly(conn, batch_id, kode_provinsi, tahun, health, penerima)
+            _monthly(conn, batch_id, kode_provinsi, tahun, health, _penerima_terakhir(conn, kode_provinsi, tahun))
         if persons is not None:
             from spm.indicators.kesehatan import clear_persons
 
