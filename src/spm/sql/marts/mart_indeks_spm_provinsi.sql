@@ -1,17 +1,22 @@
 -- The layanan rows of mart_indeks_spm for one province and quarter, computation batch :batch_id
 -- (spm.indicators.indeks; then marts/mart_indeks_spm_rerata.sql adds the bidang and daerah means).
--- capaian_penerima = the capped capaian of the provinsi `semua` row of mart_capaian_spm; mutu rolls
--- up the OPD inputs (fact_input_mutu) of the kab/kota that row covers by the kab/kota rule: each item
--- counts at most as fully met, Σ min(tersedia, dibutuhkan) ÷ Σ dibutuhkan × 100 over their items.
--- A mutu over part of the covered kab/kota would pass for all of them: when one of them has no OPD
--- input of the bidang for the quarter, mutu stays NULL and keterangan says how many lack it.
+-- Two indices, kept apart by tingkat_pemerintahan (their means never mix):
+-- - `kabupaten_kota`, the roll-up of the kab/kota SPM: capaian_penerima = the capped capaian of the
+--   provinsi `semua` row of mart_capaian_spm; mutu rolls up the OPD inputs (fact_input_mutu) of the
+--   kab/kota that row covers by the kab/kota rule: each item counts at most as fully met,
+--   Σ min(tersedia, dibutuhkan) ÷ Σ dibutuhkan × 100 over their items. A mutu over part of the
+--   covered kab/kota would pass for all of them: when one of them has no OPD input of the bidang for
+--   the quarter, mutu stays NULL and keterangan says how many lack it;
+-- - `provinsi`, the index of the province's own SPM (dim_layanan tingkat_pemerintahan 'provinsi'):
+--   capaian_penerima from its provinsi row; mutu from the province's own OPD input (the partition
+--   kode_kab_kota = the province's code, filled in by its Dinas), intermediate/int_mutu_layanan.sql.
 
 DELETE FROM mart_indeks_spm
 WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan;
 
 INSERT INTO mart_indeks_spm (
     tahun, triwulan, kode_wilayah, kode_kab_kota, batch_ids, batch_id,
-    bidang, kode_layanan, tingkat_indeks, capaian_penerima, mutu, nilai, keterangan, urutan)
+    bidang, kode_layanan, tingkat_indeks, capaian_penerima, mutu, nilai, keterangan, urutan, tingkat_pemerintahan)
 WITH cap AS (
     SELECT kode_layanan, capaian_dibatasi, kab_kota_dimuat FROM mart_capaian_spm
     WHERE kode_wilayah = :kode_kab_kota AND jenis_kelamin = 'semua' AND tahun = :tahun AND triwulan = :triwulan
@@ -45,8 +50,16 @@ mt AS (
     WHERE f.tahun = :tahun AND f.triwulan = :triwulan
     GROUP BY f.kode_layanan
 ),
+mt_sendiri AS (
+    SELECT * FROM {{ ref('intermediate/int_mutu_layanan.sql') }} AS m
+),
+opd_sendiri AS (
+    SELECT DISTINCT bidang FROM fact_input_mutu
+    WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan
+),
 layanan AS (
-    SELECT l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi AS capaian,
+    SELECT 'kabupaten_kota' AS tingkat_pemerintahan, l.bidang, l.kode_layanan, l.urutan,
+           cap.capaian_dibatasi AS capaian,
            CASE WHEN tanpa_input.kode_layanan IS NULL THEN mt.mutu END AS mutu,
            CASE WHEN cap.kode_layanan IS NULL
                     THEN 'capaian penerima not computed for ' || :lokasi || ' (no kab/kota of the province has it)'
@@ -63,60 +76,23 @@ layanan AS (
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
     LEFT JOIN tanpa_input ON tanpa_input.kode_layanan = l.kode_layanan
     LEFT JOIN mt ON mt.kode_layanan = l.kode_layanan
-    -- The kab/kota SPM rolled up (the province's own follow, below).
     WHERE l.tingkat_pemerintahan = 'kabupaten_kota'
-)
-SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
-       bidang, kode_layanan, 'layanan', capaian, mutu,
-       CASE WHEN capaian IS NOT NULL AND mutu IS NOT NULL THEN :bobot_penerima * capaian + :bobot_mutu * mutu END,
-       CASE WHEN sebab_capaian IS NOT NULL AND sebab_mutu IS NOT NULL THEN sebab_capaian || '; ' || sebab_mutu
-            WHEN sebab_capaian IS NOT NULL THEN sebab_capaian
-            ELSE sebab_mutu
-       END,
-       urutan
-FROM layanan;
-
--- The index of the province's own SPM (dim_layanan tingkat_pemerintahan 'provinsi'), kept apart from
--- the roll-up above (tingkat_pemerintahan): capaian_penerima from its provinsi row; mutu from the
--- province's own OPD input (fact_input_mutu of the partition kode_kab_kota = the province's code,
--- filled in by its Dinas), by the rule of intermediate/int_mutu_layanan.sql.
-INSERT INTO mart_indeks_spm (
-    tahun, triwulan, kode_wilayah, kode_kab_kota, batch_ids, batch_id,
-    bidang, kode_layanan, tingkat_indeks, capaian_penerima, mutu, nilai, keterangan, urutan, tingkat_pemerintahan)
-WITH cap AS (
-    SELECT kode_layanan, capaian_dibatasi FROM mart_capaian_spm
-    WHERE kode_wilayah = :kode_kab_kota AND jenis_kelamin = 'semua' AND tahun = :tahun AND triwulan = :triwulan
-),
-opd AS (
-    SELECT DISTINCT bidang FROM fact_input_mutu
-    WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan
-),
-mt AS (
-    SELECT kode_layanan,
-           CASE WHEN SUM(jumlah_dibutuhkan) > 0 THEN
-               CAST(SUM(CASE WHEN jumlah_tersedia < jumlah_dibutuhkan THEN jumlah_tersedia
-                             ELSE jumlah_dibutuhkan END) * 100 AS DOUBLE PRECISION)
-               / CAST(SUM(jumlah_dibutuhkan) AS DOUBLE PRECISION)
-           END AS mutu
-    FROM fact_input_mutu
-    WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan
-    GROUP BY kode_layanan
-),
-layanan AS (
-    SELECT l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi AS capaian, mt.mutu,
+    UNION ALL
+    SELECT 'provinsi', l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi, mt_sendiri.mutu,
            CASE WHEN cap.kode_layanan IS NULL
                     THEN 'capaian penerima not computed for ' || :lokasi
                          || ' (no Dapodik and population data of its kab/kota, or no penerima entered by its OPD)'
                 WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima undefined: sasaran 0'
-           END AS sebab_capaian,
-           CASE WHEN opd.bidang IS NULL THEN 'no OPD input (mutu) of bidang ' || l.bidang || ' of the province for the quarter'
-                WHEN mt.kode_layanan IS NULL THEN 'the OPD input of the quarter has no mutu item for this jenis layanan'
-                WHEN mt.mutu IS NULL THEN 'every mutu item of this jenis layanan has jumlah_dibutuhkan 0'
-           END AS sebab_mutu
+           END,
+           CASE WHEN opd_sendiri.bidang IS NULL
+                    THEN 'no OPD input (mutu) of bidang ' || l.bidang || ' of the province for the quarter'
+                WHEN mt_sendiri.kode_layanan IS NULL THEN 'the OPD input of the quarter has no mutu item for this jenis layanan'
+                WHEN mt_sendiri.mutu IS NULL THEN 'every mutu item of this jenis layanan has jumlah_dibutuhkan 0'
+           END
     FROM dim_layanan l
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
-    LEFT JOIN opd ON opd.bidang = l.bidang
-    LEFT JOIN mt ON mt.kode_layanan = l.kode_layanan
+    LEFT JOIN opd_sendiri ON opd_sendiri.bidang = l.bidang
+    LEFT JOIN mt_sendiri ON mt_sendiri.kode_layanan = l.kode_layanan
     WHERE l.tingkat_pemerintahan = 'provinsi'
 )
 SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
@@ -126,5 +102,5 @@ SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
             WHEN sebab_capaian IS NOT NULL THEN sebab_capaian
             ELSE sebab_mutu
        END,
-       urutan, 'provinsi'
+       urutan, tingkat_pemerintahan
 FROM layanan;
