@@ -124,6 +124,8 @@ def test_a_province_workbook_without_penerima_sheet_is_refused(wh, inbox):
     problems = _problems(wh, inbox, sheets=["identitas", "mutu", "anggaran"])
     assert problems == ["lembar penerima: lembar tidak ada; buku kerja ini harus memiliki lembar identitas, "
                         "penerima, mutu, anggaran"]
+    errors = (inbox / "rejected" / f"{NAME}.errors.txt").read_text()
+    assert "Isi: bidang kesehatan, provinsi 32, 2026-T1" in errors and "input_opd_<bidang>_provinsi.xlsx" in errors
 
 
 def test_kab_kota_layanan_in_a_province_workbook_are_refused(wh, inbox):

@@ -286,14 +286,17 @@ def write_errors(rejected_dir: Path, file_name: str, result: dict[str, Any]) -> 
     rejected_dir.mkdir(parents=True, exist_ok=True)
     path = rejected_dir / f"{file_name}.errors.txt"
     lines = [f"Berkas: {file_name}", f"Ditolak: {now().astimezone(WIB):%Y-%m-%d %H:%M:%S} WIB"]
+    provinsi = bool(result.get("kode_kab_kota")) and tingkat_of_kode(result["kode_kab_kota"]) == "provinsi"
     if result.get("periode"):
-        lines.append(f"Isi: bidang {result['bidang']}, kab/kota {result['kode_kab_kota']}, {result['periode']}")
+        area = "provinsi" if provinsi else "kab/kota"
+        lines.append(f"Isi: bidang {result['bidang']}, {area} {result['kode_kab_kota']}, {result['periode']}")
     lines += [f"Alasan: {result['message']}", "", "Masalah:"] + [f"  - {p}" for p in result["problems"]]
     if result.get("warnings"):
         lines += ["", "Perlu diperiksa juga (tidak menyebabkan penolakan):"]
         lines += [f"  - {w}" for w in result["warnings"]]
-    lines += ["", "Tidak ada isi berkas ini yang dimuat. Perbaiki berkasnya (templat kosong: templates/opd/"
-                  "input_opd_<bidang>.xlsx), lalu letakkan lagi di inbox."]
+    template = "input_opd_<bidang>_provinsi.xlsx" if provinsi else "input_opd_<bidang>.xlsx"
+    lines += ["", f"Tidak ada isi berkas ini yang dimuat. Perbaiki berkasnya (templat kosong: templates/opd/"
+                  f"{template}), lalu letakkan lagi di inbox."]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
