@@ -25,7 +25,7 @@ from tests.warehouses import with_wilayah
 KODE, SEMESTER, SEED = "32.71", 20241, 7
 AS_OF = datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
 NIK_LIKE = re.compile(r"(?<!\d)\d{16}(?!\d)")
-EXTERNAL = re.compile(r"<(?:link|script|img)\b[^>]*\b(?:href|src)=\"https?://", re.I)
+EXTERNAL = re.compile(r"<(?:link|script|img|a)\b[^>]*\b(?:href|src)=\"https?://", re.I)  # no request, no link out
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -147,6 +147,9 @@ _EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>", re.
 _EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
 _EXTERNAL_IMG = re.compile(r"<img\b[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>", re.I | re.S)
 _INLINE_SCRIPT = re.compile(r"<script>(?:(?!</script>).)*?ge-walkthrough-modal(?:(?!</script>).)*</script>", re.S)
+# GX's footer asks readers to subscribe to its newsletter (a link out of an offline, internal page).
+_FOOTER = re.compile(r"<footer\b.*?</footer>", re.I | re.S)
+_EXTERNAL_ANCHOR = re.compile(r"<a\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*>(.*?)</a>", re.I | re.S)
 _RANDOM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CACHE_BUSTER = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
 
@@ -157,6 +160,8 @@ def offline_html(html: str) -> str:
     html = _EXTERNAL_SCRIPT.sub("", html)
     html = _EXTERNAL_IMG.sub('<span class="ge-logo">Great Expectations Data Docs</span>', html)
     html = _INLINE_SCRIPT.sub("", html)
+    html = _FOOTER.sub("", html)
+    html = _EXTERNAL_ANCHOR.sub(lambda m: m.group(1), html)  # any other link out: its text only
     html = _CACHE_BUSTER.sub("", html)
     html = html.replace("</head>", f"<style>{OFFLINE_CSS}</style>\n</head>", 1)
     banner = ('<div class="spm-luring">Halaman ini dibuat oleh Great Expectations dari hasil validasi yang '
