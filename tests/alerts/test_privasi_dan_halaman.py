@@ -90,10 +90,13 @@ def test_quality_page_shows_pass_rates_reasons_freshness_and_completeness(engine
     page = by[("dukcapil", "2025-2")]
     html = page.path.read_text()
     assert page.path == tmp_path / "dukcapil" / "2025-2.html"
-    assert "90.0 %" in html  # 10 of 100 rows failed jenis_kelamin_l_p
+    assert "90,0 %" in html and "90.0" not in html  # 10 of 100 rows failed jenis_kelamin_l_p; a decimal comma
     assert "kolom_lengkap" in html and "1/1" in html  # a batch-level expectation
     assert re.search(r"<td>jenis_kelamin_l_p</td><td class=\"num\">10</td>", html)
-    assert f"#{b1}" in html and "rejected" in html and "tidak ada" in html  # 32.01 kelahiran never loaded
+    assert f"#{b1}" in html and "ditolak" in html and "tidak ada" in html  # 32.01 kelahiran never loaded
+    # What OPD staff read is in their locale: statuses, severities and times in WIB (issue 20).
+    assert ">rejected<" not in html and ">critical<" not in html and "kritis" in html
+    assert "UTC" not in html and " WIB" in html
     assert page.complete_percent == 50.0 and page.unpublished_partitions == 1
     assert "Siti" not in html and "3271014502900001" not in html  # quarantine row_data never shown
     fhir = by[("satusehat", "2026-01-01T00:00:00/2026-01-02T00:00:00")]

@@ -263,7 +263,7 @@ def test_downloads_are_the_published_files(client, laporan_engine, reports):
     assert not t.is_complete()  # nothing published yet: the first download builds it
     page = client.get("/", params={"triwulan": TRIWULAN}).text
     hrefs = dict(re.findall(r'id="unduh-(\w+)" href="([^"]+)"', page))
-    assert set(hrefs) == {"xlsx", "pdf", "html", "csv"}
+    assert set(hrefs) == {"xlsx", "pdf", "html", "csv", "csv_excel"}
     got = {}
     for jenis, href in hrefs.items():
         r = client.get(href)
@@ -278,6 +278,14 @@ def test_downloads_are_the_published_files(client, laporan_engine, reports):
     wb = openpyxl.load_workbook(io.BytesIO(got["xlsx"]))
     assert wb.sheetnames
     assert got["csv"].decode("utf-8").startswith("tahun,triwulan,kode_wilayah")
+    # The same rows in the form Excel set to Indonesian opens: `;`, a decimal comma, a BOM.
+    plain = got["csv"].decode("utf-8").splitlines()
+    excel = got["csv_excel"].decode("utf-8-sig").splitlines()
+    assert got["csv_excel"].startswith(b"\xef\xbb\xbf") and excel[0] == plain[0].replace(",", ";")
+    assert len(excel) == len(plain) and any("," in line.split(";")[7] for line in excel[1:])
+    first = next(i for i, line in enumerate(plain[1:], 1) if "." in line.split(",")[7])
+    cells = [line.split(",") for line in plain[first:first + 1]][0]
+    assert excel[first].split(";")[7] == cells[7].replace(".", ",")  # sasaran, unrounded
     assert b"Laporan Penerapan Standar Pelayanan Minimal" in got["html"]
 
     # Served again from the published files, not rebuilt.

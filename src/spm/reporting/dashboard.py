@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from spm.errors import InputError, SpmError
 from spm.reporting.data import BIDANG_NAMES, _aware, available_quarters, load_laporan, trend
 from spm.reporting.charts import format_number, capaian_bars, trend_chart
+from spm.reporting.lokal import waktu
 from spm.reporting.publish import FORMATS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
 from spm.reference import is_provinsi
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 ROMAN_NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV"}
 FORMAT_NAMES = {"xlsx": "Workbook e-SPM (.xlsx)", "pdf": "Laporan (PDF)", "html": "Laporan (HTML)",
-              "csv": "Data capaian (CSV)"}
+              "csv": "Data capaian (CSV)", "csv_excel": "Data capaian (CSV untuk Excel berbahasa Indonesia)"}
 
 
 class PageError(Exception):
@@ -173,9 +174,9 @@ class Dashboard:
         tw_list = sorted(q for k, t, q in quarters if k == p.kode and t == p.tahun)
         t = self.publication_of(p.kode, p.tahun, p.triwulan)
         downloads = [(j, FORMAT_NAMES[j], f"{root}/unduh/{p.kode}/{p.tahun}/{p.triwulan}/{j}", t.path(j).name)
-                     for j in ("xlsx", "pdf", "html", "csv")]
+                     for j in ("xlsx", "pdf", "html", "csv", "csv_excel")]
         return self.env.get_template("dashboard.html.j2").render(
-            d=data, p=p, root=root, format_number=format_number, roman_numerals=ROMAN_NUMERALS,
+            d=data, p=p, root=root, format_number=format_number, waktu=waktu, roman_numerals=ROMAN_NUMERALS,
             bidang_name=_bidang_name, kode_list=[(k, names.get(k, k)) for k in kode_list], tahun_list=tahun_list,
             tw_list=tw_list, chosen_bidang=bidang, layanan=layanan, bidang_charts=bidang_charts, trend_svg=trend_svg,
             trend_columns=trend_columns, trend_rows=trend_rows, trend_wilayah_name=data.nama_wilayah(trend_wilayah),

@@ -361,7 +361,9 @@ def build_docs(engine: sa.Engine, root: Path, sources: list[str] | None = None, 
             shutil.copyfile(favicon, images / "favicon.ico")
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                                  trim_blocks=True, lstrip_blocks=True)
-        env.filters["utc_time"] = lambda x: x.strftime("%Y-%m-%d %H:%M UTC") if x else "-"
+        from spm.reporting.lokal import install
+
+        install(env)  # WIB times, Indonesian statuses, decimal commas
         (tmp / "index.html").write_text(env.get_template("gx_indeks.html.j2").render(
             pages=pages, total=total, limit=limit, suites=sorted(samples), generated_at=as_of), encoding="utf-8")
         target = root / GX_DIR

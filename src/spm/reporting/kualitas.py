@@ -178,7 +178,9 @@ def _env():
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["utc_time"] = lambda t: t.strftime("%Y-%m-%d %H:%M UTC") if t else "-"
+    from spm.reporting.lokal import install
+
+    install(env)  # WIB times, Indonesian statuses, decimal commas
     env.filters["page_filename"] = page_filename
     return env
 

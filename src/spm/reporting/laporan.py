@@ -7,6 +7,7 @@ from pathlib import Path
 
 from spm.reporting.data import BIDANG_NAMES, LaporanData
 from spm.reporting.charts import format_number, capaian_bars
+from spm.reporting.lokal import waktu
 from spm.reporting.workbook import ROMAN_NUMERALS, period_title
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -27,7 +28,7 @@ def render_html(data: LaporanData) -> str:
                            for lay in data.layanan_bidang(b)], target=data.target_percent)
         for b in data.bidang}
     return env.get_template("laporan.html.j2").render(
-        d=data, format_number=format_number, roman_numerals=ROMAN_NUMERALS, bidang_names=BIDANG_NAMES,
+        d=data, format_number=format_number, waktu=waktu, roman_numerals=ROMAN_NUMERALS, bidang_names=BIDANG_NAMES,
         period_title=period_title(data), bidang_charts=bidang_charts, targets=data.target(), spreads=data.spreads(),
         abbreviations={lay.kode: abbreviation(lay.kode) for lay in data.layanan})
 

@@ -2,7 +2,8 @@
 under a predictable path, written atomically.
 
 Path: $SPM_HOME/reports/laporan/<kode_kab_kota>/<tahun>/triwulan-<q>/spm_<kode>_<tahun>_tw<q>.{xlsx,html,pdf,csv}
-plus manifest.json (sha256 and the batches used). Every file is written to a temporary folder beside
+and spm_<kode>_<tahun>_tw<q>_excel-id.csv (the same CSV in the form Excel set to Indonesian opens: `;`
+between fields, a decimal comma, UTF-8 with a byte-order mark), plus manifest.json (sha256 and the batches used). Every file is written to a temporary folder beside
 the final one and moved into place with os.replace, the manifest last: a failed run leaves the previous
 good report untouched. Content depends only on the warehouse (timestamps are the time the figures were
 computed, not the wall clock), so rerunning a quarter reproduces the same files.
@@ -28,9 +29,10 @@ from spm.reporting.data import LaporanData, load_laporan
 from spm.warehouse.status import BatchStatus
 from spm.reference import is_provinsi
 
-FORMATS = ("xlsx", "html", "pdf", "csv")
+FORMATS = ("xlsx", "html", "pdf", "csv", "csv_excel")
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "html": "text/html",
-         "pdf": "application/pdf", "csv": "text/csv"}
+         "pdf": "application/pdf", "csv": "text/csv", "csv_excel": "text/csv"}
+SUFFIX = {"csv_excel": "_excel-id.csv"}  # the others: ".<jenis>"
 CSV_COLUMNS = ("tahun", "triwulan", "kode_wilayah", "nama_wilayah", "tingkat_wilayah", "jenis_kelamin",
              "kode_layanan", "sasaran", "terlayani", "belum_terlayani", "capaian", "capaian_dibatasi",
              "kab_kota_dimuat", "kab_kota_total")  # the last two: provinsi rows only
@@ -44,7 +46,8 @@ class Publication:
     folder: Path
 
     def path(self, jenis: str) -> Path:
-        return self.folder / f"spm_{self.kode_kab_kota.replace('.', '')}_{self.tahun}_tw{self.triwulan}.{jenis}"
+        suffix = SUFFIX.get(jenis, f".{jenis}")
+        return self.folder / f"spm_{self.kode_kab_kota.replace('.', '')}_{self.tahun}_tw{self.triwulan}{suffix}"
 
     @property
     def manifest(self) -> Path:
@@ -84,19 +87,23 @@ def _normalise_zip(path: Path, when) -> None:
             dst.writestr(info, content)
 
 
-def write_csv(data: LaporanData, path: Path) -> None:
+def write_csv(data: LaporanData, path: Path, excel_id: bool = False) -> None:
+    """Every mart_capaian_spm row of the report, unrounded. `excel_id`: the form Excel set to
+    Indonesian opens as columns and numbers (`;` between fields, a decimal comma, a BOM so it reads
+    UTF-8); otherwise the plain `,` / `.` CSV that tools read."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\n", delimiter=";" if excel_id else ",")
+    number = (lambda v: repr(v).replace(".", ",")) if excel_id else repr
     w.writerow(CSV_COLUMNS)
     order = {lay.kode: lay.urutan for lay in data.layanan}
     for c in sorted(data.capaian.values(), key=lambda c: (c.kode_wilayah, order.get(c.kode_layanan, 99),
                                                           c.jenis_kelamin)):
         w.writerow([data.tahun, data.triwulan, c.kode_wilayah, data.nama_wilayah(c.kode_wilayah), c.tingkat_wilayah,
-                    c.jenis_kelamin, c.kode_layanan, repr(c.sasaran), c.terlayani, repr(c.belum_terlayani),
-                    "" if c.capaian is None else repr(c.capaian),
-                    "" if c.capaian_dibatasi is None else repr(c.capaian_dibatasi),
+                    c.jenis_kelamin, c.kode_layanan, number(c.sasaran), c.terlayani, number(c.belum_terlayani),
+                    "" if c.capaian is None else number(c.capaian),
+                    "" if c.capaian_dibatasi is None else number(c.capaian_dibatasi),
                     *(data.cakupan.get(c.kode_layanan, ("", "")) if c.tingkat_wilayah == "provinsi" else ("", ""))])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    path.write_text(buf.getvalue(), encoding="utf-8-sig" if excel_id else "utf-8")
 
 
 def _sha256(path: Path) -> str:
@@ -137,6 +144,7 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
         staged["html"].write_text(html, encoding="utf-8")
         write_pdf(html, staged["pdf"])
         write_csv(data, staged["csv"])
+        write_csv(data, staged["csv_excel"], excel_id=True)
         manifest = {
             "kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan,
             "dihitung": data.computed_at.isoformat(), "semester_penduduk": data.semester_penduduk,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from spm.reporting.lokal import status, waktu
 from spm.reporting.data import MONTH_ABBREVIATIONS, MUTU_COMPONENT_NAMES, BIDANG_NAMES, LaporanData
 
 FMT_INTEGER = "[$-421]#,##0"
@@ -78,7 +79,7 @@ def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
         else f"{data.nama_kab_kota} ({data.kode_kab_kota}), Provinsi {data.nama_provinsi}"
     sheet.text(f"Pemerintah Daerah: {where}")
     sheet.text(period_title(data))
-    sheet.text(f"Dihitung dari data sumber pada {data.computed_at:%d-%m-%Y %H:%M} UTC; sasaran dari penduduk semester "
+    sheet.text(f"Dihitung dari data sumber pada {waktu(data.computed_at)}; sasaran dari penduduk semester "
                f"{data.semester_penduduk}")
     for note in data.notes:
         sheet.text(note)
@@ -224,12 +225,12 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
     sheet = _Sheet(ws, st)
     _letterhead(sheet, data, "SUMBER DATA (batch etl_batch yang membentuk angka laporan ini)")
     sheet.header(["Batch", "Sumber", "Entitas", "Wilayah", "Periode", "Status", "Baris diterima", "Baris terbit",
-                  "Baris dikarantina", "Selesai (UTC)", "Checksum"])
+                  "Baris dikarantina", "Selesai", "Checksum"])
     for r in data.source_batches:
         finished = r["finished_at"]
-        sheet.cells([r["batch_id"], r["source"], r["entity"], r["kode_wilayah"], r["periode"], r["status"],
+        sheet.cells([r["batch_id"], r["source"], r["entity"], r["kode_wilayah"], r["periode"], status(r["status"]),
                      r["rows_received"], r["rows_published"], r["rows_quarantined"],
-                     f"{finished:%Y-%m-%d %H:%M:%S}" if finished else "", r["checksum"] or ""],
+                     waktu(finished, "") if finished else "", r["checksum"] or ""],
                     {7: FMT_INTEGER, 8: FMT_INTEGER, 9: FMT_INTEGER})
     _set_widths(ws, {"A": 8, "B": 12, "C": 18, "D": 10, "E": 44, "F": 11, "G": 13, "H": 13, "I": 15, "J": 20, "K": 66})
     _protect(ws)
