@@ -220,7 +220,7 @@ def test_provinsi_mutu_stays_null_while_a_covered_kab_kota_has_no_input(warehous
     compute_indeks(warehouse, "32", 2026, 3, "t")
     paud = _indeks(warehouse, "32")["pend_paud"]
     assert paud.mutu is None and paud.nilai is None and paud.capaian_penerima is not None
-    assert "no OPD input (mutu) of bidang pendidikan for 1 of the 2 kab/kota the capaian covers" in paud.keterangan
+    assert "belum ada input OPD (mutu) bidang pendidikan dari 1 di antara 2 kab/kota yang dicakup capaian" in paud.keterangan
 
 
 def test_the_provinces_own_education_services(warehouse):

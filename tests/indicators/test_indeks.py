@@ -142,32 +142,32 @@ def test_missing_inputs_stay_null_with_the_reason(members):
                                                                           "Tuntas Utama")
     dasar = rows[("pendidikan", "pend_dasar")]
     assert (dasar.capaian_penerima, dasar.mutu, dasar.nilai, dasar.label) == (50.0, None, None, None)
-    assert dasar.keterangan == "every mutu item of this jenis layanan has jumlah_dibutuhkan 0"
+    assert dasar.keterangan == "jumlah_dibutuhkan semua item mutu jenis layanan ini 0"
     setara = rows[("pendidikan", "pend_kesetaraan")]
     assert (setara.mutu, setara.nilai) == (None, None)
-    assert setara.keterangan == "the OPD input of the quarter has no mutu item for this jenis layanan"
+    assert setara.keterangan == "input OPD triwulan ini tidak memuat item mutu jenis layanan ini"
     hamil = rows[("kesehatan", "kes_ibu_hamil")]
     assert (hamil.capaian_penerima, hamil.mutu, hamil.nilai, hamil.label) == (30.0, None, None, None)
-    assert hamil.keterangan == "no OPD input (mutu) of bidang kesehatan for 32.71 2026-T2"
+    assert hamil.keterangan == "belum ada input OPD (mutu) bidang kesehatan untuk 32.71 2026-T2"
     bbl = rows[("kesehatan", "kes_bbl")]
     assert (bbl.capaian_penerima, bbl.mutu, bbl.nilai) == (None, None, None)
-    assert bbl.keterangan == ("capaian penerima undefined: sasaran 0; "
-                              "no OPD input (mutu) of bidang kesehatan for 32.71 2026-T2")
+    assert bbl.keterangan == ("capaian penerima tidak terdefinisi: sasaran 0; "
+                              "belum ada input OPD (mutu) bidang kesehatan untuk 32.71 2026-T2")
     balita = rows[("kesehatan", "kes_balita")]
     assert (balita.capaian_penerima, balita.nilai) == (None, None)
-    assert balita.keterangan.startswith("capaian penerima not computed for 32.71 2026-T2 (no row in mart_capaian_spm)")
+    assert balita.keterangan.startswith("capaian penerima belum dihitung untuk 32.71 2026-T2 (data sumbernya belum masuk)")
     # bidang pendidikan: every capaian known -> its mean; mutu and nilai lack two members -> NULL, named
     pend = rows[("pendidikan", None)]
     assert pend.capaian_penerima == pytest.approx(190 / 3) and (pend.mutu, pend.nilai, pend.label) == (None, None, None)
-    assert pend.keterangan.startswith("mutu NULL: no value for pend_dasar, pend_kesetaraan; "
-                                      "nilai NULL: no value for pend_dasar, pend_kesetaraan")
+    assert pend.keterangan.startswith("mutu kosong: tidak ada nilai untuk pend_dasar, pend_kesetaraan; "
+                                      "nilai kosong: tidak ada nilai untuk pend_dasar, pend_kesetaraan")
     kes = rows[("kesehatan", None)]
     assert (kes.capaian_penerima, kes.mutu, kes.nilai) == (None, None, None)
-    assert kes.keterangan.startswith("capaian_penerima NULL: no value for kes_bbl, kes_balita; "
-                                     "mutu NULL: no value for kes_ibu_hamil, kes_bbl, kes_balita")
+    assert kes.keterangan.startswith("capaian_penerima kosong: tidak ada nilai untuk kes_bbl, kes_balita; "
+                                     "mutu kosong: tidak ada nilai untuk kes_ibu_hamil, kes_bbl, kes_balita")
     daerah = rows[("semua", None)]
     assert (daerah.nilai, daerah.label) == (None, None)
-    assert ("nilai NULL: no value for pend_dasar, pend_kesetaraan, kes_ibu_hamil, kes_bbl, kes_balita"
+    assert ("nilai kosong: tidak ada nilai untuk pend_dasar, pend_kesetaraan, kes_ibu_hamil, kes_bbl, kes_balita"
             in daerah.keterangan)
     assert result["tanpa_nilai"] == ["pend_dasar", "pend_kesetaraan", "kes_ibu_hamil", "kes_bbl", "kes_balita"]
     assert result["nilai_daerah"] is None

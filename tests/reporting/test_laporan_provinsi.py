@@ -114,7 +114,7 @@ def test_the_province_report_shows_its_own_spm_index_first_and_the_roll_up_apart
     assert "Pendidikan Menengah" in own_table and "kejadian luar biasa" in own_table
     assert "Pendidikan Anak Usia Dini" not in own_table
     # kes_klb: nobody affected so far, capaian undefined, never 0 or 100 (so no nilai for the province).
-    assert "capaian penerima undefined: sasaran 0" in own_table
+    assert "capaian penerima tidak terdefinisi: sasaran 0" in own_table
     # Section 2: what the Dinas Kesehatan Provinsi entered, for the whole province.
     krisis = re.search(r'<tr data-layanan="kes_krisis_bencana">(.*?)</tr>', html, re.S).group(1)
     assert ">1.200<" in krisis and ">1.100<" in krisis and "27 dari 27" in krisis and "†" not in krisis
@@ -125,3 +125,27 @@ def test_the_province_report_shows_its_own_spm_index_first_and_the_roll_up_apart
     kesehatan = [[c.value for c in row] for row in wb["Kesehatan"].iter_rows()]
     row = next(r for r in kesehatan if any("krisis kesehatan" in str(v) for v in r))
     assert 1200 in row and 400 in row and 700 in row  # sasaran, January and March
+
+
+def test_a_jenis_layanan_without_data_is_shown_with_why_never_left_out(published):
+    """No births of 2025 loaded for Kota Bogor: its maternal and newborn services have no figure. The
+    report, workbook and dashboard still list them, and their bidang, saying in Indonesian what is
+    missing (issue 20: missing data must not leak internals nor drop a bidang)."""
+    from openpyxl import load_workbook
+    from starlette.testclient import TestClient
+
+    from spm.reporting.dashboard import create_app
+
+    engine, _, root = published
+    result = publish_laporan(engine, "32.71", 2026, 3, root=root)
+    html = open(result["html"], encoding="utf-8").read()
+    hamil = re.search(r'<tr data-layanan="kes_ibu_hamil" class="kosong">(.*?)</tr>', html, re.S).group(1)
+    assert "Belum ada data: kelahiran tahun 2025 dari Dukcapil belum masuk" in hamil
+    assert "not computed" not in html and "no row in" not in html
+    wb = load_workbook(result["xlsx"])
+    assert {"Pendidikan", "Kesehatan"} <= set(wb.sheetnames)
+    texts = [str(c.value) for row in wb["Kesehatan"].iter_rows() for c in row if c.value is not None]
+    assert any(t.startswith("Belum ada data: kelahiran tahun 2025") for t in texts)
+    with TestClient(create_app(engine, laporan_root=root)) as client:
+        page = client.get("/", params={"kode": "32.71", "tahun": 2026, "triwulan": 3}).text
+    assert 'id="indeks-kesehatan"' in page and 'data-layanan="kes_ibu_hamil" class="kosong"' in page

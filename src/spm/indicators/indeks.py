@@ -138,10 +138,11 @@ def _explain_means(conn: sa.Connection, config: IndeksConfig, batch_id: int) -> 
         for figure in ("capaian_penerima", "mutu", "nilai"):
             lacking = [m.kode_layanan or f"bidang {m.bidang}" for m in members if getattr(m, figure) is None]
             if lacking:
-                parts.append(f"{figure} NULL: no value for {', '.join(lacking)}")
+                parts.append(f"{figure} kosong: tidak ada nilai untuk {', '.join(lacking)}")
         if not parts:
             continue
-        text = "; ".join(parts) + f" (mean over {len(members)} members, NULL when any member is NULL; see their rows)"
+        text = "; ".join(parts) + (f" (rata-rata {len(members)} anggota, kosong bila ada anggota yang kosong; "
+                                   "lihat barisnya)")
         conn.execute(sa.update(mart_indeks_spm).where(
             x.batch_id == batch_id, x.tingkat_indeks == tingkat, x.bidang == name,
             x.tingkat_pemerintahan == pemerintahan).values(keterangan=text))

@@ -38,6 +38,15 @@ class Layanan:
     sasaran_uraian: str
     pembagian_jenis_kelamin: bool
     urutan: int
+    sumber: str = ""  # the catalog's terlayani.sumber: dapodik, satusehat or opd
+
+
+# Why a jenis layanan of the report has no figure for the quarter, in the reader's words, by source.
+SEBAB_KOSONG = {
+    "dapodik": "Belum ada data: data Dapodik (peserta didik) untuk semester yang dipakai triwulan ini belum masuk.",
+    "satusehat": "Belum ada data: data SATUSEHAT (kunjungan, pemeriksaan, diagnosis) belum masuk untuk triwulan ini.",
+    "opd": "Belum ada data: Dinas belum mengisi lembar penerima buku kerja OPD untuk triwulan ini.",
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,7 @@ class LaporanData:
     tingkat: str = "kabupaten_kota"
     cakupan: dict[str, tuple[int, int]] = field(default_factory=dict)  # kode_layanan -> (kab/kota dimuat, total)
     indeks_kab_kota: dict[str, dict[str, Any]] = field(default_factory=dict)  # kab/kota -> its daerah index row
+    sebab: dict[str, str] = field(default_factory=dict)  # kode_layanan without figures -> why, in Indonesian
 
     # --- views used by the outputs ------------------------------------------------------------------
 
@@ -197,6 +207,13 @@ class LaporanData:
                               gap is None or gap < 0, self.opd.get(lay.bidang, lay.bidang)))
         return out
 
+    def kosong(self, kode_layanan: str) -> str:
+        """Why a jenis layanan has no figure (no capaian row) for the quarter."""
+        if kode_layanan in self.sebab:
+            return self.sebab[kode_layanan]
+        lay = next((x for x in self.layanan if x.kode == kode_layanan), None)
+        return SEBAB_KOSONG.get(lay.sumber if lay else "", "Belum ada data untuk triwulan ini.")
+
     def nama_layanan(self, kode: str) -> str:
         return next((lay.nama for lay in self.layanan if lay.kode == kode), kode)
 
@@ -253,11 +270,20 @@ def _wilayah(conn, kode: str) -> dict[str, Wilayah]:
     return {r.kode: Wilayah(r.kode, r.nama, r.tingkat, r.kode_induk) for r in rows}
 
 
-def _layanan_of(conn, present: set[str]) -> list[Layanan]:
-    """The jenis layanan of dim_layanan among `present`, in report order."""
+def _layanan_of(conn, tingkat: str | None = "kabupaten_kota") -> list[Layanan]:
+    """Every jenis layanan a report of that level of government shows (None: a province's, its own
+    and the kab/kota SPM), in report order, with or without figures: a jenis layanan without data
+    is shown as such, never left out (nor its bidang)."""
+    from spm.config.katalog_layanan import load_catalog
+
     l = dim_layanan.c
-    return [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin, r.urutan)
-            for r in conn.execute(sa.select(dim_layanan).order_by(l.urutan)) if r.kode_layanan in present]
+    sumber = {lay.kode: lay.sumber for lay in load_catalog(None)}
+    query = sa.select(dim_layanan).order_by(l.urutan)
+    if tingkat is not None:
+        query = query.where(l.tingkat_pemerintahan == tingkat)
+    return [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin, r.urutan,
+                    sumber.get(r.kode_layanan, ""))
+            for r in conn.execute(query)]
 
 
 def _capaian_of(rows) -> dict[tuple[str, str, str], Capaian]:
@@ -305,6 +331,36 @@ def _feed_status(conn, kode: str | list[str], used: set[int], as_of: datetime) -
     return out
 
 
+def sebab_tanpa_capaian(conn, kode: str, tahun: int, triwulan: int, kode_layanan: list[str]) -> dict[str, str]:
+    """Why each of these jenis layanan has no capaian row for a kab/kota's quarter, from what the
+    warehouse holds (the conditions spm.indicators.capaian skips a layanan on), in the reader's words."""
+    from spm.config.katalog_layanan import load_catalog
+    from spm.indicators.capaian import dapodik_semester
+    from spm.warehouse.tables import fact_kelahiran, fact_pasien, fact_peserta_didik
+
+    catalog = {lay.kode: lay for lay in load_catalog(None)}
+    semester = dapodik_semester(tahun, triwulan)
+    fk, pd, fp = fact_kelahiran.c, fact_peserta_didik.c, fact_pasien.c
+    births = conn.execute(sa.select(fk.kode_desa).where(fk.kode_kab_kota == kode, fk.tahun == tahun - 1).limit(1)).first()
+    learners = conn.execute(sa.select(pd.person_key).where(pd.kode_kab_kota == kode, pd.semester_id == semester)
+                            .limit(1)).first()
+    patients = conn.execute(sa.select(fp.pasien_id).where(fp.kode_kab_kota == kode).limit(1)).first()
+    out = {}
+    for kode_layanan in kode_layanan:
+        lay = catalog.get(kode_layanan)
+        if lay is None:
+            continue
+        if lay.sasaran.get("jenis") == "kelahiran_tahun_lalu" and births is None:
+            out[kode_layanan] = (f"Belum ada data: kelahiran tahun {tahun - 1} dari Dukcapil belum masuk (sasaran "
+                                 "layanan ini dihitung dari kelahiran tahun sebelumnya).")
+        elif lay.sumber == "dapodik" and learners is None:
+            out[kode_layanan] = (f"Belum ada data: Dapodik semester {semester // 10}/{semester % 10} (semester yang "
+                                 "dipakai triwulan ini) belum masuk.")
+        elif lay.sumber == "satusehat" and patients is None:
+            out[kode_layanan] = f"Belum ada data: data SATUSEHAT dari server {kode} belum masuk."
+    return out
+
+
 def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: int) -> LaporanData:
     """Everything one kab/kota × quarter report shows; InputError if the quarter has no published capaian."""
     m, ib = mart_capaian_spm.c, mart_indeks_spm.c
@@ -318,8 +374,10 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
         computed_at = _aware(conn.execute(sa.select(sa.func.max(etl_batch.c.finished_at)).where(
             etl_batch.c.batch_id.in_(sorted(mart_batch)))).scalar_one()) or datetime(tahun, 1, 1, tzinfo=timezone.utc)
         wilayah = _wilayah(conn, kode_kab_kota)
-        layanan = _layanan_of(conn, {r.kode_layanan for r in cap_rows})
+        layanan = _layanan_of(conn)
         capaian = _capaian_of(cap_rows)
+        sebab = sebab_tanpa_capaian(conn, kode_kab_kota, tahun, triwulan,
+                                    [lay.kode for lay in layanan if (kode_kab_kota, "semua", lay.kode) not in capaian])
         semester = sorted({r.semester_penduduk for r in cap_rows})
         used = set().union(*(_ids(r.batch_ids) for r in cap_rows))
 
@@ -360,7 +418,7 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
     data = LaporanData(
         kode_kab_kota, kab.nama if kab else kode_kab_kota, prov.nama if prov else kode_kab_kota[:2], tahun,
         triwulan, computed_at, ", ".join(semester), layanan, _opd_names(), wilayah, capaian, monthly, indeks, mutu,
-        anggaran, feeds, sorted(used), source_batches)
+        anggaran, feeds, sorted(used), source_batches, sebab=sebab)
     if semester and semester != [f"{tahun - 1}-2"]:
         data.notes.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
                             f"{tahun - 1}-2 belum tersedia.")

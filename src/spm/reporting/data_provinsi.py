@@ -50,7 +50,7 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
             etl_batch.c.batch_id.in_(sorted({r.batch_id for r in own})))).scalar_one()) \
             or datetime(tahun, 1, 1, tzinfo=timezone.utc)
         present = {r.kode_layanan for r in own}
-        layanan = _layanan_of(conn, present)
+        layanan = _layanan_of(conn, None)  # its own and the kab/kota SPM, with or without figures
         capaian = _capaian_of(r for r in rows if r.kode_layanan in present)
         cakupan = {r.kode_layanan: (r.kab_kota_dimuat, r.kab_kota_total) for r in own if r.jenis_kelamin == "semua"}
         used = set().union(*(_ids(r.batch_ids) for r in own))

@@ -93,12 +93,14 @@ def _section_a(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
            19: FMT_DECIMAL}
     for no, lay in enumerate(data.layanan_bidang(bidang), 1):
         c = data.kab_kota(lay.kode)
-        if c is None:
+        if c is None:  # shown, with why, never left out
+            sheet.cells([no, lay.nama, lay.satuan, data.kosong(lay.kode)], {})
             continue
         months = data.monthly.get(lay.kode, [None] * 12)
         nama = f"{lay.nama} *" if lay.kode in data.sasaran_kurang else lay.nama  # * explained in the notes
         sheet.cells([no, nama, lay.satuan, c.sasaran, *months, c.terlayani, c.belum_terlayani, c.capaian], fmt)
-    snapshot = [lay.nama for lay in data.layanan_bidang(bidang) if lay.kode not in data.monthly]
+    snapshot = [lay.nama for lay in data.layanan_bidang(bidang)
+                if lay.kode not in data.monthly and lay.sumber == "dapodik" and data.kab_kota(lay.kode) is not None]
     if snapshot:
         sheet.text("Kolom bulan kosong untuk " + "; ".join(snapshot) + ": sumbernya (Dapodik) mencatat peserta didik "
                    "aktif per semester, bukan bulan pertama terlayani; jumlah terlayani adalah keadaan semester itu.")

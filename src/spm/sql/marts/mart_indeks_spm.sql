@@ -23,12 +23,12 @@ opd AS (
 layanan AS (
     SELECT l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi AS capaian, mt.mutu,
            CASE WHEN cap.kode_layanan IS NULL
-                    THEN 'capaian penerima not computed for ' || :lokasi || ' (no row in mart_capaian_spm)'
-                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima undefined: sasaran 0'
+                    THEN 'capaian penerima belum dihitung untuk ' || :lokasi || ' (data sumbernya belum masuk)'
+                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima tidak terdefinisi: sasaran 0'
            END AS sebab_capaian,
-           CASE WHEN opd.bidang IS NULL THEN 'no OPD input (mutu) of bidang ' || l.bidang || ' for ' || :lokasi
-                WHEN mt.kode_layanan IS NULL THEN 'the OPD input of the quarter has no mutu item for this jenis layanan'
-                WHEN mt.mutu IS NULL THEN 'every mutu item of this jenis layanan has jumlah_dibutuhkan 0'
+           CASE WHEN opd.bidang IS NULL THEN 'belum ada input OPD (mutu) bidang ' || l.bidang || ' untuk ' || :lokasi
+                WHEN mt.kode_layanan IS NULL THEN 'input OPD triwulan ini tidak memuat item mutu jenis layanan ini'
+                WHEN mt.mutu IS NULL THEN 'jumlah_dibutuhkan semua item mutu jenis layanan ini 0'
            END AS sebab_mutu
     FROM dim_layanan l
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan

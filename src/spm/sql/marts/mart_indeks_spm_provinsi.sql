@@ -62,15 +62,15 @@ layanan AS (
            cap.capaian_dibatasi AS capaian,
            CASE WHEN tanpa_input.kode_layanan IS NULL THEN mt.mutu END AS mutu,
            CASE WHEN cap.kode_layanan IS NULL
-                    THEN 'capaian penerima not computed for ' || :lokasi || ' (no kab/kota of the province has it)'
-                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima undefined: sasaran 0'
+                    THEN 'capaian penerima belum dihitung untuk ' || :lokasi || ' (belum ada kab/kota provinsi ini yang memilikinya)'
+                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima tidak terdefinisi: sasaran 0'
            END AS sebab_capaian,
-           CASE WHEN cap.kode_layanan IS NULL THEN 'no kab/kota of the province to take mutu from'
+           CASE WHEN cap.kode_layanan IS NULL THEN 'belum ada kab/kota provinsi ini untuk diambil mutunya'
                 WHEN tanpa_input.kode_layanan IS NOT NULL
-                    THEN 'no OPD input (mutu) of bidang ' || l.bidang || ' for ' || CAST(tanpa_input.jumlah AS VARCHAR(8))
-                         || ' of the ' || CAST(cap.kab_kota_dimuat AS VARCHAR(8)) || ' kab/kota the capaian covers'
-                WHEN mt.kode_layanan IS NULL THEN 'the OPD inputs of the quarter have no mutu item for this jenis layanan'
-                WHEN mt.mutu IS NULL THEN 'every mutu item of this jenis layanan has jumlah_dibutuhkan 0'
+                    THEN 'belum ada input OPD (mutu) bidang ' || l.bidang || ' dari ' || CAST(tanpa_input.jumlah AS VARCHAR(8))
+                         || ' di antara ' || CAST(cap.kab_kota_dimuat AS VARCHAR(8)) || ' kab/kota yang dicakup capaian'
+                WHEN mt.kode_layanan IS NULL THEN 'input OPD triwulan ini tidak memuat item mutu jenis layanan ini'
+                WHEN mt.mutu IS NULL THEN 'jumlah_dibutuhkan semua item mutu jenis layanan ini 0'
            END AS sebab_mutu
     FROM dim_layanan l
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
@@ -80,14 +80,14 @@ layanan AS (
     UNION ALL
     SELECT 'provinsi', l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi, mt_sendiri.mutu,
            CASE WHEN cap.kode_layanan IS NULL
-                    THEN 'capaian penerima not computed for ' || :lokasi
-                         || ' (no Dapodik and population data of its kab/kota, or no penerima entered by its OPD)'
-                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima undefined: sasaran 0'
+                    THEN 'capaian penerima belum dihitung untuk ' || :lokasi
+                         || ' (data Dapodik dan penduduk kab/kotanya belum masuk, atau penerima belum diisi Dinas)'
+                WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima tidak terdefinisi: sasaran 0'
            END,
            CASE WHEN opd_sendiri.bidang IS NULL
-                    THEN 'no OPD input (mutu) of bidang ' || l.bidang || ' of the province for the quarter'
-                WHEN mt_sendiri.kode_layanan IS NULL THEN 'the OPD input of the quarter has no mutu item for this jenis layanan'
-                WHEN mt_sendiri.mutu IS NULL THEN 'every mutu item of this jenis layanan has jumlah_dibutuhkan 0'
+                    THEN 'belum ada input OPD (mutu) bidang ' || l.bidang || ' dari Dinas provinsi untuk triwulan ini'
+                WHEN mt_sendiri.kode_layanan IS NULL THEN 'input OPD triwulan ini tidak memuat item mutu jenis layanan ini'
+                WHEN mt_sendiri.mutu IS NULL THEN 'jumlah_dibutuhkan semua item mutu jenis layanan ini 0'
            END
     FROM dim_layanan l
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
