@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from spm.errors import InputError
 from spm.reporting.data import load_laporan
 from spm.reporting.charts import format_number
+from spm.reporting.lokal import bulat
 from spm.reporting.publish import FORMATS, read_manifest, publication_of, publish_laporan
 from spm.warehouse.tables import dim_layanan
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
@@ -84,9 +85,10 @@ def test_workbook_section_a_equals_mart_cell_by_cell(laporan_engine, published):
             m = mart[kode]
             seen.add(kode)
             assert row[2].value == "orang"
-            assert row[3].value == same(m.sasaran)  # unrounded, a number
-            assert row[16].value == m.terlayani and row[17].value == same(m.belum_terlayani)
-            assert row[18].value == same(m.capaian)
+            # As e-SPM takes them: persons whole, percentages to 2 decimals (the mart keeps them unrounded).
+            assert row[3].value == bulat(m.sasaran) and isinstance(row[3].value, int)
+            assert row[16].value == m.terlayani and row[17].value == bulat(m.belum_terlayani)
+            assert row[18].value == bulat(m.capaian, 2)
             for cell in (row[3], row[16], row[17], row[18]):
                 assert cell.data_type == "n" and cell.number_format.startswith("[$-421]"), cell.coordinate
             months = [c.value for c in row[4:16]]
@@ -128,6 +130,7 @@ def test_workbook_sections_b_c_and_index_equal_the_warehouse(laporan_engine, pub
             assert row[2].value == same(a.alokasi)
             assert [c.value for c in row[3:15]] == [same(getattr(a, f"realisasi_{m:02d}")) for m in range(1, 13)]
             assert row[15].value == same(a.realisasi)
+            assert row[16].value == same(a.alokasi - a.realisasi)  # Selisih
             assert row[2].number_format.startswith("[$-421]")
     assert sorted(got_mutu) == sorted((r.kode_layanan, r.uraian, r.jumlah_dibutuhkan, r.jumlah_tersedia) for r in mutu)
 
@@ -138,7 +141,8 @@ def test_workbook_sections_b_c_and_index_equal_the_warehouse(laporan_engine, pub
             assert names[row[3].value][0] == want.kode_layanan
         else:
             assert row[3].value is None and row[1].value in ("Bidang", "Daerah")
-        assert (row[4].value, row[5].value, row[6].value) == (same(want.capaian_penerima), same(want.mutu), same(want.nilai))
+        assert (row[4].value, row[5].value, row[6].value) == (
+            bulat(want.capaian_penerima, 2), bulat(want.mutu, 2), bulat(want.nilai, 2))
         assert row[7].value == (want.label or "belum dapat dihitung")
 
 
@@ -286,3 +290,10 @@ def test_a_sasaran_short_of_quarantined_rows_is_marked_beside_it_in_the_html_and
     names = [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     paud = next(lay.nama for lay in data.layanan if lay.kode == "pend_paud")
     assert f"{paud} *" in names
+
+
+def test_rounding_as_espm_takes_figures():
+    from spm.reporting.lokal import bulat
+
+    assert bulat(190.2999999999999) == 190 and bulat(2.5) == 3 and bulat(0.5) == 1  # half up, not to even
+    assert bulat(33.335, 2) == 33.34 and bulat(66.66666666, 2) == 66.67 and bulat(None) is None

@@ -5,6 +5,7 @@ pages, the workbook and the reports translate them, here, once."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
 from spm.reporting.charts import format_number
 from spm.warehouse.audit import WIB
@@ -43,6 +44,15 @@ def keparahan(value: str | None) -> str:
 def angka(value: float | int | None, decimals: int = 0) -> str:
     """12.345,6: the Indonesian reading of a number (spm.reporting.charts.format_number)."""
     return format_number(value, decimals)
+
+
+def bulat(value: float | int | None, digits: int = 0) -> float | int | None:
+    """Rounded as e-SPM takes a figure (persons whole, percentages to 2 decimals), half away from
+    zero as people round (Python's round() would make 2.5 into 2); the warehouse keeps it unrounded."""
+    if value is None:
+        return None
+    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return int(rounded) if digits == 0 else float(rounded)
 
 
 def install(env) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spm.reporting.lokal import status, waktu
+from spm.reporting.lokal import bulat, status, waktu
 from spm.reporting.data import MONTH_ABBREVIATIONS, MUTU_COMPONENT_NAMES, BIDANG_NAMES, LaporanData
 
 FMT_INTEGER = "[$-421]#,##0"
@@ -98,7 +98,9 @@ def _section_a(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
             continue
         months = data.monthly.get(lay.kode, [None] * 12)
         nama = f"{lay.nama} *" if lay.kode in data.sasaran_kurang else lay.nama  # * explained in the notes
-        sheet.cells([no, nama, lay.satuan, c.sasaran, *months, c.terlayani, c.belum_terlayani, c.capaian], fmt)
+        # e-SPM takes persons whole and percentages to 2 decimals; the warehouse keeps them unrounded.
+        sheet.cells([no, nama, lay.satuan, bulat(c.sasaran), *months, c.terlayani, bulat(c.belum_terlayani),
+                     bulat(c.capaian, 2)], fmt)
     snapshot = [lay.nama for lay in data.layanan_bidang(bidang)
                 if lay.kode not in data.monthly and lay.sumber == "dapodik" and data.kab_kota(lay.kode) is not None]
     if snapshot:
@@ -119,7 +121,7 @@ def _section_b(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
         need, have = r["jumlah_dibutuhkan"], r["jumlah_tersedia"]
         percent = min(have, need) * 100.0 / need if need else None
         sheet.cells([no, data.nama_layanan(r["kode_layanan"]), MUTU_COMPONENT_NAMES.get(r["komponen"], r["komponen"]),
-                     r["uraian"], r["satuan"], need, have, max(need - have, 0), percent], fmt)
+                     r["uraian"], r["satuan"], need, have, max(need - have, 0), bulat(percent, 2)], fmt)
     if not rows:
         sheet.text("Belum ada input OPD (mutu) untuk triwulan ini: mutu dan indeks bidang ini belum dapat dihitung.")
     sheet.row += 1
@@ -128,13 +130,14 @@ def _section_b(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
 def _section_c(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
     sheet.text("C. ANGGARAN (alokasi dan realisasi per jenis layanan; input OPD, rupiah)", "bold")
     sheet.header(["No", "Jenis layanan", "Alokasi", *[f"Realisasi {b}" for b in MONTH_ABBREVIATIONS],
-                  "Realisasi s.d. triwulan", "% realisasi"])
+                  "Realisasi s.d. triwulan", "Selisih (alokasi - realisasi)", "% realisasi"])
     rows = [r for r in data.anggaran if r["bidang"] == bidang]
-    fmt = {3: FMT_RUPIAH, **{4 + i: FMT_RUPIAH for i in range(12)}, 16: FMT_RUPIAH, 17: FMT_DECIMAL}
+    fmt = {3: FMT_RUPIAH, **{4 + i: FMT_RUPIAH for i in range(12)}, 16: FMT_RUPIAH, 17: FMT_RUPIAH, 18: FMT_DECIMAL}
     for no, r in enumerate(rows, 1):
         percent = r["realisasi"] * 100.0 / r["alokasi"] if r["alokasi"] else None
         sheet.cells([no, data.nama_layanan(r["kode_layanan"]), r["alokasi"],
-                     *[r[f"realisasi_{m:02d}"] for m in range(1, 13)], r["realisasi"], percent], fmt)
+                     *[r[f"realisasi_{m:02d}"] for m in range(1, 13)], r["realisasi"], r["alokasi"] - r["realisasi"],
+                     bulat(percent, 2)], fmt)
     if not rows:
         sheet.text("Belum ada input OPD (anggaran) untuk triwulan ini.")
 
@@ -214,8 +217,9 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
             level = "Provinsi" if r["tingkat_indeks"] == "daerah" and pemerintahan == "provinsi" \
                 else level_names.get(r["tingkat_indeks"], r["tingkat_indeks"])
             sheet.cells([no, level, BIDANG_NAMES.get(r["bidang"], "Semua bidang"),
-                         data.nama_layanan(r["kode_layanan"]) if r["kode_layanan"] else "", r["capaian_penerima"],
-                         r["mutu"], r["nilai"], r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
+                         data.nama_layanan(r["kode_layanan"]) if r["kode_layanan"] else "",
+                         bulat(r["capaian_penerima"], 2), bulat(r["mutu"], 2), bulat(r["nilai"], 2),
+                         r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
                         {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
     _set_widths(ws, {"A": 5, "B": 14, "C": 14, "D": 42, "E": 14, "F": 10, "G": 10, "H": 18, "I": 60})
     _protect(ws)
