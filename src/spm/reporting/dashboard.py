@@ -167,7 +167,7 @@ class Dashboard:
         trend_svg = trend_chart({_abbreviation(lay.kode): [(k, trend_rows[lay.kode].get(k)) for k in trend_columns]
                                  for lay in layanan}) if trend_columns else ""
         bidang_charts = {b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
-                                          for lay in data.layanan_bidang(b)], target=data.target_percent)
+                                          for lay in data.layanan_bidang(b)], target=data.target_bidang(b))
                          for b in bidang}
         kode_list = list(dict.fromkeys(k for k, _, _ in quarters))
         tahun_list = sorted({t for k, t, _ in quarters if k == p.kode}, reverse=True)

@@ -73,13 +73,14 @@ class Spread:
 
 @dataclass(frozen=True)
 class Target:
-    """Progress against the straight-line target: 25 % of the year's sasaran per quarter."""
+    """Progress against the target of the layanan's source (`model`, LaporanData.target_model)."""
     kode_layanan: str
     target_percent: float
     capaian: float | None
     gap: float | None  # capaian - target, percentage points
     behind: bool
     opd: str
+    model: str = "garis_lurus"  # garis_lurus | semester
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,23 @@ class LaporanData:
 
     @property
     def target_percent(self) -> float:
+        """The straight-line target of the quarter: 25 % of the year's sasaran per quarter."""
         return 25.0 * self.triwulan
+
+    @staticmethod
+    def target_model(lay: Layanan) -> str:
+        """Services counted over the year (health, OPD-entered penerima) accrue through it: a straight
+        line. A Dapodik figure is the state of a semester (learners aktif in it), not a count that
+        grows: its target is all of the sasaran in every quarter of the semester."""
+        return "semester" if lay.sumber == "dapodik" else "garis_lurus"
+
+    def target_of(self, lay: Layanan) -> float:
+        return 100.0 if self.target_model(lay) == "semester" else self.target_percent
+
+    def target_bidang(self, bidang: str) -> float | None:
+        """The target line of a bidang's chart, when all its layanan share one."""
+        targets = {self.target_of(lay) for lay in self.layanan_bidang(bidang)}
+        return targets.pop() if len(targets) == 1 else None
 
     def spreads(self) -> list[Spread]:
         """Per jenis layanan, the sub-area (kecamatan; a province's kab/kota) with the highest and lowest
@@ -202,9 +219,10 @@ class LaporanData:
         for lay in self.layanan:
             c = self.kab_kota(lay.kode)
             cap = c.capaian if c is not None else None
-            gap = cap - self.target_percent if cap is not None else None
-            out.append(Target(lay.kode, self.target_percent, cap, gap,
-                              gap is None or gap < 0, self.opd.get(lay.bidang, lay.bidang)))
+            target = self.target_of(lay)
+            gap = cap - target if cap is not None else None
+            out.append(Target(lay.kode, target, cap, gap, gap is None or gap < 0, self.opd.get(lay.bidang, lay.bidang),
+                              self.target_model(lay)))
         return out
 
     def kosong(self, kode_layanan: str) -> str:

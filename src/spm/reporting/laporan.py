@@ -25,7 +25,7 @@ def render_html(data: LaporanData) -> str:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     bidang_charts = {
         b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
-                           for lay in data.layanan_bidang(b)], target=data.target_percent)
+                           for lay in data.layanan_bidang(b)], target=data.target_bidang(b))
         for b in data.bidang}
     return env.get_template("laporan.html.j2").render(
         d=data, format_number=format_number, waktu=waktu, roman_numerals=ROMAN_NUMERALS, bidang_names=BIDANG_NAMES,
