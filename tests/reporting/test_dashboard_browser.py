@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.reporting.conftest import KODE, TAHUN
-from tests.reporting.test_dashboard import desa_of, expected, mart_capaian, mart_indeks_daerah
+from tests.reporting.test_dashboard import desa_of, expected, expected_cells, mart_capaian, mart_indeks_daerah
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -165,7 +165,7 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
             first = sorted(desa)[0]
             cells = _cells(page, f"#tabel-desa tr[data-desa='{first}'] td[data-layanan]", "", "layanan")
             mart_desa = mart_capaian(laporan_engine, first, TAHUN, 3)
-            assert cells == expected(mart_desa, [k for k in mart_desa if k.startswith("kes_")])
+            assert cells == expected_cells(laporan_engine, first, TAHUN, 3, [k for k in mart_desa if k.startswith("kes_")])
             page.screenshot(path=str(tmp_path / "dashboard-desa.png"), full_page=True)
 
             # 5. The downloads are the published files of the quarter shown.

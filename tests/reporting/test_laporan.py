@@ -196,13 +196,15 @@ def test_target_and_spread_follow_the_mart(laporan_engine):
     assert data.target_bidang("pendidikan") == 100.0 and data.target_bidang("kesehatan") == 75.0
     m = mart_capaian_spm.c
     with laporan_engine.connect() as conn:
-        kec = conn.execute(sa.select(m.kode_layanan, m.kode_wilayah, m.capaian).where(
+        kec = conn.execute(sa.select(m.kode_layanan, m.kode_wilayah, m.capaian, m.sasaran).where(
             m.kode_kab_kota == KODE, m.tingkat_wilayah == "kecamatan", m.jenis_kelamin == "semua",
             m.tahun == TAHUN, m.triwulan == TRIWULAN, m.capaian.is_not(None))).all()
     spreads = data.spreads()
     assert spreads and spreads == sorted(spreads, key=lambda s: -s.spread)
+    assert data.sasaran_kecil == 10 and any(r.sasaran < 10 for r in kec)  # the rule is exercised
     for s in spreads:
-        values = [r.capaian for r in kec if r.kode_layanan == s.kode_layanan]
+        # Areas with a sasaran under tampilan.sasaran_kecil do not decide the spread.
+        values = [r.capaian for r in kec if r.kode_layanan == s.kode_layanan and r.sasaran >= 10]
         assert s.best.capaian == max(values) and s.worst.capaian == min(values)
         assert s.spread == pytest.approx(max(values) - min(values))
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.errors import InputError
+from spm.reporting.charts import format_number
 from spm.reference import Wilayah
 from spm.warehouse.tables import dim_layanan, dim_wilayah, etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
@@ -126,6 +127,7 @@ class LaporanData:
     cakupan: dict[str, tuple[int, int]] = field(default_factory=dict)  # kode_layanan -> (kab/kota dimuat, total)
     indeks_kab_kota: dict[str, dict[str, Any]] = field(default_factory=dict)  # kab/kota -> its daerah index row
     sebab: dict[str, str] = field(default_factory=dict)  # kode_layanan without figures -> why, in Indonesian
+    sasaran_kecil: float = field(default_factory=lambda: sasaran_kecil())  # indeks_spm.yaml tampilan
 
     # --- views used by the outputs ------------------------------------------------------------------
 
@@ -199,14 +201,30 @@ class LaporanData:
         targets = {self.target_of(lay) for lay in self.layanan_bidang(bidang)}
         return targets.pop() if len(targets) == 1 else None
 
+    def kecil(self, c: Capaian | None) -> bool:
+        """A capaian over too few entitled persons to read as a percentage."""
+        return c is not None and c.sasaran < self.sasaran_kecil
+
+    def sel(self, c: Capaian | None, decimals: int = 1) -> str:
+        """A drill-down cell: the percentage with the counts beside it (`62,5 % (5/8)`); a small sasaran
+        shows the counts only, flagged (`‡ 9/1`); `–` without a figure."""
+        if c is None:
+            return "–"
+        counts = f"{format_number(c.terlayani)}/{format_number(c.sasaran)}"
+        if self.kecil(c) or c.capaian is None:
+            return f"‡ {counts}"
+        return f"{format_number(c.capaian, decimals)} % ({counts})"
+
     def spreads(self) -> list[Spread]:
         """Per jenis layanan, the sub-area (kecamatan; a province's kab/kota) with the highest and lowest
-        capaian; widest spread first."""
+        capaian; widest spread first. Areas with a small sasaran (`kecil`) are left out: one child in a
+        desa of one would decide the spread."""
         out = []
         areas = self.sub_areas()
         for lay in self.layanan:
             rows = [c for w in areas
-                    if (c := self.capaian_at(w.kode, lay.kode)) is not None and c.capaian is not None]
+                    if (c := self.capaian_at(w.kode, lay.kode)) is not None and c.capaian is not None
+                    and not self.kecil(c)]
             if len(rows) < 2:
                 continue
             best = max(rows, key=lambda c: (c.capaian, c.kode_wilayah))
@@ -275,6 +293,12 @@ class LaporanData:
 
 
 _aware = aware  # the warehouse's one reading of stored timestamps
+
+
+def sasaran_kecil() -> float:
+    from spm.config import load_yaml
+
+    return float((load_yaml("indeks_spm.yaml").get("tampilan") or {}).get("sasaran_kecil", 10))
 
 
 def _ids(text: str | None) -> set[int]:
