@@ -354,3 +354,25 @@ def test_cli_dashboard_refuses_a_missing_schema(tmp_path, capsys):
     rc = main(["dashboard", "--warehouse-url", f"sqlite:///{tmp_path / 'leer.db'}", "--port", "1"])
     assert rc == 1
     assert "spm: error:" in capsys.readouterr().err
+
+
+def test_the_dashboard_links_to_the_quality_pages_it_serves(laporan_engine, tmp_path):
+    """Issue 20: nothing linked to the quality pages. They are served read-only under /kualitas/."""
+    from starlette.testclient import TestClient
+
+    from spm.reporting.dashboard import create_app
+    from spm.reporting.kualitas import write_pages
+
+    kualitas = tmp_path / "kualitas"
+    write_pages(laporan_engine, kualitas)
+    (tmp_path / "rahasia.txt").write_text("di luar halaman kualitas")
+    with TestClient(create_app(laporan_engine, laporan_root=tmp_path / "laporan", kualitas_root=kualitas)) as c:
+        page = c.get("/", params={"triwulan": 3}).text
+        index = html.unescape(re.search(r'id="halaman-kualitas" href="([^"]+)"', page).group(1))
+        r = c.get(index)
+        assert r.status_code == 200 and "Kualitas data SPM" in r.text
+        for link in re.findall(r'href="(/kualitas/[a-z]+/index\.html)"', page):
+            assert c.get(link).status_code == 200, link
+        assert re.findall(r'href="(/kualitas/[a-z]+/index\.html)"', page)
+        assert c.get("/kualitas/../rahasia.txt").status_code == 404
+        assert c.get("/kualitas/%2e%2e/rahasia.txt").status_code == 404

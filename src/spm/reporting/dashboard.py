@@ -270,13 +270,19 @@ def normalise_root_path(root_path: str | None) -> str:
     return "/" + root.strip("/")
 
 
-def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None = None):
+def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None = None,
+               kualitas_root: Path | None = None):
     """The ASGI app. `root_path`: the sub-path behind a reverse proxy (e.g. "/spm"); `laporan_root`: where
-    the published reports are (default $SPM_HOME/reports/laporan)."""
+    the published reports are (default $SPM_HOME/reports/laporan); `kualitas_root`: the data-quality
+    pages `spm kualitas` writes (default $SPM_HOME/reports/kualitas), served read-only under /kualitas/
+    so the dashboard links to them (they hold counts and expectation names, no personal data)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse
-    from starlette.routing import Route
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    from spm.reporting.kualitas import output_dir
 
     dash = Dashboard(engine, laporan_root)
     root = normalise_root_path(root_path)
@@ -329,6 +335,8 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
         Route("/", home),
         Route("/sehat", health),
         Route("/unduh/{kode}/{tahun}/{triwulan}/{jenis}", download),
+        Mount("/kualitas", app=StaticFiles(directory=str(output_dir(kualitas_root)), html=True, check_dir=False),
+              name="kualitas"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
     app.state.dashboard = dash
