@@ -376,3 +376,20 @@ def test_the_dashboard_links_to_the_quality_pages_it_serves(laporan_engine, tmp_
         assert re.findall(r'href="(/kualitas/[a-z]+/index\.html)"', page)
         assert c.get("/kualitas/../rahasia.txt").status_code == 404
         assert c.get("/kualitas/%2e%2e/rahasia.txt").status_code == 404
+
+
+def test_the_sekda_sees_lagging_opds_grouped_and_the_spread(client, laporan_engine):
+    from spm.reporting.data import load_laporan
+
+    page = client.get("/", params={"triwulan": 3}).text
+    data = load_laporan(laporan_engine, KODE, TAHUN, 3)
+    behind = [t for t in data.target() if t.behind]
+    assert behind, "the fixture has services behind target"
+    listed = re.search(r'<ul id="daftar-tertinggal">(.*?)</ul>', page, re.S).group(1)
+    groups = dict(re.findall(r'<li data-opd="([^"]+)">(.*?)</li>', listed, re.S))
+    assert set(groups) == {t.opd for t in behind}  # one line per OPD, its services in it
+    for t in behind:
+        assert f'data-layanan="{t.kode_layanan}"' in groups[t.opd]
+    table = re.search(r'<table id="tabel-sebaran">(.*?)</table>', page, re.S).group(1)
+    shown = re.findall(r'<tr data-layanan="([^"]+)">', table)
+    assert shown == [s.kode_layanan for s in data.spreads()] and shown

@@ -181,7 +181,8 @@ class Dashboard:
             tw_list=tw_list, chosen_bidang=bidang, layanan=layanan, bidang_charts=bidang_charts, trend_svg=trend_svg,
             trend_columns=trend_columns, trend_rows=trend_rows, trend_wilayah_name=data.nama_wilayah(trend_wilayah),
             abbreviation=_abbreviation, desa=desa, downloads=downloads,
-            targets={t.kode_layanan: t for t in data.target()},
+            targets={t.kode_layanan: t for t in data.target() if t.kode_layanan in {lay.kode for lay in layanan}},
+            spreads=data.spreads(),
             query_with=lambda **kw: "?" + urlencode(self._query(p, **kw)),
         )
 
