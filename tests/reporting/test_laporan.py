@@ -303,3 +303,16 @@ def test_rounding_as_espm_takes_figures():
 
     assert bulat(190.2999999999999) == 190 and bulat(2.5) == 3 and bulat(0.5) == 1  # half up, not to even
     assert bulat(33.335, 2) == 33.34 and bulat(66.66666666, 2) == 66.67 and bulat(None) is None
+
+
+def test_trend_chart_draws_every_series_apart_above_100_and_the_target():
+    from spm.reporting.charts import series_style, trend_chart
+
+    series = {f"L{i}": [("2026 TW I", 10.0 * i), ("2026 TW II", 20.0 + i)] for i in range(19)}
+    series["L0"] = [("2026 TW I", 30.0), ("2026 TW II", 180.0)]  # above 100 %
+    svg = trend_chart(series, target={"2026 TW I": 25.0, "2026 TW II": 50.0})
+    assert len({series_style(i) for i in range(19)}) == 19  # no two series look alike
+    assert svg.count('class="seri"') == 19 and 'class="target"' in svg and "target garis lurus" in svg
+    assert ">200<" in svg  # the axis reaches the highest value: 180 % is drawn, not clipped at 100
+    y_of = {float(v) for v in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)}
+    assert min(y_of) > 0  # every point inside the chart

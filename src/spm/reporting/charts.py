@@ -45,36 +45,66 @@ def capaian_bars(items: list[tuple[str, float | None]], target: float | None = N
     return "".join(out)
 
 
-def trend_chart(series: dict[str, list[tuple[str, float | None]]], width: int = 720, height: int = 260) -> str:
-    """Capaian over quarters: one polyline per series; x labels are the quarters."""
+# Ten distinguishable colours (Tableau 10), each also drawn solid, dashed and dotted: 30 series, no
+# two alike (a report shows up to 19 jenis layanan).
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+           "#7f7f7f")
+DASHES = ("", "7,3", "2,2")
+
+
+def series_style(i: int) -> tuple[str, str]:
+    """(colour, stroke-dasharray) of the i-th series: unique up to len(PALETTE) x len(DASHES)."""
+    return PALETTE[i % len(PALETTE)], DASHES[(i // len(PALETTE)) % len(DASHES)]
+
+
+def trend_chart(series: dict[str, list[tuple[str, float | None]]], width: int = 720, height: int = 260,
+                target: dict[str, float] | None = None) -> str:
+    """Capaian over quarters: one polyline per series, each its own colour and dash; x labels are the
+    quarters. The y axis reaches the highest value (a capaian above 100 % is drawn, not clipped), and
+    `target` (quarter label -> %) is drawn as a black dashed line."""
     labels: list[str] = []
     for points in series.values():
         for label, _ in points:
             if label not in labels:
                 labels.append(label)
+    legend_rows = len(series) + (1 if target else 0)
     left, right, top, bottom = 46, 170, 14, 30
+    height = max(height, top + 14 * legend_rows + 10)
     pw, ph = width - left - right, height - top - bottom
-    values = [v for pts in series.values() for _, v in pts if v is not None]
-    scale = max([100.0, *values])
+    values = [v for pts in series.values() for _, v in pts if v is not None] + list((target or {}).values())
+    scale = 25.0 * -(-max([100.0, *values]) // 25)  # up to the next multiple of 25
     xs = {lab: left + (pw * i / max(len(labels) - 1, 1)) for i, lab in enumerate(labels)}
-    y = lambda v: top + ph * (1 - min(v, scale) / scale)  # noqa: E731
+    y = lambda v: top + ph * (1 - v / scale)  # noqa: E731
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="grafik" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">']
-    for tick in (0, 25, 50, 75, 100):
-        out.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{left + pw}" y2="{y(tick):.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick}</text>')
+    step = 25 if scale <= 200 else 50 * -(-scale // 400)
+    tick = 0.0
+    while tick <= scale:
+        stroke = "#999" if tick == 100 else "#ddd"
+        out.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{left + pw}" y2="{y(tick):.1f}" stroke="{stroke}"/>')
+        out.append(f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" text-anchor="end">{format_number(tick)}</text>')
+        tick += step
     for lab, xv in xs.items():
         out.append(f'<text x="{xv:.1f}" y="{height - 10}" text-anchor="middle">{escape(lab)}</text>')
-    palette = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457"]
     for i, (name, pts) in enumerate(series.items()):
-        colour = palette[i % len(palette)]
+        colour, dash = series_style(i)
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
         coords = [(xs[lab], y(v)) for lab, v in pts if v is not None]
         if coords:
-            out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+            out.append(f'<polyline class="seri" fill="none" stroke="{colour}" stroke-width="2"{dashed} points="'
                        + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords) + '"/>')
             out.extend(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{colour}"/>' for a, b in coords)
         ly = top + 14 * i + 8
-        out.append(f'<rect x="{left + pw + 10}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>')
+        out.append(f'<line x1="{left + pw + 6}" y1="{ly - 3}" x2="{left + pw + 20}" y2="{ly - 3}" stroke="{colour}" '
+                   f'stroke-width="3"{dashed}/>')
         out.append(f'<text x="{left + pw + 24}" y="{ly + 1}">{escape(name[:24])}</text>')
+    if target:
+        coords = [(xs[lab], y(v)) for lab, v in target.items() if lab in xs]
+        out.append('<polyline class="target" fill="none" stroke="#000" stroke-width="1.5" stroke-dasharray="5,4" '
+                   'points="' + " ".join(f"{a:.1f},{b:.1f}" for a, b in coords) + '"/>')
+        ly = top + 14 * len(series) + 8
+        out.append(f'<line x1="{left + pw + 6}" y1="{ly - 3}" x2="{left + pw + 20}" y2="{ly - 3}" stroke="#000" '
+                   'stroke-dasharray="5,4"/>')
+        out.append(f'<text x="{left + pw + 24}" y="{ly + 1}">target garis lurus</text>')
     out.append("</svg>")
     return "".join(out)

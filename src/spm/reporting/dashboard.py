@@ -164,8 +164,13 @@ class Dashboard:
         trend_rows = {lay.kode: {quarter_label(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}
         trend_columns = [quarter_label(t, q) for t, q in sorted({(t, q) for lay in layanan
                                                                  for t, q, _ in series.get(lay.kode, [])})]
+        # The straight line of the services counted over the year (Dapodik's is 100 % every quarter).
+        straight = {quarter_label(t, q): 25.0 * q for t, q in sorted({(t, q) for lay in layanan
+                                                                       for t, q, _ in series.get(lay.kode, [])})}
         trend_svg = trend_chart({_abbreviation(lay.kode): [(k, trend_rows[lay.kode].get(k)) for k in trend_columns]
-                                 for lay in layanan}) if trend_columns else ""
+                                 for lay in layanan},
+                                target=straight if any(data.target_model(lay) == "garis_lurus" for lay in layanan)
+                                else None) if trend_columns else ""
         bidang_charts = {b: capaian_bars([(lay.nama, c.capaian if (c := data.kab_kota(lay.kode)) else None)
                                           for lay in data.layanan_bidang(b)], target=data.target_bidang(b))
                          for b in bidang}
