@@ -354,6 +354,11 @@ def test_the_provinces_own_health_services_are_what_its_dinas_entered(warehouse)
         months = dict(conn.execute(sa.select(tb.bulan, tb.terlayani_baru).where(
             tb.kode_wilayah == "32", tb.kode_layanan == "kes_klb")).all())
     assert months == {2: 10} and _rows(warehouse, "32", triwulan=1)["kes_krisis_bencana", "semua"].terlayani == 60
+    # That first-quarter computation had no kab/kota health data: the health months stay as they were.
+    with warehouse.connect() as conn:
+        health = conn.execute(sa.select(sa.func.sum(tb.terlayani_baru)).where(
+            tb.kode_wilayah == "32", tb.kode_layanan == "kes_usia_dikdas", tb.jenis_kelamin == "semua")).scalar_one()
+    assert health == 3  # p1 (in both hubs) once, p2, p3
 
 
 def test_the_index_of_the_provinces_own_spm_stays_apart_from_the_roll_up(warehouse):

@@ -149,3 +149,14 @@ def test_a_jenis_layanan_without_data_is_shown_with_why_never_left_out(published
     with TestClient(create_app(engine, laporan_root=root)) as client:
         page = client.get("/", params={"kode": "32.71", "tahun": 2026, "triwulan": 3}).text
     assert 'id="indeks-kesehatan"' in page and 'data-layanan="kes_ibu_hamil" class="kosong"' in page
+
+
+def test_lagging_kab_kota_services_are_the_kab_kotas_not_the_provinces_dinas(published):
+    from spm.reporting.data_provinsi import load_laporan_provinsi
+
+    engine, _, _ = published
+    data = load_laporan_provinsi(engine, "32", 2026, 3)
+    opd = {t.kode_layanan: t.opd for t in data.target()}
+    assert opd["pend_menengah"] == "Dinas Pendidikan Provinsi Jawa Barat"  # its own
+    assert opd["pend_paud"] == "Dinas Pendidikan kab/kota (dibina Dinas Pendidikan Provinsi Jawa Barat)"
+    assert "-" not in data.semester_penduduk.split(", ")  # rows the Dinas entered carry no population semester

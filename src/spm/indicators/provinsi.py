@@ -172,7 +172,10 @@ def _monthly(conn: sa.Connection, batch_id: int, kode_provinsi: str, tahun: int,
     from spm.indicators.kesehatan import month_of
 
     t, met = mart_terlayani_bulanan.c, tercapai.c
-    conn.execute(sa.delete(mart_terlayani_bulanan).where(t.kode_kab_kota == kode_provinsi, t.tahun == tahun))
+    # Only the layanan rebuilt here: a computation without health data keeps the health months.
+    rebuilt = [*health, *(r.kode_layanan for r in penerima)]
+    conn.execute(sa.delete(mart_terlayani_bulanan).where(
+        t.kode_kab_kota == kode_provinsi, t.tahun == tahun, t.kode_layanan.in_(rebuilt)))
     rows = [{"tahun": tahun, "bulan": m, "kode_wilayah": kode_provinsi, "jenis_kelamin": "semua",
              "kode_layanan": r.kode_layanan, "tingkat_wilayah": "provinsi", "kode_kab_kota": kode_provinsi,
              "terlayani_baru": getattr(r, f"terlayani_{m:02d}"), "batch_id": batch_id}

@@ -40,6 +40,7 @@ class Layanan:
     pembagian_jenis_kelamin: bool
     urutan: int
     sumber: str = ""  # the catalog's terlayani.sumber: dapodik, satusehat or opd
+    tingkat_pemerintahan: str = "kabupaten_kota"  # whose SPM: a province's report holds both
 
 
 # Why a jenis layanan of the report has no figure for the quarter, in the reader's words, by source.
@@ -239,9 +240,17 @@ class LaporanData:
             cap = c.capaian if c is not None else None
             target = self.target_of(lay)
             gap = cap - target if cap is not None else None
-            out.append(Target(lay.kode, target, cap, gap, gap is None or gap < 0, self.opd.get(lay.bidang, lay.bidang),
+            out.append(Target(lay.kode, target, cap, gap, gap is None or gap < 0, self.opd_of(lay),
                               self.target_model(lay)))
         return out
+
+    def opd_of(self, lay: Layanan) -> str:
+        """Who answers for a jenis layanan: the OPD of its bidang; in a province's report, a service of
+        the kab/kota SPM is the kab/kota's Dinas, which the province's Dinas oversees."""
+        own = self.opd.get(lay.bidang, lay.bidang)
+        if self.is_provinsi and lay.tingkat_pemerintahan == "kabupaten_kota":
+            return f"Dinas {BIDANG_NAMES.get(lay.bidang, lay.bidang)} kab/kota (dibina {own})"
+        return own
 
     def kosong(self, kode_layanan: str) -> str:
         """Why a jenis layanan has no figure (no capaian row) for the quarter."""
@@ -324,7 +333,7 @@ def _layanan_of(conn, tingkat: str | None = "kabupaten_kota") -> list[Layanan]:
     if tingkat is not None:
         query = query.where(l.tingkat_pemerintahan == tingkat)
     return [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin, r.urutan,
-                    sumber.get(r.kode_layanan, ""))
+                    sumber.get(r.kode_layanan, ""), r.tingkat_pemerintahan)
             for r in conn.execute(query)]
 
 

@@ -87,7 +87,7 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
     nama = prov.nama if prov else kode_provinsi
     areas = {k: w for k, w in wilayah.items() if w.tingkat == "kabupaten_kota"
              or (w.tingkat == "kecamatan" and k[:5] in loaded)}
-    semester = sorted({r.semester_penduduk for r in own})
+    semester = sorted({r.semester_penduduk for r in own} - {"-"})  # "-": rows entered by the OPD
     data = LaporanData(
         kode_provinsi, f"Provinsi {nama}", nama, tahun, triwulan, computed_at, ", ".join(semester), layanan,
         {bidang: f"Dinas {name} Provinsi {nama}" for bidang, name in BIDANG_NAMES.items()}, areas, capaian, monthly,
