@@ -382,3 +382,21 @@ def test_the_index_of_the_provinces_own_spm_stays_apart_from_the_roll_up(warehou
     assert not set(roll_up) & {"pend_menengah", "kes_klb"} and len(roll_up) == 15 + 2 + 1
     assert roll_up["pend_paud"].mutu == 50.0 and roll_up["semua"].nilai is None
     assert "the province's own SPM nilai" in result["message"]
+
+
+def test_a_quarter_without_disaster_or_klb_leaves_those_services_out_of_the_provinces_means(warehouse):
+    """Nobody entitled so far (sasaran 0) is nothing to measure: the service's own row says so and the
+    bidang and daerah means go on without it, instead of staying NULL all year."""
+    _penerima(warehouse, {"kes_krisis_bencana": (1000, {1: 900}), "kes_klb": (0, {})})
+    _computed(warehouse, "32.71", "32.72")
+    _mutu(warehouse, "32", [("pend_menengah", "guru", 10, 5), ("pend_khusus", "guru", 4, 4)])
+    _mutu(warehouse, "32", [("kes_krisis_bencana", "tim", 10, 10), ("kes_klb", "tim", 10, 10)], bidang="kesehatan")
+    compute_indeks(warehouse, "32", 2026, 3, "t")
+    own = _indeks(warehouse, "32", "provinsi")
+    klb = own["kes_klb"]
+    assert klb.capaian_penerima is None and klb.nilai is None
+    assert klb.keterangan.startswith("tidak ada penduduk yang berhak sejauh tahun ini (sasaran 0)")
+    assert own["kesehatan"].nilai == pytest.approx(own["kes_krisis_bencana"].nilai)
+    assert own["kesehatan"].keterangan is None  # nothing lacking among its members
+    members = [own[k].nilai for k in ("pend_menengah", "pend_khusus", "kes_krisis_bencana")]
+    assert own["semua"].nilai == pytest.approx(sum(members) / 3)

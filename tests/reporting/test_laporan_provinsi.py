@@ -113,8 +113,8 @@ def test_the_province_report_shows_its_own_spm_index_first_and_the_roll_up_apart
     own_table = re.search(r'<table data-indeks="provinsi">(.*?)</table>', html, re.S).group(1)
     assert "Pendidikan Menengah" in own_table and "kejadian luar biasa" in own_table
     assert "Pendidikan Anak Usia Dini" not in own_table
-    # kes_klb: nobody affected so far, capaian undefined, never 0 or 100 (so no nilai for the province).
-    assert "capaian penerima tidak terdefinisi: sasaran 0" in own_table
+    # kes_klb: nobody affected so far: capaian undefined (never 0 or 100), left out of the means.
+    assert "tidak ada penduduk yang berhak sejauh tahun ini (sasaran 0)" in own_table
     # Section 2: what the Dinas Kesehatan Provinsi entered, for the whole province.
     krisis = re.search(r'<tr data-layanan="kes_krisis_bencana">(.*?)</tr>', html, re.S).group(1)
     assert ">1.200<" in krisis and ">1.100<" in krisis and "27 dari 27" in krisis and "†" not in krisis

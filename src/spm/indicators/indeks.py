@@ -40,7 +40,7 @@ from spm.warehouse.audit import finish_batch, start_batch
 from spm.warehouse.sqlfiles import run_sql_file, statements
 from spm.warehouse.tables import dim_layanan
 from spm.warehouse.tables_marts import mart_capaian_spm
-from spm.warehouse.tables_opd import fact_input_mutu, mart_indeks_spm
+from spm.warehouse.tables_opd import fact_input_mutu, fact_input_penerima, mart_indeks_spm
 from spm.warehouse.status import BatchStatus
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,16 @@ def _lineage(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> str:
 
 def _explain_means(conn: sa.Connection, config: IndeksConfig, batch_id: int) -> None:
     """keterangan of bidang and daerah rows: which members lack which figure."""
-    x = mart_indeks_spm.c
-    rows = conn.execute(sa.select(x.tingkat_indeks, x.bidang, x.kode_layanan, x.capaian_penerima, x.mutu, x.nilai,
-                                  x.tingkat_pemerintahan).where(x.batch_id == batch_id).order_by(x.urutan)).all()
+    x, p = mart_indeks_spm.c, fact_input_penerima.c
+    batch = conn.execute(sa.select(x.kode_kab_kota, x.tahun, x.triwulan).where(x.batch_id == batch_id).limit(1)).first()
+    # OPD-entered services with sasaran 0 are not members of the means (marts/mart_indeks_spm_rerata.sql).
+    tanpa_sasaran = set(conn.execute(sa.select(p.kode_layanan).where(
+        p.kode_kab_kota == batch.kode_kab_kota, p.tahun == batch.tahun, p.triwulan == batch.triwulan,
+        p.jumlah_sasaran == 0)).scalars()) if batch else set()
+    rows = [r for r in conn.execute(sa.select(x.tingkat_indeks, x.bidang, x.kode_layanan, x.capaian_penerima, x.mutu,
+                                              x.nilai, x.tingkat_pemerintahan)
+                                    .where(x.batch_id == batch_id).order_by(x.urutan)).all()
+            if not (r.kode_layanan in tanpa_sasaran and r.capaian_penerima is None)]
     groups = {}
     for pemerintahan in sorted({r.tingkat_pemerintahan for r in rows}):  # a province's two indices apart
         layanan = [r for r in rows if r.tingkat_indeks == "layanan" and r.tingkat_pemerintahan == pemerintahan]

@@ -53,6 +53,10 @@ mt AS (
 mt_sendiri AS (
     SELECT * FROM {{ ref('intermediate/int_mutu_layanan.sql') }} AS m
 ),
+tanpa_sasaran AS (  -- OPD-entered services nobody was entitled to so far (no disaster, no KLB)
+    SELECT kode_layanan FROM fact_input_penerima
+    WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan AND jumlah_sasaran = 0
+),
 opd_sendiri AS (
     SELECT DISTINCT bidang FROM fact_input_mutu
     WHERE kode_kab_kota = :kode_kab_kota AND tahun = :tahun AND triwulan = :triwulan
@@ -79,7 +83,10 @@ layanan AS (
     WHERE l.tingkat_pemerintahan = 'kabupaten_kota'
     UNION ALL
     SELECT 'provinsi', l.bidang, l.kode_layanan, l.urutan, cap.capaian_dibatasi, mt_sendiri.mutu,
-           CASE WHEN cap.kode_layanan IS NULL
+           CASE WHEN tanpa_sasaran.kode_layanan IS NOT NULL
+                    THEN 'tidak ada penduduk yang berhak sejauh tahun ini (sasaran 0): tidak masuk rata-rata bidang '
+                         || 'dan daerah'
+                WHEN cap.kode_layanan IS NULL
                     THEN 'capaian penerima belum dihitung untuk ' || :lokasi
                          || ' (data Dapodik dan penduduk kab/kotanya belum masuk, atau penerima belum diisi Dinas)'
                 WHEN cap.capaian_dibatasi IS NULL THEN 'capaian penerima tidak terdefinisi: sasaran 0'
@@ -93,6 +100,7 @@ layanan AS (
     LEFT JOIN cap ON cap.kode_layanan = l.kode_layanan
     LEFT JOIN opd_sendiri ON opd_sendiri.bidang = l.bidang
     LEFT JOIN mt_sendiri ON mt_sendiri.kode_layanan = l.kode_layanan
+    LEFT JOIN tanpa_sasaran ON tanpa_sasaran.kode_layanan = l.kode_layanan
     WHERE l.tingkat_pemerintahan = 'provinsi'
 )
 SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,

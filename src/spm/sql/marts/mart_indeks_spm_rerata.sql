@@ -3,6 +3,9 @@
 -- Per bidang, and for the daerah (bidang `semua`, over layanan or bidang rows by configuration):
 -- the mean, NULL when any member is NULL (COUNT(x) skips NULLs, COUNT(*) does not). In a province's
 -- partition the roll-up of its kab/kota SPM and its own SPM (tingkat_pemerintahan) are averaged apart.
+-- A service whose sasaran the OPD enters (the province's health crisis and KLB services) with nobody
+-- entitled so far (jumlah_sasaran 0: no disaster, no KLB) has nothing to measure: it is left out of
+-- the means (its own row says so) rather than making them NULL for the whole year.
 
 INSERT INTO mart_indeks_spm (
     tahun, triwulan, kode_wilayah, kode_kab_kota, batch_ids, batch_id,
@@ -15,6 +18,10 @@ SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
        NULL, 1000 + MIN(urutan), tingkat_pemerintahan
 FROM mart_indeks_spm
 WHERE batch_id = :batch_id AND tingkat_indeks = 'layanan'
+  AND NOT (capaian_penerima IS NULL AND kode_layanan IN (
+      SELECT p.kode_layanan FROM fact_input_penerima p
+      WHERE p.kode_kab_kota = CAST(:kode_kab_kota AS VARCHAR(13)) AND p.tahun = :tahun AND p.triwulan = :triwulan
+        AND p.jumlah_sasaran = 0))
 GROUP BY tingkat_pemerintahan, bidang;
 
 INSERT INTO mart_indeks_spm (
@@ -29,4 +36,8 @@ SELECT :tahun, :triwulan, :kode_kab_kota, :kode_kab_kota, :batch_ids, :batch_id,
        tingkat_pemerintahan
 FROM mart_indeks_spm
 WHERE batch_id = :batch_id AND tingkat_indeks = :anggota_daerah
+  AND NOT (capaian_penerima IS NULL AND kode_layanan IN (
+      SELECT p.kode_layanan FROM fact_input_penerima p
+      WHERE p.kode_kab_kota = CAST(:kode_kab_kota AS VARCHAR(13)) AND p.tahun = :tahun AND p.triwulan = :triwulan
+        AND p.jumlah_sasaran = 0))
 GROUP BY tingkat_pemerintahan;
