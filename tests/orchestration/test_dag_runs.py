@@ -19,7 +19,7 @@ def test_muat_wilayah_loads_the_region_dimension(dag_of, airflow_db, warehouse_u
         n = conn.execute(sa.select(sa.func.count()).select_from(dim_wilayah)
                          .where(dim_wilayah.c.berlaku_sampai.is_(None))).scalar_one()
         layanan = conn.execute(sa.select(sa.func.count()).select_from(dim_layanan)).scalar_one()
-    assert (n, layanan) == (91_599, 17)  # 15 kab/kota jenis layanan, 2 of the province's own
+    assert (n, layanan) == (91_599, 19)  # 15 kab/kota jenis layanan, 4 of the province's own
     engine.dispose()
 
 
