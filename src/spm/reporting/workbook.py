@@ -41,35 +41,91 @@ def _styles():
         "border": Border(left=thin, right=thin, top=thin, bottom=thin),
         "centered": Alignment(horizontal="center", vertical="center", wrap_text=True),
         "wrapped": Alignment(vertical="top", wrap_text=True),
+        "top": Alignment(vertical="top"),
     }
 
 
-class _Sheet:
-    """A sheet being written row by row."""
+LINE_HEIGHT = 15.0  # points per line of 11-pt text
+PRINT_SCALE = 80  # fixed, never fit-to-page: wide sheets run onto a second page with No/Uraian repeated
+PAGE_CHARACTERS = 125  # column-width units that fit across A4 landscape at PRINT_SCALE (LibreOffice's fonts)
 
-    def __init__(self, ws, st):
+
+def _lines(text: str, width: float) -> int:
+    """Lines a wrapped text takes in a column `width` characters wide (a word never split; conservative, so
+    LibreOffice and Excel both fit it without clipping)."""
+    per_line = max(int(width) - 1, 4)
+    lines, used = 1, 0
+    for word in str(text).split():
+        need = len(word) + (1 if used else 0)
+        if used and used + need > per_line:
+            lines, used = lines + 1, len(word)
+        else:
+            used += need
+    return lines
+
+
+class _Sheet:
+    """A sheet being written row by row. Column widths are set first, so every row gets the height its
+    wrapped text needs: LibreOffice does not grow a row for wrapped text it did not lay out itself."""
+
+    def __init__(self, ws, st, widths: dict[str, float]):
+        from openpyxl.utils import column_index_from_string
+
         self.ws, self.st, self.row = ws, st, 1
+        for col, w in widths.items():
+            ws.column_dimensions[col].width = w
+        self.widths = {column_index_from_string(c): w for c, w in widths.items()}
+        # texts wrap within the first printed page, never running onto the next
+        total, self.span = 0.0, 1
+        for i in sorted(self.widths):
+            total += self.widths[i]
+            if total > PAGE_CHARACTERS:
+                break
+            self.span = i
+
+    def _width(self, first: int, last: int) -> float:
+        return sum(self.widths.get(i, 8.43) for i in range(first, last + 1))
+
+    def _height(self, lines: int) -> None:
+        if lines > 1:
+            self.ws.row_dimensions[self.row].height = max(self.ws.row_dimensions[self.row].height or 0,
+                                                          LINE_HEIGHT * lines)
 
     def text(self, text: str, style: str | None = None, col: int = 1) -> None:
+        """A line of text across the sheet's width, wrapped (never spilling past the printed page)."""
         cell = self.ws.cell(self.row, col, text)
+        cell.alignment = self.st["wrapped"]
         if style:
             cell.font = self.st[style]
+        if self.span > col:
+            self.ws.merge_cells(start_row=self.row, start_column=col, end_row=self.row, end_column=self.span)
+        self._height(_lines(text, self._width(col, self.span) * (0.85 if style == "title" else 1.0)))
         self.row += 1
 
     def header(self, names: list[str]) -> None:
         for i, name in enumerate(names, 1):
             c = self.ws.cell(self.row, i, name)
             c.font, c.fill, c.border, c.alignment = self.st["bold"], self.st["header"], self.st["border"], self.st["centered"]
+        # bold text is wider: a header line holds ~10 % fewer characters
+        self._height(max(_lines(n, self._width(i, i) * 0.9) for i, n in enumerate(names, 1)))
         self.row += 1
 
     def cells(self, values: list[Any], formats: dict[int, str] | None = None) -> None:
+        lines = 1
         for i, v in enumerate(values, 1):
             c = self.ws.cell(self.row, i, v)
             c.border = self.st["border"]
             if isinstance(v, str):
                 c.alignment = self.st["wrapped"]
-            elif formats and i in formats and v is not None:
-                c.number_format = formats[i]
+                last = len(values) if i == len(values) and self.span > i else i  # a closing text spans the rest
+                if last > i:
+                    self.ws.merge_cells(start_row=self.row, start_column=i, end_row=self.row, end_column=self.span)
+                lines = max(lines, _lines(v, self._width(i, self.span if last > i else i)))
+            else:
+                c.alignment = self.st["top"]
+                if formats and i in formats and v is not None:
+                    c.number_format = formats[i]
+        self._height(lines)
         self.row += 1
 
 
@@ -147,7 +203,8 @@ def _kab_kota_sheet(ws, st, data: LaporanData) -> None:
     spread (best minus worst kab/kota) per jenis layanan."""
     from openpyxl.utils import get_column_letter
 
-    sheet = _Sheet(ws, st)
+    sheet = _Sheet(ws, st, {"A": 8, "B": 30, "C": 10, "D": 18,
+                            **{get_column_letter(5 + i): 16 for i in range(len(data.layanan))}})
     _letterhead(sheet, data, "KAB/KOTA BERDAMPINGAN (indeks dan capaian %)")
     sheet.header(["Kode", "Kab/kota", "Indeks", "Label", *[lay.nama for lay in data.layanan]])
     fmt = {3: FMT_DECIMAL, **{5 + i: FMT_DECIMAL for i in range(len(data.layanan))}}
@@ -163,22 +220,22 @@ def _kab_kota_sheet(ws, st, data: LaporanData) -> None:
         sheet.cells([data.nama_layanan(s.kode_layanan), data.nama_wilayah(s.best.kode_wilayah), s.best.capaian,
                      data.nama_wilayah(s.worst.kode_wilayah), s.worst.capaian, s.spread],
                     {3: FMT_DECIMAL, 5: FMT_DECIMAL, 6: FMT_DECIMAL})
-    _set_widths(ws, {"A": 8, "B": 30, "C": 10, "D": 18,
-                     **{get_column_letter(5 + i): 16 for i in range(len(data.layanan))}})
-    _protect(ws)
+    _protect(ws, "A:B")
 
 
-def _set_widths(ws, widths: dict[str, float]) -> None:
-    for col, w in widths.items():
-        ws.column_dimensions[col].width = w
-
-
-def _protect(ws) -> None:
+def _protect(ws, repeat_columns: str) -> None:
+    """Protected against slips, printed A4 landscape at a fixed readable scale (never shrunk to fit: a
+    sheet wider than the page runs onto the next with its first columns repeated), centred, page numbers."""
     ws.protection.sheet = True  # no password: guards against slips, not against the owner
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.scale = PRINT_SCALE
+    ws.sheet_properties.pageSetUpPr.fitToPage = False
+    ws.print_title_cols = repeat_columns
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.print_options.horizontalCentered = True
+    ws.oddFooter.center.text = "&A, halaman &P"
 
 
 def write_espm_workbook(data: LaporanData, path: Path) -> None:
@@ -190,19 +247,18 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
     wb.remove(wb.active)
     for bidang in data.bidang:
         ws = wb.create_sheet(BIDANG_NAMES.get(bidang, bidang.title()))
-        sheet = _Sheet(ws, st)
+        sheet = _Sheet(ws, st, {"A": 5, "B": 40, "C": 12, "D": 16, **{get_column_letter(5 + i): 15 for i in range(12)},
+                                "Q": 15, "R": 16, "S": 10})
         _letterhead(sheet, data, f"LAPORAN PENERAPAN SPM BIDANG {BIDANG_NAMES.get(bidang, bidang).upper()}")
         sheet.text(f"Perangkat daerah: {data.opd.get(bidang, '-')}")
         sheet.row += 1
         _section_a(sheet, data, bidang)
         _section_b(sheet, data, bidang)
         _section_c(sheet, data, bidang)
-        _set_widths(ws, {"A": 5, "B": 42, "C": 16, "D": 18, **{get_column_letter(5 + i): 11 for i in range(12)},
-                    "Q": 14, "R": 14, "S": 10})
-        _protect(ws)
+        _protect(ws, "A:B")
 
     ws = wb.create_sheet("Indeks")
-    sheet = _Sheet(ws, st)
+    sheet = _Sheet(ws, st, {"A": 5, "B": 14, "C": 14, "D": 40, "E": 12, "F": 10, "G": 10, "H": 16, "I": 60})
     _letterhead(sheet, data, "INDEKS PENERAPAN SPM")
     sheet.text("Nilai = 0,8 x capaian penerima (dibatasi 100) + 0,2 x mutu; bidang dan daerah: rata-rata jenis layanan.")
     sheet.header(["No", "Tingkat", "Bidang", "Jenis layanan", "Capaian penerima (%)", "Mutu (%)", "Nilai", "Label",
@@ -221,14 +277,14 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
                          bulat(r["capaian_penerima"], 2), bulat(r["mutu"], 2), bulat(r["nilai"], 2),
                          r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
                         {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
-    _set_widths(ws, {"A": 5, "B": 14, "C": 14, "D": 42, "E": 14, "F": 10, "G": 10, "H": 18, "I": 60})
-    _protect(ws)
+    _protect(ws, "A:A")
 
     if data.is_provinsi:
         _kab_kota_sheet(wb.create_sheet("Kab-kota"), st, data)
 
     ws = wb.create_sheet("Sumber data")
-    sheet = _Sheet(ws, st)
+    sheet = _Sheet(ws, st, {"A": 8, "B": 12, "C": 18, "D": 10, "E": 40, "F": 11, "G": 11, "H": 11, "I": 13, "J": 20,
+                            "K": 66})
     _letterhead(sheet, data, "SUMBER DATA (batch etl_batch yang membentuk angka laporan ini)")
     sheet.header(["Batch", "Sumber", "Entitas", "Wilayah", "Periode", "Status", "Baris diterima", "Baris terbit",
                   "Baris dikarantina", "Selesai", "Checksum"])
@@ -238,8 +294,7 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
                      r["rows_received"], r["rows_published"], r["rows_quarantined"],
                      waktu(finished, "") if finished else "", r["checksum"] or ""],
                     {7: FMT_INTEGER, 8: FMT_INTEGER, 9: FMT_INTEGER})
-    _set_widths(ws, {"A": 8, "B": 12, "C": 18, "D": 10, "E": 44, "F": 11, "G": 13, "H": 13, "I": 15, "J": 20, "K": 66})
-    _protect(ws)
+    _protect(ws, "A:A")
 
     when = data.computed_at.replace(tzinfo=None, microsecond=0)
     wb.properties.creator = "spm (spm_terbitkan_laporan)"
