@@ -1,6 +1,6 @@
 """The blank OPD input workbook (DESIGN §3.4), generated from the one layout definition.
 
-The layout (sheets `identitas`, `mutu`, `anggaran`, their columns in order, the quality items of
+The layout (sheets `identitas`, `mutu`, `anggaran`, `permasalahan`, `tahapan`, `rencana_aksi`, their columns in order, the quality items of
 every jenis layanan) is defined once in `spm.sources.opd_layout` and imported from there, never
 restated, so the template the project ships, the files the simulator drops and what the reader in
 `spm.sources.opd_workbook` accepts cannot drift apart.
@@ -21,9 +21,12 @@ from spm.sources.opd_layout import (
     LAYANAN_OF_BIDANG,
     LAYOUT_VERSION,
     MUTU_ITEMS,
+    NARASI_SHEETS,
     PENERIMA_LAYANAN,
     PERANGKAT_DAERAH,
     SHEETS,
+    STATUS_TAHAPAN,
+    TAHAPAN,
     TINGKAT,
     Column,
     header,
@@ -62,7 +65,11 @@ def template_rows(bidang: str, tingkat: str = "kabupaten_kota") -> dict[str, lis
             for kode in layanan for komponen, uraian, satuan, _ in MUTU_ITEMS[kode]]
     anggaran = [[kode, *([None] * (len(SHEETS["anggaran"]) - 1))] for kode in layanan]
     penerima = [[kode, *([None] * (len(SHEETS["penerima"]) - 1))] for kode in layanan if kode in PENERIMA_LAYANAN]
-    return {"identitas": identitas, "mutu": mutu, "anggaran": anggaran, "penerima": penerima}
+    # Narrative sheets: a row per jenis layanan to write in (rencana aksi rows are the OPD's own).
+    permasalahan = [[kode, None, None] for kode in layanan]
+    tahapan = [[kode, *([None] * (len(SHEETS["tahapan"]) - 1))] for kode in layanan]
+    return {"identitas": identitas, "mutu": mutu, "anggaran": anggaran, "penerima": penerima,
+            "permasalahan": permasalahan, "tahapan": tahapan, "rencana_aksi": []}
 
 
 def _validation_for(column: Column, bidang: str, tingkat: str = "kabupaten_kota", sheet: str = ""):
@@ -76,6 +83,12 @@ def _validation_for(column: Column, bidang: str, tingkat: str = "kabupaten_kota"
         codes = [k for k in layanan_of(bidang, tingkat) if sheet != "penerima" or k in PENERIMA_LAYANAN]
         return DataValidation(type="list", formula1=f'"{",".join(codes)}"', allow_blank=True,
                               error=f"Kode jenis layanan bidang {bidang}", showErrorMessage=True)
+    if column.name in TAHAPAN:
+        return DataValidation(type="list", formula1=f'"{",".join(STATUS_TAHAPAN)}"', allow_blank=True,
+                              error="Pilih belum, berjalan atau selesai", showErrorMessage=True)
+    if column.name == "bulan_selesai":
+        return DataValidation(type="whole", operator="between", formula1="1", formula2="12", showErrorMessage=True,
+                              error="Bulan 1-12")
     if column.name == "bidang":
         return DataValidation(type="list", formula1=f'"{bidang}"', allow_blank=False, showErrorMessage=True)
     if column.name == "triwulan":
@@ -95,7 +108,7 @@ def write_template(path: Path, bidang: str, tingkat: str = "kabupaten_kota") -> 
     cell comments, items pre-filled."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
-    from openpyxl.styles import Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     rows = template_rows(bidang, tingkat)
@@ -115,6 +128,10 @@ def write_template(path: Path, bidang: str, tingkat: str = "kabupaten_kota") -> 
                                    "SPM")
             letter = get_column_letter(i)
             ws.column_dimensions[letter].width = max(14, len(column.name) + 2)
+            if sheet in NARASI_SHEETS and column.kind == "text" and column.max_length > 255:
+                ws.column_dimensions[letter].width = 50  # a paragraph: wide, wrapped
+                for r in range(2, max(len(rows[sheet]) + 1, 30) + 1):
+                    ws.cell(row=r, column=i).alignment = Alignment(wrap_text=True, vertical="top")
             if column.name == "kode_wilayah":  # text, or Excel turns 32.10 into the number 32.1
                 ws.cell(row=2, column=i).number_format = "@"
             validation = _validation_for(column, bidang, tingkat, sheet)

@@ -39,16 +39,30 @@ ANGGARAN = [  # kode_layanan, alokasi, realisasi_01..12 (first quarter filled)
     ["pend_kesetaraan", 300_000, 0, 0, 350_000] + [None] * 9,  # realisasi above alokasi: a warning only
 ]
 
+LAYANAN = ("pend_paud", "pend_dasar", "pend_kesetaraan")
+NARASI = {  # what the OPD writes for the report (layout 3)
+    "permasalahan": [["pend_paud", "APE baru tersedia 2 dari 4 paket.", "Pengadaan APE pada triwulan II."],
+                     ["pend_dasar", "Kekurangan 10 guru kelas.", "Penugasan guru dari sekolah yang berlebih."],
+                     ["pend_dasar", "Buku teks terlambat datang.", "Pengadaan lebih awal tahun depan."],
+                     ["pend_kesetaraan", "Tidak ada permasalahan.", "Mempertahankan layanan."]],
+    "tahapan": [[k, "selesai", "selesai", "Berjalan", "belum", None] for k in LAYANAN],  # a typed "Berjalan" is berjalan
+    "rencana_aksi": [["pend_dasar", "Penugasan guru kelas", "10 guru", "Bidang Pembinaan SD", 6, 25_000_000],
+                     ["pend_paud", "Pengadaan APE", "2 paket", "Bidang PAUD dan PNF", 5, None]],
+}
 
-def write_workbook(path: Path, identitas=None, mutu=MUTU, anggaran=ANGGARAN, sheets=sheets_of("pendidikan")) -> Path:
+
+def write_workbook(path: Path, identitas=None, mutu=MUTU, anggaran=ANGGARAN, sheets=sheets_of("pendidikan"),
+                   **narasi) -> Path:
+    """A workbook of the given sheets; the narrative ones (permasalahan, tahapan, rencana_aksi) hold
+    NARASI unless other rows are passed by name."""
     book = Workbook()
     book.remove(book.active)
     rows = {"identitas": [identitas or [KAB, "pendidikan", 2026, 1, "Dinas Pendidikan Kota Bogor"]],
-            "mutu": mutu, "anggaran": anggaran}
+            "mutu": mutu, "anggaran": anggaran, **NARASI, **narasi}
     for sheet in sheets:
         ws = book.create_sheet(sheet)
         ws.append(header(sheet))
-        for row in rows[sheet]:
+        for row in rows.get(sheet, []):
             ws.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
@@ -138,7 +152,7 @@ def test_blank_template_is_not_a_submission():
 
 EXPECTED_PROBLEM = {
     "missing_sheet": "lembar anggaran: lembar tidak ada; buku kerja harus memiliki lembar identitas, mutu, anggaran "
-                     "(yang ada: identitas, mutu)",
+                     "(yang ada: identitas, mutu, permasalahan, tahapan, rencana_aksi)",
     "bad_header": "lembar mutu, baris 1, kolom F: judul kolom 'jml_tersedia' seharusnya 'jumlah_tersedia'",
     "bad_value": "lembar mutu, baris 3, kolom jumlah_tersedia (F): 'lengkap' bukan angka",
     "unknown_layanan": "lembar anggaran, baris 2, kolom kode_layanan (A): bukan jenis layanan dari bidang buku kerja "

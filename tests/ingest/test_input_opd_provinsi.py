@@ -37,7 +37,7 @@ def write_workbook(path: Path, identitas=None, penerima=PENERIMA, sheets=None, b
     for sheet in sheets or sheets_of(bidang, "provinsi"):
         ws = book.create_sheet(sheet)
         ws.append(header(sheet))
-        for row in rows[sheet]:
+        for row in rows.get(sheet, []):
             ws.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
@@ -70,7 +70,7 @@ def test_province_workbook_published_with_its_penerima(wh, inbox):
     write_workbook(inbox / NAME)
     [result] = ingest_inbox(wh, inbox, "run-1", ["32.71"])  # a run of one of its kab/kota takes it
     assert result["status"] == "published", result.get("problems")
-    assert "4 mutu items and 2 anggaran rows and 2 penerima rows" in result["message"]
+    assert "4 mutu rows, 2 anggaran rows, 2 penerima rows" in result["message"]
     with wh.connect() as conn:
         penerima = {r.kode_layanan: r for r in conn.execute(sa.select(fact_input_penerima))}
         batch = conn.execute(sa.select(etl_batch)).one()
@@ -123,7 +123,7 @@ def test_a_missing_penerima_row_rejects_naming_the_layanan(wh, inbox):
 def test_a_province_workbook_without_penerima_sheet_is_refused(wh, inbox):
     problems = _problems(wh, inbox, sheets=["identitas", "mutu", "anggaran"])
     assert problems == ["lembar penerima: lembar tidak ada; buku kerja ini harus memiliki lembar identitas, "
-                        "penerima, mutu, anggaran"]
+                        "penerima, mutu, anggaran, permasalahan, tahapan, rencana_aksi"]
     errors = (inbox / "rejected" / f"{NAME}.errors.txt").read_text()
     assert "Isi: bidang kesehatan, provinsi 32, 2026-T1" in errors and "input_opd_<bidang>_provinsi.xlsx" in errors
 

@@ -36,7 +36,8 @@ def test_dukcapil_and_opd_files_for_a_quarter(world, tmp_path):
 def test_opd_workbook_follows_the_layout(bogor, tmp_path):
     path = write_opd_workbook(tmp_path / "w.xlsx", bogor, "pendidikan", 2025, 2)
     book = load_workbook(path)
-    assert book.sheetnames == list(sheets_of("pendidikan")) == ["identitas", "mutu", "anggaran"]
+    assert book.sheetnames == list(sheets_of("pendidikan")) == ["identitas", "mutu", "anggaran", "permasalahan", "tahapan",
+                                                                     "rencana_aksi"]
     for sheet in book.sheetnames:
         rows = list(book[sheet].iter_rows(values_only=True))
         assert list(rows[0]) == [c.name for c in SHEETS[sheet]]

@@ -1,12 +1,16 @@
-"""OPD inputs (`spm_ingest_input_opd`): mutu items and anggaran from the workbooks in the OPD inbox.
+"""OPD inputs (`spm_ingest_input_opd`): mutu items and anggaran from the workbooks in the OPD inbox,
+and what the OPD writes for the report (permasalahan and solusi, the status of the four tahapan
+penerapan SPM, the rencana aksi).
 
 One workbook = one OPD (bidang) × kab/kota (or the province, for its own services) × quarter = one `etl_batch` (source `opd`, entity
 the bidang, periode `YYYY-Tq`), published whole or not at all (DESIGN §3.4):
 
 1. template checks (spm.sources.opd_workbook): sheets, headers, identitas, cell types;
 2. its sheets are staged (`staging_input_mutu`, `staging_input_anggaran`, and `staging_input_penerima`
-   in a workbook with OPD-entered penerima: the province's health crisis and KLB services) and
-   checked with the GX suites `expectations/opd_mutu.json`, `opd_anggaran.json`, `opd_penerima.json`; every expectation gives a
+   in a workbook with OPD-entered penerima: the province's health crisis and KLB services, and
+   `staging_input_permasalahan`, `_tahapan`, `_rencana_aksi`) and checked with the GX suites
+   `expectations/opd_mutu.json`, `opd_anggaran.json`, `opd_penerima.json`, `opd_permasalahan.json`,
+   `opd_tahapan.json`, `opd_rencana_aksi.json`; every expectation gives a
    `dq_result` row. A failed critical expectation or any template problem rejects the workbook whole:
    it moves to `rejected/` with `<file>.errors.txt` listing sheet, row, column and what is wrong.
    A failed warning expectation (more available than needed, realisasi above alokasi, a jenis
@@ -36,15 +40,16 @@ from spm.ingest.wap import (
     EntitySpec, open_batch, publish_guard, record_staged, settle_unchanged, settled_on_error, staged_frame,
 )
 from spm.warehouse.dq_results import write_dq_results
-from spm.sources.opd_layout import sheets_of, tingkat_of_kode
+from spm.sources.opd_layout import TAHAPAN, sheets_of, tingkat_of_kode
 from spm.sources.opd_workbook import BULAN, OpdWorkbook, Problem, column_label, read_workbook
 from spm.warehouse.audit import WIB, close_published, finish_batch, now, start_batch
 from spm.warehouse.bulk import replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah
 from spm.warehouse.tables_opd import (
-    fact_input_anggaran, fact_input_mutu, fact_input_penerima, staging_input_anggaran, staging_input_mutu,
-    staging_input_penerima,
+    fact_input_anggaran, fact_input_mutu, fact_input_penerima, fact_input_permasalahan, fact_input_rencana_aksi,
+    fact_input_tahapan, staging_input_anggaran, staging_input_mutu, staging_input_penerima,
+    staging_input_permasalahan, staging_input_rencana_aksi, staging_input_tahapan,
 )
 from spm.warehouse.status import BatchStatus
 
@@ -71,13 +76,36 @@ PENERIMA = EntitySpec(
     suite="opd_penerima", publish_sql="core/fact_input_penerima_publish.sql",
     natural_key=("kode_layanan",), fact=fact_input_penerima,
 )
-SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran", PENERIMA.suite: "penerima"}
+# What the OPD writes for the report (layout 3): published with the figures, in the same batch.
+PERMASALAHAN = EntitySpec(
+    source=SOURCE, entity="permasalahan", staging=staging_input_permasalahan,
+    columns=("kode_layanan", "permasalahan", "solusi"), suite="opd_permasalahan",
+    publish_sql="core/fact_input_permasalahan_publish.sql", natural_key=("kode_layanan", "permasalahan"),
+    fact=fact_input_permasalahan,
+)
+TAHAPAN_LAYANAN = EntitySpec(
+    source=SOURCE, entity="tahapan", staging=staging_input_tahapan, columns=("kode_layanan", *TAHAPAN, "keterangan"),
+    suite="opd_tahapan", publish_sql="core/fact_input_tahapan_publish.sql", natural_key=("kode_layanan",),
+    fact=fact_input_tahapan,
+)
+RENCANA_AKSI = EntitySpec(
+    source=SOURCE, entity="rencana_aksi", staging=staging_input_rencana_aksi,
+    columns=("kode_layanan", "kegiatan", "keluaran", "unit_pelaksana", "bulan_selesai", "anggaran"),
+    suite="opd_rencana_aksi", publish_sql="core/fact_input_rencana_aksi_publish.sql",
+    natural_key=("kode_layanan", "kegiatan"), fact=fact_input_rencana_aksi,
+)
+NARASI = (PERMASALAHAN, TAHAPAN_LAYANAN, RENCANA_AKSI)
+SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran", PENERIMA.suite: "penerima",
+            **{spec.suite: spec.entity for spec in NARASI}}
 
 
 def specs_of(book: OpdWorkbook) -> tuple[EntitySpec, ...]:
-    """The sheets a workbook stages, validates and publishes (penerima only where its kind has it)."""
+    """The sheets a workbook stages, validates and publishes (penerima only where its kind has it). A
+    narrative sheet absent from an older template's workbook is still published, empty: the latest
+    workbook of a quarter is what the report shows."""
     ident = book.identitas
-    return (MUTU, ANGGARAN, PENERIMA) if "penerima" in sheets_of(ident.bidang, ident.tingkat) else (MUTU, ANGGARAN)
+    figures = (MUTU, ANGGARAN, PENERIMA) if "penerima" in sheets_of(ident.bidang, ident.tingkat) else (MUTU, ANGGARAN)
+    return figures + NARASI
 
 
 def rows_of(book: OpdWorkbook, spec: EntitySpec) -> list[dict[str, Any]]:
@@ -138,7 +166,7 @@ def _stage(engine: sa.Engine, book: OpdWorkbook, checksum: str, run_id: str | No
     entity = entity_of(ident.bidang)
     with engine.begin() as conn:
         batch_id = open_batch(conn, SOURCE, entity, ident.kode_wilayah, ident.periode, run_id,
-                              (MUTU.staging, ANGGARAN.staging, PENERIMA.staging))
+                              (MUTU.staging, ANGGARAN.staging, PENERIMA.staging, *(spec.staging for spec in NARASI)))
         received = sum(len(rows_of(book, spec)) for spec in specs_of(book))
         if not book.problems and settle_unchanged(
                 conn, SOURCE, entity, ident.kode_wilayah, ident.periode, batch_id, checksum, received,
@@ -170,8 +198,13 @@ def _validate(engine: sa.Engine, book: OpdWorkbook, batch_id: int) -> tuple[list
     errors: list[Problem] = []
     warnings: list[Problem] = []
     checked_at = now()
+    for sheet in book.absent:  # an older template: taken, and the OPD told what the report will lack
+        warnings.append(Problem(sheet, None, None, "lembar tidak ada (templat lama): laporan menyatakan bagian ini "
+                                                   "belum diisi OPD; pakai templat terbaru untuk mengisinya"))
     for spec in specs_of(book):
         sheet, texts = SHEET_OF[spec.suite], _suite_texts(spec.suite)
+        if sheet in book.absent:
+            continue
         report = validate_frame(spec.suite, staged_frame(engine, spec, batch_id), params)
         with engine.begin() as conn:
             write_dq_results(conn, batch_id, spec.suite, report.outcomes, checked_at, report.gx_result)
@@ -225,8 +258,8 @@ def _publish(engine: sa.Engine, book: OpdWorkbook, batch_id: int, warnings: list
             run_sql_file(conn, spec.publish_sql, params)
         counts = [conn.execute(sa.select(sa.func.count()).select_from(spec.fact).where(
             spec.fact.c.batch_id == batch_id)).scalar_one() for spec in specs]
-        message = (f"{book.file_name} from {ident.perangkat_daerah}: published {counts[0]} mutu items and "
-                   f"{counts[1]} anggaran rows" + (f" and {counts[2]} penerima rows" if len(counts) > 2 else ""))
+        message = f"{book.file_name} from {ident.perangkat_daerah}: published " + ", ".join(
+            f"{n} {SHEET_OF[spec.suite]} rows" for spec, n in zip(specs, counts))
         if warnings:
             message += f"; {len(warnings)} warning(s): " + "; ".join(str(w) for w in warnings[:10])
         close_published(conn, batch_id, sum(counts), message)

@@ -6,6 +6,10 @@ a KLB area, a few hundred a month in some months, most of them served).
 
 `mutu` of a layanan = sum(min(tersedia, dibutuhkan)) / sum(dibutuhkan) x 100 is how the simulator's
 expected figures read it (the project's index rule decides the official one).
+
+The narrative sheets (layout 3) follow from the mutu rows, as an OPD would write them: the item most
+short of its need is the permasalahan and its supply the solusi and the rencana aksi; the four
+tahapan advance with the quarter.
 """
 
 from __future__ import annotations
@@ -47,6 +51,33 @@ def penerima_rows(seed: int, kode_provinsi: str, tahun: int, triwulan: int) -> l
     return rows
 
 
+def _narasi_rows(gen, mutu: list[list], layanan: tuple[str, ...], bidang: str, triwulan: int) -> dict[str, list[list]]:
+    permasalahan, tahapan, rencana = [], [], []
+    for kode in layanan:
+        short = [(needed - available, uraian, satuan, komponen, needed, available)
+                 for k, komponen, uraian, satuan, needed, available in mutu if k == kode and available < needed]
+        if short:
+            gap, uraian, satuan, komponen, needed, available = max(short, key=lambda x: (x[0] / x[4], x[1]))
+            cara = "rekrutmen dan penugasan" if komponen == "sdm" else "pengadaan"
+            permasalahan.append([kode, f"{uraian} baru tersedia {available} dari {needed} {satuan} yang dibutuhkan.",
+                                 f"Memenuhi kekurangan {gap} {satuan} melalui {cara} pada triwulan berikutnya."])
+            for gap, uraian, satuan, komponen, _, _ in short:
+                if komponen == "petunjuk_teknis":
+                    continue
+                unit = "Subbagian Umum dan Kepegawaian" if komponen == "sdm" else f"Bidang Sarana {bidang.title()}"
+                rencana.append([kode, f"{'Penugasan' if komponen == 'sdm' else 'Pengadaan'} {uraian.lower()}",
+                                f"{gap} {satuan}", unit, min(12, 3 * triwulan + 3),
+                                float(round(gap * gen.uniform(0.2, 5.0) * 1e6, -3))])
+        else:
+            permasalahan.append([kode, "Tidak ada permasalahan pada triwulan ini.",
+                                 "Mempertahankan ketersediaan barang/jasa, SDM dan petunjuk teknis."])
+        status = ["selesai", "selesai" if triwulan >= 2 else "berjalan",
+                  "selesai" if triwulan >= 3 else ("berjalan" if triwulan == 2 else "belum"),
+                  "selesai" if triwulan == 4 else ("berjalan" if triwulan >= 2 else "belum")]
+        tahapan.append([kode, *status, None])
+    return {"permasalahan": permasalahan, "tahapan": tahapan, "rencana_aksi": rencana}
+
+
 def workbook_rows(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int,
                   provinsi: list[KabKotaWorld] | None = None) -> dict[str, list[list]]:
     """The data rows of each sheet, deterministic per (seed, area, bidang, year, quarter). With
@@ -69,7 +100,9 @@ def workbook_rows(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int,
             months[m] = float(round(alokasi / 12 * gen.uniform(0.3, 1.3), -3))
         anggaran.append([kode, alokasi, *months])
     identitas = [[kode_wilayah, bidang, tahun, triwulan, f"{perangkat_daerah(bidang, tingkat)} {kode_wilayah}"]]
-    rows = {"identitas": identitas, "mutu": mutu, "anggaran": anggaran}
+    rows = {"identitas": identitas, "mutu": mutu, "anggaran": anggaran,
+            **_narasi_rows(rng(world.config.seed, kode_wilayah, "opd-narasi", bidang, tahun, triwulan), mutu,
+                           layanan_of(bidang, tingkat), bidang, triwulan)}
     if "penerima" in sheets_of(bidang, tingkat):
         rows["penerima"] = penerima_rows(world.config.seed, kode_wilayah, tahun, triwulan)
     return rows

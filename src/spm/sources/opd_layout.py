@@ -20,6 +20,17 @@ in order) and data from row 2:
   jumlah_tersedia (whole numbers >= 0; available may exceed needed).
 - `anggaran`: one row per jenis layanan: kode_layanan, alokasi (Rp for the year), then
   realisasi_01 .. realisasi_12 (Rp spent in each month; months after the quarter are empty).
+- `permasalahan` (what the OPD writes in the report, `NARASI_SHEETS`): one row per problem met:
+  kode_layanan, permasalahan, solusi (the problem and how the OPD answers it).
+- `tahapan`: one row per jenis layanan: kode_layanan, then the status (`STATUS_TAHAPAN`) of each of
+  the four tahapan penerapan SPM (`TAHAPAN`), and keterangan.
+- `rencana_aksi`: one row per planned action: kode_layanan, kegiatan, keluaran (what it delivers),
+  unit_pelaksana (the unit responsible, never a person's name), bulan_selesai (1-12 of the year),
+  anggaran (Rp, optional).
+
+The three narrative sheets arrived with layout 3: a workbook from an older template without them is
+still taken (with a warning, and the report says the OPD has not written them); when present they
+are checked like the others.
 
 `LAYOUT_VERSION` changes when the layout changes.
 """
@@ -28,11 +39,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LAYOUT_VERSION = 2  # 2: provinsi workbooks and the penerima sheet
+LAYOUT_VERSION = 3  # 2: provinsi workbooks and the penerima sheet; 3: permasalahan, tahapan, rencana_aksi
 BIDANG = ("pendidikan", "kesehatan")
 TINGKAT = ("kabupaten_kota", "provinsi")
 KOMPONEN = ("barang_jasa", "sdm", "petunjuk_teknis")
 PERANGKAT_DAERAH = {"pendidikan": "Dinas Pendidikan", "kesehatan": "Dinas Kesehatan"}
+# The four tahapan penerapan SPM every daerah runs (PP 2/2018, Permendagri 59/2021; docs/spm-domain.md), which
+# the quarterly e-SPM report asks the status of.
+TAHAPAN = ("pengumpulan_data", "penghitungan_kebutuhan", "rencana_pemenuhan", "pelaksanaan")
+TAHAPAN_NAMES = {"pengumpulan_data": "Pengumpulan data", "penghitungan_kebutuhan": "Penghitungan kebutuhan pemenuhan",
+                 "rencana_pemenuhan": "Penyusunan rencana pemenuhan", "pelaksanaan": "Pelaksanaan pemenuhan"}
+STATUS_TAHAPAN = ("belum", "berjalan", "selesai")
+STATUS_TAHAPAN_NAMES = {"belum": "Belum dimulai", "berjalan": "Sedang berjalan", "selesai": "Selesai"}
+NARASI_SHEETS = ("permasalahan", "tahapan", "rencana_aksi")  # optional in a workbook of an older template
+NARASI_LENGTH = 2000  # characters of a narrative cell: room for a paragraph, refused (never cut) beyond
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,26 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("alokasi", "number", True, "budget allocated for the year, Rp"),
         *(Column(f"realisasi_{m:02d}", "number", False, f"spent in month {m}, Rp (empty after the quarter)")
           for m in range(1, 13)),
+    ),
+    "permasalahan": (
+        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
+        Column("permasalahan", "text", True, max_length=NARASI_LENGTH,
+               description="a problem met in applying the SPM to this jenis layanan; no names"),
+        Column("solusi", "text", True, max_length=NARASI_LENGTH, description="how the OPD answers it"),
+    ),
+    "tahapan": (
+        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
+        *(Column(t, "text", True, max_length=16, description=f"{TAHAPAN_NAMES[t]}: {', '.join(STATUS_TAHAPAN)}")
+          for t in TAHAPAN),
+        Column("keterangan", "text", False, max_length=NARASI_LENGTH, description="notes on the tahapan; no names"),
+    ),
+    "rencana_aksi": (
+        Column("kode_layanan", "text", True, max_length=64, description="jenis layanan code of DESIGN §5"),
+        Column("kegiatan", "text", True, max_length=NARASI_LENGTH, description="the planned action"),
+        Column("keluaran", "text", True, max_length=NARASI_LENGTH, description="what it delivers (e.g. 40 bidan terlatih)"),
+        Column("unit_pelaksana", "text", True, description="the unit responsible (a unit, never a person's name)"),
+        Column("bulan_selesai", "integer", True, "month of the year it is to be done (1-12)"),
+        Column("anggaran", "number", False, "budget of the action, Rp (empty when none)"),
     ),
 }
 

@@ -1,8 +1,9 @@
 """Read an OPD input workbook and check it against the template layout (DESIGN §3.4).
 
 Template checks happen here, before anything reaches the warehouse: the sheets of the workbook's
-kind (`sheets_of`: penerima only in a workbook with OPD-entered penerima), their header rows (exact
-names, in order), the identitas row (kab/kota or provinsi code, bidang, tahun, triwulan; agreeing
+kind (`sheets_of`: penerima only in a workbook with OPD-entered penerima; the narrative sheets
+permasalahan, tahapan and rencana_aksi may be absent from a workbook of an older template), their
+header rows (exact names, in order), the identitas row (kab/kota or provinsi code, bidang, tahun, triwulan; agreeing
 with the file name when it follows `workbook_filename`), and the type of every cell (whole numbers
 for the jumlah columns, amounts for alokasi and realisasi, no empty required cell). Every problem is
 kept with its sheet, row and column so that the OPD can fix the file in one pass; value rules
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from spm.sources.opd_layout import BIDANG, SHEETS, Column, header, sheets_of, tingkat_of_kode
+from spm.sources.opd_layout import BIDANG, NARASI_SHEETS, SHEETS, TAHAPAN, Column, header, sheets_of, tingkat_of_kode
 from spm.sources.angka import AngkaError, parse_angka
 
 KODE_KAB_KOTA = re.compile(r"^\d{2}(\.\d{2})?$")  # a kab/kota (32.71) or, for its own services, a province (32)
@@ -75,12 +76,16 @@ class OpdWorkbook:
     mutu: list[dict[str, Any]] = field(default_factory=list)  # row_id = row in the sheet
     anggaran: list[dict[str, Any]] = field(default_factory=list)
     penerima: list[dict[str, Any]] = field(default_factory=list)
+    permasalahan: list[dict[str, Any]] = field(default_factory=list)
+    tahapan: list[dict[str, Any]] = field(default_factory=list)
+    rencana_aksi: list[dict[str, Any]] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # narrative sheets a workbook of an older template lacks
     problems: list[Problem] = field(default_factory=list)
     structural: bool = False  # sheets or headers broken: the rows cannot be read at all
     formulas: dict[str, frozenset] = field(default_factory=dict, repr=False)  # sheet -> formula cells
 
     def value(self, sheet: str, row_id: int, column: str) -> Any:
-        rows = {"mutu": self.mutu, "anggaran": self.anggaran, "penerima": self.penerima}.get(sheet, [])
+        rows = getattr(self, sheet, []) if sheet in SHEETS and sheet != "identitas" else []
         return next((r.get(column) for r in rows if r["row_id"] == row_id), None)
 
 
@@ -260,10 +265,16 @@ def _typed_row(book: OpdWorkbook, sheet: str, number: int, values: tuple) -> dic
     return {c.name: _cell(sheet, number, c, v, book.problems, formulas) for c, v in zip(SHEETS[sheet], values)}
 
 
-def _mutu(book: OpdWorkbook, rows: list[tuple[int, tuple]]) -> None:
+def _plain(book: OpdWorkbook, sheet: str, rows: list[tuple[int, tuple]]) -> None:
+    """A sheet whose rows are taken as typed (mutu and the narrative sheets)."""
+    out = getattr(book, sheet)
     for number, values in rows:
-        typed = _typed_row(book, "mutu", number, values)
-        book.mutu.append({"row_id": number, **typed})
+        if sheet in NARASI_SHEETS and all(_is_blank(v) for v in values[1:]):
+            continue  # only the template's pre-filled kode_layanan: not written yet (the suite warns)
+        typed = _typed_row(book, sheet, number, values)
+        if sheet == "tahapan":  # a status picked from the list or typed "Selesai" is the same status
+            typed.update({t: typed[t].lower() for t in TAHAPAN if isinstance(typed.get(t), str)})
+        out.append({"row_id": number, **typed})
 
 
 def _monthly(book: OpdWorkbook, sheet: str, rows: list[tuple[int, tuple]], prefix: str, total: str) -> None:
@@ -316,7 +327,8 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
         book.formulas = _formula_cells(content)
         # Which sheets the workbook must have depends on its kind (identitas), so penerima is read
         # when present and required once the kind is known.
-        base = [s for s in SHEETS if s != "penerima"]
+        base = [s for s in SHEETS if s != "penerima" and s not in NARASI_SHEETS]
+        book.absent = [s for s in NARASI_SHEETS if s not in wb.sheetnames]
         missing = [s for s in base if s not in wb.sheetnames]
         for sheet in missing:
             book.problems.append(Problem(sheet, None, None, f"lembar tidak ada; buku kerja harus memiliki lembar "
@@ -335,8 +347,9 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
             book.structural = True
         if "identitas" in rows:
             _identitas(book, rows["identitas"])
-        if "mutu" in rows:
-            _mutu(book, rows["mutu"])
+        for sheet in ("mutu", *NARASI_SHEETS):
+            if sheet in rows:
+                _plain(book, sheet, rows[sheet])
         if "anggaran" in rows:
             _monthly(book, "anggaran", rows["anggaran"], "realisasi", "realisasi")
         _penerima(book, wb.sheetnames, rows.get("penerima"))

@@ -128,6 +128,62 @@ fact_input_anggaran = sa.Table(
     sa.Index("ix_fact_input_anggaran_partition", "kode_kab_kota", "bidang", "tahun", "triwulan"),
 )
 
+# What the OPD writes for the report (the narrative sheets): permasalahan and solusi, the status of
+# the four tahapan penerapan SPM per jenis layanan, and the rencana aksi.
+TAHAPAN = ("pengumpulan_data", "penghitungan_kebutuhan", "rencana_pemenuhan", "pelaksanaan")
+
+
+def _staging(name: str, *columns: sa.Column) -> sa.Table:
+    return sa.Table(
+        name, metadata,
+        sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+        sa.Column("kode_kab_kota", sa.String(5), nullable=False),
+        sa.Column("bidang", sa.String(32), nullable=False),
+        sa.Column("periode", sa.String(16), nullable=False),
+        sa.Column("row_id", sa.Integer, nullable=False),
+        sa.Column("kode_layanan", sa.String(64), nullable=True),
+        *columns,
+        sa.Index(f"ix_{name}_partition", "kode_kab_kota", "bidang", "periode"),
+    )
+
+
+def _fact(name: str, per_row: bool, *columns: sa.Column) -> sa.Table:
+    """A narrative fact: keyed by its workbook row where a jenis layanan may have several (`per_row`)."""
+    return sa.Table(
+        name, metadata,
+        sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+        sa.Column("bidang", sa.String(32), primary_key=per_row, nullable=False),
+        sa.Column("kode_layanan", sa.String(32), primary_key=not per_row, nullable=False),
+        *columns,
+        sa.Column("baris", sa.Integer, primary_key=per_row, nullable=False, autoincrement=False),
+        sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+        sa.Index(f"ix_{name}_partition", "kode_kab_kota", "bidang", "tahun", "triwulan"),
+    )
+
+
+staging_input_permasalahan = _staging(
+    "staging_input_permasalahan", sa.Column("permasalahan", sa.Text, nullable=True),
+    sa.Column("solusi", sa.Text, nullable=True))
+fact_input_permasalahan = _fact(
+    "fact_input_permasalahan", True, sa.Column("permasalahan", sa.Text, nullable=False),
+    sa.Column("solusi", sa.Text, nullable=False))
+staging_input_tahapan = _staging(
+    "staging_input_tahapan", *(sa.Column(t, sa.String(16), nullable=True) for t in TAHAPAN),
+    sa.Column("keterangan", sa.Text, nullable=True))
+fact_input_tahapan = _fact(  # one row per jenis layanan; status belum | berjalan | selesai
+    "fact_input_tahapan", False, *(sa.Column(t, sa.String(16), nullable=False) for t in TAHAPAN),
+    sa.Column("keterangan", sa.Text, nullable=True))
+staging_input_rencana_aksi = _staging(
+    "staging_input_rencana_aksi", sa.Column("kegiatan", sa.Text, nullable=True),
+    sa.Column("keluaran", sa.Text, nullable=True), sa.Column("unit_pelaksana", sa.String(255), nullable=True),
+    sa.Column("bulan_selesai", sa.Integer, nullable=True), sa.Column("anggaran", sa.Float, nullable=True))
+fact_input_rencana_aksi = _fact(
+    "fact_input_rencana_aksi", True, sa.Column("kegiatan", sa.Text, nullable=False),
+    sa.Column("keluaran", sa.Text, nullable=False), sa.Column("unit_pelaksana", sa.String(255), nullable=False),
+    sa.Column("bulan_selesai", sa.Integer, nullable=False), sa.Column("anggaran", sa.Float, nullable=True))
+
 # One row per jenis layanan (tingkat_indeks `layanan`), per bidang (`bidang`, kode_layanan NULL) and
 # for the daerah (`daerah`, bidang `semua`, kode_layanan NULL). A NULL figure always has its reason in
 # `keterangan`. No primary key: kode_layanan is NULL on bidang and daerah rows by contract (§7).
