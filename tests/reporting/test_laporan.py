@@ -63,7 +63,8 @@ def test_workbook_section_a_equals_mart_cell_by_cell(laporan_engine, published):
     from openpyxl import load_workbook
 
     wb = load_workbook(published["xlsx"])
-    assert wb.sheetnames == ["Pendidikan", "Kesehatan", "Indeks", "Sumber data"]
+    assert wb.sheetnames == ["Pendidikan", "Penerapan Pendidikan", "Kesehatan", "Penerapan Kesehatan", "Indeks",
+                             "Sumber data"]
     mart = _mart(laporan_engine)
     names = _nama_to_kode(laporan_engine)
     tb = mart_terlayani_bulanan.c

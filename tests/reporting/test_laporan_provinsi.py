@@ -49,6 +49,10 @@ def test_the_province_report_says_what_it_covers_and_sets_its_kab_kota_side_by_s
     assert "belum dimuat" in kab_bogor and "belum dimuat" not in bogor
     assert len(re.findall(r'<tr data-wilayah="32\.\d\d">', html)) >= 27
     assert "Ketimpangan antar kab/kota" in html
+    # Section 4: what the province's own Dinas wrote; these facts have mutu but no narrative sheet
+    penerapan = re.search(r'<h2 id="penerapan">(.*?)<h2 ', html, re.S).group(1)
+    assert penerapan.count("Bagian ini belum diisi OPD untuk triwulan ini.") == 6  # 3 parts x 2 bidang
+    assert "Dinas Pendidikan Provinsi Jawa Barat" in penerapan
 
 
 def test_the_province_workbook_and_pdf(published):

@@ -82,8 +82,8 @@ def test_the_workbook_prints_legibly_in_libreoffice(laporan_engine, tmp_path):
         assert not overlapping(words), f"words drawn over each other: {overlapping(words)[:5]}"
     assert "###" not in text, "a number too wide for its column prints as ###"
     # what the OPD files is all there: every sheet's heading, every jenis layanan, section C's Selisih
-    for heading in ("PENERIMA LAYANAN DASAR", "MUTU LAYANAN DASAR", "ANGGARAN", "INDEKS PENERAPAN SPM",
-                    "SUMBER DATA", "Selisih"):
+    for heading in ("PENERIMA LAYANAN DASAR", "MUTU LAYANAN DASAR", "ANGGARAN", "TAHAPAN PENERAPAN SPM",
+                    "PERMASALAHAN DAN SOLUSI", "RENCANA AKSI", "INDEKS PENERAPAN SPM", "SUMBER DATA", "Selisih"):
         assert heading.split()[0] in text and all(w in text for w in heading.split()), heading
     for lay in data.layanan:
         assert all(w in text for w in lay.nama.split()), f"{lay.nama} is not printed"
@@ -91,3 +91,11 @@ def test_the_workbook_prints_legibly_in_libreoffice(laporan_engine, tmp_path):
     for lay in data.layanan:
         if (c := data.kab_kota(lay.kode)) is not None and c.sasaran >= 1000:
             assert f"{bulat(c.sasaran):,}".replace(",", ".") in text, f"sasaran of {lay.nama} not printed whole"
+    # the OPD's own words (sections D-F), wrapped within the page, none cut off
+    pn = data.penerapan
+    written = [r[k] for r in pn.permasalahan for k in ("permasalahan", "solusi")] + \
+        [r[k] for r in pn.rencana_aksi for k in ("kegiatan", "keluaran", "unit_pelaksana")]
+    assert written, "the simulated OPD wrote no narrative"
+    words = set(text.split())
+    for t in written:
+        assert all(w in words for w in t.split()), f"{t!r} is not printed whole"

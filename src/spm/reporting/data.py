@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.errors import InputError
+from spm.reporting.penerapan import Penerapan, load_penerapan
 from spm.reporting.sebab import SEBAB_KOSONG, sebab_tanpa_capaian
 from spm.reporting.charts import format_number
 from spm.reference import Wilayah
@@ -122,6 +123,7 @@ class LaporanData:
     indeks_kab_kota: dict[str, dict[str, Any]] = field(default_factory=dict)  # kab/kota -> its daerah index row
     sebab: dict[str, str] = field(default_factory=dict)  # kode_layanan without figures -> why, in Indonesian
     sasaran_kecil: float = field(default_factory=lambda: sasaran_kecil())  # indeks_spm.yaml tampilan
+    penerapan: Penerapan = field(default_factory=Penerapan)  # what the OPD wrote: permasalahan, tahapan, rencana aksi
 
     # --- views used by the outputs ------------------------------------------------------------------
 
@@ -422,6 +424,7 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
             fa.kode_kab_kota == kode_kab_kota, fa.tahun == tahun, fa.triwulan == triwulan)
             .order_by(fa.bidang, fa.baris))]
         used |= {r["batch_id"] for r in mutu} | {r["batch_id"] for r in anggaran}
+        penerapan = load_penerapan(conn, kode_kab_kota, tahun, triwulan, mutu + anggaran)
         feeds = _feed_status(conn, kode_kab_kota, used, computed_at)
         source_batches = _source_batches(conn, used)
 
@@ -432,7 +435,7 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
     data = LaporanData(
         kode_kab_kota, kab.nama if kab else kode_kab_kota, prov.nama if prov else kode_kab_kota[:2], tahun,
         triwulan, computed_at, ", ".join(semester), layanan, _opd_names(), wilayah, capaian, monthly, indeks, mutu,
-        anggaran, feeds, sorted(used), source_batches, sebab=sebab)
+        anggaran, feeds, sorted(used), source_batches, sebab=sebab, penerapan=penerapan)
     if semester and semester != [f"{tahun - 1}-2"]:
         data.notes.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
                             f"{tahun - 1}-2 belum tersedia.")

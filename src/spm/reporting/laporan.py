@@ -8,6 +8,7 @@ from pathlib import Path
 from spm.reporting.data import BIDANG_NAMES, LaporanData
 from spm.reporting.charts import format_number, capaian_bars
 from spm.reporting.lokal import waktu
+from spm.reporting.penerapan import bulan_selesai, status_tahapan, tahapan_kolom
 from spm.reporting.workbook import ROMAN_NUMERALS, period_title
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -30,7 +31,8 @@ def render_html(data: LaporanData) -> str:
     return env.get_template("laporan.html.j2").render(
         d=data, format_number=format_number, waktu=waktu, roman_numerals=ROMAN_NUMERALS, bidang_names=BIDANG_NAMES,
         period_title=period_title(data), bidang_charts=bidang_charts, targets=data.target(), spreads=data.spreads(),
-        abbreviations={lay.kode: abbreviation(lay.kode) for lay in data.layanan})
+        abbreviations={lay.kode: abbreviation(lay.kode) for lay in data.layanan},
+        tahapan_kolom=tahapan_kolom(), status_tahapan=status_tahapan, bulan_selesai=bulan_selesai)
 
 
 def write_pdf(html: str, path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spm.reporting.lokal import bulat, status, waktu
+from spm.reporting.penerapan import bulan_selesai, status_tahapan, tahapan_kolom
 from spm.reporting.data import MONTH_ABBREVIATIONS, MUTU_COMPONENT_NAMES, BIDANG_NAMES, LaporanData
 
 FMT_INTEGER = "[$-421]#,##0"
@@ -102,26 +103,51 @@ class _Sheet:
         self._height(_lines(text, self._width(col, self.span) * (0.85 if style == "title" else 1.0)))
         self.row += 1
 
-    def header(self, names: list[str]) -> None:
-        for i, name in enumerate(names, 1):
-            c = self.ws.cell(self.row, i, name)
+    def _columns(self, values: list[Any], spans: dict[int, int] | None) -> list[tuple[int, int, Any]]:
+        """(first, last column, value): a value listed in `spans` (first -> last column) is merged across."""
+        out, col = [], 1
+        for v in values:
+            last = (spans or {}).get(col, col)
+            out.append((col, last, v))
+            col = last + 1
+        return out
+
+    def _merge(self, first: int, last: int) -> None:
+        self.ws.merge_cells(start_row=self.row, start_column=first, end_row=self.row, end_column=last)
+        for i in range(first + 1, last + 1):  # the merged range's own edges keep their border
+            self.ws.cell(self.row, i).border = self.st["border"]
+
+    def header(self, names: list[str], spans: dict[int, int] | None = None) -> None:
+        lines = 1
+        for first, last, name in self._columns(names, spans):
+            c = self.ws.cell(self.row, first, name)
             c.font, c.fill, c.border, c.alignment = self.st["bold"], self.st["header"], self.st["border"], self.st["centered"]
-        # bold text is wider: a header line holds ~10 % fewer characters
-        self._height(max(_lines(n, self._width(i, i) * 0.9) for i, n in enumerate(names, 1)))
+            if last > first:
+                self._merge(first, last)
+            # bold text is wider: a header line holds ~10 % fewer characters
+            lines = max(lines, _lines(name, self._width(first, last) * 0.9))
+        self._height(lines)
         self.row += 1
 
-    def cells(self, values: list[Any], formats: dict[int, str] | None = None) -> None:
+    def cells(self, values: list[Any], formats: dict[int, str] | None = None,
+              spans: dict[int, int] | None = None) -> None:
+        """A table row; `formats` and `spans` are keyed by first column. Without `spans`, a closing text
+        spans the rest of the printed page."""
         lines = 1
-        for i, v in enumerate(values, 1):
+        columns = self._columns(values, spans)
+        for n, (i, last, v) in enumerate(columns, 1):
             c = self.ws.cell(self.row, i, v)
             c.border = self.st["border"]
             if isinstance(v, str):
                 c.alignment = self.st["wrapped"]
-                last = len(values) if i == len(values) and self.span > i else i  # a closing text spans the rest
+                if spans is None and n == len(columns) and self.span > i:
+                    last = self.span
                 if last > i:
-                    self.ws.merge_cells(start_row=self.row, start_column=i, end_row=self.row, end_column=self.span)
-                lines = max(lines, _lines(v, self._width(i, self.span if last > i else i)))
+                    self._merge(i, last)
+                lines = max(lines, _lines(v, self._width(i, last)))
             else:
+                if last > i:
+                    self._merge(i, last)
                 c.alignment = self.st["top"]
                 if formats and i in formats and v is not None:
                     c.number_format = formats[i]
@@ -198,6 +224,49 @@ def _section_c(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
         sheet.text("Belum ada input OPD (anggaran) untuk triwulan ini.")
 
 
+
+def _penerapan_sheet(ws, st, data: LaporanData, bidang: str) -> None:
+    """Sections D-F of a bidang, what its OPD wrote (tahapan, permasalahan and solusi, rencana aksi), on a
+    sheet of their own as narrow as the page: on the wide bidang sheet every page strip would repeat
+    them. A part the OPD left empty is said, never left out."""
+    sheet = _Sheet(ws, st, {"A": 5, "B": 40, "C": 14, "D": 16, "E": 16, "F": 16, "G": 18})
+    _letterhead(sheet, data, f"PENERAPAN SPM BIDANG {BIDANG_NAMES.get(bidang, bidang).upper()} (lanjutan: D-F)")
+    sheet.text(f"Perangkat daerah: {data.opd.get(bidang, '-')}. Teks dikutip apa adanya dari buku kerja OPD.")
+    pn = data.penerapan
+    sheet.row += 1
+    sheet.text("D. TAHAPAN PENERAPAN SPM (status per jenis layanan; input OPD)", "bold")
+    if (why := pn.kosong(bidang, pn.rows_of(bidang, "tahapan"))) is None:
+        sheet.header(["No", "Jenis layanan", *[name for _, name in tahapan_kolom()], "Keterangan"])
+        for no, (lay, r) in enumerate(pn.tahapan_of(bidang, data.layanan), 1):
+            sheet.cells([no, lay.nama, *[status_tahapan(r[t] if r else None) for t, _ in tahapan_kolom()],
+                         (r["keterangan"] or "") if r else ""], spans={})
+    else:
+        sheet.text(why)
+    sheet.row += 1
+    sheet.text("E. PERMASALAHAN DAN SOLUSI (input OPD)", "bold")
+    if (why := pn.kosong(bidang, pn.rows_of(bidang, "permasalahan"))) is None:
+        sheet.header(["No", "Permasalahan", "Solusi"], spans={3: sheet.span})
+        for lay, rows in pn.permasalahan_of(bidang, data.layanan):
+            sheet.text(lay.nama, "bold")
+            for no, r in enumerate(rows, 1):
+                sheet.cells([no, r["permasalahan"], r["solusi"]], spans={3: sheet.span})
+            if not rows:
+                sheet.text("Tidak ada permasalahan yang dicatat OPD.", col=2)
+    else:
+        sheet.text(why)
+    sheet.row += 1
+    sheet.text("F. RENCANA AKSI (input OPD)", "bold")
+    if (why := pn.kosong(bidang, pn.rows_of(bidang, "rencana_aksi"))) is None:
+        sheet.header(["No", "Kegiatan", "Selesai", "Anggaran", "Keluaran", "Unit pelaksana"], spans={5: 6})
+        for lay, rows in pn.rencana_of(bidang, data.layanan):
+            sheet.text(lay.nama, "bold")
+            for no, r in enumerate(rows, 1):
+                sheet.cells([no, r["kegiatan"], bulan_selesai(r["bulan_selesai"], data.tahun), r["anggaran"],
+                             r["keluaran"], r["unit_pelaksana"]], {4: FMT_RUPIAH}, spans={5: 6})
+    else:
+        sheet.text(why)
+    _protect(ws, "A:A")
+
 def _kab_kota_sheet(ws, st, data: LaporanData) -> None:
     """A province's kab/kota side by side: daerah index, label, capaian per jenis layanan, then the
     spread (best minus worst kab/kota) per jenis layanan."""
@@ -256,6 +325,7 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
         _section_b(sheet, data, bidang)
         _section_c(sheet, data, bidang)
         _protect(ws, "A:B")
+        _penerapan_sheet(wb.create_sheet(f"Penerapan {BIDANG_NAMES.get(bidang, bidang.title())}"), st, data, bidang)
 
     ws = wb.create_sheet("Indeks")
     sheet = _Sheet(ws, st, {"A": 5, "B": 14, "C": 14, "D": 40, "E": 12, "F": 10, "G": 10, "H": 16, "I": 60})
