@@ -193,6 +193,30 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
             assert missing is not None and missing.status == 404
             assert "tidak ditemukan" in page.inner_text("#galat")
 
+            # 8. At 1366x768 what matters is above the fold: the index and the lagging OPDs side by side.
+            wide = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+            wide.goto(dashboard + "/")
+            for selector in ("#indeks-daerah", "#daftar-tertinggal li", "#tabel-indeks tr[data-layanan]"):
+                box = wide.locator(selector).first.bounding_box()
+                assert box is not None and box["y"] + box["height"] <= 768, f"{selector} is below the fold"
+            assert wide.evaluate("document.documentElement.scrollWidth") <= 1366
+
+            # 9. On a 390-px phone the page never scrolls sideways: wide tables and charts scroll in their
+            # own box, and charts keep their text at 9 px or more instead of shrinking to fit.
+            phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            phone.goto(dashboard + "/?kecamatan=" + kecamatan)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            unboxed = phone.evaluate("""() => Array.from(document.querySelectorAll('table, svg.grafik')).filter(e => {
+                if (e.getBoundingClientRect().right <= 390) return false;
+                for (let a = e.parentElement; a; a = a.parentElement)
+                    if (getComputedStyle(a).overflowX === 'auto' && a.getBoundingClientRect().right <= 390) return false;
+                return true; }).map(e => e.id || e.tagName)""")
+            assert unboxed == [], f"wider than the phone and not scrollable: {unboxed}"
+            text_px = phone.evaluate("""() => Array.from(document.querySelectorAll('svg.grafik')).map(e =>
+                parseFloat(e.getAttribute('font-size')) * e.getBoundingClientRect().width / e.viewBox.baseVal.width)""")
+            assert text_px and min(text_px) >= 9, f"chart text shrunk to {min(text_px):.1f} px"
+            phone.screenshot(path=str(tmp_path / "dashboard-390.png"), full_page=False)
+
             assert errors == [] and foreign == []
         finally:
             browser.close()
