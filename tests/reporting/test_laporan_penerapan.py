@@ -122,3 +122,24 @@ def test_a_jenis_layanan_without_a_problem_and_an_unset_status_are_said(laporan_
     assert rows[at + 1] == ["", "Tidak ada permasalahan yang dicatat OPD."]
     tahapan = _html_table(html, "tahapan-kesehatan")
     assert next(r for r in tahapan if r[1] == first.nama)[5] == BELUM_DIISI
+
+
+def test_each_sheet_ends_with_the_block_its_signatory_signs(laporan_engine, tmp_path):
+    from openpyxl import load_workbook
+
+    from spm.reporting.pengesahan import NIP, kepala_opd, koordinator
+
+    data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
+    xlsx = tmp_path / "spm.xlsx"
+    write_espm_workbook(data, xlsx)
+    wb = load_workbook(xlsx)
+
+    def tail(ws) -> list[str]:
+        return [v for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str)][-3:]
+
+    assert kepala_opd(data, "kesehatan") == "Kepala Dinas Kesehatan Kota Bogor"
+    for bidang in ("pendidikan", "kesehatan"):
+        for sheet in (BIDANG_NAMES[bidang], f"Penerapan {BIDANG_NAMES[bidang]}"):
+            jabatan, _, nip = tail(wb[sheet])
+            assert (jabatan, nip) == (kepala_opd(data, bidang), NIP), sheet
+    assert tail(wb["Indeks"])[0] == koordinator(data) == "Kepala Bagian Tata Pemerintahan Sekretariat Daerah Kota Bogor"

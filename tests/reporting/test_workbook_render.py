@@ -99,3 +99,28 @@ def test_the_workbook_prints_legibly_in_libreoffice(laporan_engine, tmp_path):
     words = set(text.split())
     for t in written:
         assert all(w in words for w in t.split()), f"{t!r} is not printed whole"
+
+
+def test_the_report_pdf_keeps_every_word_on_the_page_and_ends_with_its_signatures(laporan_engine, tmp_path):
+    """The HTML report as WeasyPrint prints it: a wide drill-down table (every jenis layanan of a desa
+    side by side) once ran past the A4 page's edge, cutting its last columns off."""
+    if WHY_NOT:
+        pytest.fail(f"render test cannot run under CI: {WHY_NOT}")
+    from spm.reporting.pengesahan import penandatangan
+    from spm.reporting.publish import publish_laporan
+
+    pdf = publish_laporan(laporan_engine, KODE, TAHUN, TRIWULAN, root=tmp_path)["pdf"]
+    layout = subprocess.run([PDFTOTEXT, "-bbox", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    pages = [((float(w), float(h)), [(float(a), float(b), float(c), float(d), html.unescape(t))
+                                     for a, b, c, d, t in WORD.findall(body)])
+             for w, h, body in PAGE.findall(layout)]
+    assert len(pages) > 3
+    for no, (size, words) in enumerate(pages, 1):
+        assert size == pytest.approx(A4_LANDSCAPE, abs=1.0)
+        off = [t for x0, y0, x1, y1, t in words if x0 < 0 or y0 < 0 or x1 > size[0] + 0.5 or y1 > size[1] + 0.5]
+        assert not off, f"page {no}: {off[:8]} run off the page"
+    last = " ".join(t for *_, t in pages[-1][1])
+    data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
+    for jabatan in penandatangan(data):
+        assert jabatan in last, f"no signature block for {jabatan}"
+    assert last.count("NIP.") == len(penandatangan(data))

@@ -9,6 +9,7 @@ from spm.reporting.data import BIDANG_NAMES, LaporanData
 from spm.reporting.charts import format_number, capaian_bars
 from spm.reporting.lokal import waktu
 from spm.reporting.penerapan import bulan_selesai, status_tahapan, tahapan_kolom
+from spm.reporting.pengesahan import NAMA, NIP, TEMPAT_TANGGAL, penandatangan
 from spm.reporting.workbook import ROMAN_NUMERALS, period_title
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -17,6 +18,12 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 def abbreviation(kode_layanan: str) -> str:
     """A short column header: pend_dasar -> DASAR, kes_usia_produktif -> USIA PRODUKTIF."""
     return kode_layanan.split("_", 1)[-1].replace("_", " ").upper()
+
+
+def sel_cetak(data: LaporanData):
+    """A drill-down cell for print: the percentage and the ‡ flag kept whole (no-break spaces), so only
+    the counts may wrap onto a second line when a wide table would pass the A4 page."""
+    return lambda c: data.sel(c).replace(" %", "\u00a0%").replace("‡ ", "‡\u00a0")
 
 
 def render_html(data: LaporanData) -> str:
@@ -32,7 +39,8 @@ def render_html(data: LaporanData) -> str:
         d=data, format_number=format_number, waktu=waktu, roman_numerals=ROMAN_NUMERALS, bidang_names=BIDANG_NAMES,
         period_title=period_title(data), bidang_charts=bidang_charts, targets=data.target(), spreads=data.spreads(),
         abbreviations={lay.kode: abbreviation(lay.kode) for lay in data.layanan},
-        tahapan_kolom=tahapan_kolom(), status_tahapan=status_tahapan, bulan_selesai=bulan_selesai)
+        tahapan_kolom=tahapan_kolom(), status_tahapan=status_tahapan, bulan_selesai=bulan_selesai,
+        sel=sel_cetak(data), penandatangan=penandatangan(data), ttd={"tempat_tanggal": TEMPAT_TANGGAL, "nama": NAMA, "nip": NIP})
 
 
 def write_pdf(html: str, path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from spm.reporting.lokal import bulat, status, waktu
 from spm.reporting.penerapan import bulan_selesai, status_tahapan, tahapan_kolom
+from spm.reporting.pengesahan import NAMA, NIP, TEMPAT_TANGGAL, kepala_opd, koordinator
 from spm.reporting.data import MONTH_ABBREVIATIONS, MUTU_COMPONENT_NAMES, BIDANG_NAMES, LaporanData
 
 FMT_INTEGER = "[$-421]#,##0"
@@ -155,6 +156,16 @@ class _Sheet:
         self.row += 1
 
 
+def _signature(sheet: _Sheet, jabatan: str, col: int = 5) -> None:
+    """A block to sign by hand at the right of the printed page (name, NIP and date filled by hand)."""
+    sheet.row += 1
+    for line in (TEMPAT_TANGGAL, jabatan, "", "", "", NAMA, NIP):
+        if line:
+            sheet.text(line, col=col)
+        else:
+            sheet.row += 1
+
+
 def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
     sheet.text(title, "title")
     where = f"{data.nama_kab_kota} ({data.kode_kab_kota})" if data.is_provinsi \
@@ -265,6 +276,7 @@ def _penerapan_sheet(ws, st, data: LaporanData, bidang: str) -> None:
                              r["keluaran"], r["unit_pelaksana"]], {4: FMT_RUPIAH}, spans={5: 6})
     else:
         sheet.text(why)
+    _signature(sheet, kepala_opd(data, bidang))
     _protect(ws, "A:A")
 
 def _kab_kota_sheet(ws, st, data: LaporanData) -> None:
@@ -324,6 +336,7 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
         _section_a(sheet, data, bidang)
         _section_b(sheet, data, bidang)
         _section_c(sheet, data, bidang)
+        _signature(sheet, kepala_opd(data, bidang))
         _protect(ws, "A:B")
         _penerapan_sheet(wb.create_sheet(f"Penerapan {BIDANG_NAMES.get(bidang, bidang.title())}"), st, data, bidang)
 
@@ -347,6 +360,7 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
                          bulat(r["capaian_penerima"], 2), bulat(r["mutu"], 2), bulat(r["nilai"], 2),
                          r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
                         {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
+    _signature(sheet, koordinator(data))
     _protect(ws, "A:A")
 
     if data.is_provinsi:
