@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from fnmatch import fnmatchcase
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,13 +17,13 @@ import sqlalchemy as sa
 from spm.errors import InputError
 from spm.reporting.penerapan import Penerapan, load_penerapan
 from spm.reporting.sebab import SEBAB_KOSONG, sebab_tanpa_capaian
+from spm.reporting.umpan import CatatanMutu, StatusUmpan, catatan_mutu, feed_status
 from spm.reporting.charts import format_number
 from spm.reference import Wilayah
 from spm.warehouse.tables import dim_layanan, dim_wilayah, etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
 from spm.warehouse.audit import aware
-from spm.warehouse.status import SETTLED
 
 MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 BIDANG_NAMES = {"pendidikan": "Pendidikan", "kesehatan": "Kesehatan"}
@@ -79,21 +78,6 @@ class Target:
     model: str = "garis_lurus"  # garis_lurus | semester
 
 
-@dataclass(frozen=True)
-class StatusUmpan:
-    """Data-quality status of one source feed at the time the figures were computed. `sumber`, `entitas`
-    and `maks_umur_jam` are the feed's keys in config/peringatan.yaml `umpan`."""
-    sumber: str
-    entitas: str
-    last_success: datetime | None
-    age_hours: float | None
-    maks_umur_jam: float
-    fresh: bool
-    batches_used: int
-    rows_received: int
-    rows_quarantined: int
-
-
 @dataclass
 class LaporanData:
     kode_kab_kota: str
@@ -123,17 +107,14 @@ class LaporanData:
     indeks_kab_kota: dict[str, dict[str, Any]] = field(default_factory=dict)  # kab/kota -> its daerah index row
     sebab: dict[str, str] = field(default_factory=dict)  # kode_layanan without figures -> why, in Indonesian
     sasaran_kecil: float = field(default_factory=lambda: sasaran_kecil())  # indeks_spm.yaml tampilan
-    penerapan: Penerapan = field(default_factory=Penerapan)  # what the OPD wrote: permasalahan, tahapan, rencana aksi
+    penerapan: Penerapan = field(default_factory=Penerapan)
+    catatan_mutu: list[CatatanMutu] = field(default_factory=list)  # failed warnings on the batches used  # what the OPD wrote: permasalahan, tahapan, rencana aksi
 
     # --- views used by the outputs ------------------------------------------------------------------
 
     @property
     def bidang(self) -> list[str]:
-        seen: list[str] = []
-        for lay in self.layanan:
-            if lay.bidang not in seen:
-                seen.append(lay.bidang)
-        return seen
+        return _bidang_of(self.layanan)
 
     def layanan_bidang(self, bidang: str) -> list[Layanan]:
         return [lay for lay in self.layanan if lay.bidang == bidang]
@@ -354,27 +335,9 @@ def _opd_names() -> dict[str, str]:
     return {bidang: cfg.pemilik[owner].nama for bidang, owner in cfg.bidang_pemilik.items() if owner in cfg.pemilik}
 
 
-def _feed_status(conn, kode: str | list[str], used: set[int], as_of: datetime) -> list[StatusUmpan]:
-    """Freshness of each configured feed at `as_of` and the counts of the batches the figures used. For
-    several kab/kota (a province's), a feed is as fresh as its stalest kab/kota."""
-    from spm.config.peringatan import load_konfigurasi
-
-    b = etl_batch.c
-    codes = [kode] if isinstance(kode, str) else list(kode)
-    used_rows = conn.execute(sa.select(b.source, b.entity, b.rows_received, b.rows_quarantined)
-                             .where(b.batch_id.in_(sorted(used)))).all() if used else []
-    out = []
-    for feed in load_konfigurasi().umpan:
-        latest = [_aware(conn.execute(sa.select(sa.func.max(b.finished_at)).where(
-            b.source == feed.sumber, b.entity.like(feed.entitas.replace("*", "%")), b.kode_wilayah == code,
-            b.status.in_(SETTLED), b.finished_at <= as_of)).scalar_one()) for code in codes]
-        last = None if not latest or None in latest else min(latest)
-        mine = [r for r in used_rows if r.source == feed.sumber and fnmatchcase(r.entity, feed.entitas)]
-        age = (as_of - last).total_seconds() / 3600 if last is not None else None
-        out.append(StatusUmpan(feed.sumber, feed.entitas, last, age, feed.maks_umur_jam,
-                               age is not None and age <= feed.maks_umur_jam, len(mine),
-                               sum(r.rows_received for r in mine), sum(r.rows_quarantined for r in mine)))
-    return out
+def _bidang_of(layanan: list[Layanan]) -> list[str]:
+    """The bidang of these jenis layanan, in catalog order."""
+    return list(dict.fromkeys(lay.bidang for lay in layanan))
 
 
 def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: int) -> LaporanData:
@@ -425,7 +388,8 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
             .order_by(fa.bidang, fa.baris))]
         used |= {r["batch_id"] for r in mutu} | {r["batch_id"] for r in anggaran}
         penerapan = load_penerapan(conn, kode_kab_kota, tahun, triwulan, mutu + anggaran)
-        feeds = _feed_status(conn, kode_kab_kota, used, computed_at)
+        feeds = feed_status(conn, kode_kab_kota, used, computed_at, _bidang_of(layanan), kode_kab_kota)
+        catatan = catatan_mutu(conn, used)
         source_batches = _source_batches(conn, used)
 
     kab = wilayah.get(kode_kab_kota)
@@ -435,7 +399,7 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
     data = LaporanData(
         kode_kab_kota, kab.nama if kab else kode_kab_kota, prov.nama if prov else kode_kab_kota[:2], tahun,
         triwulan, computed_at, ", ".join(semester), layanan, _opd_names(), wilayah, capaian, monthly, indeks, mutu,
-        anggaran, feeds, sorted(used), source_batches, sebab=sebab, penerapan=penerapan)
+        anggaran, feeds, sorted(used), source_batches, sebab=sebab, penerapan=penerapan, catatan_mutu=catatan)
     if semester and semester != [f"{tahun - 1}-2"]:
         data.notes.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
                             f"{tahun - 1}-2 belum tersedia.")

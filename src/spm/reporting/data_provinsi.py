@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from spm.errors import InputError
 from spm.reporting.penerapan import load_penerapan
+from spm.reporting.umpan import catatan_mutu, feed_status
 from spm.reporting.data import (
-    BIDANG_NAMES, LaporanData, _capaian_of, _feed_status, _ids, _layanan_of, _source_batches, _wilayah,
+    BIDANG_NAMES, LaporanData, _bidang_of, _capaian_of, _ids, _layanan_of, _source_batches, _wilayah,
     denominator_note,
 )
 from spm.warehouse.audit import aware
@@ -81,7 +82,9 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
             fa.kode_kab_kota == kode_provinsi, fa.tahun == tahun, fa.triwulan == triwulan)
             .order_by(fa.bidang, fa.baris))]
         penerapan = load_penerapan(conn, kode_provinsi, tahun, triwulan, mutu + anggaran, "provinsi")
-        feeds = _feed_status(conn, loaded, used, computed_at)
+        feeds = feed_status(conn, loaded, used, computed_at,
+                            _bidang_of([lay for lay in layanan if lay.tingkat_pemerintahan == "provinsi"]), kode_provinsi)
+        catatan = catatan_mutu(conn, used)
         source_batches = _source_batches(conn, used)
         wilayah = _wilayah(conn, kode_provinsi)
 
@@ -94,7 +97,7 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
         kode_provinsi, f"Provinsi {nama}", nama, tahun, triwulan, computed_at, ", ".join(semester), layanan,
         {bidang: f"Dinas {name} Provinsi {nama}" for bidang, name in BIDANG_NAMES.items()}, areas, capaian, monthly,
         indeks, mutu, anggaran, feeds, sorted(used), source_batches, tingkat="provinsi", cakupan=cakupan,
-        indeks_kab_kota=indeks_kab_kota, penerapan=penerapan)
+        indeks_kab_kota=indeks_kab_kota, penerapan=penerapan, catatan_mutu=catatan)
     total = max((t for _, t in cakupan.values()), default=0)
     names = [areas[k].nama if k in areas else k for k in loaded]
     partial = [lay.nama for lay in layanan if data.partial(lay.kode)]

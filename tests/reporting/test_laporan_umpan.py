@@ -1,0 +1,55 @@
+"""The quality status beside the figures (issue 20): every warning the batches used were published with,
+in Indonesian, and the OPD workbooks as a feed of their own, in the report and on the dashboard."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from spm.reporting.data import load_laporan
+from spm.reporting.laporan import render_html
+from spm.reporting.umpan import feed_status
+from spm.warehouse.tables import dq_result
+from tests.reporting.conftest import KODE, TAHUN, TRIWULAN
+from tests.reporting.test_dashboard import client, reports  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow  # reads the simulated warehouse the reporting tests share
+
+
+def _failed_warnings(engine, used: list[int]) -> list[tuple[int, str]]:
+    d = dq_result.c
+    with engine.connect() as conn:
+        return sorted((r.batch_id, r.expectation) for r in conn.execute(sa.select(d.batch_id, d.expectation).where(
+            d.batch_id.in_(used), d.success.is_(False), d.severity == "warning")))
+
+
+def _rows(html: str) -> list[tuple[int, str, str]]:
+    table = re.search(r'<table id="tabel-catatan-mutu">(.*?)</table>', html, re.S).group(1)
+    return [(int(b), p, re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)[6])
+            for b, p, tr in re.findall(r'<tr data-batch="(\d+)" data-pemeriksaan="([^"]+)">(.*?)</tr>', table, re.S)]
+
+
+def test_every_failed_warning_of_the_batches_used_is_listed_with_its_meaning(laporan_engine, client):  # noqa: F811
+    data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
+    expected = _failed_warnings(laporan_engine, data.batch_ids)
+    assert expected, "the simulated quarter has no failed warning to show"
+    assert any(e == "tersedia_melebihi_dibutuhkan" for _, e in expected)  # an OPD's, not only the sources'
+    page = client.get("/", params={"kode": KODE, "tahun": TAHUN, "triwulan": TRIWULAN}).text
+    for html in (render_html(data), page):
+        rows = _rows(html)
+        assert sorted((b, p) for b, p, _ in rows) == expected
+        assert all(uraian and uraian != "–" for *_, uraian in rows), rows  # each says what it means
+
+
+def test_the_opd_workbooks_are_a_feed_of_their_own(laporan_engine):
+    data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
+    opd = [u for u in data.umpan if u.sumber == "opd"]
+    assert [u.entitas for u in opd] == ["pendidikan", "kesehatan"]
+    assert all(u.status == "buku kerja triwulan ini diterima" and u.batches_used == 1 for u in opd)
+    html = render_html(data)
+    assert html.count("buku kerja triwulan ini diterima") == 2
+    with laporan_engine.connect() as conn:  # a quarter whose figures used no workbook
+        [none] = feed_status(conn, KODE, set(), data.computed_at, ["pendidikan"], KODE)[-1:]
+    assert (none.status, none.last_success, none.batches_used) == ("belum ada buku kerja triwulan ini", None, 0)
