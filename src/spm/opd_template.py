@@ -1,6 +1,6 @@
 """The blank OPD input workbook (DESIGN §3.4), generated from the one layout definition.
 
-The layout (sheets `identitas`, `mutu`, `anggaran`, `permasalahan`, `tahapan`, `rencana_aksi`, their columns in order, the quality items of
+The layout (sheets `identitas`, `mutu`, `anggaran`, `permasalahan`, `tahapan`, `rencana_aksi`, `ikm`, their columns in order, the quality items of
 every jenis layanan) is defined once in `spm.sources.opd_layout` and imported from there, never
 restated, so the template the project ships, the files the simulator drops and what the reader in
 `spm.sources.opd_workbook` accepts cannot drift apart.
@@ -69,7 +69,7 @@ def template_rows(bidang: str, tingkat: str = "kabupaten_kota") -> dict[str, lis
     permasalahan = [[kode, None, None] for kode in layanan]
     tahapan = [[kode, *([None] * (len(SHEETS["tahapan"]) - 1))] for kode in layanan]
     return {"identitas": identitas, "mutu": mutu, "anggaran": anggaran, "penerima": penerima,
-            "permasalahan": permasalahan, "tahapan": tahapan, "rencana_aksi": []}
+            "permasalahan": permasalahan, "tahapan": tahapan, "rencana_aksi": [], "ikm": []}
 
 
 def _validation_for(column: Column, bidang: str, tingkat: str = "kabupaten_kota", sheet: str = ""):
@@ -86,6 +86,12 @@ def _validation_for(column: Column, bidang: str, tingkat: str = "kabupaten_kota"
     if column.name in TAHAPAN:
         return DataValidation(type="list", formula1=f'"{",".join(STATUS_TAHAPAN)}"', allow_blank=True,
                               error="Pilih belum, berjalan atau selesai", showErrorMessage=True)
+    if column.name == "nilai_ikm":
+        return DataValidation(type="decimal", operator="between", formula1="25", formula2="100", showErrorMessage=True,
+                              error="Nilai IKM 25-100 (nilai interval konversi, Permenpan RB 14/2017)")
+    if column.name == "jumlah_responden":
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="1", showErrorMessage=True,
+                              error="Bilangan bulat 1 atau lebih")
     if column.name == "bulan_selesai":
         return DataValidation(type="whole", operator="between", formula1="1", formula2="12", showErrorMessage=True,
                               error="Bulan 1-12")

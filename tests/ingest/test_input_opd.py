@@ -48,6 +48,9 @@ NARASI = {  # what the OPD writes for the report (layout 3)
     "tahapan": [[k, "selesai", "selesai", "Berjalan", "belum", None] for k in LAYANAN],  # a typed "Berjalan" is berjalan
     "rencana_aksi": [["pend_dasar", "Penugasan guru kelas", "10 guru", "Bidang Pembinaan SD", 6, 25_000_000],
                      ["pend_paud", "Pengadaan APE", "2 paket", "Bidang PAUD dan PNF", 5, None]],
+    # layout 4: Survei Kepuasan Masyarakat results, of the Dinas as a whole and of a unit about one jenis layanan
+    "ikm": [["Dinas Pendidikan", None, "2026 semester I", 400, 82.5],
+            ["Satuan PAUD binaan", "pend_paud", "2026 semester I", 120, 64.99]],
 }
 
 
@@ -152,7 +155,7 @@ def test_blank_template_is_not_a_submission():
 
 EXPECTED_PROBLEM = {
     "missing_sheet": "lembar anggaran: lembar tidak ada; buku kerja harus memiliki lembar identitas, mutu, anggaran "
-                     "(yang ada: identitas, mutu, permasalahan, tahapan, rencana_aksi)",
+                     "(yang ada: identitas, mutu, permasalahan, tahapan, rencana_aksi, ikm)",
     "bad_header": "lembar mutu, baris 1, kolom F: judul kolom 'jml_tersedia' seharusnya 'jumlah_tersedia'",
     "bad_value": "lembar mutu, baris 3, kolom jumlah_tersedia (F): 'lengkap' bukan angka",
     "unknown_layanan": "lembar anggaran, baris 2, kolom kode_layanan (A): bukan jenis layanan dari bidang buku kerja "

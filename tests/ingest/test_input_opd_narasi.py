@@ -134,7 +134,7 @@ def test_an_older_template_is_taken_and_replaces_the_narrative(wh, inbox):
     assert (first["status"], second["status"]) == ("published", "published"), second.get("problems")
     assert _narrative_warnings(second) == [
         f"lembar {s}: lembar tidak ada (templat lama): laporan menyatakan bagian ini belum diisi OPD; pakai templat "
-        "terbaru untuk mengisinya" for s in ("permasalahan", "rencana_aksi", "tahapan")]
+        "terbaru untuk mengisinya" for s in ("ikm", "permasalahan", "rencana_aksi", "tahapan")]
     assert _narasi(wh) == ([], {}, [])
     with wh.connect() as conn:
         batch = conn.execute(sa.select(etl_batch).where(etl_batch.c.batch_id == second["batch_id"])).one()

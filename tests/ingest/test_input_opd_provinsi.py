@@ -123,7 +123,7 @@ def test_a_missing_penerima_row_rejects_naming_the_layanan(wh, inbox):
 def test_a_province_workbook_without_penerima_sheet_is_refused(wh, inbox):
     problems = _problems(wh, inbox, sheets=["identitas", "mutu", "anggaran"])
     assert problems == ["lembar penerima: lembar tidak ada; buku kerja ini harus memiliki lembar identitas, "
-                        "penerima, mutu, anggaran, permasalahan, tahapan, rencana_aksi"]
+                        "penerima, mutu, anggaran, permasalahan, tahapan, rencana_aksi, ikm"]
     errors = (inbox / "rejected" / f"{NAME}.errors.txt").read_text()
     assert "Isi: bidang kesehatan, provinsi 32, 2026-T1" in errors and "input_opd_<bidang>_provinsi.xlsx" in errors
 

@@ -37,7 +37,7 @@ def test_opd_workbook_follows_the_layout(bogor, tmp_path):
     path = write_opd_workbook(tmp_path / "w.xlsx", bogor, "pendidikan", 2025, 2)
     book = load_workbook(path)
     assert book.sheetnames == list(sheets_of("pendidikan")) == ["identitas", "mutu", "anggaran", "permasalahan", "tahapan",
-                                                                     "rencana_aksi"]
+                                                                     "rencana_aksi", "ikm"]
     for sheet in book.sheetnames:
         rows = list(book[sheet].iter_rows(values_only=True))
         assert list(rows[0]) == [c.name for c in SHEETS[sheet]]

@@ -47,9 +47,9 @@ from spm.warehouse.bulk import replace_partition
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah
 from spm.warehouse.tables_opd import (
-    fact_input_anggaran, fact_input_mutu, fact_input_penerima, fact_input_permasalahan, fact_input_rencana_aksi,
-    fact_input_tahapan, staging_input_anggaran, staging_input_mutu, staging_input_penerima,
-    staging_input_permasalahan, staging_input_rencana_aksi, staging_input_tahapan,
+    fact_input_anggaran, fact_input_ikm, fact_input_mutu, fact_input_penerima, fact_input_permasalahan,
+    fact_input_rencana_aksi, fact_input_tahapan, staging_input_anggaran, staging_input_ikm, staging_input_mutu,
+    staging_input_penerima, staging_input_permasalahan, staging_input_rencana_aksi, staging_input_tahapan,
 )
 from spm.warehouse.status import BatchStatus
 
@@ -95,8 +95,16 @@ RENCANA_AKSI = EntitySpec(
     natural_key=("kode_layanan", "kegiatan"), fact=fact_input_rencana_aksi,
 )
 NARASI = (PERMASALAHAN, TAHAPAN_LAYANAN, RENCANA_AKSI)
+# Survei Kepuasan Masyarakat results (layout 4): the kepuasan masyarakat index of the bidang.
+IKM = EntitySpec(
+    source=SOURCE, entity="ikm", staging=staging_input_ikm,
+    columns=("unit_layanan", "kode_layanan", "periode_survei", "jumlah_responden", "nilai_ikm"), suite="opd_ikm",
+    publish_sql="core/fact_input_ikm_publish.sql", natural_key=("unit_layanan", "kode_layanan", "periode_survei"),
+    fact=fact_input_ikm,
+)
+OPSIONAL = (*NARASI, IKM)  # sheets an older template lacks: published empty then (spm.sources.opd_layout.OPTIONAL_SHEETS)
 SHEET_OF = {MUTU.suite: "mutu", ANGGARAN.suite: "anggaran", PENERIMA.suite: "penerima",
-            **{spec.suite: spec.entity for spec in NARASI}}
+            **{spec.suite: spec.entity for spec in OPSIONAL}}
 
 
 def specs_of(book: OpdWorkbook) -> tuple[EntitySpec, ...]:
@@ -105,7 +113,7 @@ def specs_of(book: OpdWorkbook) -> tuple[EntitySpec, ...]:
     workbook of a quarter is what the report shows."""
     ident = book.identitas
     figures = (MUTU, ANGGARAN, PENERIMA) if "penerima" in sheets_of(ident.bidang, ident.tingkat) else (MUTU, ANGGARAN)
-    return figures + NARASI
+    return figures + OPSIONAL
 
 
 def rows_of(book: OpdWorkbook, spec: EntitySpec) -> list[dict[str, Any]]:
@@ -166,7 +174,7 @@ def _stage(engine: sa.Engine, book: OpdWorkbook, checksum: str, run_id: str | No
     entity = entity_of(ident.bidang)
     with engine.begin() as conn:
         batch_id = open_batch(conn, SOURCE, entity, ident.kode_wilayah, ident.periode, run_id,
-                              (MUTU.staging, ANGGARAN.staging, PENERIMA.staging, *(spec.staging for spec in NARASI)))
+                              (MUTU.staging, ANGGARAN.staging, PENERIMA.staging, *(spec.staging for spec in OPSIONAL)))
         received = sum(len(rows_of(book, spec)) for spec in specs_of(book))
         if not book.problems and settle_unchanged(
                 conn, SOURCE, entity, ident.kode_wilayah, ident.periode, batch_id, checksum, received,

@@ -103,8 +103,23 @@ def workbook_rows(world: KabKotaWorld, bidang: str, tahun: int, triwulan: int,
     rows = {"identitas": identitas, "mutu": mutu, "anggaran": anggaran,
             **_narasi_rows(rng(world.config.seed, kode_wilayah, "opd-narasi", bidang, tahun, triwulan), mutu,
                            layanan_of(bidang, tingkat), bidang, triwulan)}
+    rows["ikm"] = _ikm_rows(rng(world.config.seed, kode_wilayah, "opd-ikm", bidang, tahun, triwulan),
+                            layanan_of(bidang, tingkat), bidang, tahun, triwulan)
     if "penerima" in sheets_of(bidang, tingkat):
         rows["penerima"] = penerima_rows(world.config.seed, kode_wilayah, tahun, triwulan)
+    return rows
+
+
+def _ikm_rows(gen, layanan: tuple[str, ...], bidang: str, tahun: int, triwulan: int) -> list[list]:
+    """A Survei Kepuasan Masyarakat per semester of the Dinas as a whole and of a few of its units, each
+    about one jenis layanan (nilai on the 25-100 scale, mostly B and C, now and then A or D)."""
+    semester = "I" if triwulan <= 2 else "II"
+    unit = "UPTD Puskesmas" if bidang == "kesehatan" else "Satuan pendidikan binaan"
+    rows = [[perangkat_daerah(bidang), None, f"{tahun} semester {semester}", int(gen.integers(200, 600)),
+             round(float(gen.uniform(70, 92)), 2)]]
+    for i, kode in enumerate(layanan[:3], start=1):
+        rows.append([f"{unit} {i}", kode, f"{tahun} semester {semester}", int(gen.integers(60, 300)),
+                     round(float(min(100.0, max(25.0, gen.normal(79, 9)))), 2)])
     return rows
 
 

@@ -28,7 +28,12 @@ in order) and data from row 2:
   unit_pelaksana (the unit responsible, never a person's name), bulan_selesai (1-12 of the year),
   anggaran (Rp, optional).
 
-The three narrative sheets arrived with layout 3: a workbook from an older template without them is
+- `ikm` (layout 4): one row per survey of a unit layanan (a puskesmas, a school, the Dinas itself):
+  unit_layanan, kode_layanan (the jenis layanan it concerns; empty for the unit as a whole),
+  periode_survei, jumlah_responden, nilai_ikm (the Indeks Kepuasan Masyarakat of the survey under
+  Permenpan RB 14/2017, on its 25-100 scale; its mutu A-D follows from it, `mutu_ikm`).
+
+The three narrative sheets arrived with layout 3 and ikm with layout 4: a workbook from an older template without them is
 still taken (with a warning, and the report says the OPD has not written them); when present they
 are checked like the others.
 
@@ -39,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LAYOUT_VERSION = 3  # 2: provinsi workbooks and the penerima sheet; 3: permasalahan, tahapan, rencana_aksi
+LAYOUT_VERSION = 4  # 2: provinsi workbooks and the penerima sheet; 3: permasalahan, tahapan, rencana_aksi; 4: ikm
 BIDANG = ("pendidikan", "kesehatan")
 TINGKAT = ("kabupaten_kota", "provinsi")
 KOMPONEN = ("barang_jasa", "sdm", "petunjuk_teknis")
@@ -52,6 +57,11 @@ TAHAPAN_NAMES = {"pengumpulan_data": "Pengumpulan data", "penghitungan_kebutuhan
 STATUS_TAHAPAN = ("belum", "berjalan", "selesai")
 STATUS_TAHAPAN_NAMES = {"belum": "Belum dimulai", "berjalan": "Sedang berjalan", "selesai": "Selesai"}
 NARASI_SHEETS = ("permasalahan", "tahapan", "rencana_aksi")  # optional in a workbook of an older template
+OPTIONAL_SHEETS = (*NARASI_SHEETS, "ikm")  # taken from a workbook of an older template when absent
+# Permenpan RB 14/2017 (Pedoman Penyusunan Survei Kepuasan Masyarakat): the nilai interval konversi of
+# an IKM survey (25-100) gives its mutu pelayanan: (lowest nilai, mutu, kinerja unit pelayanan).
+IKM_MIN, IKM_MAX = 25.0, 100.0
+MUTU_IKM = ((88.31, "A", "Sangat baik"), (76.61, "B", "Baik"), (65.00, "C", "Kurang baik"), (25.00, "D", "Tidak baik"))
 NARASI_LENGTH = 2000  # characters of a narrative cell: room for a paragraph, refused (never cut) beyond
 
 
@@ -113,7 +123,22 @@ SHEETS: dict[str, tuple[Column, ...]] = {
         Column("bulan_selesai", "integer", True, "month of the year it is to be done (1-12)"),
         Column("anggaran", "number", False, "budget of the action, Rp (empty when none)"),
     ),
+    "ikm": (
+        Column("unit_layanan", "text", True, "the unit surveyed (puskesmas, sekolah, the Dinas): a unit, never a person"),
+        Column("kode_layanan", "text", False, max_length=64,
+               description="jenis layanan the survey concerns (DESIGN §5 code); empty for the unit as a whole"),
+        Column("periode_survei", "text", True, max_length=64, description="when surveyed, e.g. 2026 semester I"),
+        Column("jumlah_responden", "integer", True, "respondents of the survey (at least 1)"),
+        Column("nilai_ikm", "number", True, "IKM of the survey, 25-100 (Permenpan RB 14/2017 nilai interval konversi)"),
+    ),
 }
+
+def mutu_ikm(nilai: float | None) -> tuple[str, str] | None:
+    """(mutu, kinerja) of an IKM nilai on the 25-100 scale; None outside it."""
+    if nilai is None or not IKM_MIN <= nilai <= IKM_MAX:
+        return None
+    return next((m, k) for low, m, k in MUTU_IKM if nilai >= low)
+
 
 # Quality items per jenis layanan: (komponen, uraian, satuan, typical need per 1000 sasaran: what
 # the simulator fills in; the template lists the items).

@@ -2,7 +2,7 @@
 
 Template checks happen here, before anything reaches the warehouse: the sheets of the workbook's
 kind (`sheets_of`: penerima only in a workbook with OPD-entered penerima; the narrative sheets
-permasalahan, tahapan and rencana_aksi may be absent from a workbook of an older template), their
+permasalahan, tahapan and rencana_aksi and the ikm sheet may be absent from a workbook of an older template), their
 header rows (exact names, in order), the identitas row (kab/kota or provinsi code, bidang, tahun, triwulan; agreeing
 with the file name when it follows `workbook_filename`), and the type of every cell (whole numbers
 for the jumlah columns, amounts for alokasi and realisasi, no empty required cell). Every problem is
@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from spm.sources.opd_layout import BIDANG, NARASI_SHEETS, SHEETS, TAHAPAN, Column, header, sheets_of, tingkat_of_kode
+from spm.sources.opd_layout import (
+    BIDANG, NARASI_SHEETS, OPTIONAL_SHEETS, SHEETS, TAHAPAN, Column, header, sheets_of, tingkat_of_kode,
+)
 from spm.sources.angka import AngkaError, parse_angka
 
 KODE_KAB_KOTA = re.compile(r"^\d{2}(\.\d{2})?$")  # a kab/kota (32.71) or, for its own services, a province (32)
@@ -79,7 +81,8 @@ class OpdWorkbook:
     permasalahan: list[dict[str, Any]] = field(default_factory=list)
     tahapan: list[dict[str, Any]] = field(default_factory=list)
     rencana_aksi: list[dict[str, Any]] = field(default_factory=list)
-    absent: list[str] = field(default_factory=list)  # narrative sheets a workbook of an older template lacks
+    ikm: list[dict[str, Any]] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # OPTIONAL_SHEETS a workbook of an older template lacks
     problems: list[Problem] = field(default_factory=list)
     structural: bool = False  # sheets or headers broken: the rows cannot be read at all
     formulas: dict[str, frozenset] = field(default_factory=dict, repr=False)  # sheet -> formula cells
@@ -327,8 +330,8 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
         book.formulas = _formula_cells(content)
         # Which sheets the workbook must have depends on its kind (identitas), so penerima is read
         # when present and required once the kind is known.
-        base = [s for s in SHEETS if s != "penerima" and s not in NARASI_SHEETS]
-        book.absent = [s for s in NARASI_SHEETS if s not in wb.sheetnames]
+        base = [s for s in SHEETS if s != "penerima" and s not in OPTIONAL_SHEETS]
+        book.absent = [s for s in OPTIONAL_SHEETS if s not in wb.sheetnames]
         missing = [s for s in base if s not in wb.sheetnames]
         for sheet in missing:
             book.problems.append(Problem(sheet, None, None, f"lembar tidak ada; buku kerja harus memiliki lembar "
@@ -347,7 +350,7 @@ def read_workbook(content: bytes, file_name: str) -> OpdWorkbook:
             book.structural = True
         if "identitas" in rows:
             _identitas(book, rows["identitas"])
-        for sheet in ("mutu", *NARASI_SHEETS):
+        for sheet in ("mutu", *OPTIONAL_SHEETS):
             if sheet in rows:
                 _plain(book, sheet, rows[sheet])
         if "anggaran" in rows:

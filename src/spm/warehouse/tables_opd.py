@@ -210,3 +210,26 @@ mart_indeks_spm = sa.Table(
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
     sa.Index("ix_mart_indeks_spm_partition", "kode_kab_kota", "tahun", "triwulan"),
 )
+
+# Survei Kepuasan Masyarakat results the OPD enters (layout 4): one row per survey of a unit layanan;
+# kode_layanan is NULL for a survey of the unit as a whole. Its mutu A-D follows from nilai_ikm
+# (spm.sources.opd_layout.mutu_ikm), so it is not stored twice.
+staging_input_ikm = _staging(
+    "staging_input_ikm", sa.Column("unit_layanan", sa.String(255), nullable=True),
+    sa.Column("periode_survei", sa.String(64), nullable=True), sa.Column("jumlah_responden", sa.Integer, nullable=True),
+    sa.Column("nilai_ikm", sa.Float, nullable=True))
+fact_input_ikm = sa.Table(
+    "fact_input_ikm", metadata,
+    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+    sa.Column("bidang", sa.String(32), primary_key=True),
+    sa.Column("baris", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("unit_layanan", sa.String(255), nullable=False),
+    sa.Column("kode_layanan", sa.String(32), nullable=True),
+    sa.Column("periode_survei", sa.String(64), nullable=False),
+    sa.Column("jumlah_responden", sa.Integer, nullable=False),
+    sa.Column("nilai_ikm", sa.Float, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Index("ix_fact_input_ikm_partition", "kode_kab_kota", "bidang", "tahun", "triwulan"),
+)
