@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from spm.errors import InputError, SpmError
 from spm.reporting.data import BIDANG_NAMES, _aware, available_quarters, load_laporan, trend
+from spm.reporting.pendukung import INDEKS, indeks_pendukung
 from spm.reporting.charts import format_number, capaian_bars, trend_chart
 from spm.reporting.lokal import waktu
 from spm.reporting.publish import FORMATS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
@@ -187,7 +188,7 @@ class Dashboard:
             trend_columns=trend_columns, trend_rows=trend_rows, trend_wilayah_name=data.nama_wilayah(trend_wilayah),
             abbreviation=_abbreviation, desa=desa, downloads=downloads,
             targets={t.kode_layanan: t for t in data.target() if t.kode_layanan in {lay.kode for lay in layanan}},
-            spreads=data.spreads(),
+            spreads=data.spreads(), pendukung={b: indeks_pendukung(data, b) for b in bidang}, pendukung_indeks=INDEKS,
             query_with=lambda **kw: "?" + urlencode(self._query(p, **kw)),
         )
 

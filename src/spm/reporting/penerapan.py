@@ -12,7 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from spm.sources.opd_layout import STATUS_TAHAPAN_NAMES, TAHAPAN, TAHAPAN_NAMES
-from spm.warehouse.tables_opd import fact_input_permasalahan, fact_input_rencana_aksi, fact_input_tahapan
+from spm.warehouse.tables_opd import (
+    fact_input_ikm, fact_input_permasalahan, fact_input_rencana_aksi, fact_input_tahapan,
+)
 
 MONTH_NAMES = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
                "November", "Desember")
@@ -29,6 +31,7 @@ class Penerapan:
     tahapan: list[dict[str, Any]] = field(default_factory=list)
     rencana_aksi: list[dict[str, Any]] = field(default_factory=list)
     bidang_input: set[str] = field(default_factory=set)
+    ikm: list[dict[str, Any]] = field(default_factory=list)  # Survei Kepuasan Masyarakat results
     tingkat: str = "kabupaten_kota"  # whose SPM the OPD reports: a province's Dinas its own jenis layanan
 
     def kosong(self, bidang: str, rows: list[dict[str, Any]]) -> str | None:
@@ -42,19 +45,20 @@ class Penerapan:
     def permasalahan_of(self, bidang: str, layanan: list) -> list[tuple[Any, list[dict[str, Any]]]]:
         """(jenis layanan, its problems) in catalog order; a jenis layanan the OPD wrote nothing for has []."""
         return [(lay, [r for r in self.permasalahan if r["kode_layanan"] == lay.kode])
-                for lay in self._layanan(bidang, layanan)]
+                for lay in self.layanan_bidang(bidang, layanan)]
 
     def tahapan_of(self, bidang: str, layanan: list) -> list[tuple[Any, dict[str, Any] | None]]:
         by_kode = {r["kode_layanan"]: r for r in self.tahapan}
-        return [(lay, by_kode.get(lay.kode)) for lay in self._layanan(bidang, layanan)]
+        return [(lay, by_kode.get(lay.kode)) for lay in self.layanan_bidang(bidang, layanan)]
 
     def rencana_of(self, bidang: str, layanan: list) -> list[tuple[Any, list[dict[str, Any]]]]:
         """(jenis layanan, its actions) for the jenis layanan with actions, in catalog order."""
         out = [(lay, [r for r in self.rencana_aksi if r["kode_layanan"] == lay.kode])
-               for lay in self._layanan(bidang, layanan)]
+               for lay in self.layanan_bidang(bidang, layanan)]
         return [(lay, rows) for lay, rows in out if rows]
 
-    def _layanan(self, bidang: str, layanan: list) -> list:
+    def layanan_bidang(self, bidang: str, layanan: list) -> list:
+        """The jenis layanan of `layanan` (the catalog) its OPD reports for a bidang."""
         return [lay for lay in layanan if lay.bidang == bidang and lay.tingkat_pemerintahan == self.tingkat]
 
     def rows_of(self, bidang: str, table: str) -> list[dict[str, Any]]:
@@ -83,4 +87,4 @@ def load_penerapan(conn, kode_kab_kota: str, tahun: int, triwulan: int, figures:
             c.kode_kab_kota == kode_kab_kota, c.tahun == tahun, c.triwulan == triwulan).order_by(c.bidang, c.baris))]
 
     return Penerapan(rows(fact_input_permasalahan), rows(fact_input_tahapan), rows(fact_input_rencana_aksi),
-                     {r["bidang"] for r in figures}, tingkat)
+                     {r["bidang"] for r in figures}, rows(fact_input_ikm), tingkat)

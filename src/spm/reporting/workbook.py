@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spm.reporting.lokal import bulat, status, waktu
+from spm.reporting.pendukung import indeks_pendukung
 from spm.reporting.penerapan import bulan_selesai, status_tahapan, tahapan_kolom
 from spm.reporting.pengesahan import NAMA, NIP, TEMPAT_TANGGAL, kepala_opd, koordinator
 from spm.reporting.data import MONTH_ABBREVIATIONS, MUTU_COMPONENT_NAMES, BIDANG_NAMES, LaporanData
@@ -360,6 +361,15 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
                          bulat(r["capaian_penerima"], 2), bulat(r["mutu"], 2), bulat(r["nilai"], 2),
                          r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
                         {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
+    sheet.row += 1
+    sheet.text("INDEKS PENDUKUNG (dari input OPD; menjelaskan indeks, tidak ikut dalam nilainya)", "bold")
+    sheet.header(["No", "Bidang", "Indeks", "Dasar perhitungan", "Nilai", "Mutu IKM"], spans={6: sheet.span})
+    no = 0
+    for b in data.bidang:
+        for ip in indeks_pendukung(data, b):
+            no += 1
+            sheet.cells([no, BIDANG_NAMES.get(b, b), ip.nama, ip.dasar, ip.nilai_bulat, ip.mutu or ""],
+                        {5: FMT_DECIMAL}, spans={6: sheet.span})
     _signature(sheet, koordinator(data))
     _protect(ws, "A:A")
 
