@@ -198,6 +198,7 @@ def test_trend_over_quarters(client, laporan_engine):
     ("/?kode=32.71&tahun=2019", 404, "Triwulan tidak tersedia"),
     ("/?bidang=pertanian", 404, "Bidang tidak ditemukan"),
     ("/?kecamatan=32.71.99", 404, "Kecamatan tidak ditemukan"),
+    ("/?kecamatan=32.71.01&desa=32.71.01.9999", 404, "Desa/kelurahan tidak ditemukan"),
     ("/?triwulan=tiga", 400, "Pilihan tidak valid"),
     ("/tidak-ada", 404, "Halaman tidak ditemukan"),
     ("/unduh/32.71/2026/4/xlsx", 404, "Triwulan tidak tersedia"),

@@ -98,6 +98,17 @@ def _cells(page, rows: str, cell: str, key: str) -> dict[str, str]:
     return out
 
 
+def _counts(engine, kode_wilayah: str) -> dict[str, tuple[float, int]]:
+    import sqlalchemy as sa
+
+    from spm.warehouse.tables_marts import mart_capaian_spm
+
+    m = mart_capaian_spm.c
+    with engine.connect() as conn:
+        return {r.kode_layanan: (r.sasaran, r.terlayani) for r in conn.execute(sa.select(m.kode_layanan, m.sasaran, m.terlayani)
+                .where(m.kode_wilayah == kode_wilayah, m.jenis_kelamin == "semua", m.tahun == TAHUN, m.triwulan == 3))}
+
+
 def _capaian(page) -> dict[str, str]:
     return _cells(page, "table.tabel-capaian tr[data-layanan]", "td.capaian", "layanan")
 
@@ -167,6 +178,17 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
             mart_desa = mart_capaian(laporan_engine, first, TAHUN, 3)
             assert cells == expected_cells(laporan_engine, first, TAHUN, 3, [k for k in mart_desa if k.startswith("kes_")])
             page.screenshot(path=str(tmp_path / "dashboard-desa.png"), full_page=True)
+
+            # 4b. Clicking a desa shows its counts per jenis layanan, L and P apart.
+            with page.expect_navigation():
+                page.locator(f"#tabel-desa tr[data-desa='{first}'] a").click()
+            assert f"desa={first}" in page.url
+            rinci = {r.get_attribute("data-layanan"): r for r in page.locator("#tabel-desa-rinci tr[data-layanan]").all()}
+            assert set(rinci) == {k for k in mart_desa if k.startswith("kes_")}  # the bidang chosen in 3.
+            for kode, (sasaran, terlayani) in _counts(laporan_engine, first).items():
+                if kode in rinci:
+                    assert rinci[kode].locator("td.sasaran").inner_text() == format_number(sasaran)
+                    assert rinci[kode].locator("td.terlayani").inner_text() == format_number(terlayani)
 
             # 5. The downloads are the published files of the quarter shown.
             t = publication_of(KODE, TAHUN, 3)

@@ -54,6 +54,7 @@ class Filters:
     triwulan: int
     bidang: str  # "semua" or a bidang
     kecamatan: str | None
+    desa: str | None = None  # one desa of the kecamatan, shown in detail
 
 
 def _wilayah_names(engine: sa.Engine, kode: list[str]) -> dict[str, str]:
@@ -128,7 +129,10 @@ class Dashboard:
         kecamatan = (params.get("kecamatan") or "").strip() or None
         if kecamatan is not None and not kecamatan.startswith(kode + "."):
             kecamatan = None  # left over from another kab/kota in the form: ignore it
-        return Filters(kode, tahun, triwulan, bidang, kecamatan)
+        desa = (params.get("desa") or "").strip() or None
+        if desa is not None and (kecamatan is None or not desa.startswith(kecamatan + ".")):
+            desa = None  # a desa belongs to the kecamatan shown, or is not shown
+        return Filters(kode, tahun, triwulan, bidang, kecamatan, desa)
 
     # --- the page -----------------------------------------------------------------------------------
 
@@ -156,10 +160,15 @@ class Dashboard:
                               f"{what} dengan kode {p.kecamatan!r} tidak ada di {data.nama_kab_kota}.",
                               [(k.nama, "?" + urlencode(self._query(p, kecamatan=k.kode))) for k in data.sub_areas()])
             desa = data.children(p.kecamatan)
+        if p.desa is not None and p.desa not in {w.kode for w in desa or []}:
+            raise PageError(404, f"{data.child_name.capitalize()} tidak ditemukan",
+                            f"{data.child_name.capitalize()} dengan kode {p.desa!r} tidak ada di "
+                            f"{data.nama_wilayah(p.kecamatan)}.",
+                            [(w.nama, "?" + urlencode(self._query(p, desa=w.kode))) for w in desa or []])
         bidang = data.bidang if p.bidang == "semua" else [p.bidang]
         layanan = [lay for b in bidang for lay in data.layanan_bidang(b)]
         # A province's kab/kota keep their trend in their own partitions: the province shows its own.
-        trend_wilayah = p.kode if data.is_provinsi else (p.kecamatan or p.kode)
+        trend_wilayah = p.kode if data.is_provinsi else (p.desa or p.kecamatan or p.kode)
         series = trend(self.engine, trend_wilayah, p.kode)
         quarter_label = lambda t, q: f"{t} TW {ROMAN_NUMERALS.get(q, q)}"  # noqa: E731
         trend_rows = {lay.kode: {quarter_label(t, q): v for t, q, v in series.get(lay.kode, [])} for lay in layanan}
@@ -195,7 +204,9 @@ class Dashboard:
     @staticmethod
     def _query(p: Filters, **changes: Any) -> dict[str, Any]:
         q: dict[str, Any] = {"kode": p.kode, "tahun": p.tahun, "triwulan": p.triwulan, "bidang": p.bidang,
-                             "kecamatan": p.kecamatan}
+                             "kecamatan": p.kecamatan, "desa": p.desa}
+        if "kecamatan" in changes:  # another kecamatan (or none): its desa detail goes
+            q["desa"] = None
         q.update(changes)
         return {k: v for k, v in q.items() if v is not None and v != ""}
 
