@@ -53,3 +53,16 @@ def test_the_opd_workbooks_are_a_feed_of_their_own(laporan_engine):
     with laporan_engine.connect() as conn:  # a quarter whose figures used no workbook
         [none] = feed_status(conn, KODE, set(), data.computed_at, ["pendidikan"], KODE)[-1:]
     assert (none.status, none.last_success, none.batches_used) == ("belum ada buku kerja triwulan ini", None, 0)
+
+
+def test_an_index_without_nilai_says_why_naming_the_jenis_layanan(laporan_engine):
+    data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
+    why = "mutu kosong: tidak ada nilai untuk kes_bbl, kes_dm (rata-rata 12 anggota, kosong bila ada anggota yang kosong)"
+    data.indeks = [dict(r, nilai=None, keterangan=why) if r["tingkat_indeks"] == "bidang" and r["bidang"] == "kesehatan"
+                   else r for r in data.indeks]
+    shown = data.keterangan(why)
+    assert shown.startswith("mutu kosong: tidak ada nilai untuk Pelayanan kesehatan bayi baru lahir, Pelayanan kesehatan "
+                            "penderita diabetes melitus (")
+    html = render_html(data)
+    assert f'<p class="kecil" data-tanpa-nilai="Bidang Kesehatan"><b>Bidang Kesehatan</b>: {shown}</p>' in html
+    assert "kes_bbl" not in re.sub(r'data-[a-z-]+="[^"]*"', "", html)  # codes stay in attributes only

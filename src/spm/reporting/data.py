@@ -7,6 +7,7 @@ dim_* and etl_batch counts only (DESIGN §4).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -155,6 +156,14 @@ class LaporanData:
         dimuat, total = self.cakupan.get(kode_layanan, (0, 0))
         return self.is_provinsi and dimuat < total
 
+    def keterangan(self, text: str | None) -> str:
+        """A mart keterangan as OPD staff read it: jenis layanan by name, not by code."""
+        if not text:
+            return ""
+        names = {lay.kode: lay.nama for lay in self.layanan}
+        text = re.sub(r"\b(?:pend|kes)_[a-z_]+\b", lambda m: names.get(m.group(0), m.group(0)), text)
+        return text.replace("capaian_penerima", "capaian penerima")
+
     def capaian_at(self, kode_wilayah: str, kode_layanan: str) -> Capaian | None:
         return self.capaian.get((kode_wilayah, "semua", kode_layanan))
 
@@ -267,6 +276,12 @@ class LaporanData:
 
     def indeks_layanan_rows(self, pemerintahan: str | None = None) -> list[dict[str, Any]]:
         return [r for r in self.indeks_of(pemerintahan) if r["tingkat_indeks"] == "layanan"]
+
+    def indeks_tanpa_nilai(self, pemerintahan: str | None = None) -> list[tuple[str, str]]:
+        """(which, why) for the daerah and bidang index of a group that has no nilai."""
+        rows = [r for r in self.indeks_of(pemerintahan) if r["tingkat_indeks"] != "layanan" and r["nilai"] is None]
+        return [("Daerah" if r["tingkat_indeks"] == "daerah" else f"Bidang {BIDANG_NAMES.get(r['bidang'], r['bidang'])}",
+                 self.keterangan(r["keterangan"]) or "belum dapat dihitung") for r in rows]
 
     def bidang_indeks(self, pemerintahan: str | None = None) -> list[str]:
         """The bidang of one index group, in report order."""

@@ -359,7 +359,7 @@ def write_espm_workbook(data: LaporanData, path: Path) -> None:
             sheet.cells([no, level, BIDANG_NAMES.get(r["bidang"], "Semua bidang"),
                          data.nama_layanan(r["kode_layanan"]) if r["kode_layanan"] else "",
                          bulat(r["capaian_penerima"], 2), bulat(r["mutu"], 2), bulat(r["nilai"], 2),
-                         r["label"] or "belum dapat dihitung", r["keterangan"] or ""],
+                         r["label"] or "belum dapat dihitung", data.keterangan(r["keterangan"])],
                         {5: FMT_DECIMAL, 6: FMT_DECIMAL, 7: FMT_DECIMAL})
     sheet.row += 1
     sheet.text("INDEKS PENDUKUNG (dari input OPD; menjelaskan indeks, tidak ikut dalam nilainya)", "bold")
