@@ -8,6 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from spm.reporting.charts import format_number
 from spm.reporting.data import load_laporan
 from spm.reporting.laporan import render_html
 from spm.reporting.umpan import feed_status
@@ -66,3 +67,22 @@ def test_an_index_without_nilai_says_why_naming_the_jenis_layanan(laporan_engine
     html = render_html(data)
     assert f'<p class="kecil" data-tanpa-nilai="Bidang Kesehatan"><b>Bidang Kesehatan</b>: {shown}</p>' in html
     assert "kes_bbl" not in re.sub(r'data-[a-z-]+="[^"]*"', "", html)  # codes stay in attributes only
+
+
+def test_the_dashboard_shows_each_feeds_age_now_beside_its_age_when_computed(laporan_engine, client):  # noqa: F811
+    from datetime import datetime, timezone
+
+    from spm.reporting.umpan import umur_sekarang
+
+    data = load_laporan(laporan_engine, KODE, TAHUN, TRIWULAN)
+    before = datetime.now(timezone.utc)
+    page = client.get("/", params={"kode": KODE, "tahun": TAHUN, "triwulan": TRIWULAN}).text
+    now = umur_sekarang(laporan_engine, data, before)
+    dukcapil = next(u for u in data.umpan if (u.sumber, u.entitas) == ("dukcapil", "penduduk"))
+    # the warehouse was filled minutes ago, its figures computed right after: both ages are small and
+    # now is no younger than at computation
+    assert now[("dukcapil", "penduduk")] >= dukcapil.age_hours
+    row = re.search(r'<tr class="[^"]*" data-sumber="dukcapil"><td>dukcapil</td><td>penduduk</td>(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[1] == format_number(dukcapil.age_hours, 1)
+    assert cells[2] in {format_number(now[("dukcapil", "penduduk")] + d / 3600, 1) for d in range(0, 120)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from spm.errors import InputError, SpmError
 from spm.reporting.data import BIDANG_NAMES, _aware, available_quarters, load_laporan, trend
 from spm.reporting.pendukung import INDEKS, indeks_pendukung
+from spm.reporting.umpan import umur_sekarang
 from spm.reporting.charts import format_number, capaian_bars, trend_chart
 from spm.reporting.lokal import waktu
 from spm.reporting.publish import FORMATS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
@@ -197,7 +199,7 @@ class Dashboard:
             trend_columns=trend_columns, trend_rows=trend_rows, trend_wilayah_name=data.nama_wilayah(trend_wilayah),
             abbreviation=_abbreviation, desa=desa, downloads=downloads,
             targets={t.kode_layanan: t for t in data.target() if t.kode_layanan in {lay.kode for lay in layanan}},
-            spreads=data.spreads(), pendukung={b: indeks_pendukung(data, b) for b in bidang}, pendukung_indeks=INDEKS,
+            spreads=data.spreads(), umur_kini=umur_sekarang(self.engine, data, datetime.now(timezone.utc)), pendukung={b: indeks_pendukung(data, b) for b in bidang}, pendukung_indeks=INDEKS,
             query_with=lambda **kw: "?" + urlencode(self._query(p, **kw)),
         )
 

@@ -139,3 +139,12 @@ def catatan_mutu(conn, used: set[int]) -> list[CatatanMutu]:
                         .order_by(b.source, b.entity, b.batch_id, d.expectation)).all()
     return [CatatanMutu(r.source, r.entity, r.kode_wilayah, r.periode, r.batch_id, r.expectation,
                         _uraian(r.suite).get(r.expectation, ""), r.kolom, r.unexpected_count) for r in rows]
+
+
+def umur_sekarang(engine: sa.Engine, data, now: datetime) -> dict[tuple[str, str], float | None]:
+    """Per configured feed (sumber, entitas): hours since its last settled load, now (the dashboard is a
+    live view; the report's Umur is as of when its figures were computed, so a rerun gives the same file).
+    A province's feed is as old as its stalest loaded kab/kota."""
+    codes = sorted(data.indeks_kab_kota) if data.is_provinsi else [data.kode_kab_kota]
+    with engine.connect() as conn:
+        return {(u.sumber, u.entitas): u.age_hours for u in feed_status(conn, codes, set(), now)}
