@@ -36,7 +36,7 @@ from spm.warehouse.tables_peringatan import peringatan
 from spm.warehouse.audit import aware
 from spm.warehouse.status import BatchStatus, SETTLED
 
-SCANNED_KINDS = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian", "catatan_mutu")
+SCANNED_KINDS = ("kritis", "karantina", "penyebut_hilang", "lonjakan_capaian", "catatan_mutu", "triwulan_terkunci")
 # Whose quarantined rows alert even below the rejection limit: the denominators (DESIGN §9), which a
 # quarantined row shrinks for every indicator of the kab/kota.
 DENOMINATOR_SOURCE = "dukcapil"
@@ -194,6 +194,36 @@ def _capaian_jumps(conn, cfg: Konfigurasi, b, base: str | None) -> list[Finding]
     return out
 
 
+def _locked_quarter(conn, cfg: Konfigurasi, b, base: str | None) -> list[Finding]:
+    """A computation refused because the quarter is approved (spm.warehouse.persetujuan): the OPD of
+    every bidang whose figures it would have changed hears it; the approved figures stand until the
+    Bagian Tata Pemerintahan re-opens the quarter in the dashboard."""
+    from spm.warehouse.persetujuan import EXPECTATION, SUITE
+
+    row = conn.execute(sa.select(dq_result.c.unexpected_count, dq_result.c.details).where(
+        dq_result.c.batch_id == b.batch_id, dq_result.c.suite == SUITE, dq_result.c.expectation == EXPECTATION,
+        dq_result.c.success.is_(False))).first()
+    if row is None:
+        return []
+    details = row.details or {}
+    revisi, changed = details.get("revisi"), row.unexpected_count
+    what = "capaian" if b.entity == CAPAIAN_ENTITY else "indeks"
+    out = []
+    for bidang in details.get("bidang") or [None]:
+        out.append(Finding(
+            f"triwulan_terkunci:{b.entity}:{b.kode_wilayah}:{b.periode}:{bidang or '-'}", "triwulan_terkunci",
+            cfg.pemilik_bidang(bidang),
+            f"{what} {b.kode_wilayah} {b.periode}" + (f" bidang {bidang}" if bidang else "")
+            + f": perhitungan ulang akan mengubah {changed} angka yang sudah disetujui (revisi {revisi})",
+            (f"Triwulan {b.periode} kab/kota {b.kode_wilayah} sudah disetujui (revisi {revisi}); perhitungan ulang "
+             f"batch {b.batch_id} mengubah {changed} angka {what} dan tidak disimpan: angka yang disetujui tetap berlaku.",
+             "Bila data sumber memang dikoreksi, minta Bagian Tata Pemerintahan membuka kembali triwulan ini di dasbor "
+             "(menu Persetujuan, dengan alasan); perhitungan berikutnya lalu menjadi revisi baru berstatus DRAF."),
+            b.source, b.entity, b.kode_wilayah, b.periode, b.batch_id, content=[revisi, changed],
+            link=None, detail={"revisi": revisi, "angka_berubah": changed, "bidang": bidang}))
+    return out
+
+
 def _quality_note(conn, cfg: Konfigurasi, b, base: str | None) -> Finding | None:
     """A published batch the owner must still hear about: a plausibility gate (a warning expectation
     on the whole batch) that failed, or, for the population and births, any quarantined row, named by
@@ -271,7 +301,8 @@ def scan_batches(engine: sa.Engine, cfg: Konfigurasi, from_batch_id: int, at: da
                     continue  # technical failure: the task's failure callback tells the data team
                 found = [m]
             elif b.status == BatchStatus.REJECTED:
-                found = [_rejected_quarantine(conn, cfg, b, base)]
+                locked = _locked_quarter(conn, cfg, b, base) if b.source == CAPAIAN_SOURCE else []
+                found = locked or [_rejected_quarantine(conn, cfg, b, base)]
             elif b.status == BatchStatus.MISSING and capaian:
                 # A province without figures: its kab/kota's own missing batches say why.
                 found = [] if is_provinsi(b.kode_wilayah) else [_missing_denominator(cfg, b, base)]

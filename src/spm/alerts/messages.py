@@ -29,6 +29,7 @@ KIND_TITLES = {
     "terlambat": "Data belum masuk",
     "rujukan_tertunda": "Rekam kesehatan menunggu data pasien",
     "berkas_ditolak": "Berkas inbox ditolak",
+    "triwulan_terkunci": "Perhitungan ulang ditolak: triwulan sudah disetujui",
     "teknis": "Kegagalan teknis",
 }
 MESSAGE_TITLES = {

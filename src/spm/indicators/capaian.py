@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from spm.config import load_yaml
 from spm.errors import ConfigError
 from spm.config.katalog_layanan import Layanan, faktor, fhir_statuses, load_catalog
+from spm.warehouse import persetujuan
 from spm.warehouse.audit import finish_batch, now, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import (
@@ -297,6 +298,17 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
     catalog = load_catalog()
     periode = periode_label(tahun, triwulan)
+    try:
+        return _compute_capaian(engine, catalog, periode, kode, tahun, triwulan, run_id)
+    except persetujuan.QuarterLocked as e:  # rolled back: the approved figures stand
+        batch_id = persetujuan.record_locked(engine, SOURCE, ENTITY, periode, run_id, e)
+        log.warning("capaian %s %s: %s", kode, periode, e)
+        return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.REJECTED,
+                "message": str(e)}
+
+
+def _compute_capaian(engine: sa.Engine, catalog, periode: str, kode: str, tahun: int, triwulan: int,
+                     run_id: str | None) -> dict[str, Any]:
     with engine.begin() as conn:
         if not conn.execute(sa.select(sa.func.count()).select_from(dim_layanan)).scalar_one():
             raise ConfigError("dim_layanan is empty: run `spm db upgrade`")
@@ -308,6 +320,8 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
             finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
             return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.MISSING,
                     "message": msg}
+        kunci = persetujuan.locked(conn, kode, tahun, triwulan)
+        before = persetujuan.figures(conn, kode, tahun, triwulan) if kunci else None
         clear_work_rows(conn, kode, tahun, triwulan)
         ctx = _Context(conn, batch_id, kode, tahun, triwulan, ref, set(), {})
         computed = add_desa_rows(ctx, catalog)
@@ -323,6 +337,7 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
             clear_persons(conn)
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
             mart_capaian_spm.c.batch_id == batch_id)).scalar_one()
+        persetujuan.guard(conn, kunci, before)
         flagged = flag_jumps(conn, batch_id, kode, tahun, triwulan)
         notes = [f"{len(computed)} jenis layanan computed with population {semester_penduduk}"]
         if ref != (tahun - 1, 2):

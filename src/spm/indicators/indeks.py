@@ -36,6 +36,7 @@ from spm.errors import ConfigError
 from spm.indicators.capaian import periode_label
 from spm.reference import is_provinsi
 from spm.settings import sql_dir
+from spm.warehouse import persetujuan
 from spm.warehouse.audit import finish_batch, start_batch
 from spm.warehouse.sqlfiles import run_sql_file, statements
 from spm.warehouse.tables import dim_layanan
@@ -162,10 +163,23 @@ def compute_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
     config = load_config()
     periode = periode_label(tahun, triwulan)
+    try:
+        return _compute_indeks(engine, config, periode, kode, tahun, triwulan, run_id)
+    except persetujuan.QuarterLocked as e:  # rolled back: the approved figures stand
+        batch_id = persetujuan.record_locked(engine, SOURCE, ENTITY, periode, run_id, e)
+        log.warning("indeks %s %s: %s", kode, periode, e)
+        return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.REJECTED,
+                "message": str(e)}
+
+
+def _compute_indeks(engine: sa.Engine, config: IndeksConfig, periode: str, kode: str, tahun: int, triwulan: int,
+                    run_id: str | None) -> dict[str, Any]:
     x = mart_indeks_spm.c
     with engine.begin() as conn:
         if not conn.execute(sa.select(sa.func.count()).select_from(dim_layanan)).scalar_one():
             raise ConfigError("dim_layanan is empty: run `spm db upgrade`")
+        kunci = persetujuan.locked(conn, kode, tahun, triwulan)
+        before = persetujuan.figures(conn, kode, tahun, triwulan) if kunci else None
         batch_id = start_batch(conn, SOURCE, ENTITY, kode, periode, run_id)
         sql_params = {
             "kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan, "lokasi": f"{kode} {periode}",
@@ -177,6 +191,7 @@ def compute_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_
         conn.execute(sa.update(mart_indeks_spm).where(x.batch_id == batch_id)
                      .values(label=_label_case(x.nilai, config)))
         _explain_means(conn, config, batch_id)
+        persetujuan.guard(conn, kunci, before)
         rows = conn.execute(sa.select(x.tingkat_indeks, x.kode_layanan, x.nilai, x.label, x.tingkat_pemerintahan)
                             .where(x.batch_id == batch_id).order_by(x.urutan)).all()
         # The index of the kab/kota SPM (in a province's partition: its roll-up); its own follows.

@@ -33,6 +33,7 @@ from spm.errors import ConfigError
 from spm.indicators.capaian import (
     dapodik_semester, flag_jumps, learner_conditions, periode_label, province_own_rows, quarter_end,
 )
+from spm.warehouse import persetujuan
 from spm.warehouse.audit import finish_batch, start_batch
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.status import BatchStatus
@@ -207,7 +208,19 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
     if triwulan not in (1, 2, 3, 4):
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
     periode = periode_label(tahun, triwulan)
+    try:
+        return _compute_capaian_provinsi(engine, kode_provinsi, periode, tahun, triwulan, run_id)
+    except persetujuan.QuarterLocked as e:  # rolled back: the approved figures stand
+        batch_id = persetujuan.record_locked(engine, SOURCE, ENTITY, periode, run_id, e)
+        return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
+                "status": BatchStatus.REJECTED, "message": str(e)}
+
+
+def _compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, periode: str, tahun: int, triwulan: int,
+                              run_id: str | None) -> dict[str, Any]:
     with engine.begin() as conn:
+        kunci = persetujuan.locked(conn, kode_provinsi, tahun, triwulan)
+        before = persetujuan.figures(conn, kode_provinsi, tahun, triwulan) if kunci else None
         kab_kota = kab_kota_of(conn, kode_provinsi, quarter_end(tahun, triwulan))
         if not kab_kota:
             raise ConfigError(f"{kode_provinsi} is no provinsi with kab/kota in dim_wilayah: load the region "
@@ -222,6 +235,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
             x = mart_indeks_spm.c  # an index of figures no longer there would outlive them
             conn.execute(sa.delete(mart_indeks_spm).where(
                 x.kode_kab_kota == kode_provinsi, x.tahun == tahun, x.triwulan == triwulan))
+            persetujuan.guard(conn, kunci, before)
             finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
             return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
                     "status": BatchStatus.MISSING, "message": msg}
@@ -279,6 +293,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
         m = mart_capaian_spm.c
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
             m.batch_id == batch_id)).scalar_one()
+        persetujuan.guard(conn, kunci, before)
         flagged = flag_jumps(conn, batch_id, kode_provinsi, tahun, triwulan)
         loaded = sorted({k for kabs in covered.values() for k in kabs})
         notes = [f"{len(covered)} jenis layanan over {len(loaded)} of {len(kab_kota)} kab/kota ({', '.join(loaded)})",

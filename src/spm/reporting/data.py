@@ -25,6 +25,7 @@ from spm.warehouse.tables import dim_layanan, dim_wilayah, etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
 from spm.warehouse.audit import aware
+from spm.warehouse.persetujuan import status_of
 
 MONTH_ABBREVIATIONS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 BIDANG_NAMES = {"pendidikan": "Pendidikan", "kesehatan": "Kesehatan"}
@@ -110,6 +111,7 @@ class LaporanData:
     sasaran_kecil: float = field(default_factory=lambda: sasaran_kecil())  # indeks_spm.yaml tampilan
     penerapan: Penerapan = field(default_factory=Penerapan)
     catatan_mutu: list[CatatanMutu] = field(default_factory=list)  # failed warnings on the batches used  # what the OPD wrote: permasalahan, tahapan, rencana aksi
+    persetujuan: Any = None  # spm.warehouse.persetujuan.Status: draft or approved, which revision
 
     # --- views used by the outputs ------------------------------------------------------------------
 
@@ -406,6 +408,7 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
         feeds = feed_status(conn, kode_kab_kota, used, computed_at, _bidang_of(layanan), kode_kab_kota)
         catatan = catatan_mutu(conn, used)
         source_batches = _source_batches(conn, used)
+        persetujuan = status_of(conn, kode_kab_kota, tahun, triwulan)
 
     kab = wilayah.get(kode_kab_kota)
     prov = wilayah.get(kode_kab_kota[:2])
@@ -414,7 +417,8 @@ def load_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan: in
     data = LaporanData(
         kode_kab_kota, kab.nama if kab else kode_kab_kota, prov.nama if prov else kode_kab_kota[:2], tahun,
         triwulan, computed_at, ", ".join(semester), layanan, _opd_names(), wilayah, capaian, monthly, indeks, mutu,
-        anggaran, feeds, sorted(used), source_batches, sebab=sebab, penerapan=penerapan, catatan_mutu=catatan)
+        anggaran, feeds, sorted(used), source_batches, sebab=sebab, penerapan=penerapan, catatan_mutu=catatan,
+        persetujuan=persetujuan)
     if semester and semester != [f"{tahun - 1}-2"]:
         data.notes.append(f"Sasaran dihitung dari data penduduk semester {', '.join(semester)} karena semester "
                             f"{tahun - 1}-2 belum tersedia.")

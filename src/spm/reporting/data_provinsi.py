@@ -24,6 +24,7 @@ from spm.reporting.data import (
     denominator_note,
 )
 from spm.warehouse.audit import aware
+from spm.warehouse.persetujuan import status_of
 from spm.warehouse.tables import etl_batch
 from spm.warehouse.tables_marts import mart_capaian_spm, mart_terlayani_bulanan
 from spm.warehouse.tables_opd import fact_input_anggaran, fact_input_mutu, mart_indeks_spm
@@ -87,6 +88,7 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
         catatan = catatan_mutu(conn, used)
         source_batches = _source_batches(conn, used)
         wilayah = _wilayah(conn, kode_provinsi)
+        persetujuan = status_of(conn, kode_provinsi, tahun, triwulan)
 
     prov = wilayah.get(kode_provinsi)
     nama = prov.nama if prov else kode_provinsi
@@ -97,7 +99,8 @@ def load_laporan_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, tri
         kode_provinsi, f"Provinsi {nama}", nama, tahun, triwulan, computed_at, ", ".join(semester), layanan,
         {bidang: f"Dinas {name} Provinsi {nama}" for bidang, name in BIDANG_NAMES.items()}, areas, capaian, monthly,
         indeks, mutu, anggaran, feeds, sorted(used), source_batches, tingkat="provinsi", cakupan=cakupan,
-        indeks_kab_kota=indeks_kab_kota, penerapan=penerapan, catatan_mutu=catatan)
+        indeks_kab_kota=indeks_kab_kota, penerapan=penerapan, catatan_mutu=catatan,
+        persetujuan=persetujuan)
     total = max((t for _, t in cakupan.values()), default=0)
     names = [areas[k].nama if k in areas else k for k in loaded]
     partial = [lay.nama for lay in layanan if data.partial(lay.kode)]

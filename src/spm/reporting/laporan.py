@@ -10,7 +10,7 @@ from spm.reporting.charts import format_number, capaian_bars
 from spm.reporting.lokal import waktu
 from spm.reporting.pendukung import indeks_pendukung
 from spm.reporting.penerapan import bulan_selesai, status_tahapan, tahapan_kolom
-from spm.reporting.pengesahan import NAMA, NIP, TEMPAT_TANGGAL, penandatangan
+from spm.reporting.pengesahan import NAMA, NIP, TEMPAT_TANGGAL, penandatangan, status_dokumen
 from spm.reporting.workbook import ROMAN_NUMERALS, period_title
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -41,7 +41,8 @@ def render_html(data: LaporanData) -> str:
         period_title=period_title(data), bidang_charts=bidang_charts, targets=data.target(), spreads=data.spreads(),
         abbreviations={lay.kode: abbreviation(lay.kode) for lay in data.layanan},
         tahapan_kolom=tahapan_kolom(), status_tahapan=status_tahapan, bulan_selesai=bulan_selesai,
-        sel=sel_cetak(data), penandatangan=penandatangan(data), pendukung={b: indeks_pendukung(data, b) for b in data.bidang}, ttd={"tempat_tanggal": TEMPAT_TANGGAL, "nama": NAMA, "nip": NIP})
+        sel=sel_cetak(data), penandatangan=penandatangan(data), pendukung={b: indeks_pendukung(data, b) for b in data.bidang}, ttd={"tempat_tanggal": TEMPAT_TANGGAL, "nama": NAMA, "nip": NIP},
+        status_dokumen=status_dokumen(data))
 
 
 def write_pdf(html: str, path: Path) -> None:

@@ -26,3 +26,20 @@ def koordinator(data: LaporanData) -> str:
 def penandatangan(data: LaporanData) -> list[str]:
     """Every signatory of the whole report, the coordinator last."""
     return [kepala_opd(data, b) for b in data.bidang] + [koordinator(data)]
+
+
+def status_dokumen(data: LaporanData) -> tuple[str, str]:
+    """("DRAF" | "FINAL", the sentence printed under the title): whether the quarter was approved in
+    the dashboard (spm.warehouse.persetujuan), with its revision, who and when, and each bidang's
+    verification."""
+    from spm.reporting.lokal import waktu
+
+    s = data.persetujuan
+    if s is None or not s.terkunci:
+        done = [f"{b} diverifikasi {v[0]} {waktu(v[1])}" for b, v in sorted((s.verifikasi if s else {}).items())]
+        rev = f" revisi {s.revisi}" if s is not None and s.revisi > 1 else ""
+        return "DRAF", (f"DRAF{rev} — belum disetujui Bagian Tata Pemerintahan; angka dapat berubah."
+                        + (f" ({'; '.join(done)})" if done else ""))
+    done = "; ".join(f"{b} diverifikasi {v[0]} {waktu(v[1])}" for b, v in sorted(s.verifikasi.items()))
+    return "FINAL", (f"FINAL revisi {s.revisi} — disetujui {s.disetujui_oleh} {waktu(s.disetujui_at)}"
+                     + (f" ({done})" if done else "") + ".")

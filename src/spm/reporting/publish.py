@@ -148,7 +148,7 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
         manifest = {
             "kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan,
             "dihitung": data.computed_at.isoformat(), "semester_penduduk": data.semester_penduduk,
-            "batch_ids": data.batch_ids,
+            "batch_ids": data.batch_ids, "persetujuan": manifest_status(data),
             "berkas": {j: {"nama": staged[j].name, "sha256": _sha256(staged[j]), "bytes": staged[j].stat().st_size}
                        for j in FORMATS},
         }
@@ -165,6 +165,28 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
             **{j: str(t.path(j)) for j in FORMATS}, "batch_ids": data.batch_ids}
 
 
+def manifest_status(data: LaporanData) -> dict:
+    """What the files say about approval: draf or final, the revision and the bidang verified."""
+    return approval_state(data.persetujuan)
+
+
+def approval_state(s) -> dict:
+    """The manifest's `persetujuan` of a spm.warehouse.persetujuan.Status (None: a draft nobody touched)."""
+    if s is None:
+        return {"status": "draf", "revisi": 1, "verifikasi": []}
+    return {"status": "final" if s.terkunci else "draf", "revisi": s.revisi, "verifikasi": sorted(s.verifikasi)}
+
+
+def approval_changed(engine: sa.Engine, t: Publication, manifest: dict | None = None) -> bool:
+    """Whether the quarter was verified, approved or re-opened since its files were written."""
+    from spm.warehouse.persetujuan import status_of
+
+    manifest = read_manifest(t) if manifest is None else manifest
+    with engine.connect() as conn:
+        now_state = approval_state(status_of(conn, t.kode_kab_kota, t.tahun, t.triwulan))
+    return (manifest or {}).get("persetujuan", approval_state(None)) != now_state
+
+
 def read_manifest(t: Publication) -> dict | None:
     try:
         return json.loads(t.manifest.read_text(encoding="utf-8"))
@@ -174,7 +196,8 @@ def read_manifest(t: Publication) -> dict | None:
 
 def stale_quarters(engine: sa.Engine, root: Path | None = None) -> list[dict]:
     """(kab/kota, year, quarter) whose latest published mart_indeks_spm batch finished after its report's
-    manifest was written, or that has no complete report."""
+    manifest was written, whose approval changed since (verified, approved, re-opened in the dashboard),
+    or that has no complete report."""
     from datetime import datetime, timezone
 
     from spm.warehouse.audit import aware
@@ -191,6 +214,6 @@ def stale_quarters(engine: sa.Engine, root: Path | None = None) -> list[dict]:
         tahun, triwulan = (int(x) for x in str(periode).split("-T"))
         t = publication_of(kode, tahun, triwulan, root)
         written = datetime.fromtimestamp(t.manifest.stat().st_mtime, timezone.utc) if t.is_complete() else None
-        if written is None or written < aware(finished):
+        if written is None or written < aware(finished) or approval_changed(engine, t):
             out.append({"kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan})
     return sorted(out, key=lambda q: (q["kode_kab_kota"], q["tahun"], q["triwulan"]))

@@ -14,7 +14,7 @@ from typing import Any
 from spm.reporting.lokal import bulat, status, waktu
 from spm.reporting.pendukung import indeks_pendukung
 from spm.reporting.penerapan import bulan_selesai, status_tahapan, tahapan_kolom
-from spm.reporting.pengesahan import NAMA, NIP, TEMPAT_TANGGAL, kepala_opd, koordinator
+from spm.reporting.pengesahan import NAMA, NIP, TEMPAT_TANGGAL, kepala_opd, koordinator, status_dokumen
 from spm.reporting.data import MONTH_ABBREVIATIONS, MUTU_COMPONENT_NAMES, BIDANG_NAMES, LaporanData
 
 FMT_INTEGER = "[$-421]#,##0"
@@ -175,6 +175,7 @@ def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
     sheet.text(period_title(data))
     sheet.text(f"Dihitung dari data sumber pada {waktu(data.computed_at)}; sasaran dari penduduk semester "
                f"{data.semester_penduduk}")
+    sheet.text(status_dokumen(data)[1], "bold")
     for note in data.notes:
         sheet.text(note)
     sheet.row += 1

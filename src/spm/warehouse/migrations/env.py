@@ -7,6 +7,7 @@ from spm.warehouse import tables_marts  # noqa: F401 - registers the mart tables
 from spm.warehouse import tables_opd  # noqa: F401 - registers the OPD input and index tables in metadata
 from spm.warehouse import tables_peringatan  # noqa: F401 - registers the alert state tables in metadata
 from spm.warehouse import tables_dq  # noqa: F401 - registers GX's stored validation results in metadata
+from spm.warehouse import tables_persetujuan  # noqa: F401 - registers the approval tables in metadata
 
 from spm.warehouse.migrations_meta import VERSION_TABLE
 
