@@ -76,3 +76,35 @@ def test_wilayah_load_bad_file_exit_code(sqlite_url, tmp_path, capsys):
                  "--berlaku-mulai", "2026-01-01"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("spm: error: bad.csv: 1 problem(s), nothing loaded: line 2, kode: not a provinsi code")
+
+
+def test_pengguna_add_list_deactivate(sqlite_url, capsys, monkeypatch):
+    """Dashboard accounts from the command line: the password read from stdin, never printed or stored
+    in clear; a bad role or bidang is one line; deactivating ends the account's login."""
+    import io
+
+    from spm.reporting.akun import login
+
+    assert main(["--warehouse-url", sqlite_url, "db", "upgrade"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("kata-sandi-panjang-1\n"))
+    assert main(["--warehouse-url", sqlite_url, "pengguna", "tambah", "kadisdik", "--nama", "Kepala Dinas Pendidikan",
+                 "--peran", "verifikator", "--bidang", "pendidikan", "--kode-wilayah", "32.71",
+                 "--kata-sandi-stdin"]) == 0
+    out = capsys.readouterr().out
+    assert "akun kadisdik (verifikator pendidikan, 32.71) disimpan" in out and "kata-sandi" not in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("kata-sandi-panjang-1\n"))
+    assert main(["--warehouse-url", sqlite_url, "pengguna", "tambah", "x", "--peran", "verifikator",
+                 "--bidang", "pertanian", "--kata-sandi-stdin"]) == 1
+    assert "--bidang 'pertanian'" in capsys.readouterr().err
+    assert main(["--warehouse-url", sqlite_url, "pengguna", "daftar"]) == 0
+    listed = capsys.readouterr().out
+    assert "kadisdik" in listed and "aktif" in listed and "scrypt" not in listed and "x " not in listed
+
+    from spm.warehouse.db import get_engine
+
+    engine = get_engine(sqlite_url)
+    assert login(engine, "kadisdik", "kata-sandi-panjang-1") is not None
+    assert main(["--warehouse-url", sqlite_url, "pengguna", "nonaktif", "kadisdik"]) == 0
+    assert login(engine, "kadisdik", "kata-sandi-panjang-1") is None
+    assert main(["--warehouse-url", sqlite_url, "pengguna", "nonaktif", "tidak-ada"]) == 1

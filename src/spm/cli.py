@@ -189,6 +189,48 @@ def cmd_dashboard(args) -> int:
     return 0
 
 
+def _read_password(args) -> str:
+    if args.kata_sandi_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Kata sandi: ")
+    if getpass.getpass("Ulangi kata sandi: ") != first:
+        raise ConfigError("kedua kata sandi tidak sama")
+    return first
+
+
+def cmd_pengguna_tambah(args) -> int:
+    from spm.reporting.akun import add_user
+    from spm.warehouse.db import require_current_schema
+
+    engine = _engine(args)
+    require_current_schema(engine)
+    a = add_user(engine, args.username, args.nama, args.peran, _read_password(args), args.kode_wilayah, args.bidang)
+    print(f"akun {a.username} ({a.peran}{' ' + a.bidang if a.bidang else ''}"
+          f"{', ' + a.kode_wilayah if a.kode_wilayah else ', semua daerah'}) disimpan; sesinya yang lama berakhir")
+    return 0
+
+
+def cmd_pengguna_nonaktif(args) -> int:
+    from spm.reporting.akun import deactivate_user
+
+    if not deactivate_user(_engine(args), args.username):
+        print(f"spm: error: tidak ada akun {args.username!r}", file=sys.stderr)
+        return 1
+    print(f"akun {args.username} dinonaktifkan; sesinya berakhir")
+    return 0
+
+
+def cmd_pengguna_daftar(args) -> int:
+    from spm.reporting.akun import list_users
+
+    for u in list_users(_engine(args)):
+        print(f"{u['username']:<20} {u['peran']:<12} {u['bidang'] or '-':<12} {u['kode_wilayah'] or 'semua':<8} "
+              f"{'aktif' if u['aktif'] else 'nonaktif':<9} {u['nama']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="spm", description="SPM pipeline: warehouse, sources, indicators, reports.")
     parser.add_argument(
@@ -257,6 +299,24 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--warehouse-url", dest="dashboard_warehouse_url", metavar="URL",
                       help="SQLAlchemy URL of the warehouse (same default as the global --warehouse-url)")
     dash.set_defaults(func=cmd_dashboard)
+
+    user = sub.add_parser("pengguna", help="dashboard accounts: who verifies and approves the quarterly figures")
+    user_sub = user.add_subparsers(dest="pengguna_command", metavar="ACTION", parser_class=_Parser, required=True)
+    add = user_sub.add_parser("tambah", help="create an account, or replace one (new password, sessions ended)")
+    add.add_argument("username")
+    add.add_argument("--nama", default="", help="full name shown in the dashboard and on FINAL reports")
+    add.add_argument("--peran", required=True, choices=("pembaca", "verifikator", "penyetuju"),
+                     help="pembaca: reads; verifikator: verifies one bidang (Kepala OPD or delegate); "
+                          "penyetuju: approves and re-opens (Bagian Tata Pemerintahan)")
+    add.add_argument("--bidang", help="the verifikator's bidang (pendidikan, kesehatan)")
+    add.add_argument("--kode-wilayah", help="the kab/kota or provinsi the account acts for (default: every one)")
+    add.add_argument("--kata-sandi-stdin", action="store_true",
+                     help="read the password from the first line of standard input instead of prompting")
+    add.set_defaults(func=cmd_pengguna_tambah)
+    off = user_sub.add_parser("nonaktif", help="deactivate an account (its sessions end at once)")
+    off.add_argument("username")
+    off.set_defaults(func=cmd_pengguna_nonaktif)
+    user_sub.add_parser("daftar", help="list the accounts").set_defaults(func=cmd_pengguna_daftar)
 
     demo = sub.add_parser(
         "demo", help="the main job: real Airflow DAGs end to end on the embedded default",

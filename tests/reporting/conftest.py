@@ -3,6 +3,7 @@ module and engine: reports and the dashboard are tested against what production 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -57,15 +58,15 @@ def laporan_sim():
         yield servers
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def laporan_url(request, tmp_path_factory, laporan_sim):
-    """A filled warehouse (SQLite file or a fresh PostgreSQL database), shared by the reporting tests."""
+@contextlib.contextmanager
+def filled_warehouse(kind: str, tmp_path_factory, sim):
+    """A warehouse (SQLite file or a fresh PostgreSQL database) filled by the real pipeline; dropped after."""
     from spm.settings import normalise_url
     from spm.warehouse.db import get_engine, upgrade
     from tests.conftest import postgres_admin_url
 
     admin = None
-    if request.param == "sqlite":
+    if kind == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('laporan') / 'warehouse.db'}"
     else:
         admin_url = normalise_url(postgres_admin_url())
@@ -76,7 +77,7 @@ def laporan_url(request, tmp_path_factory, laporan_sim):
         url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     engine = get_engine(url)
     upgrade(engine)
-    _fill(engine, laporan_sim, tmp_path_factory.mktemp("opd"))
+    _fill(engine, sim, tmp_path_factory.mktemp("opd"))
     engine.dispose()
     try:
         yield url
@@ -87,6 +88,30 @@ def laporan_url(request, tmp_path_factory, laporan_sim):
                                      "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
             admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def laporan_url(request, tmp_path_factory, laporan_sim):
+    """A filled warehouse (SQLite file or a fresh PostgreSQL database), shared by the reporting tests."""
+    with filled_warehouse(request.param, tmp_path_factory, laporan_sim) as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def approval_url(request, tmp_path_factory, laporan_sim):
+    """A filled warehouse of its own for the approval tests: they lock and change figures the other
+    reporting tests read."""
+    with filled_warehouse(request.param, tmp_path_factory, laporan_sim) as url:
+        yield url
+
+
+def clear_approvals(engine: sa.Engine) -> None:
+    """Back to a draft nobody touched, without accounts."""
+    from spm.warehouse.tables_persetujuan import pengguna, persetujuan_triwulan, sesi_dasbor, verifikasi_bidang
+
+    with engine.begin() as conn:
+        for t in (verifikasi_bidang, persetujuan_triwulan, sesi_dasbor, pengguna):
+            conn.execute(sa.delete(t))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ screenshot of the page."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -52,13 +53,20 @@ def _free_port() -> int:
 @pytest.fixture
 def dashboard(laporan_url, tmp_path):
     """`spm dashboard --root-path /spm` on a free port; yields its base URL."""
+    with serve_dashboard(laporan_url, tmp_path) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serve_dashboard(laporan_url: str, tmp_path: Path, spm_home: Path | None = None):
     port = _free_port()
     spm = Path(sys.executable).with_name("spm")
     command = [str(spm)] if spm.exists() else [sys.executable, "-m", "spm.cli"]
     log = (tmp_path / "dashboard.log").open("w")
     proc = subprocess.Popen([*command, "dashboard", "--warehouse-url", laporan_url, "--host", "127.0.0.1",
                              "--port", str(port), "--root-path", ROOT],
-                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+                            stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, **({"SPM_HOME": str(spm_home)} if spm_home else {})})
     base = f"http://127.0.0.1:{port}{ROOT}"
     try:
         deadline = time.monotonic() + 90
@@ -246,3 +254,98 @@ def test_dashboard_in_chromium(laporan_url, laporan_engine, dashboard, tmp_path)
     if target:
         shutil.copyfile(shot, target)
         shutil.copyfile(tmp_path / "dashboard-desa.png", Path(target).with_name(Path(target).stem + "-desa.png"))
+
+
+def _log_in(page, base: str, username: str, password: str) -> None:
+    page.goto(base + "/")
+    assert "/masuk?next=" in page.url  # accounts exist: nobody reads without logging in
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("form.masuk button[type=submit]")
+
+
+def _log_out(page) -> None:
+    with page.expect_navigation():
+        page.click("#keluar")
+    assert "/masuk" in page.url
+
+
+@pytest.mark.parametrize("approval_url", ["sqlite"], indirect=True)
+def test_verify_and_approve_in_chromium(approval_url, tmp_path):
+    """The two OPD heads verify their bidang and the Bagian Tata Pemerintahan approves, each logged in
+    through the browser; the report downloaded afterwards says FINAL; re-opening makes revision 2 a draft."""
+    if WHY_NOT:
+        pytest.fail(f"browser test cannot run under CI: {WHY_NOT}")
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader
+
+    from spm.reporting.akun import add_user
+    from spm.warehouse.db import get_engine
+    from tests.reporting.conftest import TRIWULAN, clear_approvals
+
+    engine = get_engine(approval_url)
+    password = "rahasia-sekali-123"
+    add_user(engine, "kadisdik", "Kepala Dinas Pendidikan", "verifikator", password, KODE, "pendidikan")
+    add_user(engine, "kadinkes", "Kepala Dinas Kesehatan", "verifikator", password, KODE, "kesehatan")
+    add_user(engine, "tapem", "Kabag Tata Pemerintahan", "penyetuju", password, KODE)
+    try:
+        with serve_dashboard(approval_url, tmp_path, spm_home=tmp_path / "home") as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                quarter = f"kode={KODE}&tahun={TAHUN}&triwulan={TRIWULAN}"
+
+                # A wrong password is refused, the right one lands on the dashboard.
+                page.goto(base + "/")
+                page.fill("input[name=username]", "kadisdik")
+                page.fill("input[name=password]", "bukan-kata-sandinya")
+                with page.expect_navigation():
+                    page.click("form.masuk button[type=submit]")
+                assert "salah" in page.inner_text("#pesan-galat")
+                for who, bidang in (("kadisdik", "pendidikan"), ("kadinkes", "kesehatan")):
+                    _log_in(page, base, who, password)
+                    assert "Kepala Dinas" in page.inner_text("#akun")
+                    page.goto(f"{base}/?{quarter}")
+                    assert page.inner_text("#persetujuan .status-dokumen") == "DRAF"
+                    with page.expect_navigation():
+                        page.click("#tautan-persetujuan")
+                    assert page.locator("#tombol-setujui").count() == 0
+                    with page.expect_navigation():
+                        page.click(f"#verifikasi-{bidang}")
+                    assert page.inner_text("#pesan") == f"Bidang {bidang} diverifikasi."
+                    row = page.locator(f"#tabel-verifikasi tr[data-bidang={bidang}]")
+                    assert row.get_attribute("data-status") == "terverifikasi" and who in row.inner_text()
+                    _log_out(page)
+
+                _log_in(page, base, "tapem", password)
+                page.goto(f"{base}/persetujuan?{quarter}")
+                with page.expect_navigation():
+                    page.click("#tombol-setujui")
+                assert page.inner_text("#status-dokumen") == "FINAL"
+                page.screenshot(path=str(tmp_path / "persetujuan.png"), full_page=True)
+                page.goto(f"{base}/?{quarter}")
+                with page.expect_download(timeout=120_000) as info:
+                    page.click("#unduh-pdf")
+                pdf = info.value.path()
+                text = " ".join(pg.extract_text() for pg in PdfReader(str(pdf)).pages[:2])
+                assert "FINAL revisi 1" in text and "disetujui tapem" in text
+
+                page.goto(f"{base}/persetujuan?{quarter}")
+                page.fill("textarea[name=alasan]", "koreksi data penduduk dari Disdukcapil")
+                with page.expect_navigation():
+                    page.click("#buka-kembali")
+                assert page.inner_text("#status-dokumen") == "DRAF" and "revisi 2" in page.inner_text("#status")
+                assert "koreksi data penduduk dari Disdukcapil" in page.inner_text("#tabel-riwayat")
+                assert errors == []
+                if os.environ.get("SPM_DASHBOARD_SCREENSHOT"):
+                    page.screenshot(path=os.environ["SPM_DASHBOARD_SCREENSHOT"].replace(".png", "-persetujuan.png"),
+                                    full_page=True)
+            finally:
+                browser.close()
+    finally:
+        clear_approvals(engine)
+        engine.dispose()

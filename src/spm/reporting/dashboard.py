@@ -29,7 +29,10 @@ from spm.reporting.pendukung import INDEKS, indeks_pendukung
 from spm.reporting.umpan import umur_sekarang
 from spm.reporting.charts import format_number, capaian_bars, trend_chart
 from spm.reporting.lokal import waktu
-from spm.reporting.publish import FORMATS, MEDIA, Publication, read_manifest, publication_of, publish_laporan
+from spm.reporting.pengesahan import status_dokumen
+from spm.reporting.publish import (
+    FORMATS, MEDIA, Publication, approval_changed, publication_of, publish_laporan, read_manifest,
+)
 from spm.reference import is_provinsi
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,9 @@ class Dashboard:
         self.laporan_root = laporan_root
         self.env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]),
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        from spm.reporting.approval_web import ROLE_NAMES
+
+        self.env.globals["role_names"] = ROLE_NAMES
         self._locks: dict[tuple[str, int, int], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -138,7 +144,7 @@ class Dashboard:
 
     # --- the page -----------------------------------------------------------------------------------
 
-    def page(self, params: dict[str, str], root: str) -> str:
+    def page(self, params: dict[str, str], root: str, visitor=None) -> str:
         quarters, names = self.options()
         p = self.choose(params, quarters, names)
         try:
@@ -201,6 +207,7 @@ class Dashboard:
             targets={t.kode_layanan: t for t in data.target() if t.kode_layanan in {lay.kode for lay in layanan}},
             spreads=data.spreads(), umur_kini=umur_sekarang(self.engine, data, datetime.now(timezone.utc)), pendukung={b: indeks_pendukung(data, b) for b in bidang}, pendukung_indeks=INDEKS,
             query_with=lambda **kw: "?" + urlencode(self._query(p, **kw)),
+            visitor=visitor, status_dokumen=status_dokumen(data),
         )
 
     @staticmethod
@@ -214,6 +221,9 @@ class Dashboard:
 
     def error_page(self, e: PageError, root: str) -> str:
         return self.env.get_template("dashboard_galat.html.j2").render(e=e, root=root)
+
+    def render(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(waktu=waktu, roman_numerals=ROMAN_NUMERALS, **context)
 
     # --- downloads ----------------------------------------------------------------------------------
 
@@ -242,7 +252,16 @@ class Dashboard:
         if not t.is_complete():
             return True
         manifest = read_manifest(t) or {}
-        return manifest.get("dihitung") != _computed_at(self.engine, t.kode_kab_kota, t.tahun, t.triwulan)
+        if manifest.get("dihitung") != _computed_at(self.engine, t.kode_kab_kota, t.tahun, t.triwulan):
+            return True
+        return approval_changed(self.engine, t, manifest)  # approved or re-opened since: the files must say so
+
+    def republish(self, kode: str, tahun: int, triwulan: int) -> None:
+        """After a verification, approval or re-opening: the files say at once what the quarter now is."""
+        t = self.publication_of(kode, tahun, triwulan)
+        with self._lock_for((kode, tahun, triwulan)):
+            if self._needs_publishing(t):
+                publish_laporan(self.engine, kode, tahun, triwulan, self.laporan_root)
 
     def _lock_for(self, key: tuple[str, int, int]) -> threading.Lock:
         with self._locks_guard:
@@ -302,6 +321,7 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
+    from spm.reporting.approval_web import Auth, Gated
     from spm.reporting.kualitas import output_dir
 
     dash = Dashboard(engine, laporan_root)
@@ -319,9 +339,15 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
             f"Gudang data tidak dapat dibaca ({type(exc).__name__}). Periksa koneksi spm_warehouse dan log server."
         return _error(request, PageError(503, "Gudang data tidak tersedia", message))
 
+    auth = Auth(engine, dash, _root, _error, _warehouse_error)
+    _gate = auth.gate
+
     def home(request: Request):
         try:
-            return HTMLResponse(dash.page(dict(request.query_params), _root(request)))
+            visitor, redirect = _gate(request)
+            if redirect is not None:
+                return redirect
+            return HTMLResponse(dash.page(dict(request.query_params), _root(request), visitor))
         except PageError as e:
             return _error(request, e)
         except (SpmError, sa.exc.SQLAlchemyError) as exc:
@@ -330,6 +356,8 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
     def download(request: Request):
         pp = request.path_params
         try:
+            if (redirect := _gate(request)[1]) is not None:
+                return redirect
             tahun, triwulan = _parse_int(pp["tahun"], "tahun"), _parse_int(pp["triwulan"], "triwulan")
             path = dash.published_file(pp["kode"], tahun, triwulan, pp["jenis"])
         except PageError as e:
@@ -355,8 +383,9 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
         Route("/", home),
         Route("/sehat", health),
         Route("/unduh/{kode}/{tahun}/{triwulan}/{jenis}", download),
-        Mount("/kualitas", app=StaticFiles(directory=str(output_dir(kualitas_root)), html=True, check_dir=False),
-              name="kualitas"),
+        *auth.routes(),
+        Mount("/kualitas", app=Gated(StaticFiles(directory=str(output_dir(kualitas_root)), html=True,
+                                                  check_dir=False), _gate, "/kualitas"), name="kualitas"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
     app.state.dashboard = dash
