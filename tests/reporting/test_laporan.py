@@ -40,8 +40,17 @@ def _mart(engine, kode_wilayah=KODE, triwulan=TRIWULAN):
 
 
 def _nama_to_kode(engine):
+    """A jenis layanan as sections A and C name it (its name, then its planning code on a line of its
+    own), or by its name alone (section B, Indeks) -> (kode_layanan, bidang)."""
+    from spm.config.katalog_layanan import load_catalog
+
+    codes = {lay.kode: lay.kode_nomenklatur for lay in load_catalog(None)}
     with engine.connect() as conn:
-        return {r.nama: (r.kode_layanan, r.bidang) for r in conn.execute(sa.select(dim_layanan))}
+        rows = conn.execute(sa.select(dim_layanan)).all()
+    plain = {r.nama: (r.kode_layanan, r.bidang) for r in rows}  # sections B, Indeks
+    coded = {r.nama + f"\nKode {codes[r.kode_layanan]}": (r.kode_layanan, r.bidang) for r in rows
+             if codes.get(r.kode_layanan)}
+    return plain | coded
 
 
 def _table(ws, first_header: str, second_header: str):
@@ -83,6 +92,7 @@ def test_workbook_section_a_equals_mart_cell_by_cell(laporan_engine, published):
         for row in rows:
             kode, row_bidang = names[row[1].value]
             assert row_bidang == bidang
+            assert "\nKode 1.0" in row[1].value  # the planning code every kab/kota jenis layanan has
             m = mart[kode]
             seen.add(kode)
             assert row[2].value == "orang"
@@ -295,8 +305,8 @@ def test_a_sasaran_short_of_quarantined_rows_is_marked_beside_it_in_the_html_and
     write_espm_workbook(data, tmp_path / "w.xlsx")
     book = load_workbook(tmp_path / "w.xlsx")
     names = [c.value for ws in book.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    paud = next(lay.nama for lay in data.layanan if lay.kode == "pend_paud")
-    assert f"{paud} *" in names
+    paud = next(lay for lay in data.layanan if lay.kode == "pend_paud")
+    assert f"{paud.nama} *\nKode {paud.kode_nomenklatur}" in names
 
 
 def test_rounding_as_espm_takes_figures():

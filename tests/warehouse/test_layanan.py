@@ -42,3 +42,28 @@ def test_the_provinces_own_services_are_not_the_kab_kota_catalog():
     assert [lay.kode for lay in load_catalog()] == DESIGN_CODES
     assert [lay.kode for lay in load_catalog("provinsi")] == PROVINSI_CODES
     assert [lay.kode for lay in load_catalog(None)] == DESIGN_CODES + PROVINSI_CODES
+
+
+def test_every_kab_kota_service_has_its_planning_code_and_a_bad_one_is_named(monkeypatch):
+    """katalog `kode_nomenklatur`: the sub-kegiatan/kegiatan each service is budgeted under, printed in
+    the workbook; a malformed code is a configuration error naming the service."""
+    import pytest
+
+    import spm.config.katalog_layanan as katalog
+    from spm.errors import ConfigError
+
+    codes = {lay.kode: lay.kode_nomenklatur for lay in katalog.load_catalog(None)}
+    assert codes["kes_ibu_hamil"] == "1.02.02.2.02.0001" and codes["kes_risiko_hiv"] == "1.02.02.2.02.0012"
+    assert codes["pend_dasar"] == "1.01.02.2.01; 1.01.02.2.02"  # SD and SMP
+    assert all(codes[k] for k in DESIGN_CODES)
+    assert codes["kes_klb"] is None  # no public code found: printed without one
+    real = katalog.load_yaml
+
+    def broken(name):
+        data = real(name)
+        data["layanan"][0]["kode_nomenklatur"] = "1.01.2.3"
+        return data
+
+    monkeypatch.setattr(katalog, "load_yaml", broken)
+    with pytest.raises(ConfigError, match="pend_paud: kode_nomenklatur '1.01.2.3'"):
+        katalog.load_catalog()

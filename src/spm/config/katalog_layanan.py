@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from spm.errors import ConfigError
 CATALOG_FILE = "katalog_layanan.yaml"
 FAKTOR_FILE = "faktor_sasaran.yaml"
 SASARAN_JENIS = ("penduduk", "penduduk_tidak_sekolah_formal", "kelahiran_tahun_lalu", "prevalensi", "input_opd")
+NOMENKLATUR = re.compile(r"\d(\.\d{2}){2}\.\d\.\d{2}(\.\d{4})?(; \d(\.\d{2}){2}\.\d\.\d{2}(\.\d{4})?)*")
 SUMBER = ("dapodik", "satusehat", "opd")  # source ids, as etl_batch.source names them
 SUMBER_LAMA = {"fhir": "satusehat"}  # the id a catalog copied before docs/naming.md may still use
 TINGKAT_PEMERINTAHAN = ("kabupaten_kota", "provinsi")  # whose SPM a layanan is
@@ -25,6 +27,7 @@ class Layanan:
     terlayani: dict[str, Any]
     sasaran: dict[str, Any]
     tingkat_pemerintahan: str = "kabupaten_kota"
+    kode_nomenklatur: str | None = None  # planning code(s) of the kegiatan/sub-kegiatan, "; "-separated
 
     @property
     def sumber(self) -> str:
@@ -63,8 +66,12 @@ def load_catalog(tingkat: str | None = "kabupaten_kota") -> list[Layanan]:
             if "umur" in rule and not (isinstance(rule["umur"], list) and len(rule["umur"]) == 2
                                        and 0 <= rule["umur"][0] <= rule["umur"][1] <= 100):
                 raise ConfigError(f"{CATALOG_FILE}: {kode}: umur must be [from, to] within 0..100")
+        nomenklatur = item.get("kode_nomenklatur")
+        if nomenklatur is not None and not NOMENKLATUR.fullmatch(str(nomenklatur)):
+            raise ConfigError(f"{CATALOG_FILE}: {kode}: kode_nomenklatur {nomenklatur!r} is not a code like "
+                              "1.02.02.2.02.0001 (several separated by '; ')")
         out.append(Layanan(kode, item["bidang"], item["nama"], bool(item["pembagian_jenis_kelamin"]),
-                           terlayani, sasaran, level))
+                           terlayani, sasaran, level, nomenklatur))
     return out
 
 

@@ -44,6 +44,7 @@ class Layanan:
     urutan: int
     sumber: str = ""  # the catalog's terlayani.sumber: dapodik, satusehat or opd
     tingkat_pemerintahan: str = "kabupaten_kota"  # whose SPM: a province's report holds both
+    kode_nomenklatur: str | None = None  # the catalog's planning code(s), printed beside the name
 
 
 @dataclass(frozen=True)
@@ -321,12 +322,13 @@ def _layanan_of(conn, tingkat: str | None = "kabupaten_kota") -> list[Layanan]:
     from spm.config.katalog_layanan import load_catalog
 
     l = dim_layanan.c
-    sumber = {lay.kode: lay.sumber for lay in load_catalog(None)}
+    catalog = {lay.kode: lay for lay in load_catalog(None)}
     query = sa.select(dim_layanan).order_by(l.urutan)
     if tingkat is not None:
         query = query.where(l.tingkat_pemerintahan == tingkat)
     return [Layanan(r.kode_layanan, r.nama, r.bidang, r.satuan, r.sasaran_uraian, r.pembagian_jenis_kelamin, r.urutan,
-                    sumber.get(r.kode_layanan, ""), r.tingkat_pemerintahan)
+                    catalog[r.kode_layanan].sumber if r.kode_layanan in catalog else "", r.tingkat_pemerintahan,
+                    catalog[r.kode_layanan].kode_nomenklatur if r.kode_layanan in catalog else None)
             for r in conn.execute(query)]
 
 

@@ -57,6 +57,8 @@ def _lines(text: str, width: float) -> int:
     """Lines a wrapped text takes in a column `width` characters wide (a word never split; conservative, so
     LibreOffice and Excel both fit it without clipping)."""
     per_line = max(int(width) - 1, 4)
+    if "\n" in str(text):  # a line break of its own starts a new line
+        return sum(_lines(part, width) for part in str(text).split("\n"))
     lines, used = 1, 0
     for word in str(text).split():
         need = len(word) + (1 if used else 0)
@@ -181,6 +183,14 @@ def _letterhead(sheet: _Sheet, data: LaporanData, title: str) -> None:
     sheet.row += 1
 
 
+def with_code(nama: str, lay) -> str:
+    """A jenis layanan as sections A and C name it: its name, and on a line of its own the code of the
+    kegiatan/sub-kegiatan it is budgeted under (katalog `kode_nomenklatur`), where the OPD finds it in
+    its DPA and in e-SPM."""
+    kode = getattr(lay, "kode_nomenklatur", None)
+    return f"{nama}\nKode {kode}" if kode else nama
+
+
 def _section_a(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
     sheet.text("A. PENERIMA LAYANAN DASAR (jumlah warga yang terlayani sesuai standar)", "bold")
     sheet.header(SECTION_A_COLUMNS)
@@ -189,10 +199,10 @@ def _section_a(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
     for no, lay in enumerate(data.layanan_bidang(bidang), 1):
         c = data.kab_kota(lay.kode)
         if c is None:  # shown, with why, never left out
-            sheet.cells([no, lay.nama, lay.satuan, data.kosong(lay.kode)], {})
+            sheet.cells([no, with_code(lay.nama, lay), lay.satuan, data.kosong(lay.kode)], {})
             continue
         months = data.monthly.get(lay.kode, [None] * 12)
-        nama = f"{lay.nama} *" if lay.kode in data.sasaran_kurang else lay.nama  # * explained in the notes
+        nama = with_code(f"{lay.nama} *" if lay.kode in data.sasaran_kurang else lay.nama, lay)  # * in the notes
         # e-SPM takes persons whole and percentages to 2 decimals; the warehouse keeps them unrounded.
         sheet.cells([no, nama, lay.satuan, bulat(c.sasaran), *months, c.terlayani, bulat(c.belum_terlayani),
                      bulat(c.capaian, 2)], fmt)
@@ -227,10 +237,11 @@ def _section_c(sheet: _Sheet, data: LaporanData, bidang: str) -> None:
     sheet.header(["No", "Jenis layanan", "Alokasi", *[f"Realisasi {b}" for b in MONTH_ABBREVIATIONS],
                   "Realisasi s.d. triwulan", "Selisih (alokasi - realisasi)", "% realisasi"])
     rows = [r for r in data.anggaran if r["bidang"] == bidang]
+    layanan = {lay.kode: lay for lay in data.layanan}
     fmt = {3: FMT_RUPIAH, **{4 + i: FMT_RUPIAH for i in range(12)}, 16: FMT_RUPIAH, 17: FMT_RUPIAH, 18: FMT_DECIMAL}
     for no, r in enumerate(rows, 1):
         percent = r["realisasi"] * 100.0 / r["alokasi"] if r["alokasi"] else None
-        sheet.cells([no, data.nama_layanan(r["kode_layanan"]), r["alokasi"],
+        sheet.cells([no, with_code(data.nama_layanan(r["kode_layanan"]), layanan.get(r["kode_layanan"])), r["alokasi"],
                      *[r[f"realisasi_{m:02d}"] for m in range(1, 13)], r["realisasi"], r["alokasi"] - r["realisasi"],
                      bulat(percent, 2)], fmt)
     if not rows:
