@@ -70,11 +70,27 @@ def _figures(engine):
         return persetujuan.figures(conn, KODE, TAHUN, TRIWULAN)
 
 
-def test_verify_approve_lock_reopen(engine):
+@pytest.fixture
+def population_restored(engine):
+    """The lock test corrects the population feed; the warehouse is put back as it was afterwards."""
+    from spm.indicators.capaian import compute_capaian
+    from spm.indicators.indeks import compute_indeks
+
+    bumped = []
+    yield bumped
+    clear_approvals(engine)
+    if sum(bumped):
+        _bump_population(engine, -sum(bumped))
+        compute_capaian(engine, KODE, TAHUN, TRIWULAN, "t")
+        compute_indeks(engine, KODE, TAHUN, TRIWULAN, "t")
+
+
+def test_verify_approve_lock_reopen(engine, population_restored):
     from spm.indicators.capaian import compute_capaian
     from spm.indicators.indeks import compute_indeks
     from spm.warehouse import persetujuan as ps
 
+    bump = lambda n: (_bump_population(engine, n), population_restored.append(n))  # noqa: E731
     a = _accounts(engine)
     with engine.connect() as conn:
         s = ps.status_of(conn, KODE, TAHUN, TRIWULAN)
@@ -96,7 +112,7 @@ def test_verify_approve_lock_reopen(engine):
         ps.setujui(engine, a["tapem"], KODE, TAHUN, TRIWULAN)
 
     # A figure of a verified bidang changes before approval: its verification no longer holds.
-    _bump_population(engine, 7)
+    bump(7)
     assert compute_capaian(engine, KODE, TAHUN, TRIWULAN, "t")["status"] == "published"
     compute_indeks(engine, KODE, TAHUN, TRIWULAN, "t")
     ps.verifikasi(engine, a["dinkes"], KODE, TAHUN, TRIWULAN, "kesehatan", at=at)
@@ -105,6 +121,8 @@ def test_verify_approve_lock_reopen(engine):
     assert why == ["Angka bidang pendidikan berubah setelah diverifikasi kadisdik: perlu diverifikasi ulang."]
     ps.verifikasi(engine, a["disdik"], KODE, TAHUN, TRIWULAN, "pendidikan", at=at)
 
+    with pytest.raises(ps.Konflik, match="berubah sejak halaman ini dibuka"):
+        ps.setujui(engine, a["tapem"], KODE, TAHUN, TRIWULAN, shown="sidik-halaman-lama")
     with pytest.raises(ps.Ditolak):
         ps.setujui(engine, a["disdik"], KODE, TAHUN, TRIWULAN)  # a verifier does not approve
     with pytest.raises(ps.Ditolak):
@@ -119,7 +137,7 @@ def test_verify_approve_lock_reopen(engine):
     assert compute_capaian(engine, KODE, TAHUN, TRIWULAN, "t")["status"] == "published"
     assert compute_indeks(engine, KODE, TAHUN, TRIWULAN, "t")["status"] == "published"
     assert _figures(engine) == approved
-    _bump_population(engine, 5)
+    bump(5)
     result = compute_capaian(engine, KODE, TAHUN, TRIWULAN, "t")
     assert result["status"] == "rejected", result
     assert "is approved (revisi 1)" in result["message"] and "pendidikan" in result["message"]
@@ -138,6 +156,38 @@ def test_verify_approve_lock_reopen(engine):
     assert check.unexpected_count > 0 and "pendidikan" in check.details["bidang"]
     assert [r["batch_id"] for r in refused] == [result["batch_id"]]
 
+    # The index is locked too: an OPD's corrected mutu after approval is refused whole.
+    from spm.warehouse.tables_opd import fact_input_mutu, mart_indeks_spm
+
+    fm = fact_input_mutu.c
+    with engine.begin() as conn:
+        item = conn.execute(sa.select(fm.kode_layanan, fm.komponen, fm.uraian, fm.jumlah_tersedia).where(
+            fm.kode_kab_kota == KODE, fm.tahun == TAHUN, fm.triwulan == TRIWULAN, fm.bidang == "kesehatan",
+            fm.jumlah_tersedia > 0).limit(1)).one()
+        conn.execute(sa.update(fact_input_mutu).where(
+            fm.kode_kab_kota == KODE, fm.tahun == TAHUN, fm.triwulan == TRIWULAN, fm.kode_layanan == item.kode_layanan,
+            fm.komponen == item.komponen, fm.uraian == item.uraian).values(jumlah_tersedia=0))
+    try:
+        indeks = compute_indeks(engine, KODE, TAHUN, TRIWULAN, "t")
+        assert indeks["status"] == "rejected" and "kesehatan" in indeks["message"]
+        assert _figures(engine) == approved
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.update(fact_input_mutu).where(
+                fm.kode_kab_kota == KODE, fm.tahun == TAHUN, fm.triwulan == TRIWULAN,
+                fm.kode_layanan == item.kode_layanan, fm.komponen == item.komponen, fm.uraian == item.uraian)
+                .values(jumlah_tersedia=item.jumlah_tersedia))
+
+    # The guard trusts the approved fingerprint, not only what the computation saw when it started:
+    # an approval that committed while a computation ran still refuses that computation's changes.
+    x = mart_indeks_spm.c
+    with pytest.raises(ps.QuarterLocked):
+        with engine.begin() as conn:
+            conn.execute(sa.update(mart_indeks_spm).where(
+                x.kode_kab_kota == KODE, x.tahun == TAHUN, x.triwulan == TRIWULAN).values(nilai=x.nilai + 1))
+            ps.guard(conn, KODE, TAHUN, TRIWULAN, before=None)
+    assert _figures(engine) == approved
+
     # The OPD of each bidang whose figures would change hears it.
     from spm.alerts.detection import scan_batches
     from spm.config.peringatan import load_konfigurasi
@@ -145,8 +195,10 @@ def test_verify_approve_lock_reopen(engine):
     cfg = load_konfigurasi()
     findings = scan_batches(engine, cfg, result["batch_id"] - 1, datetime.now(timezone.utc), None).findings
     locked = [f for f in findings if f.jenis == "triwulan_terkunci"]
-    assert locked and {f.pemilik for f in locked} >= {"disdik"}
-    assert all("revisi 1" in f.ringkasan and f.batch_id == result["batch_id"] for f in locked)
+    capaian_locked = [f for f in locked if f.entity == "mart_capaian_spm"]
+    assert capaian_locked and {f.pemilik for f in capaian_locked} >= {"disdik"}
+    assert all("revisi 1" in f.ringkasan and f.batch_id == result["batch_id"] for f in capaian_locked)
+    assert [(f.entity, f.pemilik) for f in locked if f.entity == "mart_indeks_spm"] == [("mart_indeks_spm", "dinkes")]
     assert not [f for f in findings if f.jenis == "karantina"]
 
     # Re-opening needs the approver and a reason; the revision closes with who/when/why.
@@ -200,6 +252,22 @@ def test_the_published_files_say_draf_or_final(engine, tmp_path):
     assert any(str(c.value or "").startswith("FINAL revisi 1 — disetujui tapem") for row in sheet.iter_rows(max_row=12)
                for c in row)
 
+    # FINAL files are written once: a later computation of another quarter rewrites the year's months,
+    # but the approved report keeps the months it was approved with.
+    from spm.warehouse.tables_marts import mart_terlayani_bulanan
+
+    written = {j: t.path(j).read_bytes() for j in ("xlsx", "html", "pdf")}
+    b = mart_terlayani_bulanan.c
+    month = (b.kode_kab_kota == KODE, b.tahun == TAHUN, b.bulan == 1)
+    with engine.begin() as conn:
+        conn.execute(sa.update(mart_terlayani_bulanan).where(*month).values(terlayani_baru=b.terlayani_baru + 1))
+    try:
+        assert publish_laporan(engine, KODE, TAHUN, TRIWULAN, tmp_path)["final"] is True
+        assert {j: t.path(j).read_bytes() for j in written} == written
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.update(mart_terlayani_bulanan).where(*month).values(terlayani_baru=b.terlayani_baru - 1))
+
     ps.buka_kembali(engine, a["tapem"], KODE, TAHUN, TRIWULAN, "mutu pendidikan diperbaiki OPD")
     publish_laporan(engine, KODE, TAHUN, TRIWULAN, tmp_path)
     assert json.loads(t.manifest.read_text())["persetujuan"] == {"status": "draf", "revisi": 2, "verifikasi": []}
@@ -250,6 +318,15 @@ def test_accounts_passwords_and_sessions(engine):
     assert akun.session(engine, token) is None and akun.login(engine, "tapem", "panjang-sekali-2") is None
 
 
+def _sidik(page: str, bidang: str | None = None) -> str:
+    """The fingerprint a form of the page carries: a bidang's verification form, or the approval form."""
+    form = (re.search(rf'name="bidang" value="{bidang}"><input type="hidden" name="sidik" value="([0-9a-f]+)"', page)
+            if bidang else re.search(r'persetujuan/setujui">\s*<input[^>]*>\s*<input type="hidden" name="sidik" '
+                                     r'value="([0-9a-f]+)"', page))
+    assert form, f"no fingerprint on the page for {bidang or 'the approval'}"
+    return form.group(1)
+
+
 def _csrf(page: str) -> str:
     m = re.search(r'name="csrf" value="([^"]+)"', page)
     assert m, "no CSRF field on the page"
@@ -291,14 +368,18 @@ def test_the_dashboard_logs_in_verifies_approves_and_reopens(engine, tmp_path):
         r = anonymous.get(path, params=q if path != "/spm/kualitas/index.html" else None, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/spm/masuk?next="), path
     assert anonymous.get("/spm/sehat").status_code == 200
+    # Behind a proxy that strips the sub-path, the login still brings the person back where they were.
+    r = anonymous.get("/persetujuan", params=q, follow_redirects=False)
+    assert r.status_code == 303 and "next=%2Fspm%2Fpersetujuan%3Fkode" in r.headers["location"]
 
     # Logging in: wrong password, a form without its token, a redirect elsewhere are all refused.
     assert _login(anonymous, "kadisdik", "salah-sekali-123").status_code == 401
     r = anonymous.post("/spm/masuk", data={"csrf": "palsu", "username": "kadisdik", "password": "rahasia-sekali-123"},
                        follow_redirects=False)
     assert r.status_code == 400 and COOKIE not in r.cookies
-    r = _login(anonymous, "kadisdik", next_="https://jahat.example/")
-    assert r.status_code == 303 and r.headers["location"] == "/spm/"
+    for elsewhere in ("https://jahat.example/", "//jahat.example/", "/\\jahat.example/", "/lain/"):
+        r = _login(anonymous, "kadisdik", next_=elsewhere)
+        assert r.status_code == 303 and r.headers["location"] == "/spm/", elsewhere
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict") and "Path=/spm/" in cookie
 
@@ -310,7 +391,10 @@ def test_the_dashboard_logs_in_verifies_approves_and_reopens(engine, tmp_path):
     assert 'id="verifikasi-pendidikan"' in page.text and 'id="verifikasi-kesehatan"' not in page.text
     r = disdik.post("/spm/persetujuan/verifikasi", data={**q, "bidang": "pendidikan"}, follow_redirects=False)
     assert r.status_code == 403  # no CSRF token
-    r = disdik.post("/spm/persetujuan/verifikasi", data={**q, "bidang": "pendidikan", "csrf": _csrf(page.text)})
+    form = {**q, "bidang": "pendidikan", "csrf": _csrf(page.text)}
+    r = disdik.post("/spm/persetujuan/verifikasi", data={**form, "sidik": "0" * 64})  # figures changed since shown
+    assert r.status_code == 409 and "berubah sejak halaman ini dibuka" in r.text
+    r = disdik.post("/spm/persetujuan/verifikasi", data={**form, "sidik": _sidik(page.text, "pendidikan")})
     assert r.status_code == 200 and "Bidang pendidikan diverifikasi." in r.text
     assert re.search(r'data-bidang="pendidikan" data-status="terverifikasi"', r.text)
     r = disdik.post("/spm/persetujuan/setujui", data={**q, "csrf": _csrf(page.text)})
@@ -319,13 +403,14 @@ def test_the_dashboard_logs_in_verifies_approves_and_reopens(engine, tmp_path):
     dinkes = TestClient(app, base_url="http://testserver")
     _login(dinkes, "kadinkes")
     page = dinkes.get("/spm/persetujuan", params=q)
-    dinkes.post("/spm/persetujuan/verifikasi", data={**q, "bidang": "kesehatan", "csrf": _csrf(page.text)})
+    dinkes.post("/spm/persetujuan/verifikasi", data={**q, "bidang": "kesehatan", "csrf": _csrf(page.text),
+                                                     "sidik": _sidik(page.text, "kesehatan")})
 
     tapem = TestClient(app, base_url="http://testserver")
     _login(tapem, "tapem")
     page = tapem.get("/spm/persetujuan", params=q)
     assert 'id="tombol-setujui"' in page.text and 'id="belum-siap"' not in page.text
-    r = tapem.post("/spm/persetujuan/setujui", data={**q, "csrf": _csrf(page.text)})
+    r = tapem.post("/spm/persetujuan/setujui", data={**q, "csrf": _csrf(page.text), "sidik": _sidik(page.text)})
     assert r.status_code == 200 and 'id="status-dokumen">FINAL' in r.text and 'id="buka-kembali"' in r.text
     # The files were republished at once and say FINAL.
     t = publication_of(KODE, TAHUN, TRIWULAN, tmp_path)

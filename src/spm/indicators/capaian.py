@@ -320,8 +320,7 @@ def _compute_capaian(engine: sa.Engine, catalog, periode: str, kode: str, tahun:
             finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
             return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.MISSING,
                     "message": msg}
-        kunci = persetujuan.locked(conn, kode, tahun, triwulan)
-        before = persetujuan.figures(conn, kode, tahun, triwulan) if kunci else None
+        before = persetujuan.locked_figures(conn, kode, tahun, triwulan)  # checked by guard() before commit
         clear_work_rows(conn, kode, tahun, triwulan)
         ctx = _Context(conn, batch_id, kode, tahun, triwulan, ref, set(), {})
         computed = add_desa_rows(ctx, catalog)
@@ -337,7 +336,7 @@ def _compute_capaian(engine: sa.Engine, catalog, periode: str, kode: str, tahun:
             clear_persons(conn)
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
             mart_capaian_spm.c.batch_id == batch_id)).scalar_one()
-        persetujuan.guard(conn, kunci, before)
+        persetujuan.guard(conn, kode, tahun, triwulan, before)
         flagged = flag_jumps(conn, batch_id, kode, tahun, triwulan)
         notes = [f"{len(computed)} jenis layanan computed with population {semester_penduduk}"]
         if ref != (tahun - 1, 2):

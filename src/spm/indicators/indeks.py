@@ -178,8 +178,7 @@ def _compute_indeks(engine: sa.Engine, config: IndeksConfig, periode: str, kode:
     with engine.begin() as conn:
         if not conn.execute(sa.select(sa.func.count()).select_from(dim_layanan)).scalar_one():
             raise ConfigError("dim_layanan is empty: run `spm db upgrade`")
-        kunci = persetujuan.locked(conn, kode, tahun, triwulan)
-        before = persetujuan.figures(conn, kode, tahun, triwulan) if kunci else None
+        before = persetujuan.locked_figures(conn, kode, tahun, triwulan)  # checked by guard() before commit
         batch_id = start_batch(conn, SOURCE, ENTITY, kode, periode, run_id)
         sql_params = {
             "kode_kab_kota": kode, "tahun": tahun, "triwulan": triwulan, "lokasi": f"{kode} {periode}",
@@ -191,7 +190,7 @@ def _compute_indeks(engine: sa.Engine, config: IndeksConfig, periode: str, kode:
         conn.execute(sa.update(mart_indeks_spm).where(x.batch_id == batch_id)
                      .values(label=_label_case(x.nilai, config)))
         _explain_means(conn, config, batch_id)
-        persetujuan.guard(conn, kunci, before)
+        persetujuan.guard(conn, kode, tahun, triwulan, before)
         rows = conn.execute(sa.select(x.tingkat_indeks, x.kode_layanan, x.nilai, x.label, x.tingkat_pemerintahan)
                             .where(x.batch_id == batch_id).order_by(x.urutan)).all()
         # The index of the kab/kota SPM (in a province's partition: its roll-up); its own follows.

@@ -219,8 +219,7 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
 def _compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, periode: str, tahun: int, triwulan: int,
                               run_id: str | None) -> dict[str, Any]:
     with engine.begin() as conn:
-        kunci = persetujuan.locked(conn, kode_provinsi, tahun, triwulan)
-        before = persetujuan.figures(conn, kode_provinsi, tahun, triwulan) if kunci else None
+        before = persetujuan.locked_figures(conn, kode_provinsi, tahun, triwulan)  # checked by guard() before commit
         kab_kota = kab_kota_of(conn, kode_provinsi, quarter_end(tahun, triwulan))
         if not kab_kota:
             raise ConfigError(f"{kode_provinsi} is no provinsi with kab/kota in dim_wilayah: load the region "
@@ -235,7 +234,7 @@ def _compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, periode: st
             x = mart_indeks_spm.c  # an index of figures no longer there would outlive them
             conn.execute(sa.delete(mart_indeks_spm).where(
                 x.kode_kab_kota == kode_provinsi, x.tahun == tahun, x.triwulan == triwulan))
-            persetujuan.guard(conn, kunci, before)
+            persetujuan.guard(conn, kode_provinsi, tahun, triwulan, before)
             finish_batch(conn, batch_id, BatchStatus.MISSING, message=msg)
             return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
                     "status": BatchStatus.MISSING, "message": msg}
@@ -293,7 +292,7 @@ def _compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, periode: st
         m = mart_capaian_spm.c
         rows = conn.execute(sa.select(sa.func.count()).select_from(mart_capaian_spm).where(
             m.batch_id == batch_id)).scalar_one()
-        persetujuan.guard(conn, kunci, before)
+        persetujuan.guard(conn, kode_provinsi, tahun, triwulan, before)
         flagged = flag_jumps(conn, batch_id, kode_provinsi, tahun, triwulan)
         loaded = sorted({k for kabs in covered.values() for k in kabs})
         notes = [f"{len(covered)} jenis layanan over {len(loaded)} of {len(kab_kota)} kab/kota ({', '.join(loaded)})",

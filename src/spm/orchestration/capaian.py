@@ -273,10 +273,15 @@ def indeks_compute(capaian: dict, run_id: str) -> dict:
     results = []
     for periode in capaian["periode"]:
         tahun, triwulan = (int(x) for x in periode.split("-T"))
-        results.append(compute_indeks(engine, capaian["kode_kab_kota"], tahun, triwulan, run_id))
-    return {"kode_kab_kota": capaian["kode_kab_kota"], "periode": list(capaian["periode"]),
-            "batch_id": [r.get("batch_id") for r in results],
-            "rows_published": sum(r.get("rows_published") or 0 for r in results)}
+        results.append((periode, compute_indeks(engine, capaian["kode_kab_kota"], tahun, triwulan, run_id)))
+    refused = [(p, r) for p, r in results if r.get("status") == BatchStatus.REJECTED]
+    for p, r in refused:  # an approved quarter whose index would change: kept, alerted (spm.warehouse.persetujuan)
+        log.warning("indeks %s %s not written: %s", capaian["kode_kab_kota"], p, r["message"])
+    # The Asset event names only the quarters whose index was written: a refused one has nothing to publish.
+    return {"kode_kab_kota": capaian["kode_kab_kota"], "periode": [p for p, r in results if (p, r) not in refused],
+            "batch_id": [r.get("batch_id") for _, r in results],
+            "rows_published": sum(r.get("rows_published") or 0 for _, r in results),
+            "terkunci": [p for p, _ in refused]}
 
 
 # DESIGN §7: where kab/kota of one province are loaded, the mart holds the provinsi row too; a
@@ -351,6 +356,6 @@ def provinsi_compute(target: dict, run_id: str) -> dict:
     # kode_kab_kota: the marts' partition key, the province's code on provinsi rows.
     return {"kode_kab_kota": kode, "periode": [c["periode"] for c, _ in published],
             "batch_id": [c["batch_id"] for c, _ in published] + [i["batch_id"] for _, i in published],
-            "rows_published": sum(c["rows_published"] + i["rows_published"] for c, i in published),
+            "rows_published": sum(c["rows_published"] + (i.get("rows_published") or 0) for c, i in published),
             "kab_kota_dimuat": sorted({k for c, _ in published for k in c["kab_kota_dimuat"]}),
             "missing": [r["periode"] for r in missing]}

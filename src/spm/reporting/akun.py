@@ -112,6 +112,15 @@ def session_hours() -> float:
     return hours
 
 
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -122,10 +131,9 @@ def login(engine: sa.Engine, username: str, password: str, at: datetime | None =
     at = at or now()
     with engine.begin() as conn:
         row = conn.execute(sa.select(pengguna).where(pengguna.c.username == (username or "").strip())).first()
-        ok = row is not None and row.aktif and check_password(password or "", row.kata_sandi_hash)
-        if row is None:
-            check_password(password or "", hash_password("x" * MIN_PASSWORD))  # same time as a wrong password
-        if not ok:
+        # One scrypt whatever the account: an unknown or inactive name answers in the time of a wrong password.
+        matches = check_password(password or "", row.kata_sandi_hash if row is not None else _dummy_hash())
+        if row is None or not row.aktif or not matches:
             return None
         conn.execute(sa.delete(sesi_dasbor).where(sesi_dasbor.c.kedaluwarsa_at < at))
         token = secrets.token_urlsafe(32)

@@ -48,6 +48,14 @@ def safe_next(target: str | None, root: str) -> str:
     return target
 
 
+def force_secure_cookie() -> bool:
+    """SPM_DASBOR_HTTPS=1: the dashboard is only reached over https (TLS ended at a proxy on another
+    host, whose X-Forwarded-Proto uvicorn does not trust): cookies are always Secure."""
+    import os
+
+    return os.environ.get("SPM_DASBOR_HTTPS", "").strip().lower() in ("1", "true", "ya", "yes")
+
+
 def cookie_path(root: str) -> str:
     return (root or "") + "/"
 
@@ -71,7 +79,8 @@ def bidang_rows(conn: sa.Connection, s: persetujuan.Status) -> list[dict]:
             now_sidik = persetujuan.sidik(persetujuan.figures(conn, s.kode, s.tahun, s.triwulan, b))
             state = "terverifikasi" if v[2] == now_sidik else "berubah"
         rows.append({"bidang": b, "nama": BIDANG_NAMES.get(b, b.title()), "state": state,
-                     "oleh": v[0] if v else None, "pada": v[1] if v else None})
+                     "oleh": v[0] if v else None, "pada": v[1] if v else None,
+                     "sidik": persetujuan.sidik(persetujuan.figures(conn, s.kode, s.tahun, s.triwulan, b))})
     return rows
 
 
@@ -81,6 +90,7 @@ def page_context(engine: sa.Engine, visitor: Visitor, kode: str, tahun: int, tri
         rows = bidang_rows(conn, s)
         why = persetujuan.belum_siap(conn, s) if not s.terkunci else []
         refused = persetujuan.refused_since(conn, s)
+        shown = persetujuan.sidik(persetujuan.figures(conn, kode, tahun, triwulan))
     a = visitor.akun
     return {
         "s": s, "bidang_rows": rows, "belum_siap": why, "refused": refused, "visitor": visitor,
@@ -88,14 +98,32 @@ def page_context(engine: sa.Engine, visitor: Visitor, kode: str, tahun: int, tri
                        and a.covers(kode) and not s.terkunci for r in rows},
         "can_approve": visitor.can_approve and a.covers(kode) and not s.terkunci and not why,
         "can_reopen": visitor.can_approve and a.covers(kode) and s.terkunci,
-        "min_alasan": persetujuan.MIN_ALASAN,
+        "min_alasan": persetujuan.MIN_ALASAN, "sidik_triwulan": shown,
         "query": urlencode({"kode": kode, "tahun": tahun, "triwulan": triwulan}),
     }
 
 
+def done_message(code: str | None, bidang: str | None = None) -> str | None:
+    """The sentence shown after an action; the redirect carries only its code, never free text."""
+    from spm.reporting.data import BIDANG_NAMES
+
+    if code == "verifikasi" and bidang in BIDANG_NAMES:
+        return f"Bidang {bidang} diverifikasi."
+    return {"setujui": "Triwulan disetujui; berkas laporan kini FINAL.",
+            "buka": "Triwulan dibuka kembali: revisi baru berstatus DRAF."}.get(code or "")
+
+
 def act(engine: sa.Engine, visitor: Visitor, action: str, form: dict[str, str]) -> tuple[str, int, int, str]:
     """Carry out one form: verifikasi / setujui / buka. Returns (kode, tahun, triwulan, what was done).
-    Raises persetujuan.Ditolak (403) or Konflik (409) with a message for the person."""
+    Raises persetujuan.Ditolak (403) or Konflik (409) with a message for the person. The verification
+    and approval forms carry the fingerprint of the figures the page showed (`sidik`)."""
+    try:
+        return _act(engine, visitor, action, form)
+    except sa.exc.IntegrityError:  # another person's step on the same quarter at the same moment
+        raise persetujuan.Konflik("Triwulan ini baru saja diubah orang lain: muat ulang halaman lalu ulangi.") from None
+
+
+def _act(engine: sa.Engine, visitor: Visitor, action: str, form: dict[str, str]) -> tuple[str, int, int, str]:
     if visitor.akun is None:
         raise persetujuan.Ditolak("Masuk dahulu untuk memverifikasi atau menyetujui.")
     if not accounts.csrf_ok(visitor.csrf or "", form.get("csrf")):
@@ -107,18 +135,15 @@ def act(engine: sa.Engine, visitor: Visitor, action: str, form: dict[str, str]) 
         raise persetujuan.Konflik("Tahun dan triwulan harus berupa angka.") from None
     if action == "verifikasi":
         bidang = (form.get("bidang") or "").strip()
-        persetujuan.verifikasi(engine, visitor.akun, kode, tahun, triwulan, bidang)
-        done = f"Bidang {bidang} diverifikasi."
+        persetujuan.verifikasi(engine, visitor.akun, kode, tahun, triwulan, bidang, shown=form.get("sidik") or "")
     elif action == "setujui":
-        s = persetujuan.setujui(engine, visitor.akun, kode, tahun, triwulan)
-        done = f"Triwulan disetujui (revisi {s.revisi}); berkas laporan kini FINAL."
+        persetujuan.setujui(engine, visitor.akun, kode, tahun, triwulan, shown=form.get("sidik") or "")
     elif action == "buka":
-        s = persetujuan.buka_kembali(engine, visitor.akun, kode, tahun, triwulan, form.get("alasan") or "")
-        done = f"Triwulan dibuka kembali: revisi {s.revisi} berstatus DRAF."
+        persetujuan.buka_kembali(engine, visitor.akun, kode, tahun, triwulan, form.get("alasan") or "")
     else:
         raise persetujuan.Konflik(f"Tindakan {action!r} tidak dikenal.")
     log.info("persetujuan %s %s %s-T%s by %s", action, kode, tahun, triwulan, visitor.akun.username)
-    return kode, tahun, triwulan, done
+    return kode, tahun, triwulan, action
 
 
 def new_login_token() -> str:
@@ -140,8 +165,12 @@ class Auth:
     def to_login(self, request):
         from starlette.responses import RedirectResponse
 
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"{self.root_of(request)}/masuk?" + urlencode({"next": here}), status_code=303)
+        root = self.root_of(request)
+        path = request.url.path
+        if root and not path.startswith(root + "/"):  # the proxy stripped the sub-path
+            path = root + path
+        here = path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{root}/masuk?" + urlencode({"next": here}), status_code=303)
 
     def gate(self, request):
         """(visitor, None) or (visitor, a redirect to the login): once accounts exist, nobody reads
@@ -151,7 +180,7 @@ class Auth:
 
     def _set_cookie(self, request, response, name: str, value: str, max_age: int | None) -> None:
         response.set_cookie(name, value, max_age=max_age, path=cookie_path(self.root_of(request)), httponly=True,
-                            samesite="strict", secure=request.url.scheme == "https")
+                            samesite="strict", secure=request.url.scheme == "https" or force_secure_cookie())
 
     # --- login and logout ---------------------------------------------------------------------------
 
@@ -222,7 +251,8 @@ class Auth:
             return self.warehouse_error(request, exc)
 
     def approval_get(self, request):
-        return self.approval_page(request, request.query_params.get("pesan"))
+        return self.approval_page(request, done_message(request.query_params.get("selesai"),
+                                                        request.query_params.get("bidang")))
 
     async def approval_action(self, request):
         from starlette.concurrency import run_in_threadpool
@@ -237,6 +267,7 @@ class Auth:
         try:
             kode, tahun, triwulan, done = await run_in_threadpool(
                 act, self.engine, visitor, request.path_params["tindakan"], form)
+            done_query = {"selesai": done, **({"bidang": form.get("bidang", "")} if done == "verifikasi" else {})}
         except (persetujuan.Ditolak, persetujuan.Konflik) as exc:
             status = 403 if isinstance(exc, persetujuan.Ditolak) else 409
             params = {k: form.get(k, "") for k in ("kode", "tahun", "triwulan")}
@@ -245,7 +276,7 @@ class Auth:
             await run_in_threadpool(self.dash.republish, kode, tahun, triwulan)
         except (SpmError, OSError) as exc:  # the decision stands; the files follow on the next download
             log.error("republishing %s %s-T%s after %s failed: %s", kode, tahun, triwulan, done, exc)
-        query = urlencode({"kode": kode, "tahun": tahun, "triwulan": triwulan, "pesan": done})
+        query = urlencode({"kode": kode, "tahun": tahun, "triwulan": triwulan, **done_query})
         return RedirectResponse(f"{self.root_of(request)}/persetujuan?{query}", status_code=303)
 
     def routes(self) -> list:

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,8 @@ import sqlalchemy as sa
 from spm.reporting.data import LaporanData, load_laporan
 from spm.warehouse.status import BatchStatus
 from spm.reference import is_provinsi
+
+log = logging.getLogger(__name__)
 
 FORMATS = ("xlsx", "html", "pdf", "csv", "csv_excel")
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "html": "text/html",
@@ -128,6 +131,12 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
     from spm.reporting.workbook import write_espm_workbook
 
     t = publication_of(kode_kab_kota, tahun, triwulan, root)
+    frozen = final_files(engine, t)
+    if frozen is not None:  # an approved revision's FINAL files are written once, never redrawn
+        log.info("%s %s triwulan %s: FINAL files of revisi %s kept as approved", kode_kab_kota, tahun, triwulan,
+                 frozen["persetujuan"]["revisi"])
+        return {"kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan, "folder": str(t.folder),
+                **{j: str(t.path(j)) for j in FORMATS}, "batch_ids": frozen.get("batch_ids", []), "final": True}
     if is_provinsi(kode_kab_kota):  # a province: its rows, its kab/kota side by side
         from spm.reporting.data_provinsi import load_laporan_provinsi
 
@@ -175,6 +184,21 @@ def approval_state(s) -> dict:
     if s is None:
         return {"status": "draf", "revisi": 1, "verifikasi": []}
     return {"status": "final" if s.terkunci else "draf", "revisi": s.revisi, "verifikasi": sorted(s.verifikasi)}
+
+
+def final_files(engine: sa.Engine, t: Publication) -> dict | None:
+    """The manifest of the quarter's FINAL files when they are those of its current approved revision.
+    Such files stay as approved: the year's monthly series (mart_terlayani_bulanan) follows later
+    computations of other quarters, and redrawing would put months that no longer add up to the
+    approved total under an approval nobody gave."""
+    from spm.warehouse.persetujuan import status_of
+
+    manifest = read_manifest(t) if t.is_complete() else None
+    if not manifest or manifest.get("persetujuan", {}).get("status") != "final":
+        return None
+    with engine.connect() as conn:
+        s = status_of(conn, t.kode_kab_kota, t.tahun, t.triwulan)
+    return manifest if s.terkunci and manifest["persetujuan"] == approval_state(s) else None
 
 
 def approval_changed(engine: sa.Engine, t: Publication, manifest: dict | None = None) -> bool:

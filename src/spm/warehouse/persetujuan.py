@@ -91,19 +91,19 @@ def _r(v) -> str:
 def figures(conn: sa.Connection, kode: str, tahun: int, triwulan: int, bidang: str | None = None) -> dict[tuple, tuple]:
     """The quarter's locked figures (of one bidang when given), keyed by what they are of."""
     c, x, d = mart_capaian_spm.c, mart_indeks_spm.c, dim_layanan.c
-    q = sa.select(c.kode_wilayah, c.kode_layanan, c.jenis_kelamin, c.sasaran, c.terlayani).where(
-        c.kode_kab_kota == kode, c.tahun == tahun, c.triwulan == triwulan)
+    q = sa.select(c.kode_wilayah, c.kode_layanan, c.jenis_kelamin, c.sasaran, c.terlayani, c.kab_kota_dimuat,
+                  c.kab_kota_total).where(c.kode_kab_kota == kode, c.tahun == tahun, c.triwulan == triwulan)
     if bidang is not None:
         q = q.where(c.kode_layanan.in_(sa.select(d.kode_layanan).where(d.bidang == bidang)))
-    out = {("capaian", r.kode_wilayah, r.kode_layanan, r.jenis_kelamin): (_r(r.sasaran), str(r.terlayani))
-           for r in conn.execute(q)}
+    out = {("capaian", r.kode_wilayah, r.kode_layanan, r.jenis_kelamin):
+           (_r(r.sasaran), str(r.terlayani), str(r.kab_kota_dimuat), str(r.kab_kota_total)) for r in conn.execute(q)}
     q = sa.select(x.kode_wilayah, x.tingkat_pemerintahan, x.tingkat_indeks, x.bidang, x.kode_layanan,
-                  x.capaian_penerima, x.mutu, x.nilai).where(
+                  x.capaian_penerima, x.mutu, x.nilai, x.label).where(
         x.kode_kab_kota == kode, x.tahun == tahun, x.triwulan == triwulan)
     if bidang is not None:
         q = q.where(x.bidang == bidang)
     out.update({("indeks", r.kode_wilayah, r.tingkat_pemerintahan, r.tingkat_indeks, r.bidang, r.kode_layanan or ""):
-                (_r(r.capaian_penerima), _r(r.mutu), _r(r.nilai)) for r in conn.execute(q)})
+                (_r(r.capaian_penerima), _r(r.mutu), _r(r.nilai), r.label or "") for r in conn.execute(q)})
     return out
 
 
@@ -140,34 +140,46 @@ def status_of(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> Stat
     return s
 
 
-def _ensure_row(conn: sa.Connection, s: Status, at: datetime) -> None:
+def lock_quarter(conn: sa.Connection, kode: str, tahun: int, triwulan: int, at: datetime | None = None) -> Status:
+    """Serialise the quarter's approval steps and computations: its current revision row is written
+    (created as a draft if missing), which holds a row lock on PostgreSQL and the write lock on
+    SQLite until the transaction ends; the status is read after that."""
     p = persetujuan_triwulan.c
-    exists = conn.execute(sa.select(p.revisi).where(
-        p.kode_kab_kota == s.kode, p.tahun == s.tahun, p.triwulan == s.triwulan, p.revisi == s.revisi)).first()
+    key = (p.kode_kab_kota == kode, p.tahun == tahun, p.triwulan == triwulan)
+    exists = conn.execute(sa.select(p.revisi).where(*key).limit(1)).first()
     if exists is None:
         conn.execute(sa.insert(persetujuan_triwulan).values(
-            kode_kab_kota=s.kode, tahun=s.tahun, triwulan=s.triwulan, revisi=s.revisi, status=STATUS_DRAF, dibuat_at=at))
+            kode_kab_kota=kode, tahun=tahun, triwulan=triwulan, revisi=1, status=STATUS_DRAF, dibuat_at=at or now()))
+    else:
+        conn.execute(sa.update(persetujuan_triwulan).where(*key).values(status=p.status))
+    return status_of(conn, kode, tahun, triwulan)
+
+
+CHANGED_SINCE_SHOWN = "Angka berubah sejak halaman ini dibuka (perhitungan baru): muat ulang, periksa, lalu ulangi."
 
 
 def verifikasi(engine: sa.Engine, akun: Akun, kode: str, tahun: int, triwulan: int, bidang: str,
-               at: datetime | None = None) -> Status:
-    """The bidang's OPD confirms its figures as they are now."""
+               at: datetime | None = None, shown: str | None = None) -> Status:
+    """The bidang's OPD confirms its figures as they are now (`shown`: the fingerprint of the figures
+    the page showed; a recomputation since makes it a conflict, never a verification of unseen figures)."""
     at = at or now()
     if akun.peran != "verifikator" or akun.bidang != bidang or not akun.covers(kode):
         raise Ditolak(f"Akun {akun.username} tidak berwenang memverifikasi bidang {bidang} untuk {kode}.")
     with engine.begin() as conn:
-        s = status_of(conn, kode, tahun, triwulan)
-        if s.terkunci:
-            raise Konflik(f"Triwulan ini sudah disetujui (revisi {s.revisi}); buka kembali dahulu untuk mengubahnya.")
         if bidang not in bidang_of(conn, kode, tahun, triwulan):
             raise Konflik(f"Bidang {bidang} belum punya angka pada triwulan ini: tidak ada yang diverifikasi.")
-        _ensure_row(conn, s, at)
+        s = lock_quarter(conn, kode, tahun, triwulan, at)
+        if s.terkunci:
+            raise Konflik(f"Triwulan ini sudah disetujui (revisi {s.revisi}); buka kembali dahulu untuk mengubahnya.")
+        now_sidik = sidik(figures(conn, kode, tahun, triwulan, bidang))
+        if shown is not None and shown != now_sidik:
+            raise Konflik(CHANGED_SINCE_SHOWN)
         v = verifikasi_bidang.c
         conn.execute(sa.delete(verifikasi_bidang).where(
             v.kode_kab_kota == kode, v.tahun == tahun, v.triwulan == triwulan, v.revisi == s.revisi, v.bidang == bidang))
         conn.execute(sa.insert(verifikasi_bidang).values(
             kode_kab_kota=kode, tahun=tahun, triwulan=triwulan, revisi=s.revisi, bidang=bidang,
-            sidik=sidik(figures(conn, kode, tahun, triwulan, bidang)), oleh=akun.username, pada=at))
+            sidik=now_sidik, oleh=akun.username, pada=at))
         return status_of(conn, kode, tahun, triwulan)
 
 
@@ -186,24 +198,28 @@ def belum_siap(conn: sa.Connection, s: Status) -> list[str]:
     return why
 
 
-def setujui(engine: sa.Engine, akun: Akun, kode: str, tahun: int, triwulan: int, at: datetime | None = None) -> Status:
-    """The approver approves the quarter as every bidang verified it; from now on it is locked."""
+def setujui(engine: sa.Engine, akun: Akun, kode: str, tahun: int, triwulan: int, at: datetime | None = None,
+            shown: str | None = None) -> Status:
+    """The approver approves the quarter as every bidang verified it (`shown`: the fingerprint of the
+    figures on the page); from now on it is locked."""
     at = at or now()
     if akun.peran != "penyetuju" or not akun.covers(kode):
         raise Ditolak(f"Akun {akun.username} tidak berwenang menyetujui laporan {kode}.")
     with engine.begin() as conn:
-        s = status_of(conn, kode, tahun, triwulan)
+        s = lock_quarter(conn, kode, tahun, triwulan, at)  # no computation commits between this and the end
         if s.terkunci:
             raise Konflik(f"Triwulan ini sudah disetujui (revisi {s.revisi}).")
         why = belum_siap(conn, s)
         if why:
             raise Konflik("Belum dapat disetujui: " + " ".join(why))
+        now_sidik = sidik(figures(conn, kode, tahun, triwulan))
+        if shown is not None and shown != now_sidik:
+            raise Konflik(CHANGED_SINCE_SHOWN)
         p = persetujuan_triwulan.c
         conn.execute(sa.update(persetujuan_triwulan).where(
             p.kode_kab_kota == kode, p.tahun == tahun, p.triwulan == triwulan, p.revisi == s.revisi,
             p.status == STATUS_DRAF).values(
-            status=STATUS_DISETUJUI, sidik=sidik(figures(conn, kode, tahun, triwulan)),
-            disetujui_oleh=akun.username, disetujui_at=at))
+            status=STATUS_DISETUJUI, sidik=now_sidik, disetujui_oleh=akun.username, disetujui_at=at))
         return status_of(conn, kode, tahun, triwulan)
 
 
@@ -217,7 +233,7 @@ def buka_kembali(engine: sa.Engine, akun: Akun, kode: str, tahun: int, triwulan:
     if len(alasan) < MIN_ALASAN:
         raise Konflik(f"Tuliskan alasan membuka kembali (paling sedikit {MIN_ALASAN} karakter).")
     with engine.begin() as conn:
-        s = status_of(conn, kode, tahun, triwulan)
+        s = lock_quarter(conn, kode, tahun, triwulan, at)
         if not s.terkunci:
             raise Konflik("Triwulan ini belum disetujui: tidak ada yang perlu dibuka kembali.")
         p = persetujuan_triwulan.c
@@ -229,25 +245,34 @@ def buka_kembali(engine: sa.Engine, akun: Akun, kode: str, tahun: int, triwulan:
         return status_of(conn, kode, tahun, triwulan)
 
 
-def locked(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> Status | None:
+def locked_figures(conn: sa.Connection, kode: str, tahun: int, triwulan: int) -> dict[tuple, tuple] | None:
+    """The figures of an approved quarter as a computation starts (None when it is not approved)."""
+    return figures(conn, kode, tahun, triwulan) if status_of(conn, kode, tahun, triwulan).terkunci else None
+
+
+def guard(conn: sa.Connection, kode: str, tahun: int, triwulan: int, before: dict[tuple, tuple] | None) -> None:
+    """Inside a computation's transaction, after it wrote and before it commits: raise QuarterLocked
+    (rolling it back) if the quarter is approved and its figures are no longer the approved ones.
+    The quarter's approval row is locked first, so an approval cannot commit in between; `before`
+    (the figures when the computation started, if it was locked then) only says which changed."""
+    p = persetujuan_triwulan.c
+    key = (p.kode_kab_kota == kode, p.tahun == tahun, p.triwulan == triwulan)
+    if conn.execute(sa.update(persetujuan_triwulan).where(*key).values(status=p.status)).rowcount == 0:
+        return  # nobody has verified or approved anything of this quarter
     s = status_of(conn, kode, tahun, triwulan)
-    return s if s.terkunci else None
-
-
-def guard(conn: sa.Connection, kunci: Status | None, before: dict[tuple, tuple] | None) -> None:
-    """Inside a computation's transaction, after it wrote: raise QuarterLocked (rolling it back) if it
-    changed a figure of a locked quarter."""
-    if kunci is None or before is None:
+    if not s.terkunci:
         return
-    after = figures(conn, kunci.kode, kunci.tahun, kunci.triwulan)
-    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-    if not changed:
+    after = figures(conn, kode, tahun, triwulan)
+    if sidik(after) == s.sidik:
         return
+    before = before or {}
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)) if before \
+        else sorted(after)
     layanan = {k[2] for k in changed if k[0] == "capaian"}
     bidang = set(conn.execute(sa.select(dim_layanan.c.bidang).where(
         dim_layanan.c.kode_layanan.in_(layanan))).scalars()) if layanan else set()
     bidang |= {k[4] for k in changed if k[0] == "indeks" and k[4] != "semua"}
-    raise QuarterLocked(kunci.kode, kunci.tahun, kunci.triwulan, kunci.revisi, changed, sorted(bidang))
+    raise QuarterLocked(kode, tahun, triwulan, s.revisi, changed, sorted(bidang))
 
 
 def record_locked(engine: sa.Engine, source: str, entity: str, periode: str, run_id: str | None,
