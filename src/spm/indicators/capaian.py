@@ -298,13 +298,8 @@ def compute_capaian(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
     catalog = load_catalog()
     periode = periode_label(tahun, triwulan)
-    try:
-        return _compute_capaian(engine, catalog, periode, kode, tahun, triwulan, run_id)
-    except persetujuan.QuarterLocked as e:  # rolled back: the approved figures stand
-        batch_id = persetujuan.record_locked(engine, SOURCE, ENTITY, periode, run_id, e)
-        log.warning("capaian %s %s: %s", kode, periode, e)
-        return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.REJECTED,
-                "message": str(e)}
+    return persetujuan.unless_locked(engine, SOURCE, ENTITY, periode, run_id, lambda: _compute_capaian(
+        engine, catalog, periode, kode, tahun, triwulan, run_id))
 
 
 def _compute_capaian(engine: sa.Engine, catalog, periode: str, kode: str, tahun: int, triwulan: int,

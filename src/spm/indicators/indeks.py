@@ -163,13 +163,8 @@ def compute_indeks(engine: sa.Engine, kode: str, tahun: int, triwulan: int, run_
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
     config = load_config()
     periode = periode_label(tahun, triwulan)
-    try:
-        return _compute_indeks(engine, config, periode, kode, tahun, triwulan, run_id)
-    except persetujuan.QuarterLocked as e:  # rolled back: the approved figures stand
-        batch_id = persetujuan.record_locked(engine, SOURCE, ENTITY, periode, run_id, e)
-        log.warning("indeks %s %s: %s", kode, periode, e)
-        return {"kode_kab_kota": kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.REJECTED,
-                "message": str(e)}
+    return persetujuan.unless_locked(engine, SOURCE, ENTITY, periode, run_id, lambda: _compute_indeks(
+        engine, config, periode, kode, tahun, triwulan, run_id))
 
 
 def _compute_indeks(engine: sa.Engine, config: IndeksConfig, periode: str, kode: str, tahun: int, triwulan: int,

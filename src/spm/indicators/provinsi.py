@@ -208,12 +208,8 @@ def compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, tahun: int, 
     if triwulan not in (1, 2, 3, 4):
         raise ConfigError(f"triwulan must be 1-4, not {triwulan!r}")
     periode = periode_label(tahun, triwulan)
-    try:
-        return _compute_capaian_provinsi(engine, kode_provinsi, periode, tahun, triwulan, run_id)
-    except persetujuan.QuarterLocked as e:  # rolled back: the approved figures stand
-        batch_id = persetujuan.record_locked(engine, SOURCE, ENTITY, periode, run_id, e)
-        return {"kode_provinsi": kode_provinsi, "periode": periode, "batch_id": batch_id,
-                "status": BatchStatus.REJECTED, "message": str(e)}
+    return persetujuan.unless_locked(engine, SOURCE, ENTITY, periode, run_id, lambda: _compute_capaian_provinsi(
+        engine, kode_provinsi, periode, tahun, triwulan, run_id), kode_key="kode_provinsi")
 
 
 def _compute_capaian_provinsi(engine: sa.Engine, kode_provinsi: str, periode: str, tahun: int, triwulan: int,

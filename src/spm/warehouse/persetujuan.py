@@ -15,6 +15,7 @@ to 6 decimals so the same inputs give the same fingerprint on SQLite and Postgre
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +29,8 @@ from spm.warehouse.tables_marts import mart_capaian_spm
 from spm.warehouse.tables_opd import mart_indeks_spm
 from spm.warehouse.tables_persetujuan import (
     STATUS_DIBUKA, STATUS_DISETUJUI, STATUS_DRAF, persetujuan_triwulan, verifikasi_bidang)
+
+log = logging.getLogger(__name__)
 
 SUITE, EXPECTATION = "persetujuan", "triwulan_disetujui_tidak_berubah"
 MIN_ALASAN = 10  # characters: a reason someone reading the revision later can understand
@@ -273,6 +276,19 @@ def guard(conn: sa.Connection, kode: str, tahun: int, triwulan: int, before: dic
         dim_layanan.c.kode_layanan.in_(layanan))).scalars()) if layanan else set()
     bidang |= {k[4] for k in changed if k[0] == "indeks" and k[4] != "semua"}
     raise QuarterLocked(kode, tahun, triwulan, s.revisi, changed, sorted(bidang))
+
+
+def unless_locked(engine: sa.Engine, source: str, entity: str, periode: str, run_id: str | None, compute,
+                  kode_key: str = "kode_kab_kota") -> dict:
+    """`compute()` (one computation in one transaction), or, when it raised QuarterLocked and was rolled
+    back, the refused computation recorded as a rejected batch: the approved figures stand."""
+    try:
+        return compute()
+    except QuarterLocked as e:
+        batch_id = record_locked(engine, source, entity, periode, run_id, e)
+        log.warning("%s %s %s: %s", entity, e.kode, periode, e)
+        return {kode_key: e.kode, "periode": periode, "batch_id": batch_id, "status": BatchStatus.REJECTED,
+                "message": str(e)}
 
 
 def record_locked(engine: sa.Engine, source: str, entity: str, periode: str, run_id: str | None,

@@ -42,13 +42,18 @@ sesi_dasbor = sa.Table(
     sa.Index("ix_sesi_dasbor_kedaluwarsa", "kedaluwarsa_at"),
 )
 
+def _quarter_revision() -> list[sa.Column]:
+    """The key both approval tables start with: a quarter of a kab/kota (or provinsi) and its revision."""
+    return [sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
+            sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("revisi", sa.Integer, primary_key=True, autoincrement=False)]
+
+
 persetujuan_triwulan = sa.Table(
     "persetujuan_triwulan",
     metadata,
-    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
-    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("revisi", sa.Integer, primary_key=True, autoincrement=False),
+    *_quarter_revision(),
     sa.Column("status", sa.String(16), nullable=False),  # draf | disetujui | dibuka (closed by a re-opening)
     sa.Column("sidik", sa.String(64), nullable=True),  # fingerprint of the approved figures
     sa.Column("disetujui_oleh", sa.String(64), nullable=True),
@@ -62,10 +67,7 @@ persetujuan_triwulan = sa.Table(
 verifikasi_bidang = sa.Table(
     "verifikasi_bidang",
     metadata,
-    sa.Column("kode_kab_kota", sa.String(5), primary_key=True),
-    sa.Column("tahun", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("triwulan", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("revisi", sa.Integer, primary_key=True, autoincrement=False),
+    *_quarter_revision(),
     sa.Column("bidang", sa.String(32), primary_key=True),
     sa.Column("sidik", sa.String(64), nullable=False),  # the bidang's figures as verified
     sa.Column("oleh", sa.String(64), nullable=False),
