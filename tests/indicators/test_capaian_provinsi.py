@@ -400,3 +400,40 @@ def test_a_quarter_without_disaster_or_klb_leaves_those_services_out_of_the_prov
     assert own["kesehatan"].keterangan is None  # nothing lacking among its members
     members = [own[k].nilai for k in ("pend_menengah", "pend_khusus", "kes_krisis_bencana")]
     assert own["semua"].nilai == pytest.approx(sum(members) / 3)
+
+
+def test_an_approved_province_quarter_is_locked_against_its_kab_kota_changes(warehouse):
+    """The province's own approval (docs/persetujuan.md): a learner added in one of its kab/kota after the
+    province's quarter was approved changes the kab/kota's draft, but the province's roll-up is refused
+    whole (a rejected batch, its rows as approved) until the province re-opens the quarter."""
+    from spm.reporting.akun import add_user
+    from spm.warehouse import persetujuan as ps
+
+    _computed(warehouse, "32.71", "32.72")
+    compute_indeks(warehouse, "32", 2026, 3, "t")
+    pw = "rahasia-sekali-123"
+    verifiers = {b: add_user(warehouse, f"kadis-{b}", b, "verifikator", pw, "32", b) for b in ("pendidikan", "kesehatan")}
+    tapem = add_user(warehouse, "biro-tapem", "Biro Tata Pemerintahan", "penyetuju", pw, "32")
+    for b, akun in verifiers.items():
+        ps.verifikasi(warehouse, akun, "32", 2026, 3, b)
+    assert ps.setujui(warehouse, tapem, "32", 2026, 3).terkunci
+    approved = _rows(warehouse, "32")
+
+    with warehouse.begin() as conn:  # Dapodik of Kota Sukabumi lists one more PAUD learner
+        b = start_batch(conn, "test", "fakta", "32.72", "2026", "t")
+        insert_rows(conn, fact_peserta_didik, (
+            "semester_id", "kode_kab_kota", "person_key", "jenis_id", "nik_valid", "npsn", "bentuk_pendidikan",
+            "tingkat_pendidikan_id", "program_kesetaraan", "status", "jenis_kelamin", "tahun_lahir", "bulan_lahir",
+            "tahun_laporan", "umur_referensi", "kode_wilayah_domisili", "kode_desa_tinggal", "kode_wilayah_sekolah",
+            "last_update", "batch_id"),
+            [(20261, "32.72", "k9", "nik", True, "20200001", "TK", None, None, "aktif", "P", 2020, 1, 2026, 5, D, D,
+              "32.72.01.1001", None, b)])
+    assert compute_capaian(warehouse, "32.72", 2026, 3, "t")["status"] == BatchStatus.PUBLISHED  # its own draft
+    refused = compute_capaian_provinsi(warehouse, "32", 2026, 3, "t")
+    assert refused["status"] == BatchStatus.REJECTED and "32 2026 triwulan 3 is approved" in refused["message"]
+    assert {k: (r.sasaran, r.terlayani) for k, r in _rows(warehouse, "32").items()} == \
+        {k: (r.sasaran, r.terlayani) for k, r in approved.items()}
+
+    ps.buka_kembali(warehouse, tapem, "32", 2026, 3, "Dapodik Kota Sukabumi menambah peserta didik")
+    assert compute_capaian_provinsi(warehouse, "32", 2026, 3, "t")["status"] == BatchStatus.PUBLISHED
+    assert _rows(warehouse, "32")["pend_paud", "semua"].terlayani == approved["pend_paud", "semua"].terlayani + 1
