@@ -13,6 +13,7 @@ changes something carries the session's CSRF token, compared in constant time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -112,13 +113,10 @@ def session_hours() -> float:
     return hours
 
 
-_DUMMY: list[str] = []
-
-
+@functools.cache
 def _dummy_hash() -> str:
-    if not _DUMMY:
-        _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
-    return _DUMMY[0]
+    """A hash of no one's password, checked when the name is unknown: the same time as a wrong password."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _digest(token: str) -> str:

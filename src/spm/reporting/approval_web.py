@@ -74,13 +74,10 @@ def bidang_rows(conn: sa.Connection, s: persetujuan.Status) -> list[dict]:
     rows = []
     for b in persetujuan.bidang_of(conn, s.kode, s.tahun, s.triwulan):
         v = s.verifikasi.get(b)
-        state = "belum"
-        if v is not None:
-            now_sidik = persetujuan.sidik(persetujuan.figures(conn, s.kode, s.tahun, s.triwulan, b))
-            state = "terverifikasi" if v[2] == now_sidik else "berubah"
+        now_sidik = persetujuan.fingerprint(conn, s.kode, s.tahun, s.triwulan, b)
+        state = "belum" if v is None else "terverifikasi" if v[2] == now_sidik else "berubah"
         rows.append({"bidang": b, "nama": BIDANG_NAMES.get(b, b.title()), "state": state,
-                     "oleh": v[0] if v else None, "pada": v[1] if v else None,
-                     "sidik": persetujuan.sidik(persetujuan.figures(conn, s.kode, s.tahun, s.triwulan, b))})
+                     "oleh": v[0] if v else None, "pada": v[1] if v else None, "sidik": now_sidik})
     return rows
 
 
@@ -90,7 +87,7 @@ def page_context(engine: sa.Engine, visitor: Visitor, kode: str, tahun: int, tri
         rows = bidang_rows(conn, s)
         why = persetujuan.belum_siap(conn, s) if not s.terkunci else []
         refused = persetujuan.refused_since(conn, s)
-        shown = persetujuan.sidik(persetujuan.figures(conn, kode, tahun, triwulan))
+        shown = persetujuan.fingerprint(conn, kode, tahun, triwulan)
     a = visitor.akun
     return {
         "s": s, "bidang_rows": rows, "belum_siap": why, "refused": refused, "visitor": visitor,

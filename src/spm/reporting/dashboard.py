@@ -340,11 +340,10 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
         return _error(request, PageError(503, "Gudang data tidak tersedia", message))
 
     auth = Auth(engine, dash, _root, _error, _warehouse_error)
-    _gate = auth.gate
 
     def home(request: Request):
         try:
-            visitor, redirect = _gate(request)
+            visitor, redirect = auth.gate(request)
             if redirect is not None:
                 return redirect
             return HTMLResponse(dash.page(dict(request.query_params), _root(request), visitor))
@@ -356,7 +355,7 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
     def download(request: Request):
         pp = request.path_params
         try:
-            if (redirect := _gate(request)[1]) is not None:
+            if (redirect := auth.gate(request)[1]) is not None:
                 return redirect
             tahun, triwulan = _parse_int(pp["tahun"], "tahun"), _parse_int(pp["triwulan"], "triwulan")
             path = dash.published_file(pp["kode"], tahun, triwulan, pp["jenis"])
@@ -385,7 +384,7 @@ def create_app(engine: sa.Engine, root_path: str = "", laporan_root: Path | None
         Route("/unduh/{kode}/{tahun}/{triwulan}/{jenis}", download),
         *auth.routes(),
         Mount("/kualitas", app=Gated(StaticFiles(directory=str(output_dir(kualitas_root)), html=True,
-                                                  check_dir=False), _gate, "/kualitas"), name="kualitas"),
+                                                  check_dir=False), auth.gate, "/kualitas"), name="kualitas"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
     app.state.dashboard = dash

@@ -35,11 +35,9 @@ def status_dokumen(data: LaporanData) -> tuple[str, str]:
     from spm.reporting.lokal import waktu
 
     s = data.persetujuan
+    done = "; ".join(f"{b} diverifikasi {v[0]} {waktu(v[1])}" for b, v in sorted((s.verifikasi if s else {}).items()))
+    verified = f" ({done})" if done else ""
     if s is None or not s.terkunci:
-        done = [f"{b} diverifikasi {v[0]} {waktu(v[1])}" for b, v in sorted((s.verifikasi if s else {}).items())]
         rev = f" revisi {s.revisi}" if s is not None and s.revisi > 1 else ""
-        return "DRAF", (f"DRAF{rev} — belum disetujui Bagian Tata Pemerintahan; angka dapat berubah."
-                        + (f" ({'; '.join(done)})" if done else ""))
-    done = "; ".join(f"{b} diverifikasi {v[0]} {waktu(v[1])}" for b, v in sorted(s.verifikasi.items()))
-    return "FINAL", (f"FINAL revisi {s.revisi} — disetujui {s.disetujui_oleh} {waktu(s.disetujui_at)}"
-                     + (f" ({done})" if done else "") + ".")
+        return "DRAF", f"DRAF{rev} — belum disetujui Bagian Tata Pemerintahan; angka dapat berubah.{verified}"
+    return "FINAL", f"FINAL revisi {s.revisi} — disetujui {s.disetujui_oleh} {waktu(s.disetujui_at)}{verified}."

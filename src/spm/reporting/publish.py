@@ -157,7 +157,7 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
         manifest = {
             "kode_kab_kota": kode_kab_kota, "tahun": t.tahun, "triwulan": t.triwulan,
             "dihitung": data.computed_at.isoformat(), "semester_penduduk": data.semester_penduduk,
-            "batch_ids": data.batch_ids, "persetujuan": manifest_status(data),
+            "batch_ids": data.batch_ids, "persetujuan": approval_state(data.persetujuan),
             "berkas": {j: {"nama": staged[j].name, "sha256": _sha256(staged[j]), "bytes": staged[j].stat().st_size}
                        for j in FORMATS},
         }
@@ -174,13 +174,9 @@ def publish_laporan(engine: sa.Engine, kode_kab_kota: str, tahun: int, triwulan:
             **{j: str(t.path(j)) for j in FORMATS}, "batch_ids": data.batch_ids}
 
 
-def manifest_status(data: LaporanData) -> dict:
-    """What the files say about approval: draf or final, the revision and the bidang verified."""
-    return approval_state(data.persetujuan)
-
-
 def approval_state(s) -> dict:
-    """The manifest's `persetujuan` of a spm.warehouse.persetujuan.Status (None: a draft nobody touched)."""
+    """What the files say about approval (the manifest's `persetujuan`): draf or final, the revision and
+    the bidang verified, of a spm.warehouse.persetujuan.Status (None: a draft nobody touched)."""
     if s is None:
         return {"status": "draf", "revisi": 1, "verifikasi": []}
     return {"status": "final" if s.terkunci else "draf", "revisi": s.revisi, "verifikasi": sorted(s.verifikasi)}

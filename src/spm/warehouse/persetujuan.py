@@ -110,6 +110,11 @@ def figures(conn: sa.Connection, kode: str, tahun: int, triwulan: int, bidang: s
     return out
 
 
+def fingerprint(conn: sa.Connection, kode: str, tahun: int, triwulan: int, bidang: str | None = None) -> str:
+    """The sidik of the quarter's figures now (of one bidang when given)."""
+    return sidik(figures(conn, kode, tahun, triwulan, bidang))
+
+
 def sidik(figs: dict[tuple, tuple]) -> str:
     h = hashlib.sha256()
     for k in sorted(figs):
@@ -174,7 +179,7 @@ def verifikasi(engine: sa.Engine, akun: Akun, kode: str, tahun: int, triwulan: i
         s = lock_quarter(conn, kode, tahun, triwulan, at)
         if s.terkunci:
             raise Konflik(f"Triwulan ini sudah disetujui (revisi {s.revisi}); buka kembali dahulu untuk mengubahnya.")
-        now_sidik = sidik(figures(conn, kode, tahun, triwulan, bidang))
+        now_sidik = fingerprint(conn, kode, tahun, triwulan, bidang)
         if shown is not None and shown != now_sidik:
             raise Konflik(CHANGED_SINCE_SHOWN)
         v = verifikasi_bidang.c
@@ -196,7 +201,7 @@ def belum_siap(conn: sa.Connection, s: Status) -> list[str]:
         v = s.verifikasi.get(b)
         if v is None:
             why.append(f"Bidang {b} belum diverifikasi.")
-        elif v[2] != sidik(figures(conn, s.kode, s.tahun, s.triwulan, b)):
+        elif v[2] != fingerprint(conn, s.kode, s.tahun, s.triwulan, b):
             why.append(f"Angka bidang {b} berubah setelah diverifikasi {v[0]}: perlu diverifikasi ulang.")
     return why
 
@@ -215,7 +220,7 @@ def setujui(engine: sa.Engine, akun: Akun, kode: str, tahun: int, triwulan: int,
         why = belum_siap(conn, s)
         if why:
             raise Konflik("Belum dapat disetujui: " + " ".join(why))
-        now_sidik = sidik(figures(conn, kode, tahun, triwulan))
+        now_sidik = fingerprint(conn, kode, tahun, triwulan)
         if shown is not None and shown != now_sidik:
             raise Konflik(CHANGED_SINCE_SHOWN)
         p = persetujuan_triwulan.c
