@@ -51,3 +51,15 @@ def test_a_clean_frame_passes_whole(suite):
 def test_a_frame_without_row_ids_is_refused_before_validation(suite):
     with pytest.raises(ValueError, match="needs a 'row_id' column"):
         validate_frame(suite, pd.DataFrame({"umur": [1]}))
+
+
+def test_the_batch_is_not_hashed(suite, monkeypatch):
+    """GX's batch fingerprint (a hash of the whole frame nothing reads) is skipped: a fifth of a chunk's time."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    def refuse(df):
+        raise AssertionError("the frame was hashed")
+
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", refuse)
+    frame = pd.DataFrame({"row_id": [1], "kode_desa": ["32.71.01.1001"], "umur": [3], "jenis_kelamin": ["L"]})
+    assert all(o.success for o in validate_frame(suite, frame).outcomes)
