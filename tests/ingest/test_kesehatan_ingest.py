@@ -41,6 +41,15 @@ class FakeHub:
         yield Page(items, len(items) if self.announce else None, None, "x")
 
 
+class Paged(FakeHub):
+    """Five resources a page (a chunk is made of whole pages)."""
+
+    def pages(self, kind, dari, sampai):
+        items = copy.deepcopy(self.resources.get(kind, []))
+        for i in range(0, len(items), 5):
+            yield Page(items[i:i + 5], None, None, "x")
+
+
 def _window(dari="2025-03-01", sampai="2025-04-01"):
     return k.windows([KODE], dari, sampai)[0]
 
@@ -284,12 +293,6 @@ def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
 
     from spm.warehouse.tables_dq import dq_validation_result as t
 
-    class Paged(FakeHub):  # five resources a page
-        def pages(self, kind, dari, sampai):
-            items = copy.deepcopy(self.resources.get(kind, []))
-            for i in range(0, len(items), 5):
-                yield Page(items[i:i + 5], None, None, "x")
-
     monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "10")
     patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(24)]
     out = k.ingest(wh, _window(), "r1", Paged({"Patient": patients}), SECRET)
@@ -302,6 +305,37 @@ def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
     assert counts == [10, 10, 5]
     stored = " ".join(r.result_json for r in rows)
     assert NIK not in stored and "Siti" not in stored
+
+
+def test_a_chunk_the_staging_thread_cannot_write_fails_the_window_and_leaves_nothing_staged(wh, monkeypatch):
+    """Chunks are staged by a second thread while the next is validated: its error stops the stream,
+    and the window is discarded only after the chunk being written has finished."""
+    from spm.ingest import kesehatan_stream
+
+    monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "5")
+    real_stage, staged = kesehatan_stream._stage, []
+
+    def stage(engine, entity, frame, *args):
+        if entity == "kunjungan" and staged.count(entity) == 1:
+            raise sa.exc.OperationalError("COPY", {}, Exception("connection lost"))
+        staged.append(entity)
+        real_stage(engine, entity, frame, *args)
+
+    monkeypatch.setattr(kesehatan_stream, "_stage", stage)
+    patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(12)]
+    encounters = [{**copy.deepcopy(ENCOUNTER), "id": f"enc-{i}"} for i in range(17)]
+    hub = Paged({"Patient": patients, "Encounter": encounters, "Observation": [BLOOD_PRESSURE],
+                 "Condition": [CONDITION]})
+    with pytest.raises(sa.exc.OperationalError, match="connection lost"):
+        k.extract(wh, _window(), "r1", hub, SECRET)
+    assert staged == ["pasien"] * 3 + ["kunjungan"]  # the third encounter chunk was never staged
+    with wh.connect() as conn:
+        batches = conn.execute(sa.select(etl_batch)).all()
+        assert all(conn.execute(sa.select(sa.func.count()).select_from(s.staging)).scalar_one() == 0
+                   for s in k.SPECS.values())
+        assert conn.execute(sa.select(sa.func.count()).select_from(quarantine)).scalar_one() == 0
+    assert len(batches) == 4 and {b.status for b in batches} == {"failed"}
+    assert all(not _rows(wh, t) for t in FACTS.values())
 
 
 def test_a_small_batch_is_not_stopped_by_the_share_of_a_few_odd_rows(wh):

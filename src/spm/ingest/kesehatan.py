@@ -12,16 +12,17 @@ is valid data: it is published, counted as soon as its patient arrives (the indi
 patients when they compute), and reported per batch while it stays unresolved
 (spm.ingest.kesehatan_references), with an alert past `kesehatan.batas_umur_rujukan_hari`.
 
-Extract streams and validates, in three stages joined by bounded queues: a download thread follows
+Extract streams and validates, in four stages joined by bounded queues: a download thread follows
 the `next` links and decodes each page (straight into the kept fields with msgspec typed Structs;
 a page that does not fit them is parsed the general way, with orjson), asking for the next page as
 soon as one is decoded; a flatten thread turns pages into typed rows; the loading thread gathers them in
-chunks of `VALIDATE_CHUNK` rows, validates each chunk with the GX suite, then stages it (COPY on
-PostgreSQL) with its quarantined rows in one short transaction, while the next pages download. No
+chunks of `VALIDATE_CHUNK` rows and validates each chunk with the GX suite; a staging thread stages
+it (COPY on PostgreSQL) with its quarantined rows in one short transaction while the next chunk is
+validated and the next pages download. No
 process is started: under Celery's prefork pool a task may not have children, and a child of an
 Airflow 3 task would inherit the supervisor's blocked metadata URL (parallelism belongs to Airflow
 tasks). The next type starts to download while the last chunk of the previous one is validated. The
-queues keep memory to a few pages plus one chunk whatever the window size. The validate step then only
+queues keep memory to a few pages plus two chunks whatever the window size. The validate step then only
 writes each batch's verdict (dq_result, critical expectations, quarantine limit); a batch the stream
 could not validate (a resource id met again in a later chunk, a broken quality configuration) is
 validated there from staging, in chunks, as before. A new run of a window first removes the staged

@@ -1,7 +1,8 @@
 """The stream of one resource type of a health window: pages downloaded and flattened ahead by two
-threads (bounded queues: memory stays at a few pages plus one chunk whatever the window size),
-gathered in chunks that are validated and staged (COPY on PostgreSQL) with their quarantined rows
-in one short transaction while the next pages download. No process is started (Celery's prefork
+threads (bounded queues: memory stays at a few pages plus two chunks whatever the window size),
+gathered in chunks that are validated, then staged (COPY on PostgreSQL) with their quarantined rows
+in one short transaction by a third thread while the next chunk is validated and the next pages
+download. No process is started (Celery's prefork
 pool forbids children; Airflow 3's task supervisor gives them a blocked metadata URL)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import repeat
@@ -73,6 +75,10 @@ class StreamValidation:
         self.results = BatchResults(spec, parameters, keep_gx=False)  # each chunk stores its own GX result
         self.duplicates = 0
         self.chunks = 0
+        # One thread stages a validated chunk (its COPY runs in the database) while this one validates
+        # the next: at most one chunk waits, so memory stays bounded. A thread, never a process.
+        self._stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{spec.entity}")
+        self._staging: Future | None = None
 
     def expect(self, total: int | None) -> None:
         """The stream announced `total` resources (logged; the chunks are validated in this process)."""
@@ -120,19 +126,32 @@ class StreamValidation:
         del rows
         self._derived(frame)
         w = self.w
-        report = _validate_and_stage(self.engine, self.spec.entity, frame, self.parameters,
-                                     (self.batch_id, w.kode_kab_kota, w.periode), self.results.checked_at,
-                                     self.chunks - 1)
+        report = _validate(self.spec.entity, frame, self.parameters)
         self.results.add(report, frame)
+        self.drain()  # the chunk before is staged: its errors surface here, and only one chunk waits
+        self._staging = self._stager.submit(
+            _stage, self.engine, self.spec.entity, frame, report, (self.batch_id, w.kode_kab_kota, w.periode),
+            self.results.checked_at, self.chunks - 1)
         # GX leaves reference cycles behind, and the stream runs with the collector paused: collect
         # them once per chunk, or every chunk's garbage would stay until the window ends. extract
         # froze what existed before the stream (modules, GX, Airflow), so this walks only newer objects.
         del frame, report
         gc.collect()
 
+    def drain(self) -> None:
+        """Wait until every validated chunk is staged; a failed staging raises here."""
+        staging, self._staging = self._staging, None
+        if staging is not None:
+            staging.result()
+
+    def close(self) -> None:
+        """Stop staging (a chunk being written finishes first, so the caller may then discard the batch)."""
+        self._stager.shutdown(wait=True, cancel_futures=True)
+
     def finish(self) -> dict[str, Any] | None:
         """The chunks' results (JSON), or None after undoing them when an id recurs across chunks
         (`duplicates` then says how many older versions the chunks left out)."""
+        self.drain()
         t = self.spec.staging
         id_col = t.c[self.spec.natural_key[0]]
         if self.chunks > 1:
@@ -149,16 +168,19 @@ class StreamValidation:
         return {**self.results.to_dict(), "duplicates": self.duplicates}
 
 
-def _validate_and_stage(engine: sa.Engine, entity: str, frame, parameters: dict[str, Any], prefix: tuple,
-                        checked_at: datetime, bagian: int):
-    """One chunk: run the suite on the chunk's frame, then stage
-    every row with its `lolos` and quarantine the rows failing warning expectations, in one
-    transaction, with GX's own result of the chunk (the GX Data Docs). Returns the GX report."""
-    from spm.warehouse.dq_results import store_gx_chunk
+def _validate(entity: str, frame, parameters: dict[str, Any]):
+    """The GX report of one chunk's frame."""
     from spm.quality.gx_runner import validate_frame
 
+    return validate_frame(SPECS[entity].suite, frame, parameters)
+
+
+def _stage(engine: sa.Engine, entity: str, frame, report, prefix: tuple, checked_at: datetime, bagian: int) -> None:
+    """One validated chunk: stage every row with its `lolos` and quarantine the rows failing warning
+    expectations, in one transaction, with GX's own result of the chunk (the GX Data Docs)."""
+    from spm.warehouse.dq_results import store_gx_chunk
+
     spec = SPECS[entity]
-    report = validate_frame(spec.suite, frame, parameters)
     bad = report.rows_to_quarantine()
     with engine.begin() as conn:
         insert_rows(conn, spec.staging, (*_staging_columns(spec), "lolos"),
@@ -166,7 +188,6 @@ def _validate_and_stage(engine: sa.Engine, entity: str, frame, parameters: dict[
         if bad:
             insert_rows(conn, quarantine, QUARANTINE_COLUMNS, quarantine_rows(spec, prefix[0], frame, bad, checked_at))
         store_gx_chunk(conn, prefix[0], spec.suite, bagian, report.gx_result, checked_at)
-    return report
 
 
 def _staged_rows(frame, spec: EntitySpec, prefix: tuple, bad: dict[int, list[str]], dialect: str) -> Iterable[tuple]:
@@ -315,8 +336,12 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
             if on_downloaded is not None:
                 on_downloaded()
             writer.flush()
+            if validation is not None:
+                validation.drain()
         finally:
             producer.close()
+            if validation is not None:
+                validation.close()
     # Bundle.total, where the hub gives it, must match both ways: fewer is a page lost in paging, more
     # is paging that repeated or reached past the announced set (either way the window is not the
     # hub's answer, and is not published).
