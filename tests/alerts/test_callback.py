@@ -45,7 +45,7 @@ def test_only_a_success_of_the_same_partition_resolves_its_alert(engine, kotak):
                 "periode": "2024-01-01/2026-11-22"}
     nightly = {**backfill, "dari": "2026-11-22T17:00:00Z", "sampai": "2026-11-23T17:00:00Z",
                "periode": "2026-11-22/2026-11-23"}
-    task = "ingest_window.extract_window"
+    task = "load_window"
     assert record_failure(_context(ConnectionError("x"), backfill, task_id=task), engine, cfg)["baru"] == 1
     kotak.take()
     assert record_recovery(_context(None, nightly, task_id=task), engine, cfg) is None

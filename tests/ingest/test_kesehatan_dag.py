@@ -101,7 +101,7 @@ def test_window_published_equals_the_hub_despite_faults_then_rerun_changes_nothi
     sim.faults.clear()
     rerun = dag_of("spm_ingest_kesehatan").test(run_conf=CONF)
     assert rerun.state == "success", _states(rerun)
-    assert _states(rerun)[("ingest_window.publish_window", 0)] == "skipped"  # nothing new: no Asset event
+    assert _states(rerun)[("load_window", 0)] == "skipped"  # nothing new: no Asset event
     assert _asset_events(rerun.run_id) == {}
     assert _counts(setup) == expected
 
@@ -112,7 +112,7 @@ def test_rejected_client_secret_fails_at_once_and_publishes_nothing(dag_of, setu
     monkeypatch.setenv("AIRFLOW_VAR_SPM_KODE_WILAYAH", json.dumps([KODE]))  # default of the kode_wilayah param
     run = dag_of("spm_ingest_kesehatan").test()  # default window: the day before the run
     assert run.state == "failed"
-    ti = next(t for t in run.get_task_instances() if t.task_id == "ingest_window.extract_window")
+    ti = next(t for t in run.get_task_instances() if t.task_id == "load_window")
     assert ti.state == "failed" and ti.try_number == 1  # no retry storm
     with setup.connect() as conn:
         rows = conn.execute(sa.select(etl_batch)).all()

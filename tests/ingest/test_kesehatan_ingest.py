@@ -14,6 +14,7 @@ from spm.simulator import Faults, SimulatorConfig, SimulatorServers
 from spm.simulator.determinism import stream_key, uuid_text
 from spm.simulator.expected import expected_resource_count
 from spm.sources.connections import SourceConnection
+from spm.errors import InputError
 from spm.sources.http import SourceUnavailable
 from spm.sources.satusehat import Page, SatusehatClient
 from spm.warehouse.tables import (
@@ -165,6 +166,84 @@ def test_a_type_that_cannot_be_fetched_leaves_the_whole_window_unpublished(wh):
     assert len(batches) == 4 and {b.status for b in batches} == {"failed"}
     assert all("Observation could not be fetched completely" in b.message for b in batches)
     assert all(not _rows(wh, t) for t in FACTS.values())
+
+
+def _merged_in_order(monkeypatch) -> list[str]:
+    """The types merged, in order (on PostgreSQL while later types stream, in the open transaction)."""
+    from spm.ingest import kesehatan_publish
+
+    merged, real = [], kesehatan_publish.merge_type
+
+    def merge_type(conn, w, entity, r):
+        merged.append(entity)
+        return real(conn, w, entity, r)
+
+    monkeypatch.setattr(kesehatan_publish, "merge_type", merge_type)
+    return merged
+
+
+def _nothing_published(engine, message: str) -> None:
+    with engine.connect() as conn:
+        batches = conn.execute(sa.select(etl_batch)).all()
+        assert all(conn.execute(sa.select(sa.func.count()).select_from(s.staging)).scalar_one() == 0
+                   for s in k.SPECS.values())
+    assert len(batches) == 4 and {b.status for b in batches} <= {"failed", "rejected"}, batches
+    assert all(message in b.message for b in batches if b.status == "failed")
+    assert all(not _rows(engine, t) for t in FACTS.values())
+
+
+def test_a_later_type_refused_rolls_back_the_types_merged_before_it(wh, monkeypatch):
+    """Each type is merged as soon as it is judged (PostgreSQL: while the next streams, in the
+    window's open transaction): a refused later type still leaves nothing of the window published."""
+    merged = _merged_in_order(monkeypatch)
+    snomed = [{**copy.deepcopy(CONDITION), "id": f"cond-{i}",
+               "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}} for i in range(12)]
+    hub = FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE],
+                   "Condition": [CONDITION, *snomed]})
+    with pytest.raises(InputError, match=r"window not published: kondisi batch rejected: 12 of 13"):
+        k.ingest(wh, _window(), "r1", hub, SECRET)  # conditions stream last
+    assert merged == (["observasi", "pasien", "kunjungan"] if wh.dialect.name == "postgresql" else [])
+    _nothing_published(wh, "window not published: kondisi batch rejected")
+
+
+def test_a_later_type_that_cannot_be_fetched_rolls_back_the_merged_types(wh, monkeypatch):
+    class Broken(FakeHub):
+        def pages(self, kind, dari, sampai):
+            if kind == "Condition":
+                raise SourceUnavailable("spm_satusehat: http://fake failed 5 times (HTTP 503); giving up")
+            yield from super().pages(kind, dari, sampai)
+
+    merged = _merged_in_order(monkeypatch)
+    hub = Broken({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE]})
+    with pytest.raises(SourceUnavailable):
+        k.ingest(wh, _window(), "r1", hub, SECRET)
+    assert len(merged) == (3 if wh.dialect.name == "postgresql" else 0)
+    _nothing_published(wh, "Condition could not be fetched completely, window not published (staged before: "
+                           "Observation 1, Patient 1, Encounter 1)")
+
+
+def test_rows_that_do_not_add_up_in_a_merge_stop_the_window_and_keep_staging_for_the_audit(wh, monkeypatch):
+    from spm.errors import RowAccountingError
+    from spm.ingest import kesehatan_publish
+
+    real = kesehatan_publish.close_published
+
+    def close_published(conn, batch_id, published, message, **kw):
+        if batch_id == 2:  # the encounters' batch, merged after the observations and patients
+            raise RowAccountingError("batch 2: 1 received, but 0 published")
+        return real(conn, batch_id, published, message, **kw)
+
+    monkeypatch.setattr(kesehatan_publish, "close_published", close_published)
+    hub = FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE],
+                   "Condition": [CONDITION]})
+    with pytest.raises(RowAccountingError, match="1 received, but 0 published"):
+        k.ingest(wh, _window(), "r1", hub, SECRET)
+    with wh.connect() as conn:
+        batches = conn.execute(sa.select(etl_batch).order_by(etl_batch.c.batch_id)).all()
+        staged = conn.execute(sa.select(sa.func.count()).select_from(k.PASIEN.staging)).scalar_one()
+    assert [b.entity for b in batches][1] == "kunjungan"
+    assert {b.status for b in batches} == {"failed"} and all("1 received, but 0 published" in b.message for b in batches)
+    assert staged == 1 and all(not _rows(wh, t) for t in FACTS.values())
 
 
 # --- against the simulator ---------------------------------------------------------------------------
@@ -328,7 +407,7 @@ def test_a_chunk_the_staging_thread_cannot_write_fails_the_window_and_leaves_not
                  "Condition": [CONDITION]})
     with pytest.raises(sa.exc.OperationalError, match="connection lost"):
         k.extract(wh, _window(), "r1", hub, SECRET)
-    assert staged == ["pasien"] * 3 + ["kunjungan"]  # the third encounter chunk was never staged
+    assert staged == ["observasi"] + ["pasien"] * 3 + ["kunjungan"]  # the third encounter chunk never was
     with wh.connect() as conn:
         batches = conn.execute(sa.select(etl_batch)).all()
         assert all(conn.execute(sa.select(sa.func.count()).select_from(s.staging)).scalar_one() == 0
@@ -429,7 +508,7 @@ def test_an_overlong_id_is_rejected_whole_never_cut_into_another(wh):
 def test_staged_and_backfilled_tables_get_fresh_statistics_on_postgresql(wh, monkeypatch):
     """Without them the planner took a 600k-row batch for a few hundred rows and nested loops over it
     in the publish's residence probe (9 s instead of 2 ms at scale 0.2). SQLite plans from its indexes."""
-    monkeypatch.setattr(k, "ANALYZE_AFTER_ROWS", 1)
+    monkeypatch.setattr("spm.ingest.kesehatan_publish.ANALYZE_AFTER_ROWS", 1)
     first = {"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE], "Condition": [CONDITION]}
     extracted = k.extract(wh, _window(), "r1", FakeHub(first), SECRET)
 

@@ -102,15 +102,12 @@ GRAPHS = {
         upstream={
             SCHEMA: (),
             "windows": (SCHEMA,),
-            "ingest_window.extract_window": ("windows",),
-            "ingest_window.validate_window": ("ingest_window.extract_window",),
-            "ingest_window.publish_window": ("ingest_window.validate_window",),
+            "load_window": ("windows",),
         },
-        mapped=frozenset({  # one mapped task group per kab/kota window (each its own FHIR hub)
-            "ingest_window.extract_window", "ingest_window.validate_window", "ingest_window.publish_window",
-        }),
-        outlets={"ingest_window.publish_window": ("fact_pasien", "fact_kunjungan", "fact_observasi",
-                                                  "fact_kondisi")},
+        # One mapped task per kab/kota window (each its own FHIR hub): the window's publishing
+        # transaction is open while it streams, and a transaction cannot span tasks.
+        mapped=frozenset({"load_window"}),
+        outlets={"load_window": ("fact_pasien", "fact_kunjungan", "fact_observasi", "fact_kondisi")},
     ),
     "spm_ingest_input_opd": Graph(
         schedule="cron 0 * * * * UTC",  # @hourly

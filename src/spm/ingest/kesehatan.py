@@ -44,6 +44,8 @@ reaches staging, quarantine, messages or logs.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,14 +54,18 @@ from spm.errors import ConfigError, InputError, RowAccountingError
 from spm.ingest import kesehatan_references as rujukan
 # The window's parts stay importable from here (tests, benchmarks, the DAG's tasks).
 from spm.ingest.kesehatan_spec import (  # noqa: F401
-    CHUNK_ENV, ENTITY_OF, FLUSH_ROWS, KONDISI, KUNJUNGAN, OBSERVASI, PASIEN, SOURCE, SPECS, TYPE_OF, VALIDATE_CHUNK,
+    CHUNK_ENV, ENTITY_OF, FLUSH_ROWS, KONDISI, KUNJUNGAN, OBSERVASI, PASIEN, SOURCE, SPECS, STREAM_ORDER, TYPE_OF,
+    VALIDATE_CHUNK,
     Window, default_window, hub_connections, parse_instant, validate_chunk_rows, windows,
 )
 from spm.ingest.kesehatan_stream import PageProducer, StreamValidation, gc_frozen, stream_type
 from spm.ingest.kesehatan_validation import (  # noqa: F401
     conclude, dedup_batch, observation_bounds, validate_batch, validation_parameters,
 )
-from spm.ingest.wap import discard, open_batch, publish_guard, record_staged
+from spm.ingest.kesehatan_publish import (  # noqa: F401
+    ANALYZE_AFTER_ROWS, WindowPublisher, fail_unbalanced, failed_message, publish_window,
+)
+from spm.ingest.wap import discard, open_batch, record_staged
 from spm.privacy import pseudonym_secret
 from spm.sources.fhir_resources import (  # noqa: F401
     ICD10_SYSTEM, LOINC_SYSTEM, flatten_condition, flatten_encounter, flatten_observation, flatten_patient, flattener, parse_date,
@@ -67,17 +73,11 @@ from spm.sources.fhir_resources import (  # noqa: F401
 )
 from spm.sources.fhir_typed import page_flattener
 from spm.sources.satusehat import CONN_ID, SatusehatClient, gc_paused
-from spm.warehouse.audit import close_published, now
 from spm.warehouse.bulk import refresh_statistics
-from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.tables import dim_wilayah, etl_batch, quarantine
 from spm.warehouse.status import BatchStatus, REFUSED
 
 log = logging.getLogger(__name__)
-# A merge this large (a backfill) leaves the fact table's statistics stale for the queries after it
-# in the same transaction. Smaller ones (nightly windows) do not ANALYZE: its lock would make two
-# hubs' publications wait for each other.
-ANALYZE_AFTER_ROWS = 50_000
 
 # --- extract ---------------------------------------------------------------------------------------
 
@@ -123,24 +123,16 @@ def _stream_parameters(w: Window) -> dict[str, dict[str, Any]] | None:
         return None
 
 
-def extract(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,
-            secret: bytes | None = None, validate: bool = True) -> dict[str, Any]:
-    """Fetch and stage the four resource types of one kab/kota × window, validating each chunk while
-    the next pages download (patients first, so that the others' references can be resolved).
-
-    Returns the window with one staged outcome per entity (with the stream validation's results,
-    unless the batch is left to validate_window). Raises (after failing all four batches and
-    dropping their staged rows) when a type cannot be fetched completely.
-    """
-    w = Window.from_dict(window)
-    secret = secret or pseudonym_secret()
-    batch_ids = _start_batches(engine, w, run_id)
+def _stream(engine: sa.Engine, w: Window, batch_ids: dict[str, int], client: SatusehatClient, secret: bytes,
+            validate: bool) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Stream the four types into staging in STREAM_ORDER, validating each chunk while the next
+    pages download; yields (entity, staged outcome) as each type ends, with the stream validation's
+    results (or `dropped` when the batch is left to validate whole). The next type is already
+    downloading when its predecessor is yielded."""
     parameters = _stream_parameters(w) if validate else None
     known_desa = _current_desa(engine) if parameters is not None else None
-    counts: dict[str, tuple[int, str, dict[str, Any] | None]] = {}
-    dropped: dict[str, int] = {}
     producers: dict[str, PageProducer] = {}
-    entities = list(SPECS)
+    entities = list(STREAM_ORDER)
 
     def download(entity: str) -> None:
         producers[entity] = PageProducer(client, w, entity, page_flattener(entity, secret, w.kode_kab_kota)).start()
@@ -150,41 +142,75 @@ def extract(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseh
         # objects that exist now are frozen out of the per-chunk collections (see StreamValidation.chunk).
         with gc_paused(), gc_frozen():
             download(entities[0])
-            for n, (entity, spec) in enumerate(SPECS.items()):
+            for n, entity in enumerate(entities):
+                spec = SPECS[entity]
                 validation = None
                 if parameters is not None:
-                    validation = StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity],
-                                                   known_desa)
+                    validation = StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity], known_desa)
                 following = entities[n + 1] if n + 1 < len(entities) else None
-                counts[entity] = stream_type(
+                received, checksum, results = stream_type(
                     engine, w, entity, batch_ids[entity], client, producers[entity].flatten, validation,
                     producer=producers[entity],
                     on_downloaded=(lambda e=following: download(e)) if following else None)
-                if validation is not None:
-                    dropped[entity] = validation.duplicates
-                log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), counts[entity][0],
-                         ", validated" if counts[entity][2] is not None else "")
-    except BaseException as exc:
+                log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), received,
+                         ", validated" if results is not None else "")
+                with engine.begin() as conn:
+                    staged = record_staged(conn, batch_ids[entity], received, checksum).to_dict()
+                    refresh_statistics(conn, spec.staging)  # for the verdict and the merge
+                if results is not None:
+                    staged["validation"] = results
+                elif validation is not None and validation.duplicates:
+                    staged["dropped"] = validation.duplicates  # older versions left out while streaming
+                yield entity, staged
+    finally:
         for producer in producers.values():
             producer.close()
-        done = ", ".join(f"{TYPE_OF[e]} {n}" for e, (n, _, _) in counts.items()) or "none"
-        failed = TYPE_OF[next(e for e in SPECS if e not in counts)]
-        _discard(engine, batch_ids, f"{w.label()}: {failed} could not be fetched completely, window not "
-                                    f"published (staged before: {done}): {type(exc).__name__}: {exc}")
-        raise
-    with engine.begin() as conn:
-        staged = {entity: record_staged(conn, batch_ids[entity], received, checksum)
-                  for entity, (received, checksum, _) in counts.items()}
-        refresh_statistics(conn, *(spec.staging for spec in SPECS.values()))  # for the verdict and the merge
-    batches = {}
-    for entity, (_, _, results) in counts.items():
-        batches[entity] = staged[entity].to_dict()
-        if results is not None:
-            batches[entity]["validation"] = results
-        elif dropped.get(entity):
-            batches[entity]["dropped"] = dropped[entity]  # older versions left out while streaming
-    return {**w.to_dict(), "periode": w.periode, "batches": batches}
 
+
+def _not_fetched(w: Window, staged: dict[str, Any], exc: BaseException) -> str:
+    done = ", ".join(f"{TYPE_OF[e]} {b['rows_received']}" for e, b in staged.items()) or "none"
+    failed = TYPE_OF[next((e for e in STREAM_ORDER if e not in staged), STREAM_ORDER[-1])]
+    return (f"{w.label()}: {failed} could not be fetched completely, window not published (staged before: "
+            f"{done}): {type(exc).__name__}: {exc}")
+
+
+def extract(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,
+            secret: bytes | None = None, validate: bool = True) -> dict[str, Any]:
+    """Fetch and stage the four resource types of one kab/kota × window: the first step of
+    `ingest`, alone (then validate_window and publish_window).
+
+    Returns the window with one staged outcome per entity (with the stream validation's results,
+    unless the batch is left to validate_window). Raises (after failing all four batches and
+    dropping their staged rows) when a type cannot be fetched completely.
+    """
+    w = Window.from_dict(window)
+    batch_ids = _start_batches(engine, w, run_id)
+    batches: dict[str, dict[str, Any]] = {}
+    stream = _stream(engine, w, batch_ids, client, secret or pseudonym_secret(), validate)
+    try:
+        for entity, staged in stream:
+            batches[entity] = staged
+    except BaseException as exc:
+        stream.close()
+        _discard(engine, batch_ids, _not_fetched(w, batches, exc))
+        raise
+    return {**w.to_dict(), "periode": w.periode, "batches": {e: batches[e] for e in SPECS}}
+
+
+def judge(engine: sa.Engine, w: Window, entity: str, staged: dict[str, Any]) -> dict[str, Any]:
+    """The verdict on one staged batch: its stream validation's, or its validation now from staging."""
+    spec = SPECS[entity]
+    streamed = staged.get("validation")
+    if streamed is not None:
+        result = conclude(engine, spec, staged["batch_id"], streamed)
+    else:
+        result = validate_batch(engine, spec, w, staged["batch_id"], validation_parameters(entity, w),
+                                dropped_before=staged.get("dropped", 0))
+    return {**result.to_dict(), "rows_received": staged["rows_received"]}
+
+
+def _refused(w: Window, entity: str, judged: dict[str, Any]) -> str:
+    return f"{w.label()}: window not published: {entity} batch {judged['status']}: {judged['message']}"
 
 
 def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, Any]:
@@ -201,26 +227,18 @@ def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, A
     if stale:
         raise InputError(f"{w.label()}: {'; '.join(stale)}, its staged rows are gone: run the window again")
     try:
-        for entity, spec in SPECS.items():
-            staged = out["batches"][entity]
-            if staged["status"] != BatchStatus.STAGED:
+        for entity in SPECS:
+            if out["batches"][entity]["status"] != BatchStatus.STAGED:
                 continue
-            streamed = staged.get("validation")
-            if streamed is not None:
-                result = conclude(engine, spec, staged["batch_id"], streamed)
-            else:
-                result = validate_batch(engine, spec, w, staged["batch_id"], validation_parameters(entity, w),
-                                        dropped_before=staged.get("dropped", 0))
-            out["batches"][entity] = {**result.to_dict(), "rows_received": staged["rows_received"]}
-            if result.status != BatchStatus.VALIDATED:
+            out["batches"][entity] = judge(engine, w, entity, out["batches"][entity])
+            if out["batches"][entity]["status"] != BatchStatus.VALIDATED:
                 break
     except Exception as exc:
         _discard(engine, ids, f"{w.label()}: validation stopped: {type(exc).__name__}: {exc}")
         raise
     bad = next((e for e, r in out["batches"].items() if r["status"] in REFUSED), None)
     if bad:
-        message = f"{w.label()}: window not published: {bad} batch {out['batches'][bad]['status']}: " \
-                  f"{out['batches'][bad]['message']}"
+        message = _refused(w, bad, out["batches"][bad])
         unjudged = [r["batch_id"] for r in out["batches"].values() if r["status"] == BatchStatus.STAGED]
         if unjudged:
             with engine.begin() as conn:
@@ -234,87 +252,53 @@ def validate_window(engine: sa.Engine, extracted: dict[str, Any]) -> dict[str, A
     return out
 
 
-
-def failed_message(result: dict[str, Any]) -> str | None:
-    """One line naming what failed in a validated window, or None."""
-    if result.get("message"):
-        return f"{result['message']} (see `spm status`)"
-    for entity, r in result["batches"].items():
-        if r["status"] in REFUSED:
-            return f"{entity} {result['kode_kab_kota']} {result['periode']}: {r['message']} (batch {r['batch_id']}, " \
-                   "see `spm status`)"
-    return None
-
-
-
-# --- publish ---------------------------------------------------------------------------------------
-
-def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, Any]:
-    """Merge the four validated batches into the published tables in one transaction."""
-    w = Window.from_dict(validated)
-    problem = failed_message(validated)
-    if problem:
-        raise InputError(problem)
-    out = {**validated, "batches": dict(validated["batches"])}
-    ids = {e: r["batch_id"] for e, r in validated["batches"].items()}
-    limit_days = rujukan.age_limit_days()
-    try:
-        return _merge_window(engine, w, validated, out, ids, limit_days)
-    except RowAccountingError as exc:
-        # Rolled back; the batches are closed (their staging kept for the audit): a retry would
-        # find the same rows missing.
-        with engine.begin() as conn:
-            conn.execute(sa.update(etl_batch).where(etl_batch.c.batch_id.in_(list(ids.values())),
-                                                    etl_batch.c.status == BatchStatus.RUNNING)
-                         .values(status=BatchStatus.FAILED, finished_at=now(), message=f"{w.label()}: {exc}"[:2000]))
-        raise
-
-
-def _merge_window(engine: sa.Engine, w: Window, validated: dict[str, Any], out: dict[str, Any],
-                  ids: dict[str, int], limit_days: int) -> dict[str, Any]:
-    with engine.begin() as conn:
-        before = rujukan.affected(conn, w.kode_kab_kota, ids)
-        for entity, spec in SPECS.items():
-            r = validated["batches"][entity]
-            batch = publish_guard(conn, spec, r["batch_id"])
-            if batch.status != BatchStatus.RUNNING:
-                raise InputError(f"{entity} {w.label()}: batch {batch.batch_id} is {batch.status}, not ready to "
-                                 "publish; run the window again")
-            passing = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
-                spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(True))).scalar_one()
-            _, published = run_sql_file(conn, spec.publish_sql, {
-                "batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota, "lolos": True})
-            # The merge's INSERT wrote every row of this batch (the published ones it replaced were
-            # deleted first); counting them back would scan the whole table. A passing row it did not
-            # write has a published version as new or newer (the merge's NOT EXISTS).
-            unchanged = passing - published
-            message = (batch.message + "; " if batch.message else "") + f"{published} new or newer rows merged" + (
-                f"; {unchanged} already published as they are" if unchanged else "") + (
-                f"; {batch.rows_duplicate} older version(s) within the batch dropped" if batch.rows_duplicate else "")
-            close_published(conn, batch.batch_id, published, message, unchanged=unchanged)
-            if published >= ANALYZE_AFTER_ROWS:
-                refresh_statistics(conn, spec.fact)  # the residence and waiting-list queries below read it
-            out["batches"][entity] = {**r, "status": BatchStatus.PUBLISHED, "rows_published": published,
-                                      "rows_duplicate": batch.rows_duplicate, "rows_unchanged": unchanged,
-                                      "message": message}
-        published_at = now()
-        rujukan.update_pending(conn, w.kode_kab_kota, ids, published_at)
-        waiting = rujukan.report(conn, w.kode_kab_kota, ids, published_at, limit_days)
-        for entity, observed in waiting.items():
-            out["batches"][entity]["rujukan_tertunda"] = observed
-        # Whose figures may have changed: where the window's persons live, in which service years.
-        out["partitions"] = rujukan.merge_affected(before, rujukan.affected(conn, w.kode_kab_kota, ids))
-    return out
-
-
 def ingest(engine: sa.Engine, window: dict, run_id: str | None, client: SatusehatClient,
-           secret: bytes | None = None) -> dict[str, Any]:
-    """Extract, validate and publish one window in a row (benchmarks, CLI); the DAG runs the steps as tasks."""
-    validated = validate_window(engine, extract(engine, window, run_id, client, secret))
-    problem = failed_message(validated)
-    if problem:
-        raise InputError(problem)
-    return publish_window(engine, validated)
+           secret: bytes | None = None, timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Extract, validate and publish one window (the DAG's task): each type is judged as soon as it
+    is staged and, on PostgreSQL, merged in the window's open publishing transaction while the next
+    type streams (spm.ingest.kesehatan_publish). All or nothing: a type that cannot be fetched, a
+    refused verdict or a failed merge rolls the transaction back and fails the four batches.
+    `timings`, when given, receives the seconds until the last type was judged (`stream_s`) and
+    from then to the commit (`commit_s`)."""
+    w = Window.from_dict(window)
+    secret = secret or pseudonym_secret()
+    limit_days = rujukan.age_limit_days()
+    batch_ids = _start_batches(engine, w, run_id)
+    out: dict[str, Any] = {**w.to_dict(), "periode": w.periode, "batches": {}}
+    publisher = WindowPublisher(engine, w, batch_ids, out, limit_days)
+    staged: dict[str, dict[str, Any]] = {}
+    stream = _stream(engine, w, batch_ids, client, secret, True)
+    step = "fetch"
+    started = time.perf_counter()
+    try:
+        for entity, batch in stream:
+            staged[entity] = batch
+            step = "judge"
+            judged = judge(engine, w, entity, batch)
+            if judged["status"] in REFUSED:
+                raise InputError(_refused(w, entity, judged) + " (see `spm status`)")
+            step = "publish"
+            publisher.merge(entity, judged)
+            step = "fetch"
+        judged_at = time.perf_counter()
+        step = "publish"
+        result = publisher.commit()
+    except BaseException as exc:
+        stream.close()
+        publisher.abort()  # first: its open transaction holds the batches' rows
+        if isinstance(exc, RowAccountingError):
+            fail_unbalanced(engine, w, batch_ids, exc)
+        elif step == "fetch":
+            _discard(engine, batch_ids, _not_fetched(w, staged, exc))
+        elif step == "judge" and isinstance(exc, InputError):
+            _discard(engine, batch_ids, str(exc).removesuffix(" (see `spm status`)"))
+        else:
+            stage = "validation" if step == "judge" else "publishing"
+            _discard(engine, batch_ids, f"{w.label()}: {stage} stopped: {type(exc).__name__}: {exc}")
+        raise
+    if timings is not None:
+        timings.update(stream_s=judged_at - started, commit_s=time.perf_counter() - judged_at)
+    return {**result, "batches": {e: result["batches"][e] for e in SPECS}}
 
 
 def connect_client(conn_id: str = CONN_ID, **kwargs) -> SatusehatClient:

@@ -1,8 +1,10 @@
 """`spm_ingest_kesehatan`: the DAG params, its builder and the plain functions its tasks call.
 
-One mapped task group per kab/kota (each with its own FHIR hub): extract (the four resource types of
-the window, streamed into staging) → validate (GX suites, patients first) → publish (one transaction
-merging all four tables). Only `airflow.sdk` and light project modules are imported at module level.
+One mapped task per kab/kota (each with its own FHIR hub), `load_window`: the four resource types of
+the window streamed into staging and validated chunk by chunk (GX suites), each type judged as soon
+as it is staged and merged in the window's one publishing transaction (on PostgreSQL while the next
+type streams). One task, because that transaction cannot span tasks; its threads are threads of the
+task, never processes. Only `airflow.sdk` and light project modules are imported at module level.
 """
 
 from __future__ import annotations
@@ -79,35 +81,18 @@ def resolve_windows(params: dict[str, Any], run_after) -> list[dict]:
 
 
 @tasks.fail_fast
-def extract(window: dict, run_id: str | None) -> dict:
-    from spm.ingest.kesehatan import connect_client, extract as extract_window
+def load(window: dict, run_id: str | None) -> dict:
+    """Load the window (extract, validate, publish: spm.ingest.kesehatan.ingest), or skip (no Asset
+    events) when it brought nothing new or newer."""
+    from spm.ingest.kesehatan import connect_client, ingest
 
     try:
         with connect_client(window["conn_id"]) as client:
-            return extract_window(tasks.warehouse_engine(), window, run_id, client)
+            result = ingest(tasks.warehouse_engine(), window, run_id, client)
     except SourceError as exc:
         if isinstance(exc, (SourceUnavailable, SourceAuthError)):
             raise  # unavailable: a later try may succeed; refused credentials: fail_fast stops at once
         raise InputError(str(exc)) from exc  # the hub broke the contract: retrying will not help
-
-
-@tasks.fail_fast
-def validate(extracted: dict) -> dict:
-    from spm.ingest.kesehatan import failed_message, validate_window
-
-    result = validate_window(tasks.warehouse_engine(), extracted)
-    problem = failed_message(result)
-    if problem:
-        raise InputError(problem)
-    return result
-
-
-@tasks.fail_fast
-def publish(validated: dict) -> dict:
-    """Publish the window, or skip (no Asset events) when it brought nothing new or newer."""
-    from spm.ingest.kesehatan import publish_window
-
-    result = publish_window(tasks.warehouse_engine(), validated)
     if not any(r["rows_published"] for r in result["batches"].values()):
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -132,7 +117,6 @@ def set_asset_events(outlet_events, result: dict) -> dict:
 # --- the DAG -------------------------------------------------------------------------------------
 
 def create_ingest_kesehatan_dag() -> DAG:
-    from airflow.sdk import task_group
 
     with create_dag(INGEST_KESEHATAN) as dag:
 
@@ -144,23 +128,11 @@ def create_ingest_kesehatan_dag() -> DAG:
         def windows(params=None, dag_run=None) -> list[dict]:
             return resolve_windows(dict(params), dag_run.run_after)
 
-        @task
-        def extract_window(window: dict, run_id=None):
-            return extract(window, run_id)
-
-        @task
-        def validate_window(extracted: dict):
-            return validate(extracted)
-
         @task(outlets=list(ASSETS.values()))
-        def publish_window(validated: dict, outlet_events=None):
-            return set_asset_events(outlet_events, publish(validated))
-
-        @task_group
-        def ingest_window(window: dict):
-            publish_window(validate_window(extract_window(window)))
+        def load_window(window: dict, run_id=None, outlet_events=None):
+            return set_asset_events(outlet_events, load(window, run_id))
 
         resolved = windows()
         check_warehouse_schema() >> resolved
-        ingest_window.expand(window=resolved)
+        load_window.expand(window=resolved)
     return dag
