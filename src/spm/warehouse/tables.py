@@ -308,7 +308,7 @@ def _fhir_staging(name: str, id_column: str, *columns: sa.Column) -> sa.Table:
         name,
         metadata,
         # No foreign key: checked per row it cost a third of staging's time; only the ingest writes
-        # here, with the batch it opened, and the fact tables keep theirs (migration 0022).
+        # here, with the batch it opened (migration 0022).
         sa.Column("batch_id", sa.Integer, nullable=False),
         sa.Column("kode_kab_kota", sa.String(5), nullable=False),
         sa.Column("periode", sa.String(64), nullable=False),
@@ -345,7 +345,7 @@ fact_pasien = sa.Table(
     sa.Column("tanggal_lahir", sa.Date, nullable=False),  # neonatal windows need the day (kes_bbl)
     sa.Column("kode_desa", sa.String(13), nullable=False),
     sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=False),  # the batch, checked once per merge (migration 0023)
     sa.Index("ix_fact_pasien_person_key", "person_key"),
     sa.Index("ix_fact_pasien_desa", "kode_desa"),
 )
@@ -389,7 +389,7 @@ fact_kunjungan = sa.Table(
     sa.Column("kode_alasan", sa.String(32), nullable=True),
     sa.Column("sistem_alasan", sa.String(128), nullable=True),
     sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=False),  # the batch, checked once per merge (migration 0023)
     sa.Index("ix_fact_kunjungan_pasien", "kode_kab_kota", "pasien_id"),
     sa.Index("ix_fact_kunjungan_tanggal", "kode_kab_kota", "tanggal_mulai"),
 )
@@ -424,7 +424,7 @@ fact_observasi = sa.Table(
     sa.Column("nilai_diastolik", sa.Float, nullable=True),
     sa.Column("nilai_kode", sa.String(32), nullable=True),
     sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=False),  # the batch, checked once per merge (migration 0023)
     sa.Index("ix_fact_observasi_pasien", "kode_kab_kota", "pasien_id"),
     sa.Index("ix_fact_observasi_tanggal", "kode_kab_kota", "tanggal_efektif"),
 )
@@ -451,6 +451,6 @@ fact_kondisi = sa.Table(
     sa.Column("kode", sa.String(32), nullable=False),
     sa.Column("sistem_kode", sa.String(128), nullable=False),
     sa.Column("last_updated", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("batch_id", sa.Integer, sa.ForeignKey("etl_batch.batch_id"), nullable=False),
+    sa.Column("batch_id", sa.Integer, nullable=False),  # the batch, checked once per merge (migration 0023)
     sa.Index("ix_fact_kondisi_pasien", "kode_kab_kota", "pasien_id"),
 )

@@ -11,8 +11,7 @@ Revises: 0021_persetujuan
 Create Date: 2026-12-07
 """
 
-import sqlalchemy as sa
-from alembic import op
+from spm.warehouse.migration_ops import add_batch_keys, drop_batch_keys
 
 revision = "0022_fhir_staging_no_fk"
 down_revision = "0021_persetujuan"
@@ -20,27 +19,11 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("staging_pasien", "staging_kunjungan", "staging_observasi", "staging_kondisi")
-# SQLite keeps foreign keys unnamed: batch mode names them by this convention to drop them.
-_CONVENTION = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for table in TABLES:
-        if bind.dialect.name == "sqlite":
-            with op.batch_alter_table(table, naming_convention=_CONVENTION, recreate="always") as batch:
-                batch.drop_constraint(f"fk_{table}_batch_id_etl_batch", type_="foreignkey")
-            continue
-        for fk in sa.inspect(bind).get_foreign_keys(table):
-            if fk["referred_table"] == "etl_batch":
-                op.drop_constraint(fk["name"], table, type_="foreignkey")
+    drop_batch_keys(TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for table in TABLES:
-        if bind.dialect.name == "sqlite":
-            with op.batch_alter_table(table, recreate="always") as batch:
-                batch.create_foreign_key(f"fk_{table}_batch_id_etl_batch", "etl_batch", ["batch_id"], ["batch_id"])
-        else:
-            op.create_foreign_key(f"{table}_batch_id_fkey", table, "etl_batch", ["batch_id"], ["batch_id"])
+    add_batch_keys(TABLES)
