@@ -175,11 +175,22 @@ def _merged_in_order(monkeypatch) -> list[str]:
     merged, real = [], kesehatan_publish.merge_type
 
     def merge_type(conn, w, entity, r):
+        out = real(conn, w, entity, r)
         merged.append(entity)
-        return real(conn, w, entity, r)
+        return out
 
     monkeypatch.setattr(kesehatan_publish, "merge_type", merge_type)
     return merged
+
+
+def _once_merged(engine, merged: list[str], n: int) -> None:
+    """On PostgreSQL, wait until the publishing thread has merged `n` types (an abort skips the
+    merges still queued: the test wants some done, to see them rolled back)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while engine.dialect.name == "postgresql" and len(merged) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _nothing_published(engine, message: str) -> None:
@@ -200,6 +211,14 @@ def test_a_later_type_refused_rolls_back_the_types_merged_before_it(wh, monkeypa
                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}} for i in range(12)]
     hub = FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE],
                    "Condition": [CONDITION, *snomed]})
+    real_judge = k.judge
+
+    def judge(engine, w, entity, staged):
+        if entity == "kondisi":
+            _once_merged(engine, merged, 3)
+        return real_judge(engine, w, entity, staged)
+
+    monkeypatch.setattr(k, "judge", judge)
     with pytest.raises(InputError, match=r"window not published: kondisi batch rejected: 12 of 13"):
         k.ingest(wh, _window(), "r1", hub, SECRET)  # conditions stream last
     assert merged == (["observasi", "pasien", "kunjungan"] if wh.dialect.name == "postgresql" else [])
@@ -210,6 +229,7 @@ def test_a_later_type_that_cannot_be_fetched_rolls_back_the_merged_types(wh, mon
     class Broken(FakeHub):
         def pages(self, kind, dari, sampai):
             if kind == "Condition":
+                _once_merged(wh, merged, 3)
                 raise SourceUnavailable("spm_satusehat: http://fake failed 5 times (HTTP 503); giving up")
             yield from super().pages(kind, dari, sampai)
 
@@ -244,6 +264,27 @@ def test_rows_that_do_not_add_up_in_a_merge_stop_the_window_and_keep_staging_for
     assert [b.entity for b in batches][1] == "kunjungan"
     assert {b.status for b in batches} == {"failed"} and all("1 received, but 0 published" in b.message for b in batches)
     assert staged == 1 and all(not _rows(wh, t) for t in FACTS.values())
+
+
+def test_a_window_interrupted_after_its_commit_stays_published(wh, monkeypatch):
+    """A timeout landing once the publishing transaction committed must not mark the published
+    batches failed nor remove their staging."""
+    from spm.ingest import kesehatan_publish
+
+    real_commit = kesehatan_publish.WindowPublisher.commit
+
+    def commit_then_timeout(self):
+        real_commit(self)
+        raise TimeoutError("task timed out")
+
+    monkeypatch.setattr(kesehatan_publish.WindowPublisher, "commit", commit_then_timeout)
+    hub = FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE],
+                   "Condition": [CONDITION]})
+    with pytest.raises(TimeoutError):
+        k.ingest(wh, _window(), "r1", hub, SECRET)
+    with wh.connect() as conn:
+        statuses = set(conn.execute(sa.select(etl_batch.c.status)).scalars())
+    assert statuses == {"published"} and all(len(_rows(wh, t)) == 1 for t in FACTS.values())
 
 
 # --- against the simulator ---------------------------------------------------------------------------

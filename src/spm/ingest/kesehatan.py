@@ -78,6 +78,7 @@ from spm.warehouse.tables import dim_wilayah, etl_batch, quarantine
 from spm.warehouse.status import BatchStatus, REFUSED
 
 log = logging.getLogger(__name__)
+SUPERSEDE_LOCK_TIMEOUT_S = 60
 
 # --- extract ---------------------------------------------------------------------------------------
 
@@ -88,6 +89,11 @@ def _start_batches(engine: sa.Engine, w: Window, run_id: str | None) -> dict[str
     behind, and a new run of the window supersedes them (they are marked failed, so a late task of
     the old run stops instead of publishing half a window)."""
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # An older run of this window may hold a batch row in its open publishing transaction while
+            # it waits for its own stream, which may wait on this transaction: a bounded wait turns
+            # that cycle (invisible to PostgreSQL) into an error this task's retry gets past.
+            conn.execute(sa.text(f"SET LOCAL lock_timeout = '{SUPERSEDE_LOCK_TIMEOUT_S}s'"))
         ids = {entity: open_batch(conn, SOURCE, entity, w.kode_kab_kota, w.periode, run_id, (spec.staging,))
                for entity, spec in SPECS.items()}
         for entity, spec in SPECS.items():
@@ -138,30 +144,31 @@ def _stream(engine: sa.Engine, w: Window, batch_ids: dict[str, int], client: Sat
         producers[entity] = PageProducer(client, w, entity, page_flattener(entity, secret, w.kode_kab_kota)).start()
 
     try:
-        # The next type downloads while the last chunk of this one is validated and staged. The
-        # objects that exist now are frozen out of the per-chunk collections (see StreamValidation.chunk).
-        with gc_paused(), gc_frozen():
-            download(entities[0])
-            for n, entity in enumerate(entities):
-                spec = SPECS[entity]
-                validation = None
-                if parameters is not None:
-                    validation = StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity], known_desa)
-                following = entities[n + 1] if n + 1 < len(entities) else None
+        download(entities[0])
+        for n, entity in enumerate(entities):
+            spec = SPECS[entity]
+            validation = None
+            if parameters is not None:
+                validation = StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity], known_desa)
+            following = entities[n + 1] if n + 1 < len(entities) else None
+            # The next type downloads while the last chunk of this one is validated and staged. The
+            # objects that exist now are frozen out of the per-chunk collections (see
+            # StreamValidation.chunk); the collector runs again while the caller judges the type.
+            with gc_paused(), gc_frozen():
                 received, checksum, results = stream_type(
                     engine, w, entity, batch_ids[entity], client, producers[entity].flatten, validation,
                     producer=producers[entity],
                     on_downloaded=(lambda e=following: download(e)) if following else None)
-                log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), received,
-                         ", validated" if results is not None else "")
-                with engine.begin() as conn:
-                    staged = record_staged(conn, batch_ids[entity], received, checksum).to_dict()
-                    refresh_statistics(conn, spec.staging)  # for the verdict and the merge
-                if results is not None:
-                    staged["validation"] = results
-                elif validation is not None and validation.duplicates:
-                    staged["dropped"] = validation.duplicates  # older versions left out while streaming
-                yield entity, staged
+            log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), received,
+                     ", validated" if results is not None else "")
+            with engine.begin() as conn:
+                staged = record_staged(conn, batch_ids[entity], received, checksum).to_dict()
+                refresh_statistics(conn, spec.staging)  # for the verdict and the merge
+            if results is not None:
+                staged["validation"] = results
+            elif validation is not None and validation.duplicates:
+                staged["dropped"] = validation.duplicates  # older versions left out while streaming
+            yield entity, staged
     finally:
         for producer in producers.values():
             producer.close()
@@ -284,10 +291,16 @@ def ingest(engine: sa.Engine, window: dict, run_id: str | None, client: Satuseha
         step = "publish"
         result = publisher.commit()
     except BaseException as exc:
-        stream.close()
-        publisher.abort()  # first: its open transaction holds the batches' rows
-        if isinstance(exc, RowAccountingError):
-            fail_unbalanced(engine, w, batch_ids, exc)
+        try:
+            stream.close()
+        finally:
+            publisher.abort()  # first: its open transaction holds the batches' rows
+        if publisher.committed:  # interrupted once the window was published: it stays published
+            log.error("%s: published, then interrupted: %s: %s", w.label(), type(exc).__name__, exc)
+            raise
+        unbalanced = next((e for e in (exc, publisher.error) if isinstance(e, RowAccountingError)), None)
+        if unbalanced is not None:  # the publishing thread's own failure, found after the main thread's
+            fail_unbalanced(engine, w, batch_ids, unbalanced)
         elif step == "fetch":
             _discard(engine, batch_ids, _not_fetched(w, staged, exc))
         elif step == "judge" and isinstance(exc, InputError):

@@ -38,7 +38,8 @@ ANALYZE_AFTER_ROWS = 50_000
 
 
 def merge_type(conn: sa.Connection, w: Window, entity: str, r: dict[str, Any]) -> dict[str, Any]:
-    """Merge one validated batch into its published table (inside the window's transaction)."""
+    """Merge one validated batch into its published table (inside the window's transaction); a
+    backfill-sized merge is then to be ANALYZEd (`analyze_after`)."""
     spec = SPECS[entity]
     batch = publish_guard(conn, spec, r["batch_id"])
     if batch.status != BatchStatus.RUNNING:
@@ -56,15 +57,18 @@ def merge_type(conn: sa.Connection, w: Window, entity: str, r: dict[str, Any]) -
         f"; {unchanged} already published as they are" if unchanged else "") + (
         f"; {batch.rows_duplicate} older version(s) within the batch dropped" if batch.rows_duplicate else "")
     close_published(conn, batch.batch_id, published, message, unchanged=unchanged)
-    if published >= ANALYZE_AFTER_ROWS:
-        refresh_statistics(conn, spec.fact)  # the residence and waiting-list queries below read it
     return {**r, "status": BatchStatus.PUBLISHED, "rows_published": published,
             "rows_duplicate": batch.rows_duplicate, "rows_unchanged": unchanged, "message": message}
 
 
 def settle_references(conn: sa.Connection, w: Window, ids: dict[str, int], out: dict[str, Any],
                       before: dict[str, set[int]], limit_days: float) -> None:
-    """After the four merges: the waiting list, its report per batch, and whose figures may change."""
+    """After the four merges: the waiting list, its report per batch, and whose figures may change.
+    A backfill-sized merge first refreshes its table's statistics, which these queries read (here,
+    not at the merge: the ANALYZE lock would be held while the later types stream)."""
+    large = [SPECS[e].fact for e, r in out["batches"].items() if r.get("rows_published", 0) >= ANALYZE_AFTER_ROWS]
+    if large:
+        refresh_statistics(conn, *large)
     published_at = now()
     rujukan.update_pending(conn, w.kode_kab_kota, ids, published_at)
     waiting = rujukan.report(conn, w.kode_kab_kota, ids, published_at, limit_days)
@@ -121,15 +125,18 @@ class WindowPublisher:
 
     `merge(entity, batch)` hands over a batch whose verdict allows publishing; `commit()` merges
     what is left, settles the late references and commits, returning the window's result; `abort()`
-    rolls back (call it before discarding the batches: the open transaction holds their rows)."""
+    rolls back (call it before discarding the batches: the open transaction holds their rows) unless
+    the commit got through (`committed`), which an interrupted `commit()` may leave behind."""
 
     def __init__(self, engine: sa.Engine, w: Window, batch_ids: dict[str, int], out: dict[str, Any],
                  limit_days: float) -> None:
         self.engine, self.w, self.ids, self.out, self.limit_days = engine, w, batch_ids, out, limit_days
         self.overlap = engine.dialect.name == "postgresql"
+        self.committed = False
+        self.error: BaseException | None = None  # what stopped the publishing thread
         self._queued: list[str] = []
         self._jobs: queue.Queue = queue.Queue()
-        self._error: BaseException | None = None
+        self._aborted = threading.Event()
         self._thread: threading.Thread | None = None
         if self.overlap:
             self._thread = threading.Thread(target=self._run, name=f"publish-{w.kode_kab_kota}", daemon=True)
@@ -137,50 +144,56 @@ class WindowPublisher:
 
     def merge(self, entity: str, batch: dict[str, Any]) -> None:
         self.out["batches"][entity] = batch
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
         if self.overlap:
             self._jobs.put(("merge", entity, None))
         else:
             self._queued.append(entity)
 
     def commit(self) -> dict[str, Any]:
-        try:
-            if self.overlap:
-                with self.engine.connect() as conn:  # sees the tables without the uncommitted merges
-                    before = rujukan.affected(conn, self.w.kode_kab_kota, self.ids)
-                self._jobs.put(("commit", None, before))
-                self._thread.join()
-                if self._error is not None:
-                    raise self._error
-            else:
-                with self.engine.begin() as conn:
-                    before = rujukan.affected(conn, self.w.kode_kab_kota, self.ids)
-                    for entity in self._queued:
-                        self.out["batches"][entity] = merge_type(conn, self.w, entity, self.out["batches"][entity])
-                    settle_references(conn, self.w, self.ids, self.out, before, self.limit_days)
-        except RowAccountingError as exc:
-            fail_unbalanced(self.engine, self.w, self.ids, exc)
-            raise
+        if self.overlap:
+            with self.engine.connect() as conn:  # sees the tables without the uncommitted merges
+                before = rujukan.affected(conn, self.w.kode_kab_kota, self.ids)
+            self._jobs.put(("commit", None, before))
+            self._thread.join()
+            if self.error is not None:
+                raise self.error
+        else:
+            with self.engine.begin() as conn:
+                before = rujukan.affected(conn, self.w.kode_kab_kota, self.ids)
+                for entity in self._queued:
+                    self.out["batches"][entity] = merge_type(conn, self.w, entity, self.out["batches"][entity])
+                settle_references(conn, self.w, self.ids, self.out, before, self.limit_days)
+            self.committed = True
         return self.out
 
     def abort(self) -> None:
+        self._aborted.set()  # queued merges are skipped, and a commit not yet made is not made
         if self._thread is not None and self._thread.is_alive():
             self._jobs.put(("abort", None, None))
             self._thread.join()
 
     def _run(self) -> None:
         try:
-            with self.engine.connect() as conn, conn.begin() as transaction:
+            # Staging rows and verdicts committed after this transaction began must be visible to it.
+            with self.engine.connect().execution_options(isolation_level="READ COMMITTED") as conn, \
+                    conn.begin() as transaction:
                 while True:
                     what, entity, before = self._jobs.get()
-                    if what == "abort":
+                    if what == "abort" or self._aborted.is_set():
                         transaction.rollback()
                         return
                     if what == "merge":
                         self.out["batches"][entity] = merge_type(conn, self.w, entity, self.out["batches"][entity])
                         continue
                     settle_references(conn, self.w, self.ids, self.out, before, self.limit_days)
-                    return  # leaving the block commits
+                    if self._aborted.is_set():
+                        transaction.rollback()
+                        return
+                    transaction.commit()
+                    self.committed = True
+                    return
         except BaseException as exc:  # noqa: BLE001 - handed to the loading thread, which fails the window
-            self._error = exc
+            log.error("%s: publishing stopped, rolled back: %s: %s", self.w.label(), type(exc).__name__, exc)
+            self.error = exc

@@ -124,12 +124,15 @@ def open_batch(conn: sa.Connection, source: str, entity: str, kode_kab_kota: str
         b.source == source, b.entity == entity, b.kode_wilayah == kode_kab_kota, b.periode == periode,
         b.status == BatchStatus.RUNNING, b.batch_id != batch_id)).scalars())
     if stale:
-        for table in staging:
-            conn.execute(sa.delete(table).where(table.c.batch_id.in_(stale)))
-        conn.execute(sa.update(etl_batch).where(b.batch_id.in_(stale)).values(
+        # Only a batch still running when its row is locked: one published meanwhile keeps its status.
+        stale = list(conn.execute(sa.update(etl_batch).where(
+            b.batch_id.in_(stale), b.status == BatchStatus.RUNNING).values(
             status=BatchStatus.FAILED, finished_at=now(),
             message=f"superseded by batch {batch_id}, a newer load of the partition; its staged rows were "
-                    "removed, nothing of it published"))
+                    "removed, nothing of it published").returning(b.batch_id)).scalars())
+        for table in staging:
+            conn.execute(sa.delete(table).where(table.c.batch_id.in_(stale)))
+    if stale:
         log.warning("%s %s %s %s: %d unfinished batch(es) superseded by batch %s", source, entity,
                     kode_kab_kota, periode, len(stale), batch_id)
     return batch_id
