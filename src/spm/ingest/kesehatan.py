@@ -22,11 +22,13 @@ validated and the next pages download. No
 process is started: under Celery's prefork pool a task may not have children, and a child of an
 Airflow 3 task would inherit the supervisor's blocked metadata URL (parallelism belongs to Airflow
 tasks). The next type starts to download while the last chunk of the previous one is validated. The
-queues keep memory to a few pages plus two chunks whatever the window size. The validate step then only
-writes each batch's verdict (dq_result, critical expectations, quarantine limit); a batch the stream
+queues keep memory to a few pages plus two chunks whatever the window size. Each type is then judged
+(`judge`: its verdict in dq_result, critical expectations, quarantine limit); a batch the stream
 could not validate (a resource id met again in a later chunk, a broken quality configuration) is
-validated there from staging, in chunks, as before. A new run of a window first removes the staged
-rows of that window's batches a killed worker left `running`.
+validated then from staging, in chunks. `ingest` (the DAG's one task per window) merges each judged
+type at once in the window's open publishing transaction on PostgreSQL, while the next streams
+(spm.ingest.kesehatan_publish). A new run of a window first removes the staged rows of that
+window's batches a killed worker left `running`.
 
 Upsert by resource id. Staging keeps one row per id (a resource met twice in a batch keeps its newest
 version). Publishing (sql/core/fact_*_merge.sql) replaces a published row only when the staged
