@@ -98,6 +98,16 @@ def failed_message(result: dict[str, Any]) -> str | None:
     return None
 
 
+def merge_all(engine: sa.Engine, w: Window, ids: dict[str, int], out: dict[str, Any], entities,
+              limit_days: float) -> None:
+    """The window's merges one after another, then the late references, in one transaction."""
+    with engine.begin() as conn:
+        before = rujukan.affected(conn, w.kode_kab_kota, ids)
+        for entity in entities:
+            out["batches"][entity] = merge_type(conn, w, entity, out["batches"][entity])
+        settle_references(conn, w, ids, out, before, limit_days)
+
+
 def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, Any]:
     """Merge the four validated batches into the published tables in one transaction (after
     extract and validate_window; `ingest` does all three, overlapping the merges with the stream)."""
@@ -109,11 +119,7 @@ def publish_window(engine: sa.Engine, validated: dict[str, Any]) -> dict[str, An
     ids = {e: r["batch_id"] for e, r in validated["batches"].items()}
     limit_days = rujukan.age_limit_days()
     try:
-        with engine.begin() as conn:
-            before = rujukan.affected(conn, w.kode_kab_kota, ids)
-            for entity in SPECS:
-                out["batches"][entity] = merge_type(conn, w, entity, validated["batches"][entity])
-            settle_references(conn, w, ids, out, before, limit_days)
+        merge_all(engine, w, ids, out, SPECS, limit_days)
         return out
     except RowAccountingError as exc:
         fail_unbalanced(engine, w, ids, exc)
@@ -160,11 +166,7 @@ class WindowPublisher:
             if self.error is not None:
                 raise self.error
         else:
-            with self.engine.begin() as conn:
-                before = rujukan.affected(conn, self.w.kode_kab_kota, self.ids)
-                for entity in self._queued:
-                    self.out["batches"][entity] = merge_type(conn, self.w, entity, self.out["batches"][entity])
-                settle_references(conn, self.w, self.ids, self.out, before, self.limit_days)
+            merge_all(self.engine, self.w, self.ids, self.out, self._queued, self.limit_days)
             self.committed = True
         return self.out
 
