@@ -32,3 +32,35 @@ def test_kesehatan_runs_and_reports_every_figure(capsys):
     for figure in ("end to end", "source only", "limit", "FHIR-PYrate", "ratios", "peak memory", "CPU"):
         assert f"  {figure}" in out, figure
     assert "hub" in out.split("  CPU")[1]
+
+
+@pytest.mark.postgres
+def test_a_postgresql_benchmark_loads_into_an_empty_scratch_database_dropped_after():
+    # A benchmark on the warehouse itself measured merges into tables an earlier run had filled.
+    import sqlalchemy as sa
+
+    from spm.benchmarks.harness import scratch_warehouse
+    from spm.warehouse.db import get_engine
+    from spm.warehouse.tables import etl_batch
+    from tests.conftest import postgres_admin_url
+
+    admin = postgres_admin_url()
+    with scratch_warehouse(admin) as (engine, where):
+        name = engine.url.database
+        assert name.startswith("spm_bench_") and "scratch database" in where
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(etl_batch)).scalar_one() == 0
+    server = get_engine(admin)
+    try:
+        with server.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}).scalar_one() == 0
+    finally:
+        server.dispose()
+
+
+def test_a_sqlite_benchmark_refuses_a_given_file(tmp_path):
+    from spm.benchmarks.harness import scratch_warehouse
+
+    with pytest.raises(ValueError, match="fresh temporary file"):
+        with scratch_warehouse(f"sqlite:///{tmp_path / 'mine.db'}"):
+            pass

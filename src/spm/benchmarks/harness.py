@@ -97,11 +97,36 @@ def simulator_process(target: Callable, *args) -> Iterator[Any]:
 
 @contextmanager
 def scratch_warehouse(warehouse_url: str | None) -> Iterator[tuple[sa.Engine, str]]:
-    """The given warehouse, or a fresh temporary SQLite file; migrated; yields (engine, description)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = get_engine(warehouse_url or f"sqlite:///{os.path.join(tmp, 'bench.db')}")
-        upgrade(engine)
+    """An empty warehouse, migrated; yields (engine, description). SQLite: a fresh temporary file.
+    A server URL: a scratch database created on that server and dropped after, so every run is a
+    first load (published tables left by an earlier run would turn the merges into no-ops)."""
+    if warehouse_url is None or sa.engine.make_url(warehouse_url).get_backend_name() == "sqlite":
+        if warehouse_url is not None:
+            raise ValueError(f"{describe_url(warehouse_url)}: give no URL for SQLite (a fresh temporary file is used)")
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = get_engine(f"sqlite:///{os.path.join(tmp, 'bench.db')}")
+            upgrade(engine)
+            try:
+                yield engine, describe(engine)
+            finally:
+                engine.dispose()
+        return
+    server = get_engine(warehouse_url).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"spm_bench_{os.getpid()}_{int(time.time())}"
+    with server.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        engine = get_engine(sa.engine.make_url(warehouse_url).set(database=name).render_as_string(hide_password=False))
         try:
-            yield engine, describe(engine)
+            upgrade(engine)
+            yield engine, describe(engine) + " (a scratch database, dropped after)"
         finally:
             engine.dispose()
+    finally:
+        with server.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def describe_url(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
