@@ -64,22 +64,40 @@ LOINC_VALUE = "nilai_loinc_"  # a derived column: `nilai` of the rows whose `kod
 DATETIME_COLUMNS = ("last_updated", "tanggal_mulai", "tanggal_efektif", "tanggal_onset")
 
 
-def frame_of(rows: list, columns: list[str]):
+def frame_of(rows: list, columns: list[str], per_row: Iterable[str] = ()):
+    """The validation frame of rows `(row_id, *columns)`. Text columns other than `per_row` (those
+    holding a value per row: the resource's own id, the person key) become categoricals: GX's checks
+    of a chunk then test each distinct value once (null, length, set, regex), a third less time for
+    the same results."""
     import pandas as pd
+    from pandas.api.types import infer_dtype
 
     # Plain tuples: a list of SQLAlchemy Rows makes pandas probe every row for mapping keys.
     frame = pd.DataFrame([tuple(r) for r in rows] if rows and not isinstance(rows[0], tuple) else rows,
-                         columns=columns)
+                         columns=columns, dtype=object)
+    per_row = set(per_row)
+    out = {}
     for c in columns:
+        values = frame[c]
         if c in DATETIME_COLUMNS:
             # SQLite gives naive UTC, PostgreSQL and the flattened rows aware: one dtype for the window comparisons.
-            frame[c] = pd.to_datetime(frame[c], utc=True)
+            out[c] = pd.to_datetime(values, utc=True)
         elif c == "desa_dikenal":
-            frame[c] = frame[c].astype(bool)
+            out[c] = values.astype(bool)
         elif c == "tanggal_lahir":
-            frame[c] = pd.to_datetime(frame[c]).dt.tz_localize("UTC")
-    frame["row_id"] = frame["row_id"].astype("int64")
-    return frame
+            out[c] = pd.to_datetime(values).dt.tz_localize("UTC")
+        elif c == "row_id":
+            out[c] = values.astype("int64")
+        elif c not in per_row and infer_dtype(values.to_numpy(), skipna=True) == "string":
+            out[c] = pd.Categorical(values.to_numpy())
+        else:
+            out[c] = values.infer_objects()  # what the DataFrame constructor would have made of it
+    return pd.DataFrame(out)
+
+
+def per_row_columns(spec: EntitySpec) -> tuple[str, ...]:
+    """A type's text columns that hold a value per row (no gain as categoricals)."""
+    return (spec.natural_key[0], *(("person_key",) if "person_key" in spec.columns else ()))
 
 
 def loinc_value_columns(suite: str) -> dict[str, str]:
@@ -229,7 +247,7 @@ def validate_batch(engine: sa.Engine, spec: EntitySpec, w: Window, batch_id: int
         if not rows:
             break
         last = rows[-1][0]
-        frame = frame_of(rows, columns)
+        frame = frame_of(rows, columns, per_row_columns(spec))
         del rows
         add_derived(spec, frame)
         report = validate_frame(spec.suite, frame, parameters)
