@@ -390,6 +390,44 @@ def test_small_chunks_give_the_same_verdicts_as_one(wh, monkeypatch, caplog, ann
         assert conn.execute(sa.select(sa.func.count()).select_from(fact_observasi)).scalar_one() == 26
 
 
+def test_false_alarms_of_the_seen_ids_filter_leave_the_chunks_verdicts_standing(wh, monkeypatch, caplog):
+    """A filter so small it names every id as maybe seen: staging is asked, finds none twice, and the
+    stream's own validation stands."""
+    from spm.ingest import seen_ids
+
+    monkeypatch.setattr(seen_ids, "BITS", 8)
+    monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "7")
+    caplog.set_level(logging.INFO, logger="spm.ingest")
+    observations = [{**copy.deepcopy(BLOOD_PRESSURE), "id": f"obs-{i}"} for i in range(25)]
+    hub = Paged({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": observations,
+                   "Condition": [CONDITION]})
+    out = k.ingest(wh, _window(), "r1", hub, SECRET)
+    assert "recurs across chunks" not in caplog.text
+    assert out["batches"]["observasi"]["status"] == "published"
+    assert out["batches"]["observasi"]["rows_published"] == 25
+
+
+@pytest.mark.parametrize("alarms_max", [None, 0], ids=["alarms-looked-up", "past-the-limit-whole-batch"])
+def test_an_id_recurring_in_a_later_chunk_sends_the_batch_to_be_validated_whole(wh, monkeypatch, caplog, alarms_max):
+    from spm.ingest import kesehatan_stream
+
+    if alarms_max is not None:
+        monkeypatch.setattr(kesehatan_stream, "MAYBE_AGAIN_MAX", alarms_max)
+    monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "7")
+    caplog.set_level(logging.INFO, logger="spm.ingest")
+    old = _version(BLOOD_PRESSURE, "2025-03-04T11:00:00+00:00", id="obs-dup")
+    new = _version(BLOOD_PRESSURE, "2025-03-06T11:00:00+00:00", id="obs-dup", status="amended")
+    observations = [new] + [{**copy.deepcopy(BLOOD_PRESSURE), "id": f"obs-{i}"} for i in range(25)] + [old]
+    hub = Paged({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": observations,
+                   "Condition": [CONDITION]})
+    out = k.ingest(wh, _window(), "r1", hub, SECRET)
+    assert "recurs across chunks" in caplog.text
+    assert out["batches"]["observasi"]["rows_duplicate"] == 1
+    with wh.connect() as conn:
+        assert conn.execute(sa.select(fact_observasi.c.status).where(
+            fact_observasi.c.observasi_id == "obs-dup")).scalar_one() == "amended"
+
+
 def test_a_new_run_removes_what_a_killed_run_left_in_staging(wh):
     hub = FakeHub({"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE],
                    "Condition": [CONDITION]})

@@ -25,8 +25,9 @@ from spm.ingest.kesehatan_spec import (
     FLUSH_ROWS, PARSED_PAGES, PASIEN, PREFETCH_PAGES, SPECS, TYPE_OF, Window, validate_chunk_rows,
 )
 from spm.ingest.kesehatan_validation import (
-    QUARANTINE_COLUMNS, BatchResults, add_derived, frame_of, quarantine_rows,
+    QUARANTINE_COLUMNS, BatchResults, add_derived, frame_of, per_row_columns, quarantine_rows,
 )
+from spm.ingest.seen_ids import SeenIds
 from spm.ingest.wap import STAGED_PREFIX, EntitySpec, StagingWriter
 from spm.sources.http import SourceError, SourceUnavailable
 from spm.sources.satusehat import Page, SatusehatClient, gc_paused
@@ -34,6 +35,8 @@ from spm.warehouse.bulk import insert_rows
 from spm.warehouse.tables import quarantine
 
 log = logging.getLogger(__name__)
+
+MAYBE_AGAIN_MAX = 200_000  # ids to look up in staging at the end; past it the whole batch is checked
 
 @contextmanager
 def gc_frozen():
@@ -75,6 +78,10 @@ class StreamValidation:
         self.results = BatchResults(spec, parameters, keep_gx=False)  # each chunk stores its own GX result
         self.duplicates = 0
         self.chunks = 0
+        # Ids a later chunk may repeat from an earlier one (a Bloom filter's alarms; checked in staging
+        # at the end). Past MAYBE_AGAIN_MAX alarms the whole batch is checked instead.
+        self._seen = SeenIds()
+        self._maybe_again: list[str] | None = []
         # One thread stages a validated chunk (its COPY runs in the database) while this one validates
         # the next: at most one chunk waits, so memory stays bounded. A thread, never a process.
         self._stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{spec.entity}")
@@ -122,7 +129,11 @@ class StreamValidation:
         if not rows:
             return
         self.chunks += 1
-        frame = frame_of(rows, ["row_id", *self.spec.columns])
+        if self._maybe_again is not None:
+            self._maybe_again.extend(self._seen.add([row[1] for row in rows if row[1] is not None]))
+            if len(self._maybe_again) > MAYBE_AGAIN_MAX:
+                self._maybe_again = self._seen = None
+        frame = frame_of(rows, ["row_id", *self.spec.columns], per_row_columns(self.spec))
         del rows
         self._derived(frame)
         w = self.w
@@ -152,19 +163,27 @@ class StreamValidation:
         """The chunks' results (JSON), or None after undoing them when an id recurs across chunks
         (`duplicates` then says how many older versions the chunks left out)."""
         self.drain()
+        self._seen = None  # its 16 MB
         t = self.spec.staging
         id_col = t.c[self.spec.natural_key[0]]
+        again = None
         if self.chunks > 1:
+            recurs = sa.select(id_col).where(t.c.batch_id == self.batch_id, id_col.is_not(None)).group_by(
+                id_col).having(sa.func.count() > 1).limit(1)
             with self.engine.connect() as conn:
-                again = conn.execute(sa.select(id_col).where(t.c.batch_id == self.batch_id, id_col.is_not(None))
-                                     .group_by(id_col).having(sa.func.count() > 1).limit(1)).first()
-            if again is not None:
-                with self.engine.begin() as conn:
-                    conn.execute(sa.delete(quarantine).where(quarantine.c.batch_id == self.batch_id))
-                    conn.execute(sa.update(t).where(t.c.batch_id == self.batch_id).values(lolos=None))
-                log.info("%s %s: a resource recurs across chunks; the batch is validated whole after the download",
-                         self.spec.entity, self.w.label())
-                return None
+                if self._maybe_again is None:
+                    again = conn.execute(recurs).first()
+                for i in range(0, len(self._maybe_again or ()), 1000):
+                    again = conn.execute(recurs.where(id_col.in_(self._maybe_again[i:i + 1000]))).first()
+                    if again is not None:
+                        break
+        if again is not None:
+            with self.engine.begin() as conn:
+                conn.execute(sa.delete(quarantine).where(quarantine.c.batch_id == self.batch_id))
+                conn.execute(sa.update(t).where(t.c.batch_id == self.batch_id).values(lolos=None))
+            log.info("%s %s: a resource recurs across chunks; the batch is validated whole after the download",
+                     self.spec.entity, self.w.label())
+            return None
         return {**self.results.to_dict(), "duplicates": self.duplicates}
 
 
