@@ -89,7 +89,9 @@ def frame_of(rows: list, columns: list[str], per_row: Iterable[str] = ()):
         elif c == "row_id":
             out[c] = values.astype("int64")
         elif c not in per_row and infer_dtype(values.to_numpy(), skipna=True) == "string":
-            out[c] = pd.Categorical(values.to_numpy())
+            # Categories in order of appearance: Categorical(values) would sort them, a third of the cost.
+            codes, uniques = pd.factorize(values.to_numpy())
+            out[c] = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(uniques, dtype="str")))
         else:
             out[c] = values.infer_objects()  # what the DataFrame constructor would have made of it
     return pd.DataFrame(out)
