@@ -130,3 +130,34 @@ def test_opd_batches_and_their_alerts_move_to_the_bidang_as_entity(warehouse_url
         command.downgrade(_alembic_config(conn), "0015_satusehat_suites")
     assert state() == before
     engine.dispose()
+
+
+def test_health_staging_is_unlogged_on_postgresql_without_its_partition_index_and_back(warehouse_url):
+    from alembic import command
+
+    from spm.warehouse.db import _alembic_config
+
+    engine = get_engine(warehouse_url)
+    tables = ("staging_pasien", "staging_kunjungan", "staging_observasi", "staging_kondisi")
+    postgresql = engine.dialect.name == "postgresql"
+
+    def state():
+        inspector = sa.inspect(engine)
+        indexes = {t: {i["name"] for i in inspector.get_indexes(t)} for t in tables}
+        persistence = None
+        if postgresql:
+            with engine.connect() as conn:
+                persistence = dict(conn.execute(sa.text(
+                    "SELECT relname, relpersistence FROM pg_class WHERE relname = ANY(:t)"), {"t": list(tables)}).all())
+        return {t: f"ix_{t}_partition" in indexes[t] for t in tables}, persistence
+
+    upgrade(engine)
+    partition, persistence = state()
+    assert not any(partition.values())
+    assert persistence == ({t: "u" for t in tables} if postgresql else None)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0023_fhir_fact_no_fk")
+    partition, persistence = state()
+    assert all(partition.values())
+    assert persistence == ({t: "p" for t in tables} if postgresql else None)
+    engine.dispose()

@@ -317,7 +317,7 @@ def _fhir_staging(name: str, id_column: str, *columns: sa.Column) -> sa.Table:
         sa.Column("last_updated", sa.DateTime(timezone=True), nullable=True),  # meta.lastUpdated
         *columns,
         sa.Column("lolos", sa.Boolean, nullable=True),
-        sa.Index(f"ix_{name}_partition", "kode_kab_kota", "periode"),
+        # A batch's rows are found by its id; on PostgreSQL the table is UNLOGGED (migration 0024).
         sa.Index(f"ix_{name}_batch_row", "batch_id", "row_id"),
         sa.Index(f"ix_{name}_batch_id", "batch_id", id_column),
     )
