@@ -134,3 +134,38 @@ def test_read_timeout_is_retried_then_succeeds():
         assert len(calls) == 2 and sleeps == [0.01] and client.retries == 1
     finally:
         httpd.shutdown()
+
+
+def test_a_body_read_in_one_call_is_whole_and_error_answers_are_still_retried(server):
+    from spm.sources.http import SourceClient
+
+    script, base = server
+    script.answers = [(503, {}, b"busy"), (200, {}, b"x" * 300_000)]
+    sleeps = []
+    client = SourceClient(SourceConnection("spm_x", base), backoff_seconds=0.01, sleep=sleeps.append)
+    assert client.get_content("/a") == b"x" * 300_000
+    assert sleeps == [0.01] and client.retries == 1
+
+
+def test_a_body_cut_short_in_transit_is_named():
+    from spm.sources.http import BodyCutShort, SourceClient
+
+    class Short(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")  # then 10 bytes and the connection closes
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Short)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        client = SourceClient(SourceConnection("spm_x", f"http://127.0.0.1:{httpd.server_port}"))
+        with pytest.raises(BodyCutShort, match="spm_x: /page: the body was cut short in transit"):
+            client.get_content("/page")
+    finally:
+        httpd.shutdown()

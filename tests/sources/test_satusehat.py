@@ -90,3 +90,20 @@ def test_wrong_client_secret_fails_at_once_naming_the_connection(sim):
     with SatusehatClient(conn) as c, pytest.raises(SourceAuthError, match="connection 'spm_satusehat_3271'"):
         _ids(c)
     assert sim.counts("satusehat")["bad_credentials"] - before == 1  # no retry storm
+
+
+def test_a_page_whose_body_is_cut_short_in_transit_is_asked_again(sim, client, monkeypatch):
+    from spm.sources.http import BodyCutShort, SourceClient
+
+    real, calls = SourceClient.get_content, []
+
+    def cut_once(self, path, params=None):
+        calls.append(path)
+        if len(calls) == 2:  # the second page: its body stops short of its length
+            raise BodyCutShort("spm_satusehat: page: the body was cut short in transit (ProtocolError)")
+        return real(self, path, params)
+
+    monkeypatch.setattr(SourceClient, "get_content", cut_once)
+    ids = _ids(client)
+    assert len(ids) == len(set(ids)) == expected_resource_count(sim.world[KODE], "Observation", DARI, SAMPAI)
+    assert client.retries == 1 and calls[1] == calls[2]

@@ -112,7 +112,7 @@ def _capture(client, window, path: str) -> tuple[int, int]:
             kind = TYPE_OF[entity]
             url = client.search_url(kind, window.dari, window.sampai)
             while url:
-                body = client.get(url).content
+                body = client.get_content(url)
                 out.write(struct.pack("<B I", list(SPECS).index(entity), len(body)))
                 out.write(body)
                 pages += 1

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import requests
+import urllib3
 
 from spm.errors import SpmError
 from spm.sources.connections import SourceConnection
@@ -33,6 +34,10 @@ class SourceNotFound(SourceError):
 
 class SourceUnavailable(SourceError):
     """The source kept failing (5xx, timeouts) after the bounded retries."""
+
+
+class BodyCutShort(SourceUnavailable):
+    """An answer's body stopped short of its length, or stalled, in transit."""
 
 
 class SourceClient:
@@ -71,8 +76,10 @@ class SourceClient:
 
     def request(
         self, method: str, path: str, *, params: Mapping | list | None = None, data: Mapping | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, stream: bool = False,
     ) -> requests.Response:
+        """The answer to a request, retried as the module says. `stream`: a 2xx body is left unread
+        (get_content reads it); any other is read here, which frees the connection."""
         url = self.url(path)
         attempt, refreshed = 0, False
         while True:
@@ -81,8 +88,10 @@ class SourceClient:
             try:
                 resp = self.session.request(
                     method, url, params=params, data=data, timeout=self.timeout,
-                    headers={**self.auth_headers(), **(headers or {})},
+                    headers={**self.auth_headers(), **(headers or {})}, stream=stream,
                 )
+                if stream and not 200 <= resp.status_code < 300:
+                    resp.content  # noqa: B018 - read, so that the connection goes back to the pool
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self._retry_or_raise(attempt, f"{type(exc).__name__}")
                 continue
@@ -116,6 +125,18 @@ class SourceClient:
 
     def get(self, path: str, params: Mapping | list | None = None) -> requests.Response:
         return self.request("GET", path, params=params)
+
+    def get_content(self, path: str, params: Mapping | list | None = None) -> bytes:
+        """The body of a GET, read in one call. requests' `.content` reads 10 KB at a time, and each
+        read waits for the GIL again while another thread of the task works: an 800 KB FHIR page
+        took 84 ms that way beside a busy thread, 19 ms in one read."""
+        resp = self.request("GET", path, params=params, stream=True)
+        with resp:
+            try:
+                return resp.raw.read(decode_content=True)
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+                raise BodyCutShort(f"{self.conn.conn_id}: {_describe(path, params)}: the body was cut short in "
+                                   f"transit ({type(exc).__name__})") from None
 
     def _retry_or_raise(self, attempt: int, what: str) -> None:
         if attempt >= self.max_attempts:

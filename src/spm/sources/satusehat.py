@@ -32,7 +32,7 @@ import orjson
 
 from spm.errors import ConfigError
 from spm.sources.connections import SourceConnection
-from spm.sources.http import SourceClient, SourceError, SourceUnavailable
+from spm.sources.http import BodyCutShort, SourceClient, SourceError, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +147,12 @@ class SatusehatClient(SourceClient):
         attempt = 0
         while True:
             attempt += 1
-            resp = self.get(url)
             try:
-                return parse_page(resp.content, resource_type, self.conn.conn_id, self.typed_pages)
+                try:
+                    content = self.get_content(url)
+                except BodyCutShort as exc:
+                    raise _BrokenPage("a body cut short in transit") from exc
+                return parse_page(content, resource_type, self.conn.conn_id, self.typed_pages)
             except _BrokenPage as exc:
                 if attempt >= self.max_attempts:
                     raise SourceUnavailable(f"{self.conn.conn_id}: {resource_type} page answered {exc} "
