@@ -26,6 +26,7 @@ from spm.ingest.kesehatan_spec import SPECS, Window
 from spm.ingest.wap import publish_guard
 from spm.warehouse.audit import close_published, now
 from spm.warehouse.bulk import refresh_statistics
+from spm.warehouse.db import SQLITE_MERGE_CACHE_KIB, sqlite_cache
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.status import REFUSED, BatchStatus
 from spm.warehouse.tables import etl_batch
@@ -100,8 +101,10 @@ def failed_message(result: dict[str, Any]) -> str | None:
 
 def merge_all(engine: sa.Engine, w: Window, ids: dict[str, int], out: dict[str, Any], entities,
               limit_days: float) -> None:
-    """The window's merges one after another, then the late references, in one transaction."""
-    with engine.begin() as conn:
+    """The window's merges one after another, then the late references, in one transaction. On
+    SQLite with a 256 MB page cache: a backfill's merges into indexed tables reread index pages from
+    the file with the usual 64 MB (13-18 s against 9 s at scale 0.2)."""
+    with engine.begin() as conn, sqlite_cache(conn, SQLITE_MERGE_CACHE_KIB):
         before = rujukan.affected(conn, w.kode_kab_kota, ids)
         for entity in entities:
             out["batches"][entity] = merge_type(conn, w, entity, out["batches"][entity])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -45,8 +47,26 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     # 64 MB of page cache instead of 2 MB: merging millions of FHIR rows into indexed tables otherwise
     # reads the same index pages from disk again and again. Only used as the database grows.
-    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cur.close()
+
+
+SQLITE_CACHE_KIB = 65_536
+SQLITE_MERGE_CACHE_KIB = 262_144  # while a health window merges (spm.ingest.kesehatan_publish.merge_all)
+
+
+@contextmanager
+def sqlite_cache(conn: sa.Connection, kib: int) -> Iterator[None]:
+    """A larger SQLite page cache on this connection for a block, then the usual one again (the pages
+    above it are freed). Elsewhere a no-op."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{kib}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
 def describe(engine: sa.Engine) -> str:
