@@ -107,35 +107,3 @@ def test_a_page_whose_body_is_cut_short_in_transit_is_asked_again(sim, client, m
     ids = _ids(client)
     assert len(ids) == len(set(ids)) == expected_resource_count(sim.world[KODE], "Observation", DARI, SAMPAI)
     assert client.retries == 1 and calls[1] == calls[2]
-
-
-@pytest.mark.parametrize("revoked", [False, True], ids=["one-token", "token-revoked-mid-stream"])
-def test_two_threads_page_two_types_through_one_client(sim, client, revoked):
-    """The health stream downloads the next type while the current one streams: the threads share
-    the client's token (fetched once, or again by one thread at a time) and neither loses a page."""
-    import threading
-
-    clean = {kind: _ids(client, kind) for kind in ("Observation", "Encounter")}
-    fetched = client.tokens_fetched
-    got, errors = {}, []
-
-    def page(kind):
-        try:
-            ids = []
-            for n, p in enumerate(client.pages(kind, DARI, SAMPAI)):
-                if revoked and n == 1 and kind == "Observation":
-                    sim.expire_tokens()  # both threads' next page gets 401
-                ids += [r["id"] if isinstance(r, dict) else r.id for r in p.resources]
-            got[kind] = ids
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=page, args=(kind,)) for kind in clean]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and got == clean
-    # The first pass's token serves both threads; revoked, one new token serves both again (a thread
-    # whose refused token was already replaced retries with the new one: at most one fetch each).
-    assert client.tokens_fetched - fetched == (0 if not revoked else pytest.approx(1.5, abs=0.5))

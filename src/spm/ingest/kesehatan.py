@@ -135,8 +135,8 @@ def _stream(engine: sa.Engine, w: Window, batch_ids: dict[str, int], client: Sat
             validate: bool) -> Iterator[tuple[str, dict[str, Any]]]:
     """Stream the four types into staging in STREAM_ORDER, validating each chunk while the next
     pages download; yields (entity, staged outcome) as each type ends, with the stream validation's
-    results (or `dropped` when the batch is left to validate whole). Each type starts downloading
-    when its predecessor starts streaming (two types' pages in flight, each in bounded queues)."""
+    results (or `dropped` when the batch is left to validate whole). The next type is already
+    downloading when its predecessor is yielded."""
     parameters = _stream_parameters(w) if validate else None
     known_desa = _current_desa(engine) if parameters is not None else None
     producers: dict[str, PageProducer] = {}
@@ -153,17 +153,14 @@ def _stream(engine: sa.Engine, w: Window, batch_ids: dict[str, int], client: Sat
             if parameters is not None:
                 validation = StreamValidation(engine, spec, w, batch_ids[entity], parameters[entity], known_desa)
             following = entities[n + 1] if n + 1 < len(entities) else None
-            if following is not None:
-                # The next type downloads while this one streams, into its bounded queues: the hub
-                # serves one page at a time per type, and the loading thread waited for this type's
-                # pages a third of the time.
-                download(following)
-            # The objects that exist now are frozen out of the per-chunk collections (see
+            # The next type downloads while the last chunk of this one is validated and staged. The
+            # objects that exist now are frozen out of the per-chunk collections (see
             # StreamValidation.chunk); the collector runs again while the caller judges the type.
             with gc_paused(), gc_frozen():
                 received, checksum, results = stream_type(
                     engine, w, entity, batch_ids[entity], client, producers[entity].flatten, validation,
-                    producer=producers[entity])
+                    producer=producers[entity],
+                    on_downloaded=(lambda e=following: download(e)) if following else None)
             log.info("%s %s: %d staged%s", TYPE_OF[entity], w.label(), received,
                      ", validated" if results is not None else "")
             with engine.begin() as conn:

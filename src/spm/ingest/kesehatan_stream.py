@@ -325,11 +325,13 @@ class PageProducer:
 
 def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client: SatusehatClient,
                 flatten: Callable[[dict], tuple], validation: StreamValidation | None = None,
-                producer: PageProducer | None = None) -> tuple[int, str, dict[str, Any] | None]:
+                producer: PageProducer | None = None, on_downloaded: Callable[[], None] | None = None,
+                ) -> tuple[int, str, dict[str, Any] | None]:
     """Fetch every page of one type in the window into staging; (rows received, checksum of the
     pages, the stream validation's results or None when the batch is still to be validated).
 
-    `producer` (already started) may be given by the caller.
+    `producer` (already started) may be given by the caller; `on_downloaded` is called once the last
+    page has arrived, before the last chunk is validated (extract starts the next type's download there).
     """
     spec = SPECS[entity]
     kind = TYPE_OF[entity]
@@ -357,6 +359,8 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                 digest.update(page.sha256.encode())
                 writer.add(payload)  # (row_id, *fields): PageProducer numbered them
             producer.close()
+            if on_downloaded is not None:
+                on_downloaded()
             writer.flush()
             if validation is not None:
                 validation.drain()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,8 +81,7 @@ class Page:
 
 
 class SatusehatClient(SourceClient):
-    """A session with the hub's token, shared by the download threads of a window (the next type
-    downloads while the current one is validated): one token for all, fetched by one thread at a time."""
+    """A session with the hub's token. One thread uses it at a time (the ingest's download thread)."""
 
     def __init__(self, conn: SourceConnection, *, page_size: int | None = None,
                  clock=time.monotonic, typed_pages: bool = True, **kwargs) -> None:
@@ -98,20 +96,18 @@ class SatusehatClient(SourceClient):
         self._clock = clock  # token lifetime only: monotonic, never the wall clock
         self._token: str | None = None
         self._token_expires = 0.0
-        self._token_lock = threading.RLock()
-        self._token_requester: int | None = None  # the thread asking for a token (its POST goes without one)
-        self._sent = threading.local()  # the token each thread last sent
+        self._requesting_token = False
         self.tokens_fetched = 0
         self.typed_pages = typed_pages  # pages' resources as fhir_typed Structs where they fit (parse_page)
 
     # -- OAuth2 client credentials ----------------------------------------------------------------
     def _fetch_token(self) -> None:
-        self._token_requester = threading.get_ident()
+        self._requesting_token = True
         try:
             resp = self.request("POST", f"{TOKEN_PATH}?grant_type=client_credentials",
                                 data={"client_id": self.conn.login, "client_secret": self._client_secret})
         finally:
-            self._token_requester = None
+            self._requesting_token = False
         try:
             body = orjson.loads(resp.content)
             token = body["access_token"]
@@ -127,21 +123,16 @@ class SatusehatClient(SourceClient):
         log.info("%s: new access token, valid %.0fs", self.conn.conn_id, ttl)
 
     def auth_headers(self) -> dict[str, str]:
-        if self._token_requester == threading.get_ident():
+        if self._requesting_token:
             return {}
-        with self._token_lock:  # another thread waits for the token being fetched, then uses it
-            if self._token is None or self._clock() >= self._token_expires:
-                self._fetch_token()
-            self._sent.token = self._token
-            return {"Authorization": f"Bearer {self._token}"}
+        if self._token is None or self._clock() >= self._token_expires:
+            self._fetch_token()
+        return {"Authorization": f"Bearer {self._token}"}
 
     def on_unauthorized(self) -> bool:
-        if self._token_requester == threading.get_ident():
+        if self._requesting_token:
             return False  # the client id/secret themselves were refused
-        with self._token_lock:
-            if self._token == getattr(self._sent, "token", None):
-                self._token = None  # the next auth_headers() fetches a fresh one
-            # else another thread has already replaced the refused token: the retry sends the new one
+        self._token = None  # the next auth_headers() fetches a fresh one
         return True
 
     # -- search -----------------------------------------------------------------------------------
