@@ -209,3 +209,19 @@ def test_fhir_hub_holds_one_kab_kota(sim, http):
     patients = fhir_all(http, sim, "Patient", token, _lastUpdated=["ge2024-01-01", "lt2024-02-01"], _count=500)
     villages = [p["address"][0]["extension"][0]["extension"][3]["valueCode"] for p in patients]
     assert sum(v.startswith("3271") for v in villages) > 0.9 * len(villages)
+
+
+def test_lastupdated_bounds_found_without_converting_the_index_as_a_float_search_would():
+    """The hub's window bounds (ge/gt/le/lt, with fractions of a second and open ends) select exactly
+    the resources a float comparison selects, searched in the int64 index as whole seconds."""
+    import numpy as np
+
+    from spm.simulator.satusehat import bound_position
+
+    lu = np.sort(np.random.default_rng(7).integers(1_700_000_000, 1_700_000_050, 400)).astype(np.int64)
+    instants = [-np.inf, np.inf, 1_699_999_999.0, 1_700_000_060.0] + [
+        1_700_000_000 + d for d in np.arange(-1, 52, 0.25).tolist()]
+    for instant in instants:
+        for side in ("left", "right"):
+            expected = int(np.searchsorted(lu.astype(np.float64), instant, side=side))
+            assert bound_position(lu, instant, side) == expected, (instant, side)
