@@ -32,6 +32,7 @@ def test_kesehatan_runs_and_reports_every_figure(capsys):
     for figure in ("end to end", "source only", "limit", "FHIR-PYrate", "ratios", "peak memory", "CPU"):
         assert f"  {figure}" in out, figure
     assert "hub" in out.split("  CPU")[1]
+    assert "the fastest of 3 runs" in out.split("  limit")[1].splitlines()[0]
 
 
 @pytest.mark.postgres

@@ -161,3 +161,35 @@ def test_health_staging_is_unlogged_on_postgresql_without_its_partition_index_an
     assert all(partition.values())
     assert persistence == ({t: "p" for t in tables} if postgresql else None)
     engine.dispose()
+
+
+def test_health_staging_finds_an_id_in_a_batch_by_an_index_leading_with_the_id_and_back(warehouse_url):
+    from alembic import command
+
+    from spm.warehouse.db import _alembic_config
+
+    engine = get_engine(warehouse_url)
+    id_columns = {"staging_pasien": "pasien_id", "staging_kunjungan": "kunjungan_id",
+                  "staging_observasi": "observasi_id", "staging_kondisi": "kondisi_id"}
+
+    def indexes():
+        inspector = sa.inspect(engine)
+        return {t: {i["name"]: i["column_names"] for i in inspector.get_indexes(t)} for t in id_columns}
+
+    upgrade(engine)
+    for table, found in indexes().items():
+        assert found == {f"ix_{table}_batch_row": ["batch_id", "row_id"],
+                         f"ix_{table}_id_batch": [id_columns[table], "batch_id"]}
+    if engine.dialect.name == "sqlite":
+        # A whole batch is read in the order it was staged, not in the order of its random ids.
+        with engine.connect() as conn:
+            for table in id_columns:
+                plan = " ".join(r[-1] for r in conn.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN SELECT count(*) FROM {table} WHERE batch_id = 7 AND lolos IS 1"))
+                assert f"USING INDEX ix_{table}_batch_row" in plan, plan
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0024_fhir_staging_unlogged")
+    for table, found in indexes().items():
+        assert found == {f"ix_{table}_batch_row": ["batch_id", "row_id"],
+                         f"ix_{table}_batch_id": ["batch_id", id_columns[table]]}
+    engine.dispose()

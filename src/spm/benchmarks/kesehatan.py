@@ -11,7 +11,9 @@ simulator's full scale (or `--scale`):
   the simulated hub serves; the end to end cannot beat it);
 - the physical limit of this machine: those pages read back from the file, decoded and flattened
   to the kept fields with msgspec typed Structs (spm.sources.fhir_typed), and loaded into unindexed
-  tables in one transaction: binary COPY on PostgreSQL, executemany on SQLite. No HTTP, no checks;
+  tables in one transaction: binary COPY on PostgreSQL, executemany on SQLite. No HTTP, no checks.
+  It runs `limit_runs` times (default 3) and the fastest counts: on a shared machine a single run
+  varied by ±30 % (its temporary tables' disk writes), and noise only ever slows a run down;
 - the peer a Python data engineer would pick: FHIR-PYrate (`Pirate.steal_bundles_to_dataframe` with
   FHIRPath columns for the same fields) + `DataFrame.to_sql`, against the same hub. Its session
   carries a token fetched with the hub's OAuth2 client credentials (and fetched again on a 401).
@@ -74,7 +76,7 @@ class Timing:
     stream_s: float = 0.0  # until the last type is judged (its merges overlap on PostgreSQL)
     publish_s: float = 0.0  # from then to the commit
     source_s: float = 0.0
-    limit_s: float = 0.0
+    limit_runs_s: list[float] = field(default_factory=list)  # each run of the limit; the fastest counts
     peer_s: float | None = None
     peer_rows: dict[str, int] = field(default_factory=dict)
     pages: int = 0
@@ -88,6 +90,10 @@ class Timing:
     @property
     def total(self) -> int:
         return sum(self.resources.values())
+
+    @property
+    def limit_s(self) -> float:
+        return min(self.limit_runs_s)
 
     @property
     def end_to_end_s(self) -> float:
@@ -168,6 +174,7 @@ def _limit(engine: sa.Engine, window, path: str) -> float:
                 statements[entity] = (f"COPY {name} ({', '.join(cols)}) FROM STDIN (FORMAT BINARY)",
                                       [_pg_type(spec.staging.c[c]) for c in cols])
             else:
+                cur.execute(f"DROP TABLE IF EXISTS temp.{name}")  # pysqlite keeps DDL out of the rollback
                 cur.execute(f"CREATE TEMP TABLE {name} AS SELECT {', '.join(cols)} FROM {spec.staging.name} WHERE 0")
                 statements[entity] = f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})"
         started = time.perf_counter()
@@ -279,7 +286,7 @@ def _peer(engine: sa.Engine, client, window, page_size: int) -> tuple[float, dic
 
 
 def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int, tmp: str,
-            hub_cpu: Callable[[], float], peer: bool = True) -> Timing:
+            hub_cpu: Callable[[], float], peer: bool = True, limit_runs: int = 3) -> Timing:
     from spm.ingest import kesehatan as k
     from spm.quality.gx_runner import _context
     from spm.warehouse.wilayah import load_wilayah
@@ -314,7 +321,9 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
         gc.collect()
         reset_peak()
         start = current_rss_mb()
-        t.limit_s = _limit(engine, window, path)
+        for _ in range(limit_runs):
+            t.limit_runs_s.append(_limit(engine, window, path))
+            gc.collect()
         t.peak_mb["limit"] = (start, rss_mb())
         os.remove(path)
         if peer:
@@ -327,12 +336,12 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
 
 
 def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 20261123, tahun: int = DEFAULT_TAHUN,
-        warehouse_url: str | None = None, page_size: int = 1000, peer: bool = True) -> int:
+        warehouse_url: str | None = None, page_size: int = 1000, peer: bool = True, limit_runs: int = 3) -> int:
     """Run the benchmark and print the figures; the warehouse defaults to a fresh temporary SQLite file."""
     with simulator_process(_serve, kode_wilayah, scale, seed) as (hub, ask):
         print(f"simulated FHIR hub of {kode_wilayah} at scale {scale}")
         with scratch_warehouse(warehouse_url) as (engine, where), tempfile.TemporaryDirectory() as tmp:
-            t = measure(engine, hub, kode_wilayah, tahun, page_size, tmp, lambda: ask("cpu"), peer)
+            t = measure(engine, hub, kode_wilayah, tahun, page_size, tmp, lambda: ask("cpu"), peer, limit_runs)
     n = t.total
     per_type = ", ".join(f"{e} {c:,}" for e, c in t.resources.items())
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -343,8 +352,10 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
     print(f"  end to end     {e2e:>10,.0f} resources/s ({t.end_to_end_s:.1f}s: stream and judge {t.stream_s:.1f}s, "
           f"then publish {t.publish_s:.1f}s; {t.published:,} rows published)")
     print(f"  source only    {n / t.source_s:>10,.0f} resources/s (the hub serving the same pages over HTTP, bytes kept)")
+    runs = sorted(n / s for s in t.limit_runs_s)
+    spread = f"; the fastest of {len(runs)} runs, which ranged {runs[0]:,.0f}-{runs[-1]:,.0f}/s" if len(runs) > 1 else ""
     print(f"  limit          {limit:>10,.0f} resources/s (those pages from disk: msgspec typed decode + flatten + "
-          f"{'binary COPY' if engine.dialect.name == 'postgresql' else 'executemany'} into unindexed tables)")
+          f"{'binary COPY' if engine.dialect.name == 'postgresql' else 'executemany'} into unindexed tables{spread})")
     ratios = f"end to end = {e2e / limit:.2f} x limit"
     if t.peer_s is not None:
         peer_rate = n / t.peer_s
