@@ -105,3 +105,32 @@ def test_sqlite_datetime_text_is_what_sqlalchemy_writes(value):
     utc_naive = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
     expected = sa.DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())(utc_naive)
     assert _sqlite_datetime(value) == expected
+
+
+@pytest.mark.parametrize("variable_limit", [None, 10])
+def test_sqlite_inserts_many_rows_per_statement_each_row_once_within_the_parameter_limit(tmp_path, variable_limit):
+    # Whole statements, a shorter last one, and statements cut to the connection's parameter limit
+    # (10 parameters: two rows of four columns each).
+    import sqlite3
+
+    from spm.warehouse import bulk
+    from spm.warehouse.db import get_engine
+    from tests.warehouses import sqlite_at_head
+
+    sqlite_at_head(str(tmp_path / "w.db"))
+    engine = get_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    rows = _rows("32.71.01", bulk.SQLITE_ROWS_PER_STATEMENT * 2 + 345)
+    statements = []
+    sa.event.listen(engine, "connect", lambda dbapi, _: variable_limit and dbapi.setlimit(
+        sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variable_limit))
+    with engine.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        raw.set_trace_callback(lambda sql: statements.append(sql) if sql.startswith("INSERT") else None)
+        assert bulk.insert_rows(conn, staging_wilayah, COLS, iter(rows)) == len(rows)
+        raw.set_trace_callback(None)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(*(staging_wilayah.c[c] for c in COLS)).order_by(staging_wilayah.c.kode)).all()
+    assert [tuple(r) for r in stored] == sorted(rows)
+    per = 2 if variable_limit else bulk.SQLITE_ROWS_PER_STATEMENT
+    assert len(statements) == -(-len(rows) // per)
+    engine.dispose()
