@@ -169,3 +169,41 @@ def test_a_body_cut_short_in_transit_is_named():
             client.get_content("/page")
     finally:
         httpd.shutdown()
+
+
+def test_a_netrc_entry_for_the_source_never_replaces_or_adds_credentials(tmp_path, monkeypatch):
+    # requests reads ~/.netrc when a session has no auth of its own, and a matching entry replaced the
+    # Authorization header a client set (and would be sent to a source that takes an API key).
+    from spm.sources.http import SourceClient
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+
+    class Bearer(SourceClient):
+        def auth_headers(self):
+            return {"Authorization": "Bearer from-the-connection"}
+
+    base = f"http://127.0.0.1:{httpd.server_port}"
+    try:
+        assert Bearer(SourceConnection("spm_x", base)).get_content("/a") == b"ok"
+        assert SourceClient(SourceConnection("spm_y", base)).get_content("/b") == b"ok"
+    finally:
+        httpd.shutdown()
+    assert seen == ["Bearer from-the-connection", None]

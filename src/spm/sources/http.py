@@ -40,6 +40,17 @@ class BodyCutShort(SourceUnavailable):
     """An answer's body stopped short of its length, or stalled, in transit."""
 
 
+class _HeadersOnly(requests.auth.AuthBase):
+    """The sessions' auth: requests go out as the client built them (each source sets its own
+    credentials headers). With no session auth, requests reads ~/.netrc before every request and a
+    matching entry replaces the Authorization header: a worker's netrc must never stand in for the
+    Airflow connection's credentials, nor be sent to a source. Its two file checks per request also
+    each gave up the interpreter lock, which a busy loading thread then held for up to 5 ms."""
+
+    def __call__(self, r):
+        return r
+
+
 class SourceClient:
     def __init__(
         self,
@@ -54,6 +65,7 @@ class SourceClient:
     ) -> None:
         self.conn = conn
         self.session = requests.Session()
+        self.session.auth = _HeadersOnly()  # proxies from the environment still apply (trust_env)
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
