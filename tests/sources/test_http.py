@@ -207,3 +207,26 @@ def test_a_netrc_entry_for_the_source_never_replaces_or_adds_credentials(tmp_pat
     finally:
         httpd.shutdown()
     assert seen == ["Bearer from-the-connection", None]
+
+
+def test_plain_http_does_not_look_up_the_ca_bundle_on_every_request_and_https_still_verifies(server, monkeypatch,
+                                                                                            tmp_path):
+    import requests.adapters
+
+    from spm.sources.http import SourceClient
+
+    script, base = server
+    script.answers = [(200, {}, b"ok")]
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    looked_up = []
+    real_isdir = requests.adapters.os.path.isdir
+    monkeypatch.setattr(requests.adapters.os.path, "isdir", lambda p: looked_up.append(p) or real_isdir(p))
+    client = SourceClient(SourceConnection("spm_x", base))
+    assert client.get_content("/a") == b"ok" and client.get_content("/b") == b"ok"
+    assert looked_up == []
+    https = client.session.get_adapter("https://satusehat.example/")
+    request = client.session.prepare_request(requests.Request("GET", "https://satusehat.example/fhir"))
+    assert https.build_connection_pool_key_attributes(request, str(bundle))[1] == {
+        "cert_reqs": "CERT_REQUIRED", "ca_certs": str(bundle)}

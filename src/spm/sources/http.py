@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 
 import requests
+import requests.adapters
+import requests.auth
 import urllib3
 
 from spm.errors import SpmError
@@ -51,6 +53,16 @@ class _HeadersOnly(requests.auth.AuthBase):
         return r
 
 
+class _PlainHttpAdapter(requests.adapters.HTTPAdapter):
+    """http:// has no certificate to verify. With a CA bundle in the environment (REQUESTS_CA_BUNDLE,
+    common in Docker images) requests checks that path on disk before every request, giving up the
+    interpreter lock each time (~4 s of the FHIR download thread's wall time in a backfill beside a
+    busy loading thread). HTTPS is untouched and verified as always."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        return super().build_connection_pool_key_attributes(request, False, cert)
+
+
 class SourceClient:
     def __init__(
         self,
@@ -66,6 +78,7 @@ class SourceClient:
         self.conn = conn
         self.session = requests.Session()
         self.session.auth = _HeadersOnly()  # proxies from the environment still apply (trust_env)
+        self.session.mount("http://", _PlainHttpAdapter())
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
