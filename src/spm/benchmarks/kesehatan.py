@@ -353,7 +353,9 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
           f"then publish {t.publish_s:.1f}s; {t.published:,} rows published)")
     print(f"  source only    {n / t.source_s:>10,.0f} resources/s (the hub serving the same pages over HTTP, bytes kept)")
     runs = sorted(n / s for s in t.limit_runs_s)
-    spread = f"; the fastest of {len(runs)} runs, which ranged {runs[0]:,.0f}-{runs[-1]:,.0f}/s" if len(runs) > 1 else ""
+    spread = ""
+    if len(runs) > 1:
+        spread = f"; the fastest of {len(runs)} runs, which ranged {runs[0]:,.0f}-{runs[-1]:,.0f}/s"
     print(f"  limit          {limit:>10,.0f} resources/s (those pages from disk: msgspec typed decode + flatten + "
           f"{'binary COPY' if engine.dialect.name == 'postgresql' else 'executemany'} into unindexed tables{spread})")
     ratios = f"end to end = {e2e / limit:.2f} x limit"
