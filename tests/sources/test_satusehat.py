@@ -107,3 +107,32 @@ def test_a_page_whose_body_is_cut_short_in_transit_is_asked_again(sim, client, m
     ids = _ids(client)
     assert len(ids) == len(set(ids)) == expected_resource_count(sim.world[KODE], "Observation", DARI, SAMPAI)
     assert client.retries == 1 and calls[1] == calls[2]
+
+
+def test_threads_sharing_one_client_get_past_tokens_used_up_by_each_other(sim, client):
+    """Four threads search their parts of the window at once with one client, and every token dies
+    after two uses: a 401 for a token another thread used up or renewed is repeated, never taken for
+    refused credentials."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from spm.ingest.kesehatan_stream import window_parts
+
+    clean = sorted(_ids(client))
+    sim.faults.set(token_expiry_after=2)
+
+    def part(bounds):
+        return [r.id if not isinstance(r, dict) else r["id"]
+                for page in client.pages("Observation", *bounds) for r in page.resources]
+
+    with ThreadPoolExecutor(4) as pool:
+        parts = list(pool.map(part, window_parts(DARI, SAMPAI, 4)))
+    assert sorted(i for ids in parts for i in ids) == clean
+    assert client.tokens_fetched > len(clean) // 200
+
+
+def test_a_token_the_data_endpoint_refuses_from_the_start_fails_after_one_refresh(sim, client, monkeypatch):
+    tokens = sim.apps["satusehat"].tokens
+    monkeypatch.setattr(tokens, "use", lambda token, max_uses: "unknown")
+    with pytest.raises(SourceAuthError, match="refused the credentials"):
+        _ids(client)
+    assert client.tokens_fetched == 2  # the first token and one fresh one: no retry storm

@@ -63,6 +63,9 @@ class _PlainHttpAdapter(requests.adapters.HTTPAdapter):
         return super().build_connection_pool_key_attributes(request, False, cert)
 
 
+STALE_CREDENTIAL_REPEATS = 20
+
+
 class SourceClient:
     def __init__(
         self,
@@ -99,6 +102,16 @@ class SourceClient:
         """Called on 401; return True when credentials were refreshed and the request may be repeated."""
         return False
 
+    def sent_stale_credentials(self) -> bool:
+        """After on_unauthorized: whether the refused credentials had worked before (a token that
+        expired, or that threads sharing it used up); its repeat is then not the request's one
+        refresh. Several threads sharing a token that dies after a few uses lose such races
+        repeatedly: up to STALE_CREDENTIAL_REPEATS per request."""
+        return False
+
+    def on_authorized(self) -> None:
+        """Called when the request this thread sent with its credentials was answered (2xx/3xx)."""
+
     def request(
         self, method: str, path: str, *, params: Mapping | list | None = None, data: Mapping | None = None,
         headers: Mapping[str, str] | None = None, stream: bool = False,
@@ -106,7 +119,7 @@ class SourceClient:
         """The answer to a request, retried as the module says. `stream`: a 2xx body is left unread
         (get_content reads it); any other is read here, which frees the connection."""
         url = self.url(path)
-        attempt, refreshed = 0, False
+        attempt, refreshed, stale = 0, False, 0
         while True:
             attempt += 1
             self.requests_made += 1
@@ -122,7 +135,13 @@ class SourceClient:
                 continue
             if resp.status_code in (401, 403):
                 if resp.status_code == 401 and not refreshed and self.on_unauthorized():
-                    refreshed = True
+                    # A token that expired after its credentials worked (used up or renewed by
+                    # another thread) is no refused credential: repeat (bounded), still allowed one
+                    # refresh of its own.
+                    if self.sent_stale_credentials() and stale < STALE_CREDENTIAL_REPEATS:
+                        stale += 1
+                    else:
+                        refreshed = True
                     attempt -= 1  # a refreshed token is not a failed attempt
                     continue
                 raise SourceAuthError(
@@ -146,6 +165,7 @@ class SourceClient:
             if resp.status_code >= 400:
                 raise SourceError(f"{self.conn.conn_id}: {_describe(path, params)} refused (HTTP {resp.status_code}): "
                                   f"{_short(resp.text)}")
+            self.on_authorized()
             return resp
 
     def get(self, path: str, params: Mapping | list | None = None) -> requests.Response:

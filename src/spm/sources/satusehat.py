@@ -13,8 +13,15 @@ or is not a searchset Bundle is asked again within the same bounds. Pages are de
 the garbage collector paused (a page is thousands of small dicts that all stay alive until the page
 is flattened: collecting in between only costs time).
 
-Connection extra (all optional): `page_size` (`_count`, default 1000), `timeout` (read timeout in
-seconds, default 60), `max_attempts` (default 5), `backoff_seconds` (default 0.5).
+Several threads may share one client (a type's window is searched in `paralel` parts at once, see
+spm.ingest.kesehatan_stream): one of them fetches a token while the others wait for it, and once a
+token has worked, a 401 (a token expired, used up by the threads sharing it or renewed by one of
+them) is repeated with a new one; credentials refused before any token worked fail after one refresh.
+
+Connection extra (all optional): `page_size` (`_count`, default 1000), `paralel` (searches of one
+type at once, each over its own part of the window, default 2; 1 searches the window whole),
+`timeout` (read timeout in seconds, default 60), `max_attempts` (default 5), `backoff_seconds`
+(default 0.5).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +49,7 @@ TOKEN_PATH = "/oauth2/v1/accesstoken"
 FHIR_PATH = "/fhir-r4/v1"
 RESOURCE_TYPES = ("Patient", "Encounter", "Observation", "Condition")
 DEFAULT_PAGE_SIZE = 1000
+DEFAULT_PARALEL = 2  # a hub across a network answers a page slower than it is validated: 1.5x at 100 ms a page
 TOKEN_MARGIN_SECONDS = 30  # renew this long before the server's expiry: a request may be in flight
 
 
@@ -81,7 +90,7 @@ class Page:
 
 
 class SatusehatClient(SourceClient):
-    """A session with the hub's token. One thread uses it at a time (the ingest's download thread)."""
+    """A session with the hub's token, shared by the ingest's download threads (one per part of a window)."""
 
     def __init__(self, conn: SourceConnection, *, page_size: int | None = None,
                  clock=time.monotonic, typed_pages: bool = True, **kwargs) -> None:
@@ -93,21 +102,24 @@ class SatusehatClient(SourceClient):
             raise ConfigError(f"connection {conn.conn_id!r} has no client id (put it in the connection's login)")
         self._client_secret = conn.require_password("client secret")
         self.page_size = page_size or conn.extra_number("page_size", DEFAULT_PAGE_SIZE, 1)
+        self.paralel = conn.extra_number("paralel", DEFAULT_PARALEL, 1)
         self._clock = clock  # token lifetime only: monotonic, never the wall clock
         self._token: str | None = None
         self._token_expires = 0.0
-        self._requesting_token = False
+        self._worked = False  # some data request was answered with a token of these credentials
+        self._token_lock = threading.Lock()  # one thread fetches a token; the others wait for it
+        self._thread = threading.local()  # per thread: asking for a token now, the token last sent
         self.tokens_fetched = 0
         self.typed_pages = typed_pages  # pages' resources as fhir_typed Structs where they fit (parse_page)
 
     # -- OAuth2 client credentials ----------------------------------------------------------------
     def _fetch_token(self) -> None:
-        self._requesting_token = True
+        self._thread.requesting_token = True
         try:
             resp = self.request("POST", f"{TOKEN_PATH}?grant_type=client_credentials",
                                 data={"client_id": self.conn.login, "client_secret": self._client_secret})
         finally:
-            self._requesting_token = False
+            self._thread.requesting_token = False
         try:
             body = orjson.loads(resp.content)
             token = body["access_token"]
@@ -123,17 +135,31 @@ class SatusehatClient(SourceClient):
         log.info("%s: new access token, valid %.0fs", self.conn.conn_id, ttl)
 
     def auth_headers(self) -> dict[str, str]:
-        if self._requesting_token:
+        if getattr(self._thread, "requesting_token", False):
             return {}
-        if self._token is None or self._clock() >= self._token_expires:
-            self._fetch_token()
-        return {"Authorization": f"Bearer {self._token}"}
+        with self._token_lock:
+            if self._token is None or self._clock() >= self._token_expires:
+                self._fetch_token()
+            token = self._thread.sent = self._token
+        return {"Authorization": f"Bearer {token}"}
 
     def on_unauthorized(self) -> bool:
-        if self._requesting_token:
+        if getattr(self._thread, "requesting_token", False):
             return False  # the client id/secret themselves were refused
-        self._token = None  # the next auth_headers() fetches a fresh one
+        with self._token_lock:
+            # Once a token of these credentials has worked, a 401 is a token that expired, was used
+            # up by the other threads or renewed by one of them: repeating it is no refused credential.
+            self._thread.stale = self._worked
+            if self._token == getattr(self._thread, "sent", None):
+                self._token = None  # the next auth_headers() fetches a fresh one
         return True
+
+    def on_authorized(self) -> None:
+        if not self._worked and not getattr(self._thread, "requesting_token", False):
+            self._worked = True
+
+    def sent_stale_credentials(self) -> bool:
+        return getattr(self._thread, "stale", False)
 
     # -- search -----------------------------------------------------------------------------------
     def search_url(self, resource_type: str, dari: datetime, sampai: datetime) -> str:
