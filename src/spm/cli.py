@@ -149,7 +149,7 @@ def cmd_bench_kesehatan(args) -> int:
 
     return run(kode_wilayah=args.kode_wilayah, scale=args.scale, seed=args.seed, tahun=args.tahun,
                warehouse_url=args.warehouse_url, page_size=args.page_size, peer=not args.no_peer,
-               limit_runs=args.limit_runs)
+               limit_runs=args.limit_runs, paralel=args.paralel, hub_latency_ms=args.hub_latency_ms)
 
 
 def cmd_kualitas(args) -> int:
@@ -355,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     bk.add_argument("--no-peer", action="store_true", help="leave out FHIR-PYrate (slow: ~50x the limit's time)")
     bk.add_argument("--limit-runs", type=_positive_int, default=3,
                     help="runs of the limit; the fastest counts (default 3: one run varies by +-30%% here)")
+    bk.add_argument("--paralel", type=_positive_int, default=1,
+                    help="searches of one type at once, the connection's `paralel` (default 1: the simulated hub "
+                         "shares this machine's cores; the connection's default is 2, for a hub across a network)")
+    bk.add_argument("--hub-latency-ms", type=float, default=0.0,
+                    help="the simulated hub waits this long before answering each page (a hub across a network)")
     bk.set_defaults(func=cmd_bench_kesehatan)
 
     try:

@@ -27,8 +27,9 @@ def test_pendidikan_runs_end_to_end_at_a_small_scale(capsys):
 def test_kesehatan_runs_and_reports_every_figure(capsys):
     from spm.benchmarks.kesehatan import run
 
-    assert run(scale=0.002, page_size=200) == 0
+    assert run(scale=0.002, page_size=200, paralel=2, hub_latency_ms=1) == 0
     out = capsys.readouterr().out
+    assert "each page 1 ms late" in out and "2 search(es) per type at once" in out
     for figure in ("end to end", "source only", "limit", "FHIR-PYrate", "ratios", "peak memory", "CPU"):
         assert f"  {figure}" in out, figure
     assert "hub" in out.split("  CPU")[1]

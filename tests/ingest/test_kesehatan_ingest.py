@@ -3,7 +3,7 @@ references and quarantine, all-or-nothing windows, and a load equal to the simul
 
 import copy
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -40,6 +40,23 @@ class FakeHub:
     def pages(self, kind, dari, sampai):
         items = copy.deepcopy(self.resources.get(kind, []))
         yield Page(items, len(items) if self.announce else None, None, "x")
+
+
+class Parted(FakeHub):
+    """A hub searched in `paralel` parts at once: each search answers the resources of its own
+    `_lastUpdated` range, three a page, with its own Bundle.total (None for the `silent` parts)."""
+
+    def __init__(self, resources, paralel, silent=()):
+        super().__init__(resources, announce=True)
+        self.paralel, self.silent, self.searches = paralel, set(silent), []
+
+    def pages(self, kind, dari, sampai):
+        self.searches.append((kind, dari, sampai))
+        items = [copy.deepcopy(r) for r in self.resources.get(kind, [])
+                 if dari <= datetime.fromisoformat(r["meta"]["lastUpdated"]) < sampai]
+        total = None if (kind, dari) in self.silent else len(items)
+        for i in range(0, max(len(items), 1), 3):
+            yield Page(items[i:i + 3], total, None, f"{kind}{dari}{i}")
 
 
 class Paged(FakeHub):
@@ -298,8 +315,11 @@ def sim():
         yield servers
 
 
-def _client(sim):
-    conn = SourceConnection("spm_satusehat", sim.satusehat_url, sim.config.satusehat_client_id, sim.config.satusehat_client_secret)
+def _client(sim, paralel=4):
+    # Four searches at once per type (and the next type's beside them) share one token that dies
+    # after five uses: a request refused for a token another thread used up is no refused credential.
+    conn = SourceConnection("spm_satusehat", sim.satusehat_url, sim.config.satusehat_client_id,
+                            sim.config.satusehat_client_secret, extra={"paralel": paralel})
     return SatusehatClient(conn, page_size=250, backoff_seconds=0.0, sleep=lambda _s: None)
 
 
@@ -599,3 +619,59 @@ def test_staged_and_backfilled_tables_get_fresh_statistics_on_postgresql(wh, mon
     assert all(analyzed(spec.staging.name) for spec in k.SPECS.values())
     k.publish_window(wh, k.validate_window(wh, extracted))
     assert all(analyzed(spec.fact.name) for spec in k.SPECS.values())
+
+
+def _spread(resource, prefix, n):
+    """n versions of `resource` with their own ids, lastUpdated a day apart through March 2025."""
+    return [_version(resource, f"2025-03-{2 + i % 28:02d}T0{i % 10}:00:00+00:00", id=f"{prefix}-{i}") for i in range(n)]
+
+
+def _checksums(engine, run_id):
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.select(etl_batch.c.entity, etl_batch.c.checksum).where(etl_batch.c.run_id == run_id)).all())
+
+
+def test_a_window_searched_in_parts_publishes_every_resource_once_in_a_stable_order(wh):
+    resources = {"Patient": _spread(PATIENT, "P", 10), "Observation": _spread(BLOOD_PRESSURE, "obs", 14)}
+    hub = Parted(resources, paralel=3)
+    out = k.ingest(wh, _window(), "r1", hub, SECRET)
+    w = k.Window.from_dict(_window())
+    parts = [(d, s) for kind, d, s in hub.searches if kind == "Patient"]
+    assert len(parts) == 3 and parts[0][0] == w.dari and parts[-1][1] == w.sampai
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))  # consecutive, nothing between them
+    assert {e: b["rows_published"] for e, b in out["batches"].items()} == {
+        "pasien": 10, "kunjungan": 0, "observasi": 14, "kondisi": 0}
+    assert {r[1] for r in _rows(wh, fact_observasi)} == {f"obs-{i}" for i in range(14)}
+    # The same pages again, in the same order whichever thread answered first: the same checksums.
+    again = k.ingest(wh, _window(), "r2", Parted(resources, paralel=3), SECRET)
+    assert all(b["rows_published"] == 0 for b in again["batches"].values())
+    assert _checksums(wh, "r1") == _checksums(wh, "r2")
+
+
+def test_the_totals_of_a_window_searched_in_parts_are_checked_summed(wh):
+    resources = {"Patient": _spread(PATIENT, "P", 10)}
+    w = k.Window.from_dict(_window())
+
+    class Overstated(Parted):  # the first part announces one resource more than it holds
+        def pages(self, kind, dari, sampai):
+            for page in super().pages(kind, dari, sampai):
+                yield Page(page.resources, page.total + (kind == "Patient" and dari == w.dari), None, page.sha256)
+
+    with pytest.raises(SourceUnavailable, match="Patient search announced 11 resources but its pages held 10"):
+        k.ingest(wh, _window(), "r1", Overstated(resources, paralel=2), SECRET)
+    # A part that announces nothing leaves the count unchecked, as a hub that never gives totals.
+    out = k.ingest(wh, _window(), "r2", Parted(resources, paralel=2, silent={("Patient", w.dari)}), SECRET)
+    assert out["batches"]["pasien"]["rows_published"] == 10
+
+
+def test_window_parts_are_whole_days_or_more_and_cover_the_window():
+    from spm.ingest.kesehatan_stream import window_parts
+
+    dari = datetime(2024, 1, 1, 17, tzinfo=timezone.utc)
+    year = window_parts(dari, datetime(2025, 1, 1, 17, tzinfo=timezone.utc), 4)
+    assert len(year) == 4 and year[0][0] == dari and year[-1][1] == datetime(2025, 1, 1, 17, tzinfo=timezone.utc)
+    assert all(a[1] == b[0] and a[1].microsecond == 0 for a, b in zip(year, year[1:]))
+    assert {b - a for a, b in year} == {timedelta(days=91, hours=12)}  # 2024 has 366 days
+    day = datetime(2024, 1, 2, 17, tzinfo=timezone.utc)
+    assert window_parts(dari, day, 4) == [(dari, day)]  # a nightly window: one search
+    assert len(window_parts(dari, datetime(2024, 1, 4, 17, tzinfo=timezone.utc), 4)) == 3

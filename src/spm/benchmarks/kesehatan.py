@@ -6,7 +6,10 @@ simulator's full scale (or `--scale`):
 - end to end, FHIR resources/second: HTTP pages (OAuth2, paging) -> rows -> GX validation and staging
   chunk by chunk (while the next pages download) -> each type's verdict -> merge into the four fact
   tables (on PostgreSQL while the next type streams), with the DAG task's own function
-  (spm.ingest.kesehatan.ingest); `publish` is what is left after the last type is judged;
+  (spm.ingest.kesehatan.ingest); `publish` is what is left after the last type is judged. With
+  `paralel` searches per type at once (default 1 here: the simulated hub shares this machine's cores
+  and answers at once, where a second search only adds work; the connection's default is 2);
+  `hub_latency_ms` makes the hub answer each page that much later, as a hub across a network does;
 - the source alone: the same pages fetched over HTTP and kept as bytes, written to a file (how fast
   the simulated hub serves; the end to end cannot beat it);
 - the physical limit of this machine: those pages read back from the file, decoded and flattened
@@ -53,12 +56,14 @@ DEFAULT_TAHUN = 2024  # the hub's first year: a backfill starts there (patients 
 SECRET = b"benchmark-secret-not-for-production"
 
 
-def _serve(kode: str, scale: float, seed: int, pipe) -> None:
-    """Child process: build the world and the hub's sort orders, start the servers, serve until told."""
+def _serve(kode: str, scale: float, seed: int, latency_s: float, pipe) -> None:
+    """Child process: build the world and the hub's sort orders, start the servers, serve until told
+    (each page `latency_s` late: a hub across a network)."""
     from spm.simulator import SimulatorConfig, SimulatorServers
 
     config = SimulatorConfig(kode_wilayah=(kode,), scale=scale, seed=seed, satusehat_kode_wilayah=kode)
     with SimulatorServers(config) as sim:
+        sim.faults.set(slow_seconds=latency_s)
         health = sim.world[kode].kesehatan
         health.patients.order()
         for res in health.all_resources.values():
@@ -100,11 +105,12 @@ class Timing:
         return self.stream_s + self.publish_s
 
 
-def _client(url: str, client_id: str, secret: str, page_size: int):
+def _client(url: str, client_id: str, secret: str, page_size: int, paralel: int = 1):
     from spm.sources.connections import SourceConnection
     from spm.sources.satusehat import SatusehatClient
 
-    return SatusehatClient(SourceConnection("spm_satusehat", url, client_id, secret), page_size=page_size)
+    return SatusehatClient(SourceConnection("spm_satusehat", url, client_id, secret, extra={"paralel": paralel}),
+                           page_size=page_size)
 
 
 def _capture(client, window, path: str) -> tuple[int, int]:
@@ -286,7 +292,7 @@ def _peer(engine: sa.Engine, client, window, page_size: int) -> tuple[float, dic
 
 
 def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int, tmp: str,
-            hub_cpu: Callable[[], float], peer: bool = True, limit_runs: int = 3) -> Timing:
+            hub_cpu: Callable[[], float], peer: bool = True, limit_runs: int = 3, paralel: int = 1) -> Timing:
     from spm.ingest import kesehatan as k
     from spm.quality.gx_runner import _context
     from spm.warehouse.wilayah import load_wilayah
@@ -301,7 +307,7 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
     t = Timing(base_mb=current_rss_mb())
     cpu, hub_cpu_before = time.process_time(), hub_cpu()
     timings: dict[str, float] = {}
-    with _client(url, client_id, secret, page_size) as client:
+    with _client(url, client_id, secret, page_size, paralel) as client:
         published = k.ingest(engine, window.to_dict(), "bench", client, SECRET, timings=timings)
     t.stream_s, t.publish_s = timings["stream_s"], timings["commit_s"]
     t.cpu_hub_s = hub_cpu() - hub_cpu_before
@@ -336,12 +342,15 @@ def measure(engine: sa.Engine, hub: tuple, kode: str, tahun: int, page_size: int
 
 
 def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 20261123, tahun: int = DEFAULT_TAHUN,
-        warehouse_url: str | None = None, page_size: int = 1000, peer: bool = True, limit_runs: int = 3) -> int:
+        warehouse_url: str | None = None, page_size: int = 1000, peer: bool = True, limit_runs: int = 3,
+        paralel: int = 1, hub_latency_ms: float = 0.0) -> int:
     """Run the benchmark and print the figures; the warehouse defaults to a fresh temporary SQLite file."""
-    with simulator_process(_serve, kode_wilayah, scale, seed) as (hub, ask):
-        print(f"simulated FHIR hub of {kode_wilayah} at scale {scale}")
+    with simulator_process(_serve, kode_wilayah, scale, seed, hub_latency_ms / 1000) as (hub, ask):
+        late = f", each page {hub_latency_ms:g} ms late" if hub_latency_ms else ""
+        print(f"simulated FHIR hub of {kode_wilayah} at scale {scale}{late}")
         with scratch_warehouse(warehouse_url) as (engine, where), tempfile.TemporaryDirectory() as tmp:
-            t = measure(engine, hub, kode_wilayah, tahun, page_size, tmp, lambda: ask("cpu"), peer, limit_runs)
+            t = measure(engine, hub, kode_wilayah, tahun, page_size, tmp, lambda: ask("cpu"), peer, limit_runs,
+                        paralel)
     n = t.total
     per_type = ", ".join(f"{e} {c:,}" for e, c in t.resources.items())
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -350,8 +359,9 @@ def run(kode_wilayah: str = DEFAULT_KODE, scale: float = 1.0, seed: int = 202611
           f"{os.cpu_count()} cores, load average {load} at the end")
     e2e, limit = n / t.end_to_end_s, n / t.limit_s
     print(f"  end to end     {e2e:>10,.0f} resources/s ({t.end_to_end_s:.1f}s: stream and judge {t.stream_s:.1f}s, "
-          f"then publish {t.publish_s:.1f}s; {t.published:,} rows published)")
-    print(f"  source only    {n / t.source_s:>10,.0f} resources/s (the hub serving the same pages over HTTP, bytes kept)")
+          f"then publish {t.publish_s:.1f}s; {t.published:,} rows published; {paralel} search(es) per type at once)")
+    print(f"  source only    {n / t.source_s:>10,.0f} resources/s (the hub serving the same pages over HTTP, one at a "
+          "time, bytes kept)")
     runs = sorted(n / s for s in t.limit_runs_s)
     spread = ""
     if len(runs) > 1:

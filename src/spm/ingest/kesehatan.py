@@ -12,10 +12,11 @@ is valid data: it is published, counted as soon as its patient arrives (the indi
 patients when they compute), and reported per batch while it stays unresolved
 (spm.ingest.kesehatan_references), with an alert past `kesehatan.batas_umur_rujukan_hari`.
 
-Extract streams and validates, in four stages joined by bounded queues: a download thread follows
-the `next` links and decodes each page (straight into the kept fields with msgspec typed Structs;
-a page that does not fit them is parsed the general way, with orjson), asking for the next page as
-soon as one is decoded; a flatten thread turns pages into typed rows; the loading thread gathers them in
+Extract streams and validates, in four stages joined by bounded queues: a download thread per
+part of the window (the connection's `paralel` searches at once, for a backfill) follows the `next`
+links and decodes each page (straight into the kept fields with msgspec typed Structs; a page that
+does not fit them is parsed the general way, with orjson), asking for the next page as soon as one
+is decoded; a flatten thread turns pages into typed rows; the loading thread gathers them in
 chunks of `VALIDATE_CHUNK` rows and validates each chunk with the GX suite; a staging thread stages
 it (COPY on PostgreSQL) with its quarantined rows in one short transaction while the next chunk is
 validated and the next pages download. No

@@ -1,5 +1,6 @@
-"""The stream of one resource type of a health window: pages downloaded and flattened ahead by two
-threads (bounded queues: memory stays at a few pages plus two chunks whatever the window size),
+"""The stream of one resource type of a health window: pages downloaded by one thread per part of
+the window (the hub's `paralel` searches at once) and flattened ahead by another (bounded queues:
+memory stays at a few pages plus two chunks whatever the window size),
 gathered in chunks that are validated, then staged (COPY on PostgreSQL) with their quarantined rows
 in one short transaction by a third thread while the next chunk is validated and the next pages
 download. No process is started (Celery's prefork
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import repeat
 from typing import Any
 
@@ -37,6 +38,7 @@ from spm.warehouse.tables import quarantine
 
 log = logging.getLogger(__name__)
 
+MIN_PART_SECONDS = 86_400  # parts of a window are at least a day long (window_parts)
 MAYBE_AGAIN_MAX = 200_000  # ids to look up in staging at the end; past it the whole batch is checked
 
 @contextmanager
@@ -241,23 +243,38 @@ def _staged_values(s, column_type, dialect: str) -> list:
     return s.astype(object).where(s.notna(), None).tolist()
 
 
+def window_parts(dari: datetime, sampai: datetime, n: int) -> list[tuple[datetime, datetime]]:
+    """[dari, sampai) cut into `n` consecutive parts of equal length, whole seconds (FHIR search
+    bounds are whole seconds); a window shorter than two days is searched whole (a nightly
+    window is small: one search per type)."""
+    seconds = int((sampai - dari).total_seconds())
+    n = max(1, min(n, seconds // MIN_PART_SECONDS))
+    cuts = [dari + timedelta(seconds=seconds * i // n) for i in range(n)] + [sampai]
+    return list(zip(cuts, cuts[1:]))
+
+
 class PageProducer:
     """The pages of one type in the window, downloaded and flattened ahead of the loader.
 
-    Two threads: download (HTTP + parse, which tells the next link) and flatten. The next page is
-    asked for as soon as one is parsed, so the hub renders it while this process flattens and
-    validates the ones before. Items on `pages`: ("page", rows `(row_id, *fields)`, the Page without
-    its resources), then ("done", None, None), or ("error", exception, None)."""
+    One download thread per part of the window (window_parts, `client.paralel` of them: a hub
+    across a network takes longer to answer a page than this process takes to validate it), each
+    asking for its next page as soon as one is parsed, so the hub renders it while this process flattens and
+    validates the ones before; one flatten thread takes the parts' pages in turn (page 1 of each
+    part, then page 2, ...: the same pages come in the same order on every run). Items on `pages`:
+    ("announced", the Bundle.total of every part summed, or None where a part gives none) once
+    each part's first page is in, ("page", rows `(row_id, *fields)`, the Page without its
+    resources), then ("done", None, None), or ("error", exception, None)."""
 
     def __init__(self, client: SatusehatClient, w: Window, entity: str, flatten: Callable[[Page], list[tuple]]) -> None:
         self.client, self.w, self.kind, self.flatten = client, w, TYPE_OF[entity], flatten
-        self.parsed: queue.Queue = queue.Queue(maxsize=PARSED_PAGES)
+        self.parts = window_parts(w.dari, w.sampai, getattr(client, "paralel", 1))
+        self.parsed = [queue.Queue(maxsize=PARSED_PAGES) for _ in self.parts]
         self.pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._guarded(self._download, self.parsed), daemon=True,
-                                         name=f"fhir-{self.kind}"),
-                        threading.Thread(target=self._guarded(self._flatten, self.pages), daemon=True,
-                                         name=f"fhir-{self.kind}-flatten")]
+        self.threads = [threading.Thread(target=self._guarded(lambda i=i: self._download(i), self.parsed[i]),
+                                         daemon=True, name=f"fhir-{self.kind}-{i}") for i in range(len(self.parts))]
+        self.threads.append(threading.Thread(target=self._guarded(self._flatten, self.pages), daemon=True,
+                                             name=f"fhir-{self.kind}-flatten"))
 
     def start(self) -> "PageProducer":
         for thread in self.threads:
@@ -300,17 +317,33 @@ class PageProducer:
                     pass
         return run
 
-    def _download(self) -> None:
-        for page in self.client.pages(self.kind, self.w.dari, self.w.sampai):
-            self._put(self.parsed, ("page", None, page))
-        self._put(self.parsed, ("done", None, None))
+    def _download(self, part: int) -> None:
+        dari, sampai = self.parts[part]
+        for page in self.client.pages(self.kind, dari, sampai):
+            self._put(self.parsed[part], ("page", None, page))
+        self._put(self.parsed[part], ("done", None, None))
 
     def _flatten(self) -> None:
         flatten = self.flatten
         received = 0
-        while True:
-            what, payload, page = self._get(self.parsed)
-            if what == "page":
+        active = list(range(len(self.parts)))
+        totals: list[int | None] = []  # of each part's first page
+        first = set(active)
+        while active:
+            for part in list(active):
+                what, payload, page = self._get(self.parsed[part])
+                if what == "done":
+                    active.remove(part)
+                    continue
+                if what != "page":
+                    self._put(self.pages, (what, payload, page))
+                    return
+                if part in first:
+                    first.discard(part)
+                    totals.append(page.total)
+                    if not first:
+                        announced = None if None in totals else sum(totals)
+                        self._put(self.pages, ("announced", announced, None))
                 # Rows `(row_id, *fields)`, numbered by their position in the type's stream. The page
                 # goes on without its resources, so that they are freed here: freeing a page's
                 # thousand decoded resources was a second of the loading thread's time.
@@ -318,9 +351,7 @@ class PageProducer:
                 received += len(rows)
                 self._put(self.pages, ("page", rows, replace(page, resources=[])))
                 del page
-                continue
-            self._put(self.pages, (what, payload, page))
-            return
+        self._put(self.pages, ("done", None, None))
 
 
 def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client: SatusehatClient,
@@ -352,10 +383,11 @@ def stream_type(engine: sa.Engine, w: Window, entity: str, batch_id: int, client
                     raise payload
                 if what == "done":
                     break
-                if total is None:
-                    total = page.total
+                if what == "announced":
+                    total = payload
                     if validation is not None:
                         validation.expect(total)
+                    continue
                 digest.update(page.sha256.encode())
                 writer.add(payload)  # (row_id, *fields): PageProducer numbered them
             producer.close()
