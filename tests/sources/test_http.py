@@ -230,3 +230,20 @@ def test_plain_http_does_not_look_up_the_ca_bundle_on_every_request_and_https_st
     request = client.session.prepare_request(requests.Request("GET", "https://satusehat.example/fhir"))
     assert https.build_connection_pool_key_attributes(request, str(bundle))[1] == {
         "cert_reqs": "CERT_REQUIRED", "ca_certs": str(bundle)}
+
+
+def test_connections_kept_open_cover_the_threads_of_a_client():
+    """SATUSEHAT: this type's `paralel` searches, the next type's and a token request at once;
+    Dapodik: one per school worker. Plain http keeps skipping the CA-bundle check."""
+    from spm.sources.dapodik import DapodikClient
+    from spm.sources.http import _PlainHttpAdapter
+    from spm.sources.satusehat import SatusehatClient
+
+    fhir = SatusehatClient(SourceConnection("spm_satusehat", "http://hub", "id", "secret", extra={"paralel": 6}))
+    dapodik = DapodikClient(SourceConnection("spm_dapodik", "http://dapodik", password="t", extra={"paralel": 12}))
+    for client, size in ((fhir, 13), (dapodik, 12)):
+        plain, tls = client.session.get_adapter("http://x/"), client.session.get_adapter("https://x/")
+        assert isinstance(plain, _PlainHttpAdapter) and not isinstance(tls, _PlainHttpAdapter)
+        assert plain._pool_maxsize == tls._pool_maxsize == size
+    assert SatusehatClient(SourceConnection("s", "http://hub", "id", "secret")).session.get_adapter(
+        "http://x/")._pool_maxsize == 10

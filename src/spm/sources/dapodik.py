@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from requests.adapters import HTTPAdapter
 
 from spm.sources.connections import SourceConnection
 from spm.sources.http import SourceClient, SourceError
@@ -40,13 +39,11 @@ class DapodikClient(SourceClient):
         kwargs.setdefault("timeout", (5.0, conn.extra_number("timeout", 60.0, 1.0, float)))
         kwargs.setdefault("max_attempts", conn.extra_number("max_attempts", 5, 1))
         kwargs.setdefault("backoff_seconds", conn.extra_number("backoff_seconds", 0.5, 0.0, float))
+        self.paralel = paralel or conn.extra_number("paralel", DEFAULT_PARALEL, 1)
+        kwargs.setdefault("connections", self.paralel)  # one per worker of the school pool
         super().__init__(conn, **kwargs)
         self._token = conn.require_password("Bearer token")
-        self.paralel = paralel or conn.extra_number("paralel", DEFAULT_PARALEL, 1)
         self.page_size = page_size or conn.extra_number("page_size", DEFAULT_PAGE_SIZE, 1)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.paralel)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"}

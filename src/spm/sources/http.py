@@ -77,11 +77,15 @@ class SourceClient:
         max_backoff_seconds: float = 30.0,
         max_retry_after_seconds: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
+        connections: int = 10,
     ) -> None:
         self.conn = conn
         self.session = requests.Session()
         self.session.auth = _HeadersOnly()  # proxies from the environment still apply (trust_env)
-        self.session.mount("http://", _PlainHttpAdapter())
+        # `connections`: kept open per host, at least the requests this client's threads make at once
+        # (past it urllib3 drops the extra connections and opens new ones).
+        self.session.mount("http://", _PlainHttpAdapter(pool_maxsize=connections))
+        self.session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=connections))
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds

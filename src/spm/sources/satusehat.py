@@ -97,12 +97,14 @@ class SatusehatClient(SourceClient):
         kwargs.setdefault("timeout", (5.0, conn.extra_number("timeout", 60.0, 1.0, float)))
         kwargs.setdefault("max_attempts", conn.extra_number("max_attempts", 5, 1))
         kwargs.setdefault("backoff_seconds", conn.extra_number("backoff_seconds", 0.5, 0.0, float))
+        self.paralel = conn.extra_number("paralel", DEFAULT_PARALEL, 1)
+        # This type's searches, the next type's (it starts before the last chunk is staged), a token.
+        kwargs.setdefault("connections", max(10, 2 * self.paralel + 1))
         super().__init__(conn, **kwargs)
         if not conn.login:
             raise ConfigError(f"connection {conn.conn_id!r} has no client id (put it in the connection's login)")
         self._client_secret = conn.require_password("client secret")
         self.page_size = page_size or conn.extra_number("page_size", DEFAULT_PAGE_SIZE, 1)
-        self.paralel = conn.extra_number("paralel", DEFAULT_PARALEL, 1)
         self._clock = clock  # token lifetime only: monotonic, never the wall clock
         self._token: str | None = None
         self._token_expires = 0.0
