@@ -485,6 +485,28 @@ def test_each_chunk_keeps_gx_own_result_for_the_data_docs(wh, monkeypatch):
     assert NIK not in stored and "Siti" not in stored
 
 
+def test_the_chunks_of_a_batch_share_one_validation_definition(wh, monkeypatch):
+    """GX's validation definition (~50 ms to make) is made once per batch, not per chunk: the chunks
+    are then also checked against one version of the suite."""
+    from collections import Counter
+
+    from spm.quality import gx_runner
+
+    made = Counter()
+    make = gx_runner.validation_definition
+
+    def counted(suite_name):
+        made[suite_name] += 1
+        return make(suite_name)
+
+    monkeypatch.setattr(gx_runner, "validation_definition", counted)
+    monkeypatch.setenv("SPM_HEALTH_VALIDATE_CHUNK_ROWS", "10")
+    patients = [PATIENT] + [_version(PATIENT, "2025-03-04T05:06:07+00:00", id=f"P-{i}") for i in range(24)]
+    out = k.ingest(wh, _window(), "r1", Paged({"Patient": patients}), SECRET)
+    assert out["batches"]["pasien"]["rows_published"] == 25  # in 3 chunks
+    assert made == Counter({k.PASIEN.suite: 1})
+
+
 def test_a_chunk_the_staging_thread_cannot_write_fails_the_window_and_leaves_nothing_staged(wh, monkeypatch):
     """Chunks are staged by a second thread while the next is validated: its error stops the stream,
     and the window is discarded only after the chunk being written has finished."""

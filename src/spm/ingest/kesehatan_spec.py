@@ -26,7 +26,9 @@ SOURCE = "satusehat"
 FLUSH_ROWS = 20_000  # staged rows per transaction (a batch left to validate after the download)
 PARSED_PAGES = 4  # downloaded and parsed pages (~5 MB of dicts each) waiting to be flattened
 PREFETCH_PAGES = 64  # flattened pages (~0.5 MB each) waiting while the loader validates and stages a chunk
-VALIDATE_CHUNK = 100_000  # rows validated (then staged) at once: small enough to overlap the download, few GX runs
+# Rows validated (then staged) at once: small enough to overlap the download, few GX runs (each has
+# ~0.3 s of fixed cost). 200k against 100k: stream 10 % shorter, peak +130 MB (scale 0.2, SQLite).
+VALIDATE_CHUNK = 200_000
 CHUNK_ENV = "SPM_HEALTH_VALIDATE_CHUNK_ROWS"  # a smaller chunk (tests: several chunks from a small window)
 
 PASIEN = EntitySpec(
