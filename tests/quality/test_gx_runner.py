@@ -63,3 +63,24 @@ def test_the_batch_is_not_hashed(suite, monkeypatch):
     monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", refuse)
     frame = pd.DataFrame({"row_id": [1], "kode_desa": ["32.71.01.1001"], "umur": [3], "jenis_kelamin": ["L"]})
     assert all(o.success for o in validate_frame(suite, frame).outcomes)
+
+
+def test_a_definition_outlives_other_suites_and_a_runner_outlives_its_own_being_made_again(monkeypatch):
+    """A batch keeps one validation definition over its chunks. Another suite's definition made
+    meanwhile leaves it usable (the data source is shared, never replaced); the same suite's made
+    again makes GX refuse the older one as stale, and the runner makes its own again."""
+    from spm.quality import gx_runner
+
+    other = {**SUITE, "name": "uji_runner_lain"}
+    monkeypatch.setattr(gx_runner, "load_suite_file", lambda name: other if name == other["name"] else SUITE)
+    frame = pd.DataFrame({"row_id": [1, 2], "kode_desa": ["32.71.01.1001", None], "umur": [3, 4],
+                          "jenis_kelamin": ["L", "P"]})
+    first = gx_runner.validation_definition(SUITE["name"])
+    gx_runner.validation_definition(other["name"])
+    report = validate_frame(SUITE["name"], frame, definition=first)
+    assert [o.name for o in report.critical_failures] == ["desa_ada"]
+
+    runner = gx_runner.SuiteRunner(SUITE["name"])
+    assert runner.validate(frame).critical_failures[0].failed_row_ids == (2,)
+    gx_runner.validation_definition(SUITE["name"])  # e.g. another batch of the type in this process
+    assert runner.validate(frame).critical_failures[0].failed_row_ids == (2,)

@@ -89,7 +89,7 @@ class StreamValidation:
         # the next: at most one chunk waits, so memory stays bounded. A thread, never a process.
         self._stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{spec.entity}")
         self._staging: Future | None = None
-        self._definition = None  # the GX validation definition, made at the first chunk for all of them
+        self._suite = None  # a SuiteRunner: one GX validation definition for every chunk
 
     def expect(self, total: int | None) -> None:
         """The stream announced `total` resources (logged; the chunks are validated in this process)."""
@@ -141,11 +141,11 @@ class StreamValidation:
         del rows
         self._derived(frame)
         w = self.w
-        if self._definition is None:
-            from spm.quality.gx_runner import validation_definition
+        if self._suite is None:
+            from spm.quality.gx_runner import SuiteRunner
 
-            self._definition = validation_definition(self.spec.suite)
-        report = _validate(self.spec.entity, frame, self.parameters, self._definition)
+            self._suite = SuiteRunner(self.spec.suite)
+        report = self._suite.validate(frame, self.parameters)
         self.results.add(report, frame)
         self.drain()  # the chunk before is staged: its errors surface here, and only one chunk waits
         self._staging = self._stager.submit(
@@ -193,13 +193,6 @@ class StreamValidation:
                      self.spec.entity, self.w.label())
             return None
         return {**self.results.to_dict(), "duplicates": self.duplicates}
-
-
-def _validate(entity: str, frame, parameters: dict[str, Any], definition):
-    """The GX report of one chunk's frame."""
-    from spm.quality.gx_runner import validate_frame
-
-    return validate_frame(SPECS[entity].suite, frame, parameters, definition)
 
 
 def _stage(engine: sa.Engine, entity: str, frame, report, prefix: tuple, checked_at: datetime, bagian: int) -> None:

@@ -135,13 +135,15 @@ def _context():
 
 def validation_definition(suite_name: str):
     """Get-or-create the data source, asset, batch definition, suite and validation definition (the
-    suite as its file says now). ~50 ms: a batch validated in chunks makes it once and passes it to
-    every chunk's validate_frame, which also keeps the batch on one version of the suite."""
+    suite as its file says now). ~50 ms: a batch validated in chunks makes it once (SuiteRunner)."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     ctx = _context()
-    source = ctx.data_sources.add_or_update_pandas("spm_batches")
+    try:  # get-or-create: add_or_update would drop the other suites' assets, and their definitions with them
+        source = ctx.data_sources.get("spm_batches")
+    except LookupError:
+        source = ctx.data_sources.add_pandas("spm_batches")
     try:
         asset = source.get_asset(suite_name)
     except LookupError:
@@ -167,6 +169,27 @@ def validation_definition(suite_name: str):
     except Exception:  # noqa: BLE001 - absent definition
         pass
     return ctx.validation_definitions.add(gx.ValidationDefinition(data=batch_def, suite=suite, name=vd_name))
+
+
+class SuiteRunner:
+    """Validates the chunks of one batch with one validation definition (validation_definition,
+    ~50 ms), made at the first chunk. If the process made the same suite's definition again since
+    (another batch of that type), GX refuses the older one as stale: it is made again, once."""
+
+    def __init__(self, suite_name: str) -> None:
+        self.suite_name = suite_name
+        self._definition = None
+
+    def validate(self, frame, parameters: dict[str, Any] | None = None) -> ValidationReport:
+        from great_expectations.exceptions.resource_freshness import ResourceFreshnessAggregateError
+
+        if self._definition is None:
+            self._definition = validation_definition(self.suite_name)
+        try:
+            return validate_frame(self.suite_name, frame, parameters, self._definition)
+        except ResourceFreshnessAggregateError:
+            self._definition = validation_definition(self.suite_name)
+            return validate_frame(self.suite_name, frame, parameters, self._definition)
 
 
 def validate_frame(suite_name: str, frame, parameters: dict[str, Any] | None = None,
