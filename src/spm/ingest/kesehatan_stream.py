@@ -31,6 +31,7 @@ from spm.ingest.kesehatan_validation import (
 )
 from spm.ingest.seen_ids import SeenIds
 from spm.ingest.wap import STAGED_PREFIX, EntitySpec, StagingWriter
+from spm.quality.gx_runner import SuiteRunner
 from spm.sources.http import SourceError, SourceUnavailable
 from spm.sources.satusehat import Page, SatusehatClient, gc_paused
 from spm.warehouse.bulk import insert_rows
@@ -89,7 +90,7 @@ class StreamValidation:
         # the next: at most one chunk waits, so memory stays bounded. A thread, never a process.
         self._stager = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{spec.entity}")
         self._staging: Future | None = None
-        self._suite = None  # a SuiteRunner: one GX validation definition for every chunk
+        self._suite = SuiteRunner(spec.suite)  # one GX validation definition for every chunk
 
     def expect(self, total: int | None) -> None:
         """The stream announced `total` resources (logged; the chunks are validated in this process)."""
@@ -141,10 +142,6 @@ class StreamValidation:
         del rows
         self._derived(frame)
         w = self.w
-        if self._suite is None:
-            from spm.quality.gx_runner import SuiteRunner
-
-            self._suite = SuiteRunner(self.spec.suite)
         report = self._suite.validate(frame, self.parameters)
         self.results.add(report, frame)
         self.drain()  # the chunk before is staged: its errors surface here, and only one chunk waits
