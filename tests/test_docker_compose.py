@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -416,11 +417,6 @@ def test_postgres_service_mounts_the_init_script(services):
     assert os.access(PG_INIT_DIR / "10-create-databases.sh", os.X_OK)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _pg_runner() -> list[str] | None:
     """How to run PostgreSQL server binaries here (they refuse to run as root), or None."""
@@ -453,7 +449,7 @@ def test_postgres_init_script_creates_both_databases(tmp_path):
     if runner:
         shutil.chown(work, "postgres")
         shutil.chown(script, "postgres")
-    port = str(_free_port())
+    port = str(free_port())
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     res = run([*runner, "initdb", "-D", str(data), "-U", "postgres", "-A", "trust"], env=base_env)
     assert res.returncode == 0, res.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from email import policy
@@ -13,14 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.ports import free_port
+
 OWNERS = ("disdukcapil", "disdik", "dinkes", "tim_data")
 TOKEN = "123456:TEST-bot-token"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -68,7 +64,7 @@ def kotak(monkeypatch):
     from aiosmtpd.controller import Controller
 
     box = Kotak()
-    smtp_port = _free_port()
+    smtp_port = free_port()
     controller = Controller(_Smtp(box), hostname="127.0.0.1", port=smtp_port)
     controller.start()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 from tests.reporting.conftest import KODE, TAHUN
 from tests.reporting.test_dashboard import desa_of, expected, expected_cells, mart_capaian, mart_indeks_daerah
@@ -44,11 +45,6 @@ if WHY_NOT and os.environ.get("CI") != "true":
     pytestmark.append(pytest.mark.skip(reason=f"browser test: {WHY_NOT}"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def dashboard(laporan_url, tmp_path):
@@ -59,7 +55,7 @@ def dashboard(laporan_url, tmp_path):
 
 @contextlib.contextmanager
 def serve_dashboard(laporan_url: str, tmp_path: Path, spm_home: Path | None = None):
-    port = _free_port()
+    port = free_port()
     spm = Path(sys.executable).with_name("spm")
     command = [str(spm)] if spm.exists() else [sys.executable, "-m", "spm.cli"]
     log = (tmp_path / "dashboard.log").open("w")

@@ -7,6 +7,7 @@ import argparse
 import pytest
 
 from spm.simulator.cli import register
+from tests.ports import free_port
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,13 +66,11 @@ def test_serve_prints_urls_and_credentials(capsys):
 
 def test_serve_listens_on_the_ports_given(capsys):
     """Fixed ports are bound once (the servers were started twice, so any --*-port failed)."""
-    import socket
-
     ports = []
-    for _ in range(3):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+    while len(ports) < 3:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
     args = _parser().parse_args(["simulator", "serve", "--scale", "0.001", "--dapodik-port", str(ports[0]),
                                  "--dukcapil-port", str(ports[1]), "--satusehat-port", str(ports[2]),
                                  "--duration", "0.2"])

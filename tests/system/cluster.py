@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,14 +21,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from tests.ports import free_port
+
 PROJECT = Path(__file__).resolve().parents[2]
 TERMINAL = {"success", "failed"}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def airflow_bin() -> str:
