@@ -283,6 +283,49 @@ def test_rows_that_do_not_add_up_in_a_merge_stop_the_window_and_keep_staging_for
     assert staged == 1 and all(not _rows(wh, t) for t in FACTS.values())
 
 
+def test_backfill_sized_merges_rebuild_the_indexes_and_publish_the_same_rows(wh, monkeypatch):
+    """On SQLite a merge as large as its table runs without the table's secondary indexes, made again
+    after it in the same transaction: the window publishes what it would have, and the indexes are
+    there after a commit and after a rollback."""
+    from spm.errors import RowAccountingError
+    from spm.ingest import kesehatan_publish
+    from spm.warehouse import db
+
+    monkeypatch.setattr(db, "SQLITE_REBUILD_MIN_ROWS", 1)
+    sqlite = wh.dialect.name == "sqlite"
+    made = {t.name: sorted(i["name"] for i in sa.inspect(wh).get_indexes(t.name)) for t in FACTS.values()}
+    statements: list[str] = []
+    sa.event.listen(wh, "before_cursor_execute", lambda conn, cur, stmt, *args: statements.append(stmt))
+
+    first = {"Patient": [PATIENT], "Encounter": [ENCOUNTER], "Observation": [BLOOD_PRESSURE], "Condition": [CONDITION]}
+    out = k.ingest(wh, _window(), "r1", FakeHub(first), SECRET)
+    assert {e: b["rows_published"] for e, b in out["batches"].items()} == dict.fromkeys(k.SPECS, 1)
+    dropped = sorted(s.split()[2] for s in statements if s.strip().startswith("DROP INDEX"))
+    assert dropped == (sorted(i for names in made.values() for i in names) if sqlite else [])
+    # A newer version replaces the published row (1 row into a table of 1: rebuilt again).
+    newer = _version(CONDITION, "2025-03-20T00:00:00+00:00", clinicalStatus={"coding": [{"code": "resolved"}]})
+    out = k.ingest(wh, _window(), "r2", FakeHub({"Condition": [newer]}), SECRET)
+    assert out["batches"]["kondisi"]["rows_published"] == 1
+    with wh.connect() as conn:
+        assert conn.execute(sa.select(fact_kondisi.c.status_klinis)).scalars().all() == ["resolved"]
+        # Found through the rebuilt index on the patient, as the late-reference queries find it.
+        assert conn.execute(sa.select(fact_observasi.c.observasi_id).where(
+            fact_observasi.c.kode_kab_kota == KODE, fact_observasi.c.pasien_id == PATIENT["id"])).scalars().all() \
+            == [BLOOD_PRESSURE["id"]]
+        if sqlite:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+    # A merge failing after a rebuild rolls back: the indexes are there as before.
+    def close_published(conn, batch_id, published, message, **kw):
+        raise RowAccountingError("1 received, but 0 published")
+
+    monkeypatch.setattr(kesehatan_publish, "close_published", close_published)
+    newest = _version(CONDITION, "2025-03-25T00:00:00+00:00")
+    with pytest.raises(RowAccountingError):
+        k.ingest(wh, _window(), "r3", FakeHub({"Condition": [newest]}), SECRET)
+    assert {t.name: sorted(i["name"] for i in sa.inspect(wh).get_indexes(t.name)) for t in FACTS.values()} == made
+
+
 def test_a_window_interrupted_after_its_commit_stays_published(wh, monkeypatch):
     """A timeout landing once the publishing transaction committed must not mark the published
     batches failed nor remove their staging."""

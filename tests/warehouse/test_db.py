@@ -19,3 +19,58 @@ def test_a_larger_sqlite_page_cache_holds_for_a_block_then_the_usual_one_returns
             conn.execute(sa.text("SELECT 1"))
         assert cache(conn) == (-SQLITE_CACHE_KIB if sqlite else None)
     engine.dispose()
+
+
+def _index_sql(conn, table: str) -> dict[str, str]:
+    import sqlalchemy as sa
+
+    if conn.dialect.name == "sqlite":
+        q = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t AND sql IS NOT NULL"
+    else:
+        q = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t AND indexname NOT LIKE '%pkey'"
+    return dict(conn.execute(sa.text(q), {"t": table}).all())
+
+
+def test_a_merge_as_large_as_its_table_runs_without_the_secondary_indexes_on_sqlite_only(warehouse_url, monkeypatch):
+    import pytest
+    import sqlalchemy as sa
+
+    from spm.warehouse import db
+    from spm.warehouse.db import get_engine, sqlite_indexes_rebuilt
+
+    monkeypatch.setattr(db, "SQLITE_REBUILD_MIN_ROWS", 10)
+    table = sa.Table("t_rebuild", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("a", sa.Integer), sa.Column("b", sa.String(8)),
+                     sa.Index("ix_t_rebuild_a", "a"), sa.Index("ix_t_rebuild_b_a", "b", "a"))
+    engine = get_engine(warehouse_url)
+    sqlite = engine.dialect.name == "sqlite"
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
+    try:
+        with engine.connect() as conn:
+            made = _index_sql(conn, "t_rebuild")
+        assert set(made) == {"ix_t_rebuild_a", "ix_t_rebuild_b_a"}
+
+        def load(n: int, start: int, fail: bool = False) -> bool:
+            with engine.begin() as conn, sqlite_indexes_rebuilt(conn, table, n) as rebuilt:
+                assert _index_sql(conn, "t_rebuild") == ({} if rebuilt else made)
+                conn.execute(sa.insert(table), [{"id": start + i, "a": i, "b": str(i)} for i in range(n)])
+                if fail:
+                    raise RuntimeError("the merge fails")
+            return rebuilt
+
+        assert load(5, 0) is False  # fewer rows than the minimum
+        assert load(20, 100) is sqlite  # 20 rows into 5: a backfill
+        with pytest.raises(RuntimeError):
+            load(30, 200, fail=True)  # rolled back: rows and indexes as they were
+        assert load(12, 300) is False  # 12 rows into 25: a top-up
+        with engine.connect() as conn:
+            assert _index_sql(conn, "t_rebuild") == made
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 37
+            # The rebuilt indexes answer: a lookup by index sees every row.
+            assert conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.a >= 0)).scalar_one() == 37
+            if sqlite:
+                assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    finally:
+        table.drop(engine)
+        engine.dispose()

@@ -26,7 +26,7 @@ from spm.ingest.kesehatan_spec import SPECS, Window
 from spm.ingest.wap import publish_guard
 from spm.warehouse.audit import close_published, now
 from spm.warehouse.bulk import refresh_statistics
-from spm.warehouse.db import SQLITE_MERGE_CACHE_KIB, sqlite_cache
+from spm.warehouse.db import SQLITE_MERGE_CACHE_KIB, sqlite_cache, sqlite_indexes_rebuilt
 from spm.warehouse.sqlfiles import run_sql_file
 from spm.warehouse.status import REFUSED, BatchStatus
 from spm.warehouse.tables import etl_batch
@@ -48,8 +48,9 @@ def merge_type(conn: sa.Connection, w: Window, entity: str, r: dict[str, Any]) -
                          "publish; run the window again")
     passing = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
         spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(True))).scalar_one()
-    _, published = run_sql_file(conn, spec.publish_sql, {
-        "batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota, "lolos": True})
+    with sqlite_indexes_rebuilt(conn, spec.fact, passing):  # a backfill on SQLite
+        _, published = run_sql_file(conn, spec.publish_sql, {
+            "batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota, "lolos": True})
     # The merge's INSERT wrote every row of this batch (the published ones it replaced were
     # deleted first); counting them back would scan the whole table. A passing row it did not
     # write has a published version as new or newer (the merge's NOT EXISTS).

@@ -69,6 +69,34 @@ def sqlite_cache(conn: sa.Connection, kib: int) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
+# A merge adding at least this many rows, and at least as many as the table holds, rebuilds the
+# table's secondary indexes on SQLite (sqlite_indexes_rebuilt).
+SQLITE_REBUILD_MIN_ROWS = 100_000
+
+
+@contextmanager
+def sqlite_indexes_rebuilt(conn: sa.Connection, table: sa.Table, adding: int) -> Iterator[bool]:
+    """On SQLite, a block that adds `adding` rows to `table` runs without its secondary indexes,
+    which are made again after it, when the rows are many (a backfill): one sort per index instead
+    of a random b-tree insert per row and index once the indexes outgrow the page cache (3.2 M
+    observations: 27.5 s against 34.8 s). Yields whether it does. Inside the caller's transaction:
+    if the block fails, the rollback restores the indexes; readers (WAL) keep seeing them meanwhile.
+    Elsewhere, and for small merges, a no-op (PostgreSQL's DROP INDEX would lock readers out)."""
+    indexes = sorted(table.indexes, key=lambda i: i.name)
+    rebuild = conn.dialect.name == "sqlite" and bool(indexes) and adding >= SQLITE_REBUILD_MIN_ROWS
+    if rebuild:  # max(rowid): no scan, and never below the rows held
+        held = conn.exec_driver_sql(f'SELECT max(rowid) FROM "{table.name}"').scalar() or 0
+        rebuild = adding >= held
+    if not rebuild:
+        yield False
+        return
+    for index in indexes:
+        index.drop(conn)
+    yield True
+    for index in indexes:
+        index.create(conn)
+
+
 def describe(engine: sa.Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
