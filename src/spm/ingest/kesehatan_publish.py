@@ -48,7 +48,7 @@ def merge_type(conn: sa.Connection, w: Window, entity: str, r: dict[str, Any]) -
                          "publish; run the window again")
     passing = conn.execute(sa.select(sa.func.count()).select_from(spec.staging).where(
         spec.staging.c.batch_id == batch.batch_id, spec.staging.c.lolos.is_(True))).scalar_one()
-    with sqlite_indexes_rebuilt(conn, spec.fact, passing):  # a backfill on SQLite
+    with sqlite_indexes_rebuilt(conn, spec.fact, passing, {"kode_kab_kota": w.kode_kab_kota}):  # a first backfill
         _, published = run_sql_file(conn, spec.publish_sql, {
             "batch_id": batch.batch_id, "kode_kab_kota": w.kode_kab_kota, "lolos": True})
     # The merge's INSERT wrote every row of this batch (the published ones it replaced were
