@@ -6,7 +6,7 @@ import random
 import socket
 from pathlib import Path
 
-_FIXED_PORTS = range(20000, 32768)  # below Linux's default ephemeral range
+_CANDIDATES = range(10000, 65536)
 
 
 def _ephemeral_range() -> range:
@@ -25,7 +25,7 @@ def free_port() -> int:
     way). Ports below the ephemeral range are only taken by servers that ask for them.
     """
     ephemeral = _ephemeral_range()
-    candidates = [p for p in _FIXED_PORTS if p not in ephemeral]
+    candidates = [p for p in _CANDIDATES if p not in ephemeral]
     rng = random.SystemRandom()  # not the seeded global generator: parallel workers must differ
     for port in rng.sample(candidates, min(200, len(candidates))):
         with socket.socket() as s:
@@ -34,6 +34,6 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    with socket.socket() as s:  # every candidate busy: fall back to the kernel's choice
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # A silent fallback to an ephemeral port would bring the race back.
+    raise RuntimeError(f"no free port in {_CANDIDATES.start}-{_CANDIDATES.stop - 1} outside the ephemeral range "
+                       f"{ephemeral.start}-{ephemeral.stop - 1} (net.ipv4.ip_local_port_range)")

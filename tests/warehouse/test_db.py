@@ -52,8 +52,10 @@ def test_a_first_load_as_large_as_its_table_runs_without_the_secondary_indexes_o
             made = _index_sql(conn, "t_rebuild")
         assert set(made) == {"ix_t_rebuild_a", "ix_t_rebuild_kode_a"}
 
-        def load(kode: str, n: int, fail: bool = False) -> bool:  # ids from 1 up: max(rowid) = rows held
+        def load(kode: str, n: int, fail: bool = False, seen: list | None = None) -> bool:  # max(rowid) = rows held
             with engine.begin() as conn, sqlite_indexes_rebuilt(conn, table, n, {"kode": kode}) as rebuilt:
+                if seen is not None:
+                    seen.append(rebuilt)
                 assert _index_sql(conn, "t_rebuild") == ({} if rebuilt else made)
                 conn.execute(sa.insert(table), [{"kode": kode, "a": i} for i in range(n)])
                 if fail:
@@ -63,8 +65,10 @@ def test_a_first_load_as_large_as_its_table_runs_without_the_secondary_indexes_o
         assert load("A", 5) is False  # fewer rows than the minimum
         assert load("B", 20) is sqlite  # a first load of B, 20 rows into 5: a backfill
         assert load("B", 30) is False  # B is loaded: a rerun or a later window
+        rebuilt_before_failing = []
         with pytest.raises(RuntimeError):
-            load("C", 60, fail=True)  # rolled back: rows and indexes as they were
+            load("C", 60, fail=True, seen=rebuilt_before_failing)  # rolled back: rows and indexes as they were
+        assert rebuilt_before_failing == [sqlite]
         assert load("D", 12) is False  # a first load of 12 rows into 55: a top-up
         assert load("E", 70) is sqlite
         with engine.connect() as conn:
@@ -72,7 +76,8 @@ def test_a_first_load_as_large_as_its_table_runs_without_the_secondary_indexes_o
             assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 137
             # The rebuilt indexes answer: a lookup through each sees every row.
             assert conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.a >= 0)).scalar_one() == 137
-            assert conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.kode == "E")).scalar_one() == 70
+            e_rows = sa.select(sa.func.count()).select_from(table).where(table.c.kode == "E")
+            assert conn.execute(e_rows).scalar_one() == 70
             if sqlite:
                 assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     finally:
